@@ -1,0 +1,281 @@
+//! TPM constants as newtypes with associated constants, not exhaustive enums: an unknown value
+//! on the wire is representable and rejected by the code that interprets it (Part 2 §6).
+
+macro_rules! newtype {
+    ($(#[$m:meta])* $name:ident($ty:ty) { $($(#[$cm:meta])* $c:ident = $v:expr;)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+        pub struct $name(pub $ty);
+        impl $name {
+            $($(#[$cm])* pub const $c: Self = Self($v);)*
+        }
+    };
+}
+
+newtype! {
+    /// TPM_ST: structure tags (Part 2 §6.9).
+    TpmSt(u16) {
+        /// Tag of a response to a command with a bad tag.
+        RSP_COMMAND = 0x00C4;
+        /// TPM_ST_NULL.
+        NULL = 0x8000;
+        /// A command or response without an authorization area.
+        NO_SESSIONS = 0x8001;
+        /// A command or response with an authorization area.
+        SESSIONS = 0x8002;
+        /// TPMS_ATTEST of a quote.
+        ATTEST_QUOTE = 0x8018;
+        /// TPMS_ATTEST of Certify.
+        ATTEST_CERTIFY = 0x8017;
+        /// TPMS_ATTEST of GetTime.
+        ATTEST_TIME = 0x8019;
+        /// TPMS_ATTEST of a creation.
+        ATTEST_CREATION = 0x801A;
+        /// Creation ticket.
+        CREATION = 0x8021;
+        /// Verified ticket.
+        VERIFIED = 0x8022;
+        /// Auth secret ticket.
+        AUTH_SECRET = 0x8023;
+        /// Hash check ticket.
+        HASHCHECK = 0x8024;
+        /// Auth signed ticket.
+        AUTH_SIGNED = 0x8025;
+    }
+}
+
+newtype! {
+    /// TPM_CC: command codes (Part 2 §6.5.2).
+    TpmCc(u32) {
+        /// TPM2_Clear (Part 3 §24.6).
+        CLEAR = 0x126;
+        /// TPM2_ClearControl (Part 3 §24.7).
+        CLEAR_CONTROL = 0x127;
+        /// TPM2_HierarchyChangeAuth (Part 3 §24.8).
+        HIERARCHY_CHANGE_AUTH = 0x129;
+        /// TPM2_PCR_Event (Part 3 §22.3).
+        PCR_EVENT = 0x13C;
+        /// TPM2_PCR_Reset (Part 3 §22.8).
+        PCR_RESET = 0x13D;
+        /// TPM2_SequenceComplete (Part 3 §17.5).
+        SEQUENCE_COMPLETE = 0x13E;
+        /// TPM2_IncrementalSelfTest (Part 3 §10.3).
+        INCREMENTAL_SELF_TEST = 0x142;
+        /// TPM2_SelfTest (Part 3 §10.2).
+        SELF_TEST = 0x143;
+        /// TPM2_Startup (Part 3 §9.3).
+        STARTUP = 0x144;
+        /// TPM2_Shutdown (Part 3 §9.4).
+        SHUTDOWN = 0x145;
+        /// TPM2_StirRandom (Part 3 §16.2).
+        STIR_RANDOM = 0x146;
+        /// TPM2_ContextLoad (Part 3 §28.3).
+        CONTEXT_LOAD = 0x161;
+        /// TPM2_ContextSave (Part 3 §28.2).
+        CONTEXT_SAVE = 0x162;
+        /// TPM2_FlushContext (Part 3 §28.4).
+        FLUSH_CONTEXT = 0x165;
+        /// TPM2_StartAuthSession (Part 3 §11.1).
+        START_AUTH_SESSION = 0x176;
+        /// TPM2_GetCapability (Part 3 §30.2).
+        GET_CAPABILITY = 0x17A;
+        /// TPM2_GetRandom (Part 3 §16.1).
+        GET_RANDOM = 0x17B;
+        /// TPM2_GetTestResult (Part 3 §10.4).
+        GET_TEST_RESULT = 0x17C;
+        /// TPM2_Hash (Part 3 §15.4).
+        HASH = 0x17D;
+        /// TPM2_PCR_Read (Part 3 §22.4).
+        PCR_READ = 0x17E;
+        /// TPM2_ReadClock (Part 3 §29.1).
+        READ_CLOCK = 0x181;
+        /// TPM2_PCR_Extend (Part 3 §22.2).
+        PCR_EXTEND = 0x182;
+        /// TPM2_EventSequenceComplete (Part 3 §17.6).
+        EVENT_SEQUENCE_COMPLETE = 0x185;
+        /// TPM2_HashSequenceStart (Part 3 §17.3).
+        HASH_SEQUENCE_START = 0x186;
+        /// TPM2_SequenceUpdate (Part 3 §17.4).
+        SEQUENCE_UPDATE = 0x15C;
+        /// TPM2_TestParms (Part 3 §30.3).
+        TEST_PARMS = 0x18A;
+    }
+}
+
+newtype! {
+    /// TPM_ALG_ID (Part 2 §6.3).
+    TpmAlgId(u16) {
+        /// TPM_ALG_RSA (never implemented; named for error paths).
+        RSA = 0x0001;
+        /// TPM_ALG_SHA1 (never implemented).
+        SHA1 = 0x0004;
+        /// TPM_ALG_HMAC.
+        HMAC = 0x0005;
+        /// TPM_ALG_AES.
+        AES = 0x0006;
+        /// TPM_ALG_MGF1.
+        MGF1 = 0x0007;
+        /// TPM_ALG_KEYEDHASH.
+        KEYEDHASH = 0x0008;
+        /// TPM_ALG_XOR.
+        XOR = 0x000A;
+        /// TPM_ALG_SHA256.
+        SHA256 = 0x000B;
+        /// TPM_ALG_SHA384.
+        SHA384 = 0x000C;
+        /// TPM_ALG_SHA512.
+        SHA512 = 0x000D;
+        /// TPM_ALG_NULL.
+        NULL = 0x0010;
+        /// TPM_ALG_ECDSA.
+        ECDSA = 0x0018;
+        /// TPM_ALG_ECDH.
+        ECDH = 0x0019;
+        /// TPM_ALG_ECSCHNORR.
+        ECSCHNORR = 0x001C;
+        /// TPM_ALG_KDF1_SP800_56A.
+        KDF1_SP800_56A = 0x0020;
+        /// TPM_ALG_KDF1_SP800_108.
+        KDF1_SP800_108 = 0x0022;
+        /// TPM_ALG_ECC.
+        ECC = 0x0023;
+        /// TPM_ALG_SYMCIPHER.
+        SYMCIPHER = 0x0025;
+        /// TPM_ALG_CFB.
+        CFB = 0x0043;
+    }
+}
+
+newtype! {
+    /// TPM_CAP: GetCapability selectors (Part 2 §6.12).
+    TpmCap(u32) {
+        /// TPM_CAP_ALGS.
+        ALGS = 0;
+        /// TPM_CAP_HANDLES.
+        HANDLES = 1;
+        /// TPM_CAP_COMMANDS.
+        COMMANDS = 2;
+        /// TPM_CAP_PP_COMMANDS.
+        PP_COMMANDS = 3;
+        /// TPM_CAP_AUDIT_COMMANDS.
+        AUDIT_COMMANDS = 4;
+        /// TPM_CAP_PCRS.
+        PCRS = 5;
+        /// TPM_CAP_TPM_PROPERTIES.
+        TPM_PROPERTIES = 6;
+        /// TPM_CAP_PCR_PROPERTIES.
+        PCR_PROPERTIES = 7;
+        /// TPM_CAP_ECC_CURVES.
+        ECC_CURVES = 8;
+    }
+}
+
+newtype! {
+    /// TPM_SU: Startup / Shutdown type (Part 2 §6.8).
+    TpmSu(u16) {
+        /// TPM_SU_CLEAR.
+        CLEAR = 0;
+        /// TPM_SU_STATE.
+        STATE = 1;
+    }
+}
+
+newtype! {
+    /// TPM_SE: session type (Part 2 §6.11).
+    TpmSe(u8) {
+        /// An HMAC session.
+        HMAC = 0;
+        /// A policy session.
+        POLICY = 1;
+        /// A trial policy session.
+        TRIAL = 3;
+    }
+}
+
+/// TPM_HANDLE values and handle types (Part 2 §7).
+pub mod handle {
+    /// Handle type (most significant octet): PCR.
+    pub const HT_PCR: u8 = 0x00;
+    /// Handle type: NV index.
+    pub const HT_NV_INDEX: u8 = 0x01;
+    /// Handle type: HMAC session.
+    pub const HT_HMAC_SESSION: u8 = 0x02;
+    /// Handle type: policy session.
+    pub const HT_POLICY_SESSION: u8 = 0x03;
+    /// Handle type: permanent.
+    pub const HT_PERMANENT: u8 = 0x40;
+    /// Handle type: transient object.
+    pub const HT_TRANSIENT: u8 = 0x80;
+    /// Handle type: persistent object.
+    pub const HT_PERSISTENT: u8 = 0x81;
+
+    /// TPM_RH_OWNER.
+    pub const RH_OWNER: u32 = 0x4000_0001;
+    /// TPM_RH_NULL.
+    pub const RH_NULL: u32 = 0x4000_0007;
+    /// TPM_RH_UNASSIGNED.
+    pub const RH_UNASSIGNED: u32 = 0x4000_0008;
+    /// TPM_RS_PW: the password authorization session.
+    pub const RS_PW: u32 = 0x4000_0009;
+    /// TPM_RH_LOCKOUT.
+    pub const RH_LOCKOUT: u32 = 0x4000_000A;
+    /// TPM_RH_ENDORSEMENT.
+    pub const RH_ENDORSEMENT: u32 = 0x4000_000B;
+    /// TPM_RH_PLATFORM.
+    pub const RH_PLATFORM: u32 = 0x4000_000C;
+    /// TPM_RH_PLATFORM_NV.
+    pub const RH_PLATFORM_NV: u32 = 0x4000_000D;
+
+    /// The handle type of `h`.
+    pub const fn handle_type(h: u32) -> u8 {
+        h.to_be_bytes()[0]
+    }
+}
+
+/// TPM_PT: property tags (Part 2 §6.13).
+pub mod pt {
+    /// PT_FIXED group start.
+    pub const FIXED: u32 = 0x100;
+    /// Last fixed property we report.
+    pub const FIXED_LAST: u32 = 0x12F;
+    /// PT_VAR group start.
+    pub const VAR: u32 = 0x200;
+    /// Last variable property we report.
+    pub const VAR_LAST: u32 = 0x211;
+    /// TPM_PT_TOTAL_COMMANDS.
+    pub const TOTAL_COMMANDS: u32 = 0x129;
+}
+
+/// TPM_PT_PCR: PCR property tags (Part 2 §6.14).
+pub mod pt_pcr {
+    /// TPM_PT_PCR_SAVE: PCRs saved by Shutdown(STATE).
+    pub const SAVE: u32 = 0x00;
+    /// TPM_PT_PCR_EXTEND_L0.
+    pub const EXTEND_L0: u32 = 0x01;
+    /// TPM_PT_PCR_RESET_L0.
+    pub const RESET_L0: u32 = 0x02;
+    /// TPM_PT_PCR_EXTEND_L1.
+    pub const EXTEND_L1: u32 = 0x03;
+    /// TPM_PT_PCR_RESET_L1.
+    pub const RESET_L1: u32 = 0x04;
+    /// TPM_PT_PCR_EXTEND_L2.
+    pub const EXTEND_L2: u32 = 0x05;
+    /// TPM_PT_PCR_RESET_L2.
+    pub const RESET_L2: u32 = 0x06;
+    /// TPM_PT_PCR_EXTEND_L3.
+    pub const EXTEND_L3: u32 = 0x07;
+    /// TPM_PT_PCR_RESET_L3.
+    pub const RESET_L3: u32 = 0x08;
+    /// TPM_PT_PCR_EXTEND_L4.
+    pub const EXTEND_L4: u32 = 0x09;
+    /// TPM_PT_PCR_RESET_L4.
+    pub const RESET_L4: u32 = 0x0A;
+    /// TPM_PT_PCR_NO_INCREMENT.
+    pub const NO_INCREMENT: u32 = 0x11;
+    /// TPM_PT_PCR_DRTM_RESET.
+    pub const DRTM_RESET: u32 = 0x12;
+    /// TPM_PT_PCR_POLICY.
+    pub const POLICY: u32 = 0x13;
+    /// TPM_PT_PCR_AUTH.
+    pub const AUTH: u32 = 0x14;
+}
