@@ -1,0 +1,371 @@
+//! The mssim TCP server, driven over real sockets the way libtss2-tcti-mssim 3.2 drives it
+//! (`spec/clients.md` §1–2): connect the command port, connect the platform port, POWER_ON and
+//! NV_ON there, then SEND_COMMAND on the command port and read the response with its trailer.
+//!
+//! Written against the protocol bytes, not the server's own encoder. Works with the stub core
+//! (every command answered by a 10-byte error) and with the real one.
+// Test helpers sit outside `#[test]` functions, where clippy.toml's test allowances do not reach.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use core::net::Ipv4Addr;
+use core::time::Duration;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+
+use host_sim::SimPlatform;
+use host_sim::mssim::{RunningServer, Server};
+
+const SEND_COMMAND: u32 = 8;
+const REMOTE_HANDSHAKE: u32 = 15;
+const HASH_START: u32 = 5;
+const HASH_DATA: u32 = 6;
+const HASH_END: u32 = 7;
+const SESSION_END: u32 = 20;
+const STOP: u32 = 21;
+const POWER_ON: u32 = 1;
+const POWER_OFF: u32 = 2;
+const NV_ON: u32 = 11;
+const RESET: u32 = 17;
+const GET_COMMAND_RESPONSE_SIZES: u32 = 25;
+
+/// TPM2_Startup(TPM_SU_CLEAR).
+const STARTUP_CLEAR: [u8; 12] = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0];
+/// TPM2_GetRandom(8).
+const GET_RANDOM_8: [u8; 12] = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7B, 0, 8];
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn start() -> RunningServer {
+    Server::bind(0, SimPlatform::seeded(1))
+        .unwrap()
+        .quiet(true)
+        .spawn()
+        .unwrap()
+}
+
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(TIMEOUT)).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+fn send_u32(s: &mut TcpStream, v: u32) {
+    s.write_all(&v.to_be_bytes()).unwrap();
+}
+
+fn recv_u32(s: &mut TcpStream) -> u32 {
+    let mut b = [0u8; 4];
+    s.read_exact(&mut b).unwrap();
+    u32::from_be_bytes(b)
+}
+
+/// The connection is closed by the server: EOF (or a reset) instead of data.
+fn assert_closed(s: &mut TcpStream) {
+    let mut b = [0u8; 1];
+    match s.read(&mut b) {
+        Ok(0) => {}
+        Ok(_) => panic!("expected the server to close the connection, got data"),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+            ),
+            "expected close, got {e}"
+        ),
+    }
+}
+
+/// What a libtss2-tcti-mssim client does at init: connect P, connect P+1, POWER_ON and NV_ON on
+/// P+1, each answered 0.
+fn tcti_init(port: u16) -> (TcpStream, TcpStream) {
+    let cmd = connect(port);
+    let mut plat = connect(port + 1);
+    for code in [POWER_ON, NV_ON] {
+        send_u32(&mut plat, code);
+        assert_eq!(recv_u32(&mut plat), 0, "platform signal {code}");
+    }
+    (cmd, plat)
+}
+
+/// One SEND_COMMAND: returns the response, after checking the length prefix and the trailing
+/// `u32 0`. An empty response is the unpowered answer.
+fn transact(s: &mut TcpStream, locality: u8, command: &[u8]) -> Vec<u8> {
+    let mut msg = SEND_COMMAND.to_be_bytes().to_vec();
+    msg.push(locality);
+    msg.extend_from_slice(&u32::try_from(command.len()).unwrap().to_be_bytes());
+    msg.extend_from_slice(command);
+    s.write_all(&msg).unwrap();
+    let len = recv_u32(s) as usize;
+    let mut rsp = vec![0u8; len];
+    s.read_exact(&mut rsp).unwrap();
+    assert_eq!(recv_u32(s), 0, "trailing u32 0 after the response");
+    rsp
+}
+
+/// A well-formed response: tag TPM_ST_NO_SESSIONS (or SESSIONS on success), header size equal
+/// to the bytes received. Returns the response code.
+fn check_response(rsp: &[u8]) -> u32 {
+    assert!(rsp.len() >= 10, "response too short: {rsp:02x?}");
+    let tag = u16::from_be_bytes([rsp[0], rsp[1]]);
+    let size = u32::from_be_bytes(rsp[2..6].try_into().unwrap()) as usize;
+    let rc = u32::from_be_bytes(rsp[6..10].try_into().unwrap());
+    assert!(tag == 0x8001 || tag == 0x8002, "tag {tag:#x}");
+    assert_eq!(size, rsp.len(), "header size vs. bytes framed");
+    if rc != 0 {
+        // Error responses are exactly the 10-byte header with TPM_ST_NO_SESSIONS.
+        assert_eq!((tag, size), (0x8001, 10), "error response {rsp:02x?}");
+    }
+    rc
+}
+
+#[test]
+fn tcti_session_gets_framed_responses() {
+    let server = start();
+    assert_eq!(server.platform_port(), server.command_port() + 1);
+    let (mut cmd, _plat) = tcti_init(server.command_port());
+    check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+    // Several commands on one connection, at another locality too.
+    for locality in [0, 3] {
+        check_response(&transact(&mut cmd, locality, &GET_RANDOM_8));
+    }
+    let status = server.status();
+    assert!(status.powered && status.nv_available);
+    assert_eq!(status.commands_executed, 3);
+    assert_eq!(status.tpm_inits, 0, "POWER_ON while powered is a no-op");
+}
+
+#[test]
+fn state_survives_reconnects_and_power_on_is_idempotent() {
+    let server = start();
+    let port = server.command_port();
+    {
+        let (mut cmd, _plat) = tcti_init(port);
+        let first = check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+        // Client goes away without SESSION_END (tpm2-tss < 4.2).
+        drop(cmd);
+        let (mut cmd, _plat) = tcti_init(port);
+        let second = check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+        if first == 0 {
+            // Same TPM, not re-initialised by the second POWER_ON: Startup again is INITIALIZE.
+            assert_eq!(second, 0x100, "second Startup after reconnect");
+        }
+    }
+    // Power state is part of the state that outlives connections.
+    {
+        let mut plat = connect(port + 1);
+        send_u32(&mut plat, POWER_OFF);
+        assert_eq!(recv_u32(&mut plat), 0);
+    }
+    let mut cmd = connect(port);
+    assert!(transact(&mut cmd, 0, &STARTUP_CLEAR).is_empty());
+    assert!(!server.status().powered);
+    let (mut cmd2, _plat) = tcti_init(port);
+    check_response(&transact(&mut cmd2, 0, &STARTUP_CLEAR));
+    // The old command connection sees the power-on as well.
+    check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+    let status = server.status();
+    assert!(status.powered);
+    assert_eq!(
+        status.tpm_inits, 1,
+        "power-on after power-off runs _TPM_Init once"
+    );
+    assert_eq!(status.commands_executed, 4);
+}
+
+#[test]
+fn unpowered_send_command_answers_zero_zero() {
+    let server = start();
+    let port = server.command_port();
+    let mut plat = connect(port + 1);
+    send_u32(&mut plat, POWER_OFF);
+    assert_eq!(recv_u32(&mut plat), 0);
+    // RESET does nothing while off.
+    send_u32(&mut plat, RESET);
+    assert_eq!(recv_u32(&mut plat), 0);
+
+    let mut cmd = connect(port);
+    let mut msg = SEND_COMMAND.to_be_bytes().to_vec();
+    msg.push(0);
+    msg.extend_from_slice(&12u32.to_be_bytes());
+    msg.extend_from_slice(&STARTUP_CLEAR);
+    cmd.write_all(&msg).unwrap();
+    let mut reply = [0xFFu8; 8];
+    cmd.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, [0u8; 8], "u32 0 ‖ u32 0");
+    // The connection stays usable and the answer stays the same.
+    assert!(transact(&mut cmd, 0, &GET_RANDOM_8).is_empty());
+    let status = server.status();
+    assert_eq!(status.commands_executed, 0);
+    assert_eq!(status.tpm_inits, 0);
+}
+
+#[test]
+fn reset_runs_tpm_init_when_powered() {
+    let server = start();
+    let mut plat = connect(server.platform_port());
+    send_u32(&mut plat, RESET);
+    assert_eq!(recv_u32(&mut plat), 0);
+    assert_eq!(server.status().tpm_inits, 1);
+}
+
+#[test]
+fn unknown_platform_code_answers_one_and_closes() {
+    let server = start();
+    let port = server.command_port();
+    let mut plat = connect(port + 1);
+    send_u32(&mut plat, 0x1234);
+    assert_eq!(recv_u32(&mut plat), 1);
+    assert_closed(&mut plat);
+    // The server still serves the platform port.
+    let (mut cmd, _plat) = tcti_init(port);
+    check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+}
+
+#[test]
+fn oversized_length_drops_the_connection_but_not_the_server() {
+    let server = start();
+    let port = server.command_port();
+    let (mut cmd, _plat) = tcti_init(port);
+    let mut msg = SEND_COMMAND.to_be_bytes().to_vec();
+    msg.push(0);
+    msg.extend_from_slice(&0x0100_0000u32.to_be_bytes());
+    msg.extend_from_slice(&STARTUP_CLEAR);
+    cmd.write_all(&msg).unwrap();
+    assert_closed(&mut cmd);
+    assert_eq!(server.status().commands_executed, 0);
+
+    let (mut cmd, _plat) = tcti_init(port);
+    check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+    assert_eq!(server.status().commands_executed, 1);
+}
+
+#[test]
+fn command_larger_than_max_command_size_reaches_the_core() {
+    let server = start();
+    let (mut cmd, _plat) = tcti_init(server.command_port());
+    let len = vtpm::MAX_COMMAND_SIZE + 904;
+    let mut big = vec![0u8; len];
+    big[..10].copy_from_slice(&STARTUP_CLEAR[..10]);
+    big[2..6].copy_from_slice(&u32::try_from(len).unwrap().to_be_bytes());
+    let rc = check_response(&transact(&mut cmd, 0, &big));
+    assert_ne!(rc, 0, "an over-long command cannot succeed");
+    assert_eq!(server.status().commands_executed, 1);
+    // The connection is still in sync.
+    check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+}
+
+#[test]
+fn handshake_hash_signals_and_session_end() {
+    let server = start();
+    let port = server.command_port();
+    let mut cmd = connect(port);
+    send_u32(&mut cmd, REMOTE_HANDSHAKE);
+    send_u32(&mut cmd, 1);
+    assert_eq!(
+        [recv_u32(&mut cmd), recv_u32(&mut cmd), recv_u32(&mut cmd)],
+        [1, 0x0D, 0]
+    );
+    send_u32(&mut cmd, HASH_START);
+    assert_eq!(recv_u32(&mut cmd), 0);
+    send_u32(&mut cmd, HASH_DATA);
+    send_u32(&mut cmd, 5);
+    cmd.write_all(b"hello").unwrap();
+    assert_eq!(recv_u32(&mut cmd), 0);
+    send_u32(&mut cmd, HASH_END);
+    assert_eq!(recv_u32(&mut cmd), 0);
+    // SESSION_END: no reply, connection closed, server still running.
+    send_u32(&mut cmd, SESSION_END);
+    assert_closed(&mut cmd);
+    let mut plat = connect(port + 1);
+    send_u32(&mut plat, SESSION_END);
+    assert_closed(&mut plat);
+    assert!(!server.is_stopping());
+    let (mut cmd, _plat) = tcti_init(port);
+    check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+}
+
+#[test]
+fn command_response_sizes_report_the_largest_command() {
+    let server = start();
+    let (mut cmd, mut plat) = tcti_init(server.command_port());
+    check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+    send_u32(&mut plat, GET_COMMAND_RESPONSE_SIZES);
+    assert_eq!(recv_u32(&mut plat), 16);
+    let mut sizes = [0u8; 16];
+    plat.read_exact(&mut sizes).unwrap();
+    assert_eq!(recv_u32(&mut plat), 0);
+    assert_eq!(sizes[..4], 12u32.to_le_bytes());
+    assert_eq!(sizes[4..8], [0, 0, 0x01, 0x44]);
+}
+
+#[test]
+fn platform_port_is_served_while_a_command_connection_is_open() {
+    // The TCTI connects P first and then talks on P+1 before sending anything on P: a server
+    // that served P sequentially would deadlock here (the read timeout turns that into a
+    // failure).
+    let server = start();
+    let port = server.command_port();
+    let _idle = connect(port);
+    let _idle2 = connect(port);
+    let (mut cmd, _plat) = tcti_init(port);
+    check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+}
+
+#[test]
+fn stop_ends_the_server_and_closes_its_ports() {
+    let server = Server::bind(0, SimPlatform::seeded(2))
+        .unwrap()
+        .quiet(true)
+        .spawn()
+        .unwrap();
+    let port = server.command_port();
+    let (mut cmd, mut plat) = tcti_init(port);
+    send_u32(&mut cmd, STOP);
+    // `join` returns only if STOP made `run` return.
+    server.join().unwrap();
+    assert_closed(&mut cmd);
+    assert_closed(&mut plat);
+    for p in [port, port + 1] {
+        assert!(
+            TcpStream::connect((Ipv4Addr::LOCALHOST, p)).is_err(),
+            "port {p} still listening"
+        );
+    }
+}
+
+#[test]
+fn handle_stop_closes_open_connections() {
+    let server = start();
+    let port = server.command_port();
+    let (mut cmd, mut plat) = tcti_init(port);
+    server.stop().unwrap();
+    assert_closed(&mut cmd);
+    assert_closed(&mut plat);
+    assert!(TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err());
+}
+
+#[test]
+fn explicit_port_and_busy_port_error() {
+    let a = start();
+    let busy = Server::bind(a.command_port(), SimPlatform::seeded(0)).unwrap_err();
+    assert_eq!(busy.kind(), ErrorKind::AddrInUse);
+    let port = a.command_port();
+    a.stop().unwrap();
+    // The pair is free again and can be bound explicitly (SO_REUSEADDR: no TIME_WAIT trouble).
+    let b = Server::bind(port, SimPlatform::seeded(0))
+        .unwrap()
+        .quiet(true);
+    assert_eq!((b.command_port(), b.platform_port()), (port, port + 1));
+    let b = b.spawn().unwrap();
+    let (mut cmd, _plat) = tcti_init(port);
+    check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+    drop(b);
+}
