@@ -186,7 +186,11 @@ impl TpmRc {
 
     /// The code without position bits (the format-one base, or the value itself).
     pub const fn base(self) -> Self {
-        if self.is_format_one() { Self(self.0 & 0xBF) } else { self }
+        if self.is_format_one() {
+            Self(self.0 & 0xBF)
+        } else {
+            self
+        }
     }
 
     /// Mark a format-one code as about parameter `n` (1..=15); other codes are returned as is.

@@ -11,9 +11,17 @@
 //! `arithmetic_side_effects`, ...) are fatal for this crate.
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    test,
+    allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)
+)]
 
+pub mod commands;
+pub mod crypto;
+pub mod dispatch;
 pub mod error;
 pub mod platform;
+pub mod state;
 pub mod wire;
 
 pub use error::{TpmRc, TpmResult};
@@ -24,38 +32,156 @@ pub const MAX_COMMAND_SIZE: usize = 4096;
 /// Largest response the core produces (TPM_PT_MAX_RESPONSE_SIZE).
 pub const MAX_RESPONSE_SIZE: usize = 4096;
 
+/// TPM_GENERATED_VALUE (Part 2 §6.2): the first four bytes of every TPMS_ATTEST.
+pub const TPM_GENERATED_VALUE: u32 = 0xFF54_4347;
+
+use state::hierarchy::{Hierarchies, Seed};
+use state::object::Objects;
+use state::pcr::PcrBanks;
+use state::session::Sessions;
+use state::{Clock, Orderly, Phase, Rng};
+
 /// The TPM: all state of one ephemeral instance, owned by the firmware (or the simulator).
+///
+/// Generic over its [`Platform`], not `dyn`, not a global. Firmware that needs a shared
+/// instance wraps it in [`SharedTpm`].
 pub struct Tpm<P: Platform> {
     platform: P,
+    pub(crate) phase: Phase,
+    pub(crate) failure: bool,
+    pub(crate) orderly: Orderly,
+    pub(crate) rng: Rng,
+    pub(crate) hier: Hierarchies,
+    pub(crate) pcrs: PcrBanks,
+    pub(crate) objects: Objects,
+    pub(crate) sessions: Sessions,
+    pub(crate) clock: Clock,
+}
+
+impl<P: Platform> core::fmt::Debug for Tpm<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tpm")
+            .field("phase", &self.phase)
+            .field("failure", &self.failure)
+            .field("free_objects", &self.objects.free())
+            .field("sessions", &self.sessions.count())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<P: Platform> Tpm<P> {
-    /// Manufacture a fresh ephemeral TPM: draw new seeds from `platform` and power it on. The
-    /// first command must be TPM2_Startup. If the entropy source fails, the TPM starts in
-    /// failure mode.
-    pub fn new(platform: P) -> Self {
-        Self { platform }
+    /// Manufacture a fresh ephemeral TPM: seed the DRBG from `platform`, draw every primary
+    /// seed and proof, and power on (_TPM_Init). The first command must be TPM2_Startup. If
+    /// the entropy source fails, the TPM starts in failure mode.
+    pub fn new(mut platform: P) -> Self {
+        let now = platform.now_ms().unwrap_or(0);
+        let (rng, mut failure) = match Rng::new(&mut platform) {
+            Ok(rng) => (rng, false),
+            Err(_) => (Rng::from_fixed(), true),
+        };
+        let mut tpm = Self {
+            platform,
+            phase: Phase::AwaitStartup,
+            failure,
+            orderly: Orderly::None,
+            rng,
+            hier: Hierarchies::default(),
+            pcrs: PcrBanks::default(),
+            objects: Objects::default(),
+            sessions: Sessions::default(),
+            clock: Clock {
+                base_ms: now,
+                init_ms: now,
+                last_ms: now,
+                reset_count: 0,
+                restart_count: 0,
+            },
+        };
+        if !failure {
+            failure = tpm.manufacture().is_err();
+            tpm.failure = failure;
+        }
+        tpm
+    }
+
+    /// Draw the seeds and proofs and set the hierarchies to their manufactured state.
+    fn manufacture(&mut self) -> TpmResult<()> {
+        let mut h = Hierarchies {
+            sh_enable: true,
+            eh_enable: true,
+            ph_enable: true,
+            ph_enable_nv: true,
+            ..Hierarchies::default()
+        };
+        for seed in [
+            &mut h.eps,
+            &mut h.sps,
+            &mut h.pps,
+            &mut h.null_seed,
+            &mut h.eh_proof,
+            &mut h.sh_proof,
+            &mut h.ph_proof,
+            &mut h.null_proof,
+        ] {
+            *seed = self.new_seed()?;
+        }
+        self.hier = h;
+        Ok(())
+    }
+
+    /// A fresh 64-byte seed from the DRBG.
+    pub(crate) fn new_seed(&mut self) -> TpmResult<Seed> {
+        let mut s = Seed::zeroed(state::hierarchy::SEED_SIZE).ok_or(TpmRc::FAILURE)?;
+        self.random(s.expose_mut())?;
+        Ok(s)
+    }
+
+    /// Fill `out` from the DRBG; an entropy failure latches failure mode.
+    pub(crate) fn random(&mut self, out: &mut [u8]) -> TpmResult<()> {
+        let r = self.rng.fill(&mut self.platform, out);
+        if r.is_err() {
+            self.failure = true;
+        }
+        r
+    }
+
+    /// Advance the clock from the platform (a failing clock keeps the last value).
+    pub(crate) fn tick(&mut self) {
+        if let Ok(now) = self.platform.now_ms() {
+            self.clock.last_ms = self.clock.last_ms.max(now);
+        }
     }
 
     /// _TPM_Init (Part 1 §12.2): the power-on / reset signal. Volatile state (loaded objects,
     /// sessions) is lost and the next command must be TPM2_Startup. Seeds are kept: this is a
     /// reboot of the same TPM, not a new one.
-    pub fn init(&mut self) {}
+    pub fn init(&mut self) {
+        self.objects.clear();
+        self.sessions.clear();
+        self.phase = Phase::AwaitStartup;
+        self.tick();
+        self.clock.init_ms = self.clock.last_ms;
+    }
 
     /// Execute one command received at `locality` and write the response into `response`;
-    /// returns the response length (always ≥ 10). Never panics.
+    /// returns the response length (always ≥ 10). Never panics; a failing command changes no
+    /// state and gets the 10-byte error response.
     pub fn execute(
         &mut self,
         locality: u8,
         command: &[u8],
         response: &mut [u8; MAX_RESPONSE_SIZE],
     ) -> usize {
-        let _ = (locality, command);
-        let rsp = [0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x43];
-        if let Some(dst) = response.get_mut(..10) {
-            dst.copy_from_slice(&rsp);
+        self.tick();
+        match self.run(locality, command, response) {
+            Ok(n) => n,
+            Err(rc) => wire::header::write_error(response, rc),
         }
-        10
+    }
+
+    /// Whether the TPM is in failure mode (only GetTestResult and GetCapability answer).
+    pub fn in_failure_mode(&self) -> bool {
+        self.failure
     }
 
     /// The platform this TPM runs on.
@@ -66,5 +192,30 @@ impl<P: Platform> Tpm<P> {
     /// Mutable access to the platform.
     pub fn platform_mut(&mut self) -> &mut P {
         &mut self.platform
+    }
+}
+
+/// A [`Tpm`] behind a spin lock, for firmware that serves it from more than one context.
+pub struct SharedTpm<P: Platform>(spin::Mutex<Tpm<P>>);
+
+impl<P: Platform> SharedTpm<P> {
+    /// Wrap a TPM.
+    pub const fn new(tpm: Tpm<P>) -> Self {
+        Self(spin::Mutex::new(tpm))
+    }
+
+    /// Execute one command under the lock (see [`Tpm::execute`]).
+    pub fn execute(
+        &self,
+        locality: u8,
+        command: &[u8],
+        response: &mut [u8; MAX_RESPONSE_SIZE],
+    ) -> usize {
+        self.0.lock().execute(locality, command, response)
+    }
+
+    /// Run `f` with the TPM locked.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Tpm<P>) -> R) -> R {
+        f(&mut self.0.lock())
     }
 }

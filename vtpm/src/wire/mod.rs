@@ -197,7 +197,11 @@ impl<'a> Writer<'a> {
     ) -> Result<(), WireError> {
         let at = self.reserve::<2>()?;
         f(self)?;
-        let n = self.pos.checked_sub(at).and_then(|n| n.checked_sub(2)).ok_or(WireError::Full)?;
+        let n = self
+            .pos
+            .checked_sub(at)
+            .and_then(|n| n.checked_sub(2))
+            .ok_or(WireError::Full)?;
         let n = u16::try_from(n).map_err(|_| WireError::Size)?;
         self.patch(at, &n.to_be_bytes())
     }

@@ -1,1 +1,364 @@
-//! placeholder
+//! TPM2B / TPMS / TPML / TPMT structures this core marshals (TCG TPM 2.0 Part 2).
+
+use super::{Reader, WireError, Writer};
+use crate::crypto::hash::HashAlg;
+use crate::error::{TpmRc, TpmResult};
+use crate::wire::constants::TpmAlgId;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
+
+/// A byte string of at most `N` bytes stored inline: the contents of a TPM2B (Part 2 §10.4).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Buf<const N: usize> {
+    len: usize,
+    bytes: [u8; N],
+}
+
+impl<const N: usize> Default for Buf<N> {
+    fn default() -> Self {
+        Self {
+            len: 0,
+            bytes: [0; N],
+        }
+    }
+}
+
+impl<const N: usize> Buf<N> {
+    /// The empty buffer.
+    pub const EMPTY: Self = Self {
+        len: 0,
+        bytes: [0; N],
+    };
+
+    /// A copy of `data`, or `None` if it is longer than `N`.
+    pub fn from_slice(data: &[u8]) -> Option<Self> {
+        let mut b = Self::EMPTY;
+        b.bytes.get_mut(..data.len())?.copy_from_slice(data);
+        b.len = data.len();
+        Some(b)
+    }
+
+    /// A buffer of `len` zero bytes, to be filled through [`Buf::as_mut_slice`].
+    pub fn zeroed(len: usize) -> Option<Self> {
+        (len <= N).then_some(Self { len, bytes: [0; N] })
+    }
+
+    /// The contents.
+    pub fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+
+    /// The contents, mutably.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        self.bytes.get_mut(..self.len).unwrap_or(&mut [])
+    }
+
+    /// Length in bytes.
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the buffer is empty.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Append `data`; fails (changing nothing) if the result would exceed `N`.
+    pub fn extend(&mut self, data: &[u8]) -> Option<()> {
+        let end = self.len.checked_add(data.len())?;
+        self.bytes.get_mut(self.len..end)?.copy_from_slice(data);
+        self.len = end;
+        Some(())
+    }
+
+    /// Drop trailing zero bytes (authValue comparison rule, Part 1 §19.6.4.3).
+    pub fn strip_trailing_zeros(&mut self) {
+        while self.len > 0 && self.as_slice().last() == Some(&0) {
+            self.len = self.len.saturating_sub(1);
+        }
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for Buf<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for b in self.as_slice() {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Secret bytes (authValues, seeds, keys): wiped on drop, compared in constant time, never
+/// printed.
+#[derive(Clone, Default)]
+pub struct Secret<const N: usize>(Buf<N>);
+
+impl<const N: usize> Secret<N> {
+    /// The empty secret.
+    pub const EMPTY: Self = Self(Buf::EMPTY);
+
+    /// A copy of `data`, or `None` if it is longer than `N`.
+    pub fn from_slice(data: &[u8]) -> Option<Self> {
+        Buf::from_slice(data).map(Self)
+    }
+
+    /// `len` zero bytes to be filled in place.
+    pub fn zeroed(len: usize) -> Option<Self> {
+        Buf::zeroed(len).map(Self)
+    }
+
+    /// The secret bytes.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+
+    /// The secret bytes, mutably.
+    pub fn expose_mut(&mut self) -> &mut [u8] {
+        self.0.as_mut_slice()
+    }
+
+    /// Length in bytes.
+    pub const fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the secret is empty.
+    pub const fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Append bytes (to build `sessionKey ‖ authValue`).
+    pub fn extend(&mut self, data: &[u8]) -> Option<()> {
+        self.0.extend(data)
+    }
+
+    /// Drop trailing zero bytes.
+    pub fn strip_trailing_zeros(&mut self) {
+        self.0.strip_trailing_zeros();
+    }
+
+    /// Constant-time equality of contents (the lengths are not secret).
+    pub fn ct_eq_slice(&self, other: &[u8]) -> bool {
+        bool::from(self.expose().ct_eq(other))
+    }
+}
+
+impl<const N: usize> Zeroize for Secret<N> {
+    fn zeroize(&mut self) {
+        self.0.bytes.zeroize();
+        self.0.len.zeroize();
+    }
+}
+
+impl<const N: usize> Drop for Secret<N> {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl<const N: usize> zeroize::ZeroizeOnDrop for Secret<N> {}
+
+impl<const N: usize> core::fmt::Debug for Secret<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+/// Largest digest (SHA-512).
+pub const MAX_DIGEST: usize = 64;
+/// TPM2B_MAX_BUFFER / TPM2B_EVENT maximum (MAX_DIGEST_BUFFER, TPM_PT_INPUT_BUFFER).
+pub const MAX_BUFFER: usize = 1024;
+/// TPM2B_EVENT maximum (Part 2 §10.4.7).
+pub const MAX_EVENT: usize = 1024;
+
+/// TPM2B_DIGEST contents (Part 2 §10.4.2).
+pub type Digest = Buf<MAX_DIGEST>;
+/// TPM2B_AUTH contents (Part 2 §10.4.5), a secret.
+pub type Auth = Secret<MAX_DIGEST>;
+/// TPM2B_NONCE contents (Part 2 §10.4.4).
+pub type Nonce = Buf<MAX_DIGEST>;
+/// TPM2B_NAME contents (Part 2 §10.5.3): a handle, or nameAlg ‖ digest.
+pub type Name = Buf<{ 2 + MAX_DIGEST }>;
+
+/// The Name of an entity whose Name is its handle (PCR, permanent, session; Part 1 §16).
+pub fn handle_name(handle: u32) -> Name {
+    Name::from_slice(&handle.to_be_bytes()).unwrap_or_default()
+}
+
+/// Number of PCR banks the wire format can carry (HASH_COUNT).
+pub const HASH_COUNT: usize = 3;
+/// PCRs in a bank (IMPLEMENTATION_PCR).
+pub const PCR_COUNT: usize = 24;
+/// Size of the select bitmap (PCR_SELECT_MAX = PCR_SELECT_MIN), as sizeofSelect.
+pub const PCR_SELECT_BYTES: u8 = 3;
+/// Size of the select bitmap (PCR_SELECT_MAX).
+pub const PCR_SELECT_MAX: usize = PCR_SELECT_BYTES as usize;
+
+/// Unmarshal TPMI_ALG_HASH (Part 2 §9.27): an implemented hash, else TPM_RC_HASH.
+pub fn read_hash(r: &mut Reader<'_>) -> TpmResult<HashAlg> {
+    HashAlg::from_alg(TpmAlgId(r.u16()?)).ok_or(TpmRc::HASH)
+}
+
+/// Unmarshal TPMI_ALG_HASH+ : an implemented hash or TPM_ALG_NULL (`None`).
+pub fn read_hash_or_null(r: &mut Reader<'_>) -> TpmResult<Option<HashAlg>> {
+    let alg = TpmAlgId(r.u16()?);
+    if alg == TpmAlgId::NULL {
+        return Ok(None);
+    }
+    HashAlg::from_alg(alg).map(Some).ok_or(TpmRc::HASH)
+}
+
+/// TPMS_PCR_SELECTION (Part 2 §10.6.2): a hash and a bitmap of PCRs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PcrSelection {
+    /// The bank's hash algorithm (TPMI_ALG_HASH: an implemented hash, not necessarily an
+    /// allocated bank).
+    pub hash: HashAlg,
+    /// The bitmap, bit n of byte n/8 = PCR n.
+    pub select: [u8; PCR_SELECT_MAX],
+}
+
+impl PcrSelection {
+    /// Whether PCR `i` is selected.
+    pub fn is_selected(&self, i: usize) -> bool {
+        let byte = self.select.get(i / 8).copied().unwrap_or(0);
+        byte & (1u8 << (i % 8)) != 0
+    }
+
+    /// Deselect PCR `i`.
+    pub fn clear(&mut self, i: usize) {
+        if let Some(b) = self.select.get_mut(i / 8) {
+            *b &= !(1u8 << (i % 8));
+        }
+    }
+
+    /// Whether no PCR is selected.
+    pub fn is_empty(&self) -> bool {
+        self.select.iter().all(|b| *b == 0)
+    }
+
+    /// Unmarshal (Part 2 §10.6.2): an unimplemented hash is TPM_RC_HASH; sizeofSelect outside
+    /// PCR_SELECT_MIN..=PCR_SELECT_MAX (both 3 here) is TPM_RC_VALUE.
+    pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
+        let hash = HashAlg::from_alg(TpmAlgId(r.u16()?)).ok_or(TpmRc::HASH)?;
+        let size = usize::from(r.u8()?);
+        if size != PCR_SELECT_MAX {
+            return Err(TpmRc::VALUE);
+        }
+        let select = *r.array::<PCR_SELECT_MAX>()?;
+        Ok(Self { hash, select })
+    }
+
+    /// Marshal with sizeofSelect = 3.
+    pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        w.u16(self.hash.alg_id().0)?;
+        w.u8(PCR_SELECT_BYTES)?;
+        w.bytes(&self.select)
+    }
+}
+
+/// TPML_PCR_SELECTION (Part 2 §10.9.7): at most HASH_COUNT selections.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PcrSelectionList(pub heapless::Vec<PcrSelection, HASH_COUNT>);
+
+impl PcrSelectionList {
+    /// Unmarshal; count > HASH_COUNT → TPM_RC_SIZE.
+    pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
+        let count = r.u32()?;
+        if usize::try_from(count).map_or(true, |c| c > HASH_COUNT) {
+            return Err(TpmRc::SIZE);
+        }
+        let mut v = heapless::Vec::new();
+        for _ in 0..count {
+            v.push(PcrSelection::unmarshal(r)?)
+                .map_err(|_| TpmRc::SIZE)?;
+        }
+        Ok(Self(v))
+    }
+
+    /// Marshal.
+    pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        w.u32(u32::try_from(self.0.len()).map_err(|_| WireError::Size)?)?;
+        for s in &self.0 {
+            s.marshal(w)?;
+        }
+        Ok(())
+    }
+}
+
+/// TPMT_HA (Part 2 §10.3.2): a digest tagged with its algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaggedDigest {
+    /// Algorithm.
+    pub alg: HashAlg,
+    /// Digest of `alg.size()` bytes.
+    pub digest: Digest,
+}
+
+impl TaggedDigest {
+    /// Unmarshal; an unimplemented hash → TPM_RC_HASH.
+    pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
+        let alg = HashAlg::from_alg(TpmAlgId(r.u16()?)).ok_or(TpmRc::HASH)?;
+        let bytes = r.bytes(alg.size())?;
+        let digest = Digest::from_slice(bytes).ok_or(TpmRc::SIZE)?;
+        Ok(Self { alg, digest })
+    }
+
+    /// Marshal.
+    pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        w.u16(self.alg.alg_id().0)?;
+        w.bytes(self.digest.as_slice())
+    }
+}
+
+/// TPML_DIGEST_VALUES (Part 2 §10.9.8): at most HASH_COUNT tagged digests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DigestValues(pub heapless::Vec<TaggedDigest, HASH_COUNT>);
+
+impl DigestValues {
+    /// Unmarshal; count > HASH_COUNT → TPM_RC_SIZE.
+    pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
+        let count = r.u32()?;
+        if usize::try_from(count).map_or(true, |c| c > HASH_COUNT) {
+            return Err(TpmRc::SIZE);
+        }
+        let mut v = heapless::Vec::new();
+        for _ in 0..count {
+            v.push(TaggedDigest::unmarshal(r)?)
+                .map_err(|_| TpmRc::SIZE)?;
+        }
+        Ok(Self(v))
+    }
+
+    /// Marshal.
+    pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        w.u32(u32::try_from(self.0.len()).map_err(|_| WireError::Size)?)?;
+        for d in &self.0 {
+            d.marshal(w)?;
+        }
+        Ok(())
+    }
+}
+
+/// TPMS_CLOCK_INFO (Part 2 §10.11.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClockInfo {
+    /// Milliseconds the TPM has been powered since manufacture (here: since this instance).
+    pub clock: u64,
+    /// TPM Reset count.
+    pub reset_count: u32,
+    /// TPM Restart / Resume count since the last Reset.
+    pub restart_count: u32,
+    /// Whether Clock has not been set back.
+    pub safe: bool,
+}
+
+impl ClockInfo {
+    /// Marshal.
+    pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        w.u64(self.clock)?;
+        w.u32(self.reset_count)?;
+        w.u32(self.restart_count)?;
+        w.u8(u8::from(self.safe))
+    }
+}

@@ -1,0 +1,71 @@
+//! Hierarchy commands (Part 3 §24).
+
+use crate::Tpm;
+use crate::dispatch::{Cmd, Params};
+use crate::error::{TpmRc, TpmResult};
+use crate::platform::Platform;
+use crate::wire::constants::handle::RH_LOCKOUT;
+use crate::wire::types::{Auth, Digest, MAX_DIGEST};
+
+impl<P: Platform> Tpm<P> {
+    /// TPM2_Clear (Part 3 §24.6): new storage primary seed and owner / endorsement proofs;
+    /// owner, endorsement and lockout authValues and policies emptied; the storage and
+    /// endorsement hierarchies re-enabled; resetCount and restartCount zeroed. The
+    /// endorsement primary seed is kept. TPM_RC_DISABLED after ClearControl(YES).
+    pub(crate) fn clear(&mut self, _c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        p.finish()?;
+        if self.hier.disable_clear {
+            return Err(TpmRc::DISABLED);
+        }
+        let sps = self.new_seed()?;
+        let sh_proof = self.new_seed()?;
+        let eh_proof = self.new_seed()?;
+        let h = &mut self.hier;
+        h.sps = sps;
+        h.sh_proof = sh_proof;
+        h.eh_proof = eh_proof;
+        h.owner_auth = Auth::EMPTY;
+        h.endorsement_auth = Auth::EMPTY;
+        h.lockout_auth = Auth::EMPTY;
+        h.owner_policy = Digest::EMPTY;
+        h.endorsement_policy = Digest::EMPTY;
+        h.lockout_policy = Digest::EMPTY;
+        h.sh_enable = true;
+        h.eh_enable = true;
+        self.clock.reset_count = 0;
+        self.clock.restart_count = 0;
+        Ok(())
+    }
+
+    /// TPM2_ClearControl (Part 3 §24.7): lockout may only set disableClear; platform may
+    /// also clear it (TPM_RC_AUTH_FAIL for lockout trying to clear it).
+    pub(crate) fn clear_control(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        let disable = p.u8()?;
+        p.finish()?;
+        let disable = match disable {
+            0 => false,
+            1 => true,
+            _ => return Err(TpmRc::VALUE.at_param(1)),
+        };
+        if c.handle(0) == RH_LOCKOUT && !disable {
+            return Err(TpmRc::AUTH_FAIL);
+        }
+        self.hier.disable_clear = disable;
+        Ok(())
+    }
+
+    /// TPM2_HierarchyChangeAuth (Part 3 §24.8): set the authValue of a hierarchy (trailing
+    /// zeros are not significant).
+    pub(crate) fn hierarchy_change_auth(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        let new = p.tpm2b(MAX_DIGEST)?;
+        p.finish()?;
+        let mut auth = Auth::from_slice(new).ok_or(TpmRc::SIZE.at_param(1))?;
+        auth.strip_trailing_zeros();
+        let slot = self
+            .hier
+            .auth_mut(c.handle(0))
+            .ok_or(TpmRc::VALUE.at_handle(1))?;
+        *slot = auth;
+        Ok(())
+    }
+}

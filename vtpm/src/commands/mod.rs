@@ -1,0 +1,62 @@
+//! Command handlers, one file per chapter of Part 3. Each handler validates everything before
+//! it changes any state, so that a failing command leaves the TPM as it was.
+
+pub mod capability;
+pub mod clock;
+pub mod context;
+pub mod hash;
+pub mod hierarchy;
+pub mod pcr;
+pub mod random;
+pub mod session;
+pub mod startup;
+pub mod testing;
+
+use crate::Tpm;
+use crate::dispatch::{Cmd, Params};
+use crate::error::{TpmRc, TpmResult};
+use crate::platform::Platform;
+use crate::wire::Writer;
+use crate::wire::constants::TpmCc;
+
+impl<P: Platform> Tpm<P> {
+    /// Run the handler of `c.code`: unmarshal its parameters from `p`, execute, and marshal
+    /// the response parameters into `w`. Returns the response handle, if the command has one.
+    pub(crate) fn handle_command(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<Option<u32>> {
+        let mut rh = None;
+        match c.code {
+            TpmCc::STARTUP => self.startup(c, p)?,
+            TpmCc::SHUTDOWN => self.shutdown(p)?,
+            TpmCc::SELF_TEST => self.self_test(p)?,
+            TpmCc::INCREMENTAL_SELF_TEST => self.incremental_self_test(p, w)?,
+            TpmCc::GET_TEST_RESULT => self.get_test_result(p, w)?,
+            TpmCc::GET_RANDOM => self.get_random(p, w)?,
+            TpmCc::STIR_RANDOM => self.stir_random(p)?,
+            TpmCc::GET_CAPABILITY => self.get_capability(p, w)?,
+            TpmCc::PCR_READ => self.pcr_read(p, w)?,
+            TpmCc::PCR_EXTEND => self.pcr_extend(c, p)?,
+            TpmCc::PCR_EVENT => self.pcr_event(c, p, w)?,
+            TpmCc::PCR_RESET => self.pcr_reset(c, p)?,
+            TpmCc::HASH => self.hash(p, w)?,
+            TpmCc::HASH_SEQUENCE_START => rh = Some(self.hash_sequence_start(p)?),
+            TpmCc::SEQUENCE_UPDATE => self.sequence_update(c, p)?,
+            TpmCc::SEQUENCE_COMPLETE => self.sequence_complete(c, p, w)?,
+            TpmCc::EVENT_SEQUENCE_COMPLETE => self.event_sequence_complete(c, p, w)?,
+            TpmCc::READ_CLOCK => self.read_clock(p, w)?,
+            TpmCc::CLEAR => self.clear(c, p)?,
+            TpmCc::CLEAR_CONTROL => self.clear_control(c, p)?,
+            TpmCc::HIERARCHY_CHANGE_AUTH => self.hierarchy_change_auth(c, p)?,
+            TpmCc::FLUSH_CONTEXT => self.flush_context(p)?,
+            TpmCc::START_AUTH_SESSION => {
+                rh = Some(self.start_auth_session(c, p, w)?);
+            }
+            _ => return Err(TpmRc::COMMAND_CODE),
+        }
+        Ok(rh)
+    }
+}

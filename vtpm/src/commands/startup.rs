@@ -1,0 +1,66 @@
+//! Startup and Shutdown (Part 3 §9).
+
+use crate::Tpm;
+use crate::dispatch::{Cmd, Params};
+use crate::error::{TpmRc, TpmResult};
+use crate::platform::Platform;
+use crate::state::{Orderly, Phase};
+use crate::wire::constants::TpmSu;
+
+impl<P: Platform> Tpm<P> {
+    /// TPM2_Startup (Part 3 §9.3). CLEAR after Shutdown(STATE) is a TPM Restart, CLEAR
+    /// otherwise a TPM Reset (new null seed and proof, sessions gone, resetCount + 1), STATE
+    /// after Shutdown(STATE) a TPM Resume (saved PCRs restored). STATE without a saved state
+    /// is TPM_RC_VALUE.
+    pub(crate) fn startup(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        let su = TpmSu(p.u16()?);
+        p.finish()?;
+        let resume = match su {
+            TpmSu::CLEAR => false,
+            TpmSu::STATE if self.orderly == Orderly::State => true,
+            _ => return Err(TpmRc::VALUE.at_param(1)),
+        };
+        let restart = !resume && self.orderly == Orderly::State;
+        if !resume && !restart {
+            // TPM Reset: everything volatile is new.
+            let seed = self.new_seed()?;
+            let proof = self.new_seed()?;
+            self.hier.null_seed = seed;
+            self.hier.null_proof = proof;
+            self.sessions.clear();
+            self.clock.reset_count = self.clock.reset_count.wrapping_add(1);
+            self.clock.restart_count = 0;
+        } else {
+            self.clock.restart_count = self.clock.restart_count.wrapping_add(1);
+        }
+        if !resume {
+            // Startup(CLEAR) re-enables the hierarchies and clears the platform auth.
+            self.hier.ph_enable = true;
+            self.hier.sh_enable = true;
+            self.hier.eh_enable = true;
+            self.hier.ph_enable_nv = true;
+            self.hier.platform_auth = crate::wire::types::Auth::EMPTY;
+            self.hier.platform_policy = crate::wire::types::Digest::EMPTY;
+        }
+        self.pcrs.startup(resume, c.locality);
+        self.orderly = Orderly::None;
+        self.phase = Phase::Operational;
+        Ok(())
+    }
+
+    /// TPM2_Shutdown (Part 3 §9.4): record an orderly shutdown; STATE saves the PCRs for a
+    /// later Startup(STATE).
+    pub(crate) fn shutdown(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
+        let su = TpmSu(p.u16()?);
+        p.finish()?;
+        match su {
+            TpmSu::CLEAR => self.orderly = Orderly::Clear,
+            TpmSu::STATE => {
+                self.pcrs.save();
+                self.orderly = Orderly::State;
+            }
+            _ => return Err(TpmRc::VALUE.at_param(1)),
+        }
+        Ok(())
+    }
+}

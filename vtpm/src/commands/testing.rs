@@ -1,0 +1,65 @@
+//! Self-test commands (Part 3 §10). The core tests its algorithms by known-answer checks in
+//! its test suite; at run time every algorithm is always "tested".
+
+use crate::Tpm;
+use crate::dispatch::Params;
+use crate::error::{TpmRc, TpmResult};
+use crate::platform::Platform;
+use crate::wire::Writer;
+use crate::wire::constants::TpmAlgId;
+use crate::wire::types::MAX_BUFFER;
+
+impl<P: Platform> Tpm<P> {
+    /// TPM2_SelfTest (Part 3 §10.2).
+    pub(crate) fn self_test(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
+        let full = p.u8()?;
+        p.finish()?;
+        if full > 1 {
+            return Err(TpmRc::VALUE.at_param(1));
+        }
+        Ok(())
+    }
+
+    /// TPM2_IncrementalSelfTest (Part 3 §10.3): returns the (empty) list still to be tested.
+    pub(crate) fn incremental_self_test(
+        &mut self,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let count = p.u32()?;
+        let max = u32::try_from(crate::commands::capability::MAX_CAP_ALGS).unwrap_or(0);
+        if count > max {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
+        p.next(|r| {
+            for _ in 0..count {
+                let alg = TpmAlgId(r.u16()?);
+                if !crate::commands::capability::alg_implemented(alg) {
+                    return Err(TpmRc::VALUE);
+                }
+            }
+            Ok(())
+        })?;
+        p.finish()?;
+        w.u32(0)?;
+        Ok(())
+    }
+
+    /// TPM2_GetTestResult (Part 3 §10.4): in failure mode, a description and TPM_RC_FAILURE.
+    pub(crate) fn get_test_result(
+        &mut self,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        p.finish()?;
+        if self.failure {
+            let msg: &[u8] = b"entropy source failed";
+            w.tpm2b(msg.get(..MAX_BUFFER.min(msg.len())).unwrap_or(msg))?;
+            w.u32(TpmRc::FAILURE.0)?;
+        } else {
+            w.u16(0)?;
+            w.u32(TpmRc::SUCCESS.0)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,144 @@
+//! Hash algorithms the TPM implements: SHA-256, SHA-384, SHA-512 (Part 2 §6.3, TPMI_ALG_HASH).
+
+use crate::wire::constants::TpmAlgId;
+use crate::wire::types::Digest;
+use sha2::Digest as _;
+
+/// An implemented hash algorithm. SHA-1 is deliberately absent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HashAlg {
+    /// SHA-256 (TPM_ALG_SHA256).
+    Sha256,
+    /// SHA-384 (TPM_ALG_SHA384).
+    Sha384,
+    /// SHA-512 (TPM_ALG_SHA512).
+    Sha512,
+}
+
+impl HashAlg {
+    /// All implemented hashes, in TPM_ALG_ID order.
+    pub const ALL: [Self; 3] = [Self::Sha256, Self::Sha384, Self::Sha512];
+
+    /// The algorithm for a TPM_ALG_ID, if implemented.
+    pub fn from_alg(alg: TpmAlgId) -> Option<Self> {
+        match alg {
+            TpmAlgId::SHA256 => Some(Self::Sha256),
+            TpmAlgId::SHA384 => Some(Self::Sha384),
+            TpmAlgId::SHA512 => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    /// TPM_ALG_ID of this hash.
+    pub const fn alg_id(self) -> TpmAlgId {
+        match self {
+            Self::Sha256 => TpmAlgId::SHA256,
+            Self::Sha384 => TpmAlgId::SHA384,
+            Self::Sha512 => TpmAlgId::SHA512,
+        }
+    }
+
+    /// Digest size in bytes.
+    pub const fn size(self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
+    }
+
+    /// Block size in bytes.
+    pub const fn block_size(self) -> usize {
+        match self {
+            Self::Sha256 => 64,
+            Self::Sha384 | Self::Sha512 => 128,
+        }
+    }
+
+    /// One-shot digest of the concatenation of `parts`.
+    pub fn digest(self, parts: &[&[u8]]) -> Digest {
+        let mut h = HashState::new(self);
+        for p in parts {
+            h.update(p);
+        }
+        h.finish()
+    }
+}
+
+/// A running hash (used by hash sequences and for cpHash / rpHash).
+#[derive(Clone)]
+pub enum HashState {
+    /// SHA-256 state.
+    Sha256(sha2::Sha256),
+    /// SHA-384 state.
+    Sha384(sha2::Sha384),
+    /// SHA-512 state.
+    Sha512(sha2::Sha512),
+}
+
+impl HashState {
+    /// A fresh state for `alg`.
+    pub fn new(alg: HashAlg) -> Self {
+        match alg {
+            HashAlg::Sha256 => Self::Sha256(sha2::Sha256::new()),
+            HashAlg::Sha384 => Self::Sha384(sha2::Sha384::new()),
+            HashAlg::Sha512 => Self::Sha512(sha2::Sha512::new()),
+        }
+    }
+
+    /// The algorithm.
+    pub fn alg(&self) -> HashAlg {
+        match self {
+            Self::Sha256(_) => HashAlg::Sha256,
+            Self::Sha384(_) => HashAlg::Sha384,
+            Self::Sha512(_) => HashAlg::Sha512,
+        }
+    }
+
+    /// Absorb `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha256(h) => h.update(data),
+            Self::Sha384(h) => h.update(data),
+            Self::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// The digest.
+    pub fn finish(self) -> Digest {
+        match self {
+            Self::Sha256(h) => Digest::from_slice(&h.finalize()),
+            Self::Sha384(h) => Digest::from_slice(&h.finalize()),
+            Self::Sha512(h) => Digest::from_slice(&h.finalize()),
+        }
+        .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fips180_abc() {
+        // FIPS 180-2 Appendix B.1 / C.1 / D.1 ("abc").
+        let d = HashAlg::Sha256.digest(&[b"a", b"bc"]);
+        assert_eq!(
+            d.as_slice(),
+            &[
+                0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae,
+                0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61,
+                0xf2, 0x00, 0x15, 0xad
+            ]
+        );
+        assert_eq!(HashAlg::Sha384.digest(&[b"abc"]).len(), 48);
+        assert_eq!(
+            HashAlg::Sha384.digest(&[b"abc"]).as_slice()[..4],
+            [0xcb, 0x00, 0x75, 0x3f]
+        );
+        assert_eq!(
+            HashAlg::Sha512.digest(&[b"abc"]).as_slice()[..4],
+            [0xdd, 0xaf, 0x35, 0xa1]
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! HMAC (RFC 2104) over the implemented hashes, for session authorization, tickets and KDFa.
+
+use super::hash::HashAlg;
+use crate::wire::types::Digest;
+use hmac::{KeyInit, Mac};
+
+/// A running HMAC.
+#[derive(Clone)]
+pub enum HmacState {
+    /// HMAC-SHA-256.
+    Sha256(hmac::Hmac<sha2::Sha256>),
+    /// HMAC-SHA-384.
+    Sha384(hmac::Hmac<sha2::Sha384>),
+    /// HMAC-SHA-512.
+    Sha512(hmac::Hmac<sha2::Sha512>),
+}
+
+impl HmacState {
+    /// Start an HMAC with `key` (any length, including empty).
+    pub fn new(alg: HashAlg, key: &[u8]) -> Self {
+        // `new_from_slice` accepts every key length for HMAC; the fallback is never taken.
+        match alg {
+            HashAlg::Sha256 => Self::Sha256(
+                hmac::Hmac::new_from_slice(key)
+                    .unwrap_or_else(|_| hmac::Hmac::new(&Default::default())),
+            ),
+            HashAlg::Sha384 => Self::Sha384(
+                hmac::Hmac::new_from_slice(key)
+                    .unwrap_or_else(|_| hmac::Hmac::new(&Default::default())),
+            ),
+            HashAlg::Sha512 => Self::Sha512(
+                hmac::Hmac::new_from_slice(key)
+                    .unwrap_or_else(|_| hmac::Hmac::new(&Default::default())),
+            ),
+        }
+    }
+
+    /// Absorb `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha256(m) => m.update(data),
+            Self::Sha384(m) => m.update(data),
+            Self::Sha512(m) => m.update(data),
+        }
+    }
+
+    /// The MAC.
+    pub fn finish(self) -> Digest {
+        match self {
+            Self::Sha256(m) => Digest::from_slice(&m.finalize().into_bytes()),
+            Self::Sha384(m) => Digest::from_slice(&m.finalize().into_bytes()),
+            Self::Sha512(m) => Digest::from_slice(&m.finalize().into_bytes()),
+        }
+        .unwrap_or_default()
+    }
+}
+
+/// One-shot HMAC over the concatenation of `parts`.
+pub fn hmac(alg: HashAlg, key: &[u8], parts: &[&[u8]]) -> Digest {
+    let mut m = HmacState::new(alg, key);
+    for p in parts {
+        m.update(p);
+    }
+    m.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc4231_case2() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        let d = hmac(
+            HashAlg::Sha256,
+            b"Jefe",
+            &[b"what do ya want ", b"for nothing?"],
+        );
+        assert_eq!(
+            d.as_slice()[..8],
+            [0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e]
+        );
+        let d = hmac(HashAlg::Sha384, b"Jefe", &[b"what do ya want for nothing?"]);
+        assert_eq!(
+            d.as_slice()[..8],
+            [0xaf, 0x45, 0xd2, 0xe3, 0x76, 0x48, 0x40, 0x31]
+        );
+    }
+}

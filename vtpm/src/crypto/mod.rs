@@ -1,0 +1,6 @@
+//! Our small API over RustCrypto. Nothing outside this module names a RustCrypto type.
+
+pub mod drbg;
+pub mod hash;
+pub mod hmac;
+pub mod kdf;

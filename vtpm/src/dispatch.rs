@@ -1,0 +1,597 @@
+//! The command table and the execution pipeline (Part 3 §5: command processing order).
+//!
+//! Order of checks, as in the reference implementation's ExecuteCommand: header, failure
+//! mode, command code, Startup state, handle area (type, then presence), authorization area
+//! (size, sessions, presence, authorization), parameters (in the handler), response.
+
+use crate::crypto::hash::HashAlg;
+use crate::crypto::hmac::hmac;
+use crate::error::{TpmRc, TpmResult};
+use crate::platform::Platform;
+use crate::state::Phase;
+use crate::state::object::Object;
+use crate::wire::auth::{AuthArea, AuthCommand, SessionAttrs, parse_auth_area};
+use crate::wire::constants::handle::{
+    HT_PCR, HT_PERMANENT, HT_TRANSIENT, RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM,
+    RS_PW, handle_type,
+};
+use crate::wire::constants::{TpmCc, TpmSt};
+use crate::wire::header::{CommandHeader, HEADER_SIZE};
+use crate::wire::types::{Auth, Digest, MAX_DIGEST, Name, Nonce, PCR_COUNT, Secret, handle_name};
+use crate::wire::{Reader, Writer};
+use crate::{MAX_RESPONSE_SIZE, Tpm};
+
+/// What a handle in the handle area may be (the TPMI_ type of Part 2 for that handle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandleKind {
+    /// TPMI_DH_PCR: PCR 0..23.
+    Pcr,
+    /// TPMI_DH_PCR+: a PCR or TPM_RH_NULL.
+    PcrOrNull,
+    /// TPMI_DH_OBJECT: a loaded transient object.
+    Object,
+    /// TPMI_DH_OBJECT+: a loaded object or TPM_RH_NULL.
+    ObjectOrNull,
+    /// TPMI_DH_ENTITY+: any entity with an authValue, or TPM_RH_NULL.
+    EntityOrNull,
+    /// TPMI_RH_CLEAR: TPM_RH_LOCKOUT or TPM_RH_PLATFORM.
+    Clear,
+    /// TPMI_RH_HIERARCHY_AUTH: owner, endorsement, platform or lockout.
+    HierarchyAuth,
+}
+
+/// TPMA_CC flag: the command may write NV.
+const NV: u8 = 1;
+/// TPMA_CC flag: the command may flush many objects.
+const EXTENSIVE: u8 = 2;
+/// TPMA_CC flag: the command flushes its first handle's object.
+const FLUSHED: u8 = 4;
+
+/// One implemented command (Part 2 §8.9 TPMA_CC; Part 3 for each command's handles).
+#[derive(Clone, Copy, Debug)]
+pub struct CommandInfo {
+    /// The command code.
+    pub code: TpmCc,
+    /// The handle area, one entry per handle.
+    pub handles: &'static [HandleKind],
+    /// How many of the handles (from the first) need an authorization session.
+    pub auth: u8,
+    /// Whether the response carries a handle.
+    pub rhandle: bool,
+    flags: u8,
+}
+
+impl CommandInfo {
+    /// The TPMA_CC value reported by GetCapability(TPM_CAP_COMMANDS).
+    // The handle count is masked to three bits before the cast.
+    #[allow(clippy::cast_possible_truncation)]
+    pub const fn attributes(&self) -> u32 {
+        let mut a = self.code.0 & 0xFFFF;
+        if self.flags & NV != 0 {
+            a |= 1 << 22;
+        }
+        if self.flags & EXTENSIVE != 0 {
+            a |= 1 << 23;
+        }
+        if self.flags & FLUSHED != 0 {
+            a |= 1 << 24;
+        }
+        a |= ((self.handles.len() & 7) as u32) << 25;
+        if self.rhandle {
+            a |= 1 << 28;
+        }
+        a
+    }
+}
+
+const fn cmd(code: TpmCc, handles: &'static [HandleKind], auth: u8, flags: u8) -> CommandInfo {
+    CommandInfo {
+        code,
+        handles,
+        auth,
+        rhandle: false,
+        flags,
+    }
+}
+
+const fn cmd_rh(code: TpmCc, handles: &'static [HandleKind], auth: u8, flags: u8) -> CommandInfo {
+    CommandInfo {
+        code,
+        handles,
+        auth,
+        rhandle: true,
+        flags,
+    }
+}
+
+use HandleKind as H;
+
+/// The implemented commands, sorted by code.
+pub const COMMANDS: &[CommandInfo] = &[
+    cmd(TpmCc::CLEAR, &[H::Clear], 1, NV | EXTENSIVE),
+    cmd(TpmCc::CLEAR_CONTROL, &[H::Clear], 1, NV),
+    cmd(TpmCc::HIERARCHY_CHANGE_AUTH, &[H::HierarchyAuth], 1, NV),
+    cmd(TpmCc::PCR_EVENT, &[H::PcrOrNull], 1, NV),
+    cmd(TpmCc::PCR_RESET, &[H::Pcr], 1, NV),
+    cmd(TpmCc::SEQUENCE_COMPLETE, &[H::Object], 1, FLUSHED),
+    cmd(TpmCc::INCREMENTAL_SELF_TEST, &[], 0, NV),
+    cmd(TpmCc::SELF_TEST, &[], 0, NV),
+    cmd(TpmCc::STARTUP, &[], 0, NV),
+    cmd(TpmCc::SHUTDOWN, &[], 0, NV),
+    cmd(TpmCc::STIR_RANDOM, &[], 0, NV),
+    cmd(TpmCc::SEQUENCE_UPDATE, &[H::Object], 1, 0),
+    cmd(TpmCc::FLUSH_CONTEXT, &[], 0, 0),
+    cmd_rh(
+        TpmCc::START_AUTH_SESSION,
+        &[H::ObjectOrNull, H::EntityOrNull],
+        0,
+        0,
+    ),
+    cmd(TpmCc::GET_CAPABILITY, &[], 0, 0),
+    cmd(TpmCc::GET_RANDOM, &[], 0, 0),
+    cmd(TpmCc::GET_TEST_RESULT, &[], 0, 0),
+    cmd(TpmCc::HASH, &[], 0, 0),
+    cmd(TpmCc::PCR_READ, &[], 0, 0),
+    cmd(TpmCc::READ_CLOCK, &[], 0, 0),
+    cmd(TpmCc::PCR_EXTEND, &[H::PcrOrNull], 1, NV),
+    cmd(
+        TpmCc::EVENT_SEQUENCE_COMPLETE,
+        &[H::PcrOrNull, H::Object],
+        2,
+        NV | FLUSHED,
+    ),
+    cmd_rh(TpmCc::HASH_SEQUENCE_START, &[], 0, 0),
+];
+
+/// Look a command up in [`COMMANDS`].
+pub fn lookup(code: TpmCc) -> Option<&'static CommandInfo> {
+    COMMANDS
+        .binary_search_by(|c| c.code.cmp(&code))
+        .ok()
+        .and_then(|i| COMMANDS.get(i))
+}
+
+/// The decoded handle area and context of one command, handed to its handler.
+#[derive(Clone, Copy, Debug)]
+pub struct Cmd {
+    /// The command code.
+    pub code: TpmCc,
+    /// Locality the command arrived at.
+    pub locality: u8,
+    /// The handle area (only the first `info.handles.len()` are meaningful).
+    pub handles: [u32; 3],
+}
+
+impl Cmd {
+    /// Handle `i` (0-based).
+    pub fn handle(&self, i: usize) -> u32 {
+        self.handles.get(i).copied().unwrap_or(RH_NULL)
+    }
+}
+
+/// The parameter area: a [`Reader`] that numbers parameters so that unmarshaling errors get
+/// the right TPM_RC_P position.
+#[derive(Debug)]
+pub struct Params<'a> {
+    r: Reader<'a>,
+    n: u8,
+}
+
+impl<'a> Params<'a> {
+    /// Parameters in `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self {
+            r: Reader::new(buf),
+            n: 0,
+        }
+    }
+
+    /// The number of the parameter read last (1-based).
+    pub fn index(&self) -> u8 {
+        self.n
+    }
+
+    /// Read the next parameter with `f`; an error is marked with its position.
+    pub fn next<T>(&mut self, f: impl FnOnce(&mut Reader<'a>) -> TpmResult<T>) -> TpmResult<T> {
+        self.n = self.n.saturating_add(1);
+        let n = self.n;
+        f(&mut self.r).map_err(|rc| rc.at_param(n))
+    }
+
+    /// The next parameter, a `u8`.
+    pub fn u8(&mut self) -> TpmResult<u8> {
+        self.next(|r| Ok(r.u8()?))
+    }
+
+    /// The next parameter, a `u16`.
+    pub fn u16(&mut self) -> TpmResult<u16> {
+        self.next(|r| Ok(r.u16()?))
+    }
+
+    /// The next parameter, a `u32`.
+    pub fn u32(&mut self) -> TpmResult<u32> {
+        self.next(|r| Ok(r.u32()?))
+    }
+
+    /// The next parameter, a TPM2B of at most `max` bytes.
+    pub fn tpm2b(&mut self, max: usize) -> TpmResult<&'a [u8]> {
+        self.next(|r| Ok(r.tpm2b(max)?))
+    }
+
+    /// Check that every byte was consumed (leftover bytes: TPM_RC_SIZE).
+    pub fn finish(&self) -> TpmResult<()> {
+        if self.r.is_empty() {
+            Ok(())
+        } else {
+            Err(TpmRc::SIZE)
+        }
+    }
+}
+
+/// An authorization checked and ready for its response.
+#[derive(Clone, Copy)]
+struct CheckedSession<'c> {
+    cmd: AuthCommand<'c>,
+    /// The authorized handle, for sessions that authorize one.
+    entity: Option<u32>,
+    /// The next nonceTPM, drawn before the command runs so that nothing can fail after it.
+    next_nonce: Nonce,
+}
+
+impl<P: Platform> Tpm<P> {
+    /// Execute a command; errors become the 10-byte error response in [`Tpm::execute`].
+    pub(crate) fn run(
+        &mut self,
+        locality: u8,
+        command: &[u8],
+        rsp: &mut [u8; MAX_RESPONSE_SIZE],
+    ) -> TpmResult<usize> {
+        let (hdr, body) = CommandHeader::parse(command)?;
+        if self.failure && hdr.code != TpmCc::GET_TEST_RESULT && hdr.code != TpmCc::GET_CAPABILITY {
+            return Err(TpmRc::FAILURE);
+        }
+        let info = lookup(hdr.code).ok_or(TpmRc::COMMAND_CODE)?;
+        let started = self.phase == Phase::Operational;
+        if !self.failure && (started == (hdr.code == TpmCc::STARTUP)) {
+            return Err(TpmRc::INITIALIZE);
+        }
+
+        // Handle area.
+        let mut r = Reader::new(body);
+        let mut c = Cmd {
+            code: hdr.code,
+            locality,
+            handles: [RH_NULL; 3],
+        };
+        for (i, kind) in info.handles.iter().enumerate() {
+            let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
+            let h = r.u32().map_err(|e| TpmRc::from(e).at_handle(n))?;
+            self.check_handle(*kind, h, i)?;
+            if let Some(slot) = c.handles.get_mut(i) {
+                *slot = h;
+            }
+        }
+
+        // Authorization area.
+        let sessions = if hdr.tag == TpmSt::SESSIONS {
+            let size = usize::try_from(r.u32()?).map_err(|_| TpmRc::AUTHSIZE)?;
+            if size < 9 || size > r.remaining() {
+                return Err(TpmRc::AUTHSIZE);
+            }
+            parse_auth_area(r.bytes(size)?)?
+        } else {
+            AuthArea::new()
+        };
+        let auth_count = usize::from(info.auth);
+        if sessions.len() < auth_count {
+            return Err(TpmRc::AUTH_MISSING);
+        }
+        let params = r.rest();
+        let mut checked = self.authorize(&c, info, &sessions, params)?;
+        for s in checked.iter_mut() {
+            if let Some(sess) = self.sessions.get(s.cmd.handle) {
+                let mut nonce = Nonce::zeroed(sess.auth_hash.size()).ok_or(TpmRc::FAILURE)?;
+                self.random(nonce.as_mut_slice())?;
+                s.next_nonce = nonce;
+            }
+        }
+
+        // Parameters and handler.
+        let rh_len = if info.rhandle { 4 } else { 0 };
+        let ps_len = if hdr.tag == TpmSt::SESSIONS { 4 } else { 0 };
+        let param_off = HEADER_SIZE.saturating_add(rh_len).saturating_add(ps_len);
+        let (head, tail) = rsp.split_at_mut(param_off.min(MAX_RESPONSE_SIZE));
+        let mut w = Writer::new(tail);
+        let mut p = Params::new(params);
+        let rhandle = self.handle_command(&c, &mut p, &mut w)?;
+        let param_len = w.len();
+
+        // Header, returned handle, parameterSize.
+        let mut hw = Writer::new(head);
+        hw.u16(hdr.tag.0)?;
+        hw.u32(0)?; // patched below
+        hw.u32(TpmRc::SUCCESS.0)?;
+        if info.rhandle {
+            hw.u32(rhandle.unwrap_or(RH_NULL))?;
+        }
+        if hdr.tag == TpmSt::SESSIONS {
+            hw.u32(u32::try_from(param_len).map_err(|_| TpmRc::SIZE)?)?;
+        }
+
+        // Response sessions.
+        let mut end = param_off.checked_add(param_len).ok_or(TpmRc::SIZE)?;
+        if hdr.tag == TpmSt::SESSIONS {
+            let rp = rsp.get(param_off..end).ok_or(TpmRc::SIZE)?;
+            let mut area = [0u8; 3 * (2 + MAX_DIGEST + 1 + 2 + MAX_DIGEST)];
+            let mut aw = Writer::new(&mut area);
+            self.respond_sessions(&c, &checked, rp, &mut aw)?;
+            let n = aw.len();
+            let new_end = end.checked_add(n).ok_or(TpmRc::SIZE)?;
+            let dst = rsp.get_mut(end..new_end).ok_or(TpmRc::SIZE)?;
+            dst.copy_from_slice(area.get(..n).unwrap_or(&[]));
+            end = new_end;
+        }
+        let size = u32::try_from(end).map_err(|_| TpmRc::SIZE)?;
+        if let Some(s) = rsp.get_mut(2..6) {
+            s.copy_from_slice(&size.to_be_bytes());
+        }
+        Ok(end)
+    }
+
+    /// Check one handle of the handle area: its type (TPM_RC_VALUE at the handle) and that it
+    /// references something present (TPM_RC_REFERENCE_H0 + i, or TPM_RC_HIERARCHY).
+    fn check_handle(&self, kind: HandleKind, h: u32, i: usize) -> TpmResult<()> {
+        let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
+        let ht = handle_type(h);
+        let is_pcr = ht == HT_PCR && usize::try_from(h).is_ok_and(|p| p < PCR_COUNT);
+        let ok = match kind {
+            HandleKind::Pcr => is_pcr,
+            HandleKind::PcrOrNull => is_pcr || h == RH_NULL,
+            HandleKind::Object => ht == HT_TRANSIENT,
+            HandleKind::ObjectOrNull => ht == HT_TRANSIENT || h == RH_NULL,
+            HandleKind::EntityOrNull => {
+                is_pcr
+                    || ht == HT_TRANSIENT
+                    || matches!(
+                        h,
+                        RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_LOCKOUT | RH_NULL
+                    )
+            }
+            HandleKind::Clear => matches!(h, RH_LOCKOUT | RH_PLATFORM),
+            HandleKind::HierarchyAuth => {
+                matches!(h, RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_LOCKOUT)
+            }
+        };
+        if !ok {
+            return Err(TpmRc::VALUE.at_handle(n));
+        }
+        if ht == HT_TRANSIENT && self.objects.get(h).is_none() {
+            return Err(TpmRc::reference_h(u8::try_from(i).unwrap_or(0)));
+        }
+        if ht == HT_PERMANENT && !self.hier.enabled(h) {
+            return Err(TpmRc::HIERARCHY.at_handle(n));
+        }
+        Ok(())
+    }
+
+    /// The Name of an entity (Part 1 §16): the handle for PCRs, permanent handles, sessions
+    /// and sequence objects.
+    pub(crate) fn entity_name(&self, h: u32) -> Name {
+        handle_name(h)
+    }
+
+    /// The authValue of an entity, if it has one.
+    pub(crate) fn entity_auth(&self, h: u32) -> Option<Auth> {
+        match handle_type(h) {
+            HT_PCR => Some(Auth::EMPTY),
+            HT_PERMANENT => self.hier.auth(h).cloned(),
+            HT_TRANSIENT => match self.objects.get(h)? {
+                Object::Sequence(s) => Some(s.auth.clone()),
+            },
+            _ => None,
+        }
+    }
+
+    /// Whether failed authorizations of `h` are exempt from dictionary-attack protection
+    /// (then TPM_RC_BAD_AUTH rather than TPM_RC_AUTH_FAIL).
+    fn da_exempt(h: u32) -> bool {
+        !(handle_type(h) == HT_PERMANENT && h == RH_LOCKOUT)
+    }
+
+    /// cpHash = H(commandCode ‖ Name(h1) ‖ … ‖ parameters) (Part 1 §18.7).
+    fn cp_hash(&self, c: &Cmd, info: &CommandInfo, alg: HashAlg, params: &[u8]) -> Digest {
+        let mut h = crate::crypto::hash::HashState::new(alg);
+        h.update(&c.code.0.to_be_bytes());
+        for i in 0..info.handles.len() {
+            h.update(self.entity_name(c.handle(i)).as_slice());
+        }
+        h.update(params);
+        h.finish()
+    }
+
+    /// Check every session (Part 1 §19.6; Part 3 §5.6): presence, password or HMAC for those
+    /// that authorize a handle, attributes for the others. Changes no state.
+    fn authorize<'c>(
+        &self,
+        c: &Cmd,
+        info: &CommandInfo,
+        sessions: &AuthArea<'c>,
+        params: &[u8],
+    ) -> TpmResult<heapless::Vec<CheckedSession<'c>, 3>> {
+        let mut out = heapless::Vec::new();
+        for (i, s) in sessions.iter().enumerate() {
+            let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
+            let entity = (i < usize::from(info.auth)).then(|| c.handle(i));
+            if s.handle == RS_PW {
+                let Some(h) = entity else {
+                    return Err(TpmRc::ATTRIBUTES.at_session(n));
+                };
+                if !s.nonce.is_empty() {
+                    return Err(TpmRc::NONCE.at_session(n));
+                }
+                if s.attrs.0 & !SessionAttrs::CONTINUE_SESSION != 0 {
+                    return Err(TpmRc::ATTRIBUTES.at_session(n));
+                }
+                let mut auth = self.entity_auth(h).ok_or(TpmRc::AUTH_UNAVAILABLE)?;
+                auth.strip_trailing_zeros();
+                let mut given = Auth::from_slice(s.hmac).ok_or(TpmRc::SIZE.at_session(n))?;
+                given.strip_trailing_zeros();
+                if !auth.ct_eq_slice(given.expose()) {
+                    return Err(Self::auth_error(h, n));
+                }
+            } else {
+                let sess = self
+                    .sessions
+                    .get(s.handle)
+                    .ok_or(TpmRc::reference_s(u8::try_from(i).unwrap_or(0)))?;
+                if s.attrs.has(SessionAttrs::DECRYPT) || s.attrs.has(SessionAttrs::ENCRYPT) {
+                    // No session symmetric algorithm is offered yet (StartAuthSession takes
+                    // only TPM_ALG_NULL), so parameter encryption cannot be requested.
+                    return Err(TpmRc::ATTRIBUTES.at_session(n));
+                }
+                if s.attrs.has(SessionAttrs::AUDIT) {
+                    return Err(TpmRc::ATTRIBUTES.at_session(n));
+                }
+                match entity {
+                    None => return Err(TpmRc::ATTRIBUTES.at_session(n)),
+                    Some(h) => {
+                        if sess.kind != crate::state::session::SessionKind::Hmac {
+                            return Err(TpmRc::AUTH_TYPE.at_session(n));
+                        }
+                        let key = self.hmac_key(sess, h)?;
+                        if key.is_empty() && s.hmac.is_empty() {
+                            // Neither sessionKey nor authValue: the HMAC may be empty.
+                        } else {
+                            let cp = self.cp_hash(c, info, sess.auth_hash, params);
+                            let expect = hmac(
+                                sess.auth_hash,
+                                key.expose(),
+                                &[
+                                    cp.as_slice(),
+                                    s.nonce,
+                                    sess.nonce_tpm.as_slice(),
+                                    &[s.attrs.0],
+                                ],
+                            );
+                            let ok: bool =
+                                subtle::ConstantTimeEq::ct_eq(expect.as_slice(), s.hmac).into();
+                            if !ok {
+                                return Err(Self::auth_error(h, n));
+                            }
+                        }
+                    }
+                }
+            }
+            out.push(CheckedSession {
+                cmd: *s,
+                entity,
+                next_nonce: Nonce::EMPTY,
+            })
+            .map_err(|_| TpmRc::AUTHSIZE)?;
+        }
+        Ok(out)
+    }
+
+    fn auth_error(h: u32, n: u8) -> TpmRc {
+        if Self::da_exempt(h) {
+            TpmRc::BAD_AUTH.at_session(n)
+        } else {
+            TpmRc::AUTH_FAIL.at_session(n)
+        }
+    }
+
+    /// sessionKey ‖ authValue (trailing zeros stripped; omitted if the session is bound to
+    /// this entity) — the HMAC key of Part 1 §19.6.8.
+    fn hmac_key(
+        &self,
+        sess: &crate::state::session::Session,
+        h: u32,
+    ) -> TpmResult<Secret<{ 2 * MAX_DIGEST }>> {
+        let mut key =
+            Secret::<{ 2 * MAX_DIGEST }>::from_slice(sess.session_key.expose()).unwrap_or_default();
+        let bound = sess.bind_name.as_ref() == Some(&self.entity_name(h));
+        if !bound {
+            let mut auth = self.entity_auth(h).ok_or(TpmRc::AUTH_UNAVAILABLE)?;
+            auth.strip_trailing_zeros();
+            key.extend(auth.expose()).ok_or(TpmRc::SIZE)?;
+        }
+        Ok(key)
+    }
+
+    /// Write the response authorization area and commit the sessions: a fresh nonceTPM for
+    /// each, flushed if continueSession is clear (Part 1 §19.6.17). Runs after the command
+    /// succeeded; its only failure is a response too large for the buffer.
+    fn respond_sessions(
+        &mut self,
+        c: &Cmd,
+        checked: &[CheckedSession<'_>],
+        rp_params: &[u8],
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        for s in checked {
+            if s.cmd.handle == RS_PW {
+                w.bytes(&[0, 0, SessionAttrs::CONTINUE_SESSION, 0, 0])?;
+                continue;
+            }
+            let Some(sess) = self.sessions.get(s.cmd.handle) else {
+                // The command itself flushed the session: answer without a nonce.
+                w.bytes(&[0, 0, s.cmd.attrs.0, 0, 0])?;
+                continue;
+            };
+            let alg = sess.auth_hash;
+            let nonce = s.next_nonce;
+            let key = match s.entity {
+                Some(h) => self.hmac_key(sess, h)?,
+                None => Secret::from_slice(sess.session_key.expose()).unwrap_or_default(),
+            };
+            let mac = if key.is_empty() && s.cmd.hmac.is_empty() {
+                Digest::EMPTY
+            } else {
+                let rp = alg.digest(&[&0u32.to_be_bytes(), &c.code.0.to_be_bytes(), rp_params]);
+                hmac(
+                    alg,
+                    key.expose(),
+                    &[
+                        rp.as_slice(),
+                        nonce.as_slice(),
+                        s.cmd.nonce,
+                        &[s.cmd.attrs.0],
+                    ],
+                )
+            };
+            w.tpm2b(nonce.as_slice())?;
+            w.u8(s.cmd.attrs.0)?;
+            w.tpm2b(mac.as_slice())?;
+            if s.cmd.attrs.has(SessionAttrs::CONTINUE_SESSION) {
+                if let Some(sess) = self.sessions.get_mut(s.cmd.handle) {
+                    sess.nonce_tpm = nonce;
+                }
+            } else {
+                self.sessions.remove(s.cmd.handle);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_attributes_match_the_reference() {
+        assert!(COMMANDS.windows(2).all(|w| w[0].code < w[1].code));
+        let expect = [
+            (0x126, 0x02C0_0126),
+            (0x13E, 0x0300_013E),
+            (0x165, 0x0000_0165),
+            (0x176, 0x1400_0176),
+            (0x182, 0x0240_0182),
+            (0x185, 0x0540_0185),
+            (0x186, 0x1000_0186),
+        ];
+        for (cc, attrs) in expect {
+            assert_eq!(lookup(TpmCc(cc)).unwrap().attributes(), attrs, "cc {cc:#x}");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! All TPM state, in fixed-capacity tables (no allocation).
+
+pub mod hierarchy;
+pub mod object;
+pub mod pcr;
+pub mod session;
+
+use crate::crypto::drbg::{DrbgError, HmacDrbg};
+use crate::error::{TpmRc, TpmResult};
+use crate::platform::Platform;
+use crate::wire::types::ClockInfo;
+
+/// Bytes of platform entropy drawn for each DRBG (re)seed.
+pub const SEED_ENTROPY: usize = 48;
+
+/// Where the TPM is in its life cycle (Part 1 §12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// After _TPM_Init: only TPM2_Startup is accepted.
+    AwaitStartup,
+    /// Started: all commands accepted.
+    Operational,
+}
+
+/// What the last TPM2_Shutdown recorded (TPM_SU, Part 3 §9.4), consumed by the next Startup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orderly {
+    /// No orderly shutdown since the last Startup.
+    None,
+    /// Shutdown(CLEAR).
+    Clear,
+    /// Shutdown(STATE): the saved PCRs are in [`pcr::PcrBanks`]'s saved copy.
+    State,
+}
+
+/// Clock and boot counters (Part 1 §36, TPMS_CLOCK_INFO).
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    /// Platform time of manufacture (this instance's creation), in ms.
+    pub base_ms: u64,
+    /// Platform time of the last _TPM_Init, in ms.
+    pub init_ms: u64,
+    /// Last platform time seen (the clock never goes back).
+    pub last_ms: u64,
+    /// TPM Reset count.
+    pub reset_count: u32,
+    /// TPM Restart / Resume count since the last TPM Reset.
+    pub restart_count: u32,
+}
+
+impl Clock {
+    /// TPMS_CLOCK_INFO now.
+    pub fn info(&self) -> ClockInfo {
+        ClockInfo {
+            clock: self.last_ms.saturating_sub(self.base_ms),
+            reset_count: self.reset_count,
+            restart_count: self.restart_count,
+            safe: true,
+        }
+    }
+
+    /// TPMS_TIME_INFO.time: ms since the last _TPM_Init.
+    pub fn time(&self) -> u64 {
+        self.last_ms.saturating_sub(self.init_ms)
+    }
+}
+
+/// The random number generator with its reseed policy.
+pub struct Rng {
+    drbg: HmacDrbg,
+}
+
+impl core::fmt::Debug for Rng {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.drbg.fmt(f)
+    }
+}
+
+impl Rng {
+    /// Instantiate from platform entropy.
+    pub fn new<P: Platform>(platform: &mut P) -> Result<Self, crate::PlatformError> {
+        let mut entropy =
+            crate::wire::types::Secret::<SEED_ENTROPY>::zeroed(SEED_ENTROPY).unwrap_or_default();
+        platform.fill_entropy(entropy.expose_mut())?;
+        Ok(Self {
+            drbg: HmacDrbg::new(entropy.expose(), &[], b"vtpm DRBG"),
+        })
+    }
+
+    /// A DRBG that is never used to answer a command: the placeholder of a TPM whose entropy
+    /// failed at manufacture (it is in failure mode from the start).
+    pub fn from_fixed() -> Self {
+        let mut drbg = HmacDrbg::new(&[0; SEED_ENTROPY], &[], b"vtpm failure mode");
+        drbg.exhaust();
+        Self { drbg }
+    }
+
+    /// Mix caller-provided data into the DRBG state (TPM2_StirRandom).
+    pub fn stir(&mut self, data: &[u8]) {
+        self.drbg.mix(data);
+    }
+
+    /// Fill `out`, reseeding from the platform when due. An entropy failure is
+    /// TPM_RC_FAILURE; the caller latches failure mode.
+    pub fn fill<P: Platform>(&mut self, platform: &mut P, out: &mut [u8]) -> TpmResult<()> {
+        if self.drbg.needs_reseed() {
+            let mut entropy = crate::wire::types::Secret::<SEED_ENTROPY>::zeroed(SEED_ENTROPY)
+                .unwrap_or_default();
+            platform
+                .fill_entropy(entropy.expose_mut())
+                .map_err(|_| TpmRc::FAILURE)?;
+            self.drbg.reseed(entropy.expose(), &[]);
+        }
+        for chunk in out.chunks_mut(crate::crypto::drbg::MAX_REQUEST) {
+            self.drbg.generate(chunk, &[]).map_err(|e| match e {
+                DrbgError::NeedsReseed | DrbgError::TooLarge => TpmRc::FAILURE,
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,150 @@
+//! Transient object slots (Part 1 §30): hash and event sequence objects for now.
+
+use crate::crypto::hash::{HashAlg, HashState};
+use crate::wire::constants::handle::HT_TRANSIENT;
+use crate::wire::types::Auth;
+
+/// Transient object slots: enough for the kernel's resource manager and tpm2-tools without one.
+pub const MAX_OBJECTS: usize = 16;
+
+/// First transient handle (TRANSIENT_FIRST); slot i has handle TRANSIENT_FIRST + i.
+pub const TRANSIENT_FIRST: u32 = (HT_TRANSIENT as u32) << 24;
+
+/// What a hash sequence accumulates.
+// Slots are fixed-size either way (no allocation), so the variants' size difference costs
+// nothing that boxing could save.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
+pub enum SequenceKind {
+    /// TPM2_HashSequenceStart with a hash algorithm.
+    Hash(HashState),
+    /// TPM2_HashSequenceStart with TPM_ALG_NULL: an event sequence over every implemented hash.
+    Event([HashState; HashAlg::ALL.len()]),
+}
+
+/// A hash or event sequence object (Part 3 §17).
+#[derive(Clone)]
+pub struct Sequence {
+    /// The running digest(s).
+    pub kind: SequenceKind,
+    /// The sequence's authValue.
+    pub auth: Auth,
+    /// For hash sequences: whether the data so far could be the start of a TPM-generated
+    /// structure (begins with TPM_GENERATED_VALUE), which voids the ticket.
+    pub first_block: Option<[u8; 4]>,
+    /// Bytes fed so far (bounded to what the first-block check needs).
+    pub first_len: u8,
+}
+
+impl Sequence {
+    /// A new sequence for `alg` (None = event sequence).
+    pub fn new(alg: Option<HashAlg>, auth: Auth) -> Self {
+        let kind = match alg {
+            Some(a) => SequenceKind::Hash(HashState::new(a)),
+            None => SequenceKind::Event(HashAlg::ALL.map(HashState::new)),
+        };
+        Self {
+            kind,
+            auth,
+            first_block: Some([0; 4]),
+            first_len: 0,
+        }
+    }
+
+    /// Absorb `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        match &mut self.kind {
+            SequenceKind::Hash(h) => h.update(data),
+            SequenceKind::Event(hs) => hs.iter_mut().for_each(|h| h.update(data)),
+        }
+        if let Some(fb) = self.first_block.as_mut() {
+            for b in data {
+                match fb.get_mut(usize::from(self.first_len)) {
+                    Some(slot) => {
+                        *slot = *b;
+                        self.first_len = self.first_len.saturating_add(1);
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// Whether the data hashed so far starts with TPM_GENERATED_VALUE (0xFF544347).
+    pub fn starts_generated(&self) -> bool {
+        self.first_len >= 4 && self.first_block == Some(crate::TPM_GENERATED_VALUE.to_be_bytes())
+    }
+}
+
+/// A loaded transient object.
+#[derive(Clone)]
+pub enum Object {
+    /// A hash or event sequence.
+    Sequence(Sequence),
+}
+
+/// The object slots.
+pub struct Objects {
+    slots: [Option<Object>; MAX_OBJECTS],
+}
+
+impl Default for Objects {
+    fn default() -> Self {
+        Self {
+            slots: [const { None }; MAX_OBJECTS],
+        }
+    }
+}
+
+impl Objects {
+    fn index(handle: u32) -> Option<usize> {
+        let i = usize::try_from(handle.checked_sub(TRANSIENT_FIRST)?).ok()?;
+        (i < MAX_OBJECTS).then_some(i)
+    }
+
+    /// The object at `handle`, if loaded.
+    pub fn get(&self, handle: u32) -> Option<&Object> {
+        self.slots.get(Self::index(handle)?)?.as_ref()
+    }
+
+    /// The object at `handle`, mutably.
+    pub fn get_mut(&mut self, handle: u32) -> Option<&mut Object> {
+        self.slots.get_mut(Self::index(handle)?)?.as_mut()
+    }
+
+    /// Whether a free slot exists.
+    pub fn has_free(&self) -> bool {
+        self.slots.iter().any(Option::is_none)
+    }
+
+    /// Load `obj` into a free slot; returns its handle, or `None` if all slots are used.
+    pub fn insert(&mut self, obj: Object) -> Option<u32> {
+        let i = self.slots.iter().position(Option::is_none)?;
+        *self.slots.get_mut(i)? = Some(obj);
+        TRANSIENT_FIRST.checked_add(u32::try_from(i).ok()?)
+    }
+
+    /// Remove the object at `handle`; returns it if it was loaded.
+    pub fn remove(&mut self, handle: u32) -> Option<Object> {
+        self.slots.get_mut(Self::index(handle)?)?.take()
+    }
+
+    /// Flush everything (at _TPM_Init).
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+    }
+
+    /// Handles of loaded objects, ascending.
+    pub fn handles(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .filter_map(|(i, _)| TRANSIENT_FIRST.checked_add(u32::try_from(i).ok()?))
+    }
+
+    /// Number of free slots.
+    pub fn free(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_none()).count()
+    }
+}

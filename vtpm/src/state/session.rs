@@ -1,0 +1,135 @@
+//! Authorization sessions (Part 1 §19; Part 3 §11): fixed slots, handle = type ‖ slot.
+
+use crate::crypto::hash::HashAlg;
+use crate::wire::constants::TpmSe;
+use crate::wire::constants::handle::{HT_HMAC_SESSION, HT_POLICY_SESSION, handle_type};
+use crate::wire::types::{Digest, MAX_DIGEST, Nonce, Secret};
+
+/// Loaded session slots (at least 16, with the kernel's resource manager in mind).
+pub const MAX_SESSIONS: usize = 16;
+
+/// The kind of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    /// TPM_SE_HMAC.
+    Hmac,
+    /// TPM_SE_POLICY.
+    Policy,
+    /// TPM_SE_TRIAL.
+    Trial,
+}
+
+impl SessionKind {
+    /// From TPM_SE.
+    pub fn from_se(se: TpmSe) -> Option<Self> {
+        match se {
+            TpmSe::HMAC => Some(Self::Hmac),
+            TpmSe::POLICY => Some(Self::Policy),
+            TpmSe::TRIAL => Some(Self::Trial),
+            _ => None,
+        }
+    }
+}
+
+/// One session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// HMAC, policy or trial.
+    pub kind: SessionKind,
+    /// authHash.
+    pub auth_hash: HashAlg,
+    /// The current nonceTPM.
+    pub nonce_tpm: Nonce,
+    /// sessionKey (empty for an unbound, unsalted session).
+    pub session_key: Secret<MAX_DIGEST>,
+    /// Name of the bind entity, if bound (its authValue is then omitted from the HMAC key).
+    pub bind_name: Option<crate::wire::types::Name>,
+    /// policyDigest (policy and trial sessions).
+    pub policy_digest: Digest,
+}
+
+/// The session slots.
+pub struct Sessions {
+    slots: [Option<Session>; MAX_SESSIONS],
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self {
+            slots: [const { None }; MAX_SESSIONS],
+        }
+    }
+}
+
+impl Sessions {
+    fn index(handle: u32) -> Option<usize> {
+        let ht = handle_type(handle);
+        if ht != HT_HMAC_SESSION && ht != HT_POLICY_SESSION {
+            return None;
+        }
+        let i = usize::try_from(handle & 0x00FF_FFFF).ok()?;
+        (i < MAX_SESSIONS).then_some(i)
+    }
+
+    fn handle_of(i: usize, kind: SessionKind) -> Option<u32> {
+        let ht = match kind {
+            SessionKind::Hmac => HT_HMAC_SESSION,
+            SessionKind::Policy | SessionKind::Trial => HT_POLICY_SESSION,
+        };
+        (u32::from(ht) << 24).checked_add(u32::try_from(i).ok()?)
+    }
+
+    /// The session at `handle`, if loaded and of the handle's type.
+    pub fn get(&self, handle: u32) -> Option<&Session> {
+        let s = self.slots.get(Self::index(handle)?)?.as_ref()?;
+        (Self::handle_of(Self::index(handle)?, s.kind) == Some(handle)).then_some(s)
+    }
+
+    /// The session at `handle`, mutably.
+    pub fn get_mut(&mut self, handle: u32) -> Option<&mut Session> {
+        self.get(handle)?;
+        self.slots.get_mut(Self::index(handle)?)?.as_mut()
+    }
+
+    /// Whether a free slot exists.
+    pub fn has_free(&self) -> bool {
+        self.slots.iter().any(Option::is_none)
+    }
+
+    /// Store a new session; returns its handle, or `None` if all slots are used.
+    pub fn insert(&mut self, s: Session) -> Option<u32> {
+        let i = self.slots.iter().position(Option::is_none)?;
+        let h = Self::handle_of(i, s.kind)?;
+        *self.slots.get_mut(i)? = Some(s);
+        Some(h)
+    }
+
+    /// Flush the session at `handle`; returns whether it existed.
+    pub fn remove(&mut self, handle: u32) -> bool {
+        if self.get(handle).is_none() {
+            return false;
+        }
+        Self::index(handle)
+            .and_then(|i| self.slots.get_mut(i))
+            .map(|s| s.take().is_some())
+            .unwrap_or(false)
+    }
+
+    /// Flush every session.
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+    }
+
+    /// Handles of loaded sessions of handle type `ht`, ascending.
+    pub fn handles(&self, ht: u8) -> impl Iterator<Item = u32> + '_ {
+        self.slots.iter().enumerate().filter_map(move |(i, s)| {
+            let h = Self::handle_of(i, s.as_ref()?.kind)?;
+            (handle_type(h) == ht).then_some(h)
+        })
+    }
+
+    /// Loaded sessions.
+    pub fn count(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
+    }
+}
