@@ -374,10 +374,14 @@ impl<P: Platform> Tpm<P> {
         Ok(())
     }
 
-    /// The Name of an entity (Part 1 §16): the handle for PCRs, permanent handles, sessions
-    /// and sequence objects.
+    /// The Name of an entity (Part 1 §16): the handle for PCRs, permanent handles and
+    /// sessions; the Empty Buffer for sequence objects, which have no public area (as the
+    /// reference implementation and ESYS compute it).
     pub(crate) fn entity_name(&self, h: u32) -> Name {
-        handle_name(h)
+        match self.objects.get(h) {
+            Some(Object::Sequence(_)) => Name::EMPTY,
+            None => handle_name(h),
+        }
     }
 
     /// The authValue of an entity, if it has one.
