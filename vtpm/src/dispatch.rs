@@ -388,6 +388,7 @@ impl<P: Platform> Tpm<P> {
     pub(crate) fn entity_auth(&self, h: u32) -> Option<Auth> {
         match handle_type(h) {
             HT_PCR => Some(Auth::EMPTY),
+            HT_PERMANENT if h == RH_NULL => Some(Auth::EMPTY),
             HT_PERMANENT => self.hier.auth(h).cloned(),
             HT_TRANSIENT => match self.objects.get(h)? {
                 Object::Sequence(s) => Some(s.auth.clone()),

@@ -1,0 +1,318 @@
+//! HMAC sessions and password authorization (Part 1 §19), checked against an independent
+//! computation of cpHash, rpHash and both HMACs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+use vtpm_tests::*;
+
+/// StartAuthSession(HMAC, SHA-256, unsalted) bound to `bind`; returns (handle, nonceTPM).
+fn start(h: &mut Harness, bind: u32, nonce_caller: &[u8]) -> (u32, Vec<u8>) {
+    let mut p = Vec::new();
+    tpm2b(&mut p, nonce_caller);
+    p.extend([0, 0]); // no salt
+    p.push(0); // TPM_SE_HMAC
+    p.extend(0x0010u16.to_be_bytes()); // symmetric NULL
+    p.extend(SHA256.to_be_bytes());
+    let r = h.ok(cc::START_AUTH_SESSION, &[RH_NULL, bind], &[], &p);
+    let b = r.body();
+    let handle = u32::from_be_bytes(b[..4].try_into().unwrap());
+    let n = u16::from_be_bytes(b[4..6].try_into().unwrap()) as usize;
+    (handle, b[6..6 + n].to_vec())
+}
+
+/// KDFa(SHA-256, key, label, u, v, 256) written out from Part 1 §11.4.10.2.
+fn kdfa256(key: &[u8], label: &[u8], u: &[u8], v: &[u8]) -> Vec<u8> {
+    hmac256(
+        key,
+        &[
+            &1u32.to_be_bytes(),
+            label,
+            &[0],
+            u,
+            v,
+            &256u32.to_be_bytes(),
+        ],
+    )
+}
+
+struct Session {
+    handle: u32,
+    nonce_tpm: Vec<u8>,
+    key: Vec<u8>,
+}
+
+impl Session {
+    /// An HMAC authorization for `code` on `names` with `params`, then checks the response
+    /// HMAC and advances nonceTPM. Returns the response.
+    fn run(
+        &mut self,
+        h: &mut Harness,
+        code: u32,
+        handles: &[u32],
+        names: &[&[u8]],
+        auth_value: &[u8],
+        attrs: u8,
+        params: &[u8],
+    ) -> Rsp {
+        let nonce_caller = digest(SHA256, &[&self.nonce_tpm, b"caller"]);
+        let mut cp = code.to_be_bytes().to_vec();
+        names.iter().for_each(|n| cp.extend(*n));
+        cp.extend(params);
+        let cp_hash = digest(SHA256, &[&cp]);
+        let key = [&self.key[..], auth_value].concat();
+        let mac = hmac256(&key, &[&cp_hash, &nonce_caller, &self.nonce_tpm, &[attrs]]);
+        let auth = AuthCmd {
+            handle: self.handle,
+            nonce: nonce_caller.clone(),
+            attrs,
+            hmac: mac,
+        };
+        let r = h.send(code, handles, &[auth], params);
+        if r.rc() != 0 {
+            return r;
+        }
+        let (rp, area) = r.split_sessions(0);
+        let n = u16::from_be_bytes(area[..2].try_into().unwrap()) as usize;
+        let new_nonce = area[2..2 + n].to_vec();
+        assert_eq!(area[2 + n], attrs);
+        let m = u16::from_be_bytes(area[3 + n..5 + n].try_into().unwrap()) as usize;
+        let rmac = &area[5 + n..5 + n + m];
+        let rp_hash = digest(SHA256, &[&0u32.to_be_bytes(), &code.to_be_bytes(), rp]);
+        let expect = hmac256(&key, &[&rp_hash, &new_nonce, &nonce_caller, &[attrs]]);
+        assert_eq!(rmac, expect.as_slice(), "response HMAC");
+        assert_ne!(new_nonce, self.nonce_tpm, "nonceTPM must change");
+        self.nonce_tpm = new_nonce;
+        r
+    }
+}
+
+fn extend_params() -> Vec<u8> {
+    digest_values(&[(SHA256, &[0x33; 32])])
+}
+
+#[test]
+fn unbound_session_authorizes_and_answers_with_a_verifiable_hmac() {
+    let mut h = Harness::new();
+    let (handle, nonce_tpm) = start(&mut h, RH_NULL, &[1; 32]);
+    assert_eq!(handle >> 24, 0x02);
+    assert_eq!(nonce_tpm.len(), 32);
+    let mut s = Session {
+        handle,
+        nonce_tpm,
+        key: vec![],
+    };
+    let name = 16u32.to_be_bytes();
+    for _ in 0..3 {
+        let r = s.run(
+            &mut h,
+            cc::PCR_EXTEND,
+            &[16],
+            &[&name],
+            b"",
+            0x01,
+            &extend_params(),
+        );
+        assert_eq!(r.rc(), 0);
+    }
+    // A wrong HMAC: BAD_AUTH at session 1, and the session is unchanged (the next correct
+    // command, with the same nonceTPM, succeeds).
+    let before = h.all_pcrs();
+    let bad = AuthCmd {
+        handle,
+        nonce: vec![5; 32],
+        attrs: 1,
+        hmac: vec![0; 32],
+    };
+    assert_eq!(
+        h.send(cc::PCR_EXTEND, &[16], &[bad], &extend_params()).rc(),
+        0x9A2
+    );
+    assert_eq!(before, h.all_pcrs());
+    assert_eq!(
+        s.run(
+            &mut h,
+            cc::PCR_EXTEND,
+            &[16],
+            &[&name],
+            b"",
+            0x01,
+            &extend_params()
+        )
+        .rc(),
+        0
+    );
+    // continueSession clear: the session is flushed after the command.
+    assert_eq!(
+        s.run(
+            &mut h,
+            cc::PCR_EXTEND,
+            &[16],
+            &[&name],
+            b"",
+            0x00,
+            &extend_params()
+        )
+        .rc(),
+        0
+    );
+    assert_eq!(
+        h.send(cc::FLUSH_CONTEXT, &[], &[], &handle.to_be_bytes())
+            .rc(),
+        0x1CB
+    );
+}
+
+#[test]
+fn authvalue_enters_the_hmac_key_and_binding_replaces_it() {
+    let mut h = Harness::new();
+    // Owner auth "secret" (trailing zeros are not significant).
+    let mut p = Vec::new();
+    tpm2b(&mut p, b"secret\0\0");
+    h.ok(
+        cc::HIERARCHY_CHANGE_AUTH,
+        &[RH_OWNER],
+        &[AuthCmd::pw(b"")],
+        &p,
+    );
+    assert_eq!(
+        h.send(
+            cc::HIERARCHY_CHANGE_AUTH,
+            &[RH_OWNER],
+            &[AuthCmd::pw(b"")],
+            &p
+        )
+        .rc(),
+        0x9A2
+    );
+    let name = RH_OWNER.to_be_bytes();
+    let mut p2 = Vec::new();
+    tpm2b(&mut p2, b"secret");
+    // Unbound: key = authValue.
+    let (handle, nonce_tpm) = start(&mut h, RH_NULL, &[2; 16]);
+    let mut s = Session {
+        handle,
+        nonce_tpm,
+        key: vec![],
+    };
+    let r = s.run(
+        &mut h,
+        cc::HIERARCHY_CHANGE_AUTH,
+        &[RH_OWNER],
+        &[&name],
+        b"wrong",
+        1,
+        &p2,
+    );
+    assert_eq!(r.rc(), 0x9A2);
+    let r = s.run(
+        &mut h,
+        cc::HIERARCHY_CHANGE_AUTH,
+        &[RH_OWNER],
+        &[&name],
+        b"secret",
+        1,
+        &p2,
+    );
+    assert_eq!(r.rc(), 0);
+    // Bound to the owner: sessionKey = KDFa(SHA256, authValue, "ATH", nonceTPM, nonceCaller)
+    // and the authValue is not appended for the bound entity.
+    let nonce_caller = [3u8; 32];
+    let (handle, nonce_tpm) = start(&mut h, RH_OWNER, &nonce_caller);
+    let key = kdfa256(b"secret", b"ATH", &nonce_tpm, &nonce_caller);
+    let mut s = Session {
+        handle,
+        nonce_tpm,
+        key,
+    };
+    let r = s.run(
+        &mut h,
+        cc::HIERARCHY_CHANGE_AUTH,
+        &[RH_OWNER],
+        &[&name],
+        b"",
+        1,
+        &p2,
+    );
+    assert_eq!(r.rc(), 0);
+    // Used on another entity (PCR 16, empty auth) the key is sessionKey ‖ authValue(empty).
+    let pcr = 16u32.to_be_bytes();
+    assert_eq!(
+        s.run(
+            &mut h,
+            cc::PCR_EXTEND,
+            &[16],
+            &[&pcr],
+            b"",
+            1,
+            &extend_params()
+        )
+        .rc(),
+        0
+    );
+}
+
+#[test]
+fn lockout_failures_are_dictionary_attack_protected() {
+    let mut h = Harness::new();
+    let mut p = Vec::new();
+    tpm2b(&mut p, b"lock");
+    h.ok(
+        cc::HIERARCHY_CHANGE_AUTH,
+        &[RH_LOCKOUT],
+        &[AuthCmd::pw(b"")],
+        &p,
+    );
+    assert_eq!(
+        h.send(cc::CLEAR, &[RH_LOCKOUT], &[AuthCmd::pw(b"bad")], &[])
+            .rc(),
+        0x98E
+    );
+    h.ok(cc::CLEAR, &[RH_LOCKOUT], &[AuthCmd::pw(b"lock")], &[]);
+    // Clear emptied the lockout auth.
+    h.ok(cc::CLEAR, &[RH_LOCKOUT], &[AuthCmd::pw(b"")], &[]);
+    // ClearControl(YES) disables Clear; lockout may not re-enable it.
+    h.ok(cc::CLEAR_CONTROL, &[RH_LOCKOUT], &[AuthCmd::pw(b"")], &[1]);
+    assert_eq!(
+        h.send(cc::CLEAR, &[RH_LOCKOUT], &[AuthCmd::pw(b"")], &[])
+            .rc(),
+        0x120
+    );
+    assert_eq!(
+        h.send(cc::CLEAR_CONTROL, &[RH_LOCKOUT], &[AuthCmd::pw(b"")], &[0])
+            .rc(),
+        0x08E
+    );
+    h.ok(cc::CLEAR_CONTROL, &[RH_PLATFORM], &[AuthCmd::pw(b"")], &[0]);
+    h.ok(cc::CLEAR, &[RH_PLATFORM], &[AuthCmd::pw(b"")], &[]);
+}
+
+#[test]
+fn start_auth_session_checks_its_parameters() {
+    let mut h = Harness::new();
+    let sas = |h: &mut Harness, nonce: &[u8], salt: &[u8], se: u8, sym: u16, hash: u16| {
+        let mut p = Vec::new();
+        tpm2b(&mut p, nonce);
+        tpm2b(&mut p, salt);
+        p.push(se);
+        p.extend(sym.to_be_bytes());
+        p.extend(hash.to_be_bytes());
+        h.send(cc::START_AUTH_SESSION, &[RH_NULL, RH_NULL], &[], &p)
+            .rc()
+    };
+    assert_eq!(sas(&mut h, &[0; 15], &[], 0, 0x10, SHA256), 0x1D5); // nonce too short
+    assert_eq!(sas(&mut h, &[0; 33], &[], 0, 0x10, SHA256), 0x1D5); // longer than digest
+    assert_eq!(sas(&mut h, &[0; 16], &[1], 0, 0x10, SHA256), 0x2C4); // salt without tpmKey
+    assert_eq!(sas(&mut h, &[0; 16], &[], 2, 0x10, SHA256), 0x3C4); // bad session type
+    assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x0004, SHA256), 0x4D6); // symmetric
+    assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, 0x0004), 0x5C3); // SHA-1
+    // 16 slots, then TPM_RC_SESSION_MEMORY; FlushContext frees one.
+    for _ in 0..16 {
+        assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, SHA256), 0);
+    }
+    assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, SHA256), 0x903);
+    h.ok(cc::FLUSH_CONTEXT, &[], &[], &0x0200_0003u32.to_be_bytes());
+    assert_eq!(sas(&mut h, &[0; 48], &[], 1, 0x10, SHA384), 0);
+}
