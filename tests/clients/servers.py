@@ -36,7 +36,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tpmlib import Failure, Skip, require_programs, require_tcti_library  # noqa: E402
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent.parent  # tests/clients/ -> repo
 DEFAULT_HOST_SIM = REPO_ROOT / "target" / "debug" / "host-sim"
 DEFAULT_BANKS = "sha256,sha384"
 
