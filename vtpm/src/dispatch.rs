@@ -276,7 +276,8 @@ impl<P: Platform> Tpm<P> {
         let sessions = if hdr.tag == TpmSt::SESSIONS {
             let size = usize::try_from(r.u32()?).map_err(|_| TpmRc::AUTHSIZE)?;
             if size < 9 || size > r.remaining() {
-                return Err(TpmRc::AUTHSIZE);
+                // As the reference implementation's ExecuteCommand (and libtpms) answer.
+                return Err(TpmRc::SIZE);
             }
             parse_auth_area(r.bytes(size)?)?
         } else {
@@ -428,8 +429,10 @@ impl<P: Platform> Tpm<P> {
             let n = u8::try_from(i.saturating_add(1)).unwrap_or(u8::MAX);
             let entity = (i < usize::from(info.auth)).then(|| c.handle(i));
             if s.handle == RS_PW {
+                // A password session can only authorize a handle (TPM_RC_HANDLE otherwise,
+                // as libtpms answers).
                 let Some(h) = entity else {
-                    return Err(TpmRc::ATTRIBUTES.at_session(n));
+                    return Err(TpmRc::HANDLE.at_session(n));
                 };
                 if !s.nonce.is_empty() {
                     return Err(TpmRc::NONCE.at_session(n));

@@ -20,11 +20,15 @@ pub struct CommandHeader {
 }
 
 impl CommandHeader {
-    /// Parse and check a header in the order of the reference implementation's
-    /// ExecuteCommand: tag (TPM_RC_BAD_TAG), commandSize against the bytes received and
+    /// Parse and check a header: length (TPM_RC_INSUFFICIENT below 10 bytes), then in the
+    /// order of the reference implementation's ExecuteCommand: tag (TPM_RC_BAD_TAG), commandSize against the bytes received and
     /// MAX_COMMAND_SIZE (TPM_RC_COMMAND_SIZE), then the code. Returns the header and the bytes
     /// after it.
     pub fn parse(command: &[u8]) -> Result<(Self, &[u8]), TpmRc> {
+        // Shorter than a header: TPM_RC_INSUFFICIENT, whatever the size field says (libtpms).
+        if command.len() < HEADER_SIZE {
+            return Err(TpmRc::INSUFFICIENT);
+        }
         let mut r = Reader::new(command);
         let tag = TpmSt(r.u16()?);
         if tag != TpmSt::NO_SESSIONS && tag != TpmSt::SESSIONS {
@@ -68,6 +72,7 @@ mod tests {
         assert_eq!(h.code, TpmCc::STARTUP);
         assert_eq!(rest, &[0, 0]);
         assert_eq!(CommandHeader::parse(&ok[..11]), Err(TpmRc::COMMAND_SIZE));
+        assert_eq!(CommandHeader::parse(&ok[..9]), Err(TpmRc::INSUFFICIENT));
         assert_eq!(CommandHeader::parse(&[0x80]), Err(TpmRc::INSUFFICIENT));
         let mut bad = ok;
         bad[1] = 3;

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod constants;
 pub mod header;
+pub mod public;
 pub mod types;
 
 use crate::error::TpmRc;

@@ -1,0 +1,315 @@
+//! TPMT_PUBLIC and its parts for the object types this TPM implements: ECC and KEYEDHASH
+//! (Part 2 §12.2). Parsing checks only what Part 2 says about the wire form (selectors, sizes);
+//! the semantic attribute and scheme rules of Part 1 §27 live in [`Public::validate`].
+
+use super::constants::TpmAlgId;
+use super::types::{Digest, MAX_DIGEST, Name, read_hash, read_hash_or_null};
+use super::{Reader, WireError, Writer};
+use crate::crypto::hash::HashAlg;
+use crate::error::{TpmRc, TpmResult};
+
+/// Largest ECC coordinate (P-384).
+pub const MAX_ECC_KEY_BYTES: usize = 48;
+/// An ECC coordinate or parameter (TPM2B_ECC_PARAMETER, Part 2 §11.2.5.1).
+pub type EccParameter = super::types::Buf<MAX_ECC_KEY_BYTES>;
+
+/// TPMA_OBJECT (Part 2 §8.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ObjectAttrs(pub u32);
+
+impl ObjectAttrs {
+    /// fixedTPM.
+    pub const FIXED_TPM: u32 = 0x2;
+    /// stClear.
+    pub const ST_CLEAR: u32 = 0x4;
+    /// fixedParent.
+    pub const FIXED_PARENT: u32 = 0x10;
+    /// sensitiveDataOrigin.
+    pub const SENSITIVE_DATA_ORIGIN: u32 = 0x20;
+    /// userWithAuth.
+    pub const USER_WITH_AUTH: u32 = 0x40;
+    /// adminWithPolicy.
+    pub const ADMIN_WITH_POLICY: u32 = 0x80;
+    /// noDA.
+    pub const NO_DA: u32 = 0x400;
+    /// encryptedDuplication.
+    pub const ENCRYPTED_DUPLICATION: u32 = 0x800;
+    /// restricted.
+    pub const RESTRICTED: u32 = 0x1_0000;
+    /// decrypt.
+    pub const DECRYPT: u32 = 0x2_0000;
+    /// sign / encrypt.
+    pub const SIGN: u32 = 0x4_0000;
+    /// x509sign.
+    pub const X509_SIGN: u32 = 0x8_0000;
+    /// Reserved bits: 0, 3, 8, 9, 12-15, 20-31 (x509sign is not implemented: treated as reserved).
+    pub const RESERVED: u32 = 0xFFF0_F309 | Self::X509_SIGN;
+
+    /// Whether `bit` is set.
+    pub const fn has(self, bit: u32) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// TPMT_SYM_DEF_OBJECT (Part 2 §11.1.7): AES-CFB or NULL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymDef {
+    /// TPM_ALG_NULL.
+    Null,
+    /// AES in CFB mode with 128- or 256-bit keys.
+    AesCfb {
+        /// Key size in bits.
+        key_bits: u16,
+    },
+}
+
+impl SymDef {
+    /// Unmarshal; unknown algorithms are TPM_RC_SYMMETRIC, bad key sizes TPM_RC_KEY_SIZE,
+    /// modes other than CFB TPM_RC_MODE.
+    pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
+        match TpmAlgId(r.u16()?) {
+            TpmAlgId::NULL => Ok(Self::Null),
+            TpmAlgId::AES => {
+                let key_bits = r.u16()?;
+                if key_bits != 128 && key_bits != 256 {
+                    return Err(TpmRc::KEY_SIZE);
+                }
+                if TpmAlgId(r.u16()?) != TpmAlgId::CFB {
+                    return Err(TpmRc::MODE);
+                }
+                Ok(Self::AesCfb { key_bits })
+            }
+            _ => Err(TpmRc::SYMMETRIC),
+        }
+    }
+
+    /// Marshal.
+    pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        match self {
+            Self::Null => w.u16(TpmAlgId::NULL.0),
+            Self::AesCfb { key_bits } => {
+                w.u16(TpmAlgId::AES.0)?;
+                w.u16(*key_bits)?;
+                w.u16(TpmAlgId::CFB.0)
+            }
+        }
+    }
+}
+
+/// A signing, key-exchange or keyed-hash scheme: TPMT_ECC_SCHEME / TPMT_KEYEDHASH_SCHEME /
+/// TPMT_SIG_SCHEME (Part 2 §11.2). Only the schemes this TPM implements are representable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// TPM_ALG_NULL.
+    Null,
+    /// ECDSA with a hash.
+    Ecdsa(HashAlg),
+    /// ECDH with a hash (for the KDF of the key exchange).
+    Ecdh(HashAlg),
+    /// HMAC with a hash.
+    Hmac(HashAlg),
+}
+
+impl Scheme {
+    /// Unmarshal a scheme; unimplemented schemes are TPM_RC_SCHEME.
+    pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
+        match TpmAlgId(r.u16()?) {
+            TpmAlgId::NULL => Ok(Self::Null),
+            TpmAlgId::ECDSA => Ok(Self::Ecdsa(read_hash(r)?)),
+            TpmAlgId::ECDH => Ok(Self::Ecdh(read_hash(r)?)),
+            TpmAlgId::HMAC => Ok(Self::Hmac(read_hash(r)?)),
+            _ => Err(TpmRc::SCHEME),
+        }
+    }
+
+    /// Marshal.
+    pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        let (alg, hash) = match self {
+            Self::Null => return w.u16(TpmAlgId::NULL.0),
+            Self::Ecdsa(h) => (TpmAlgId::ECDSA, h),
+            Self::Ecdh(h) => (TpmAlgId::ECDH, h),
+            Self::Hmac(h) => (TpmAlgId::HMAC, h),
+        };
+        w.u16(alg.0)?;
+        w.u16(hash.alg_id().0)
+    }
+}
+
+/// The type-specific parameters and unique field (TPMU_PUBLIC_PARMS, TPMU_PUBLIC_ID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublicKind {
+    /// TPM_ALG_ECC: TPMS_ECC_PARMS ‖ TPMS_ECC_POINT.
+    Ecc {
+        /// symmetric (for storage parents).
+        symmetric: SymDef,
+        /// scheme.
+        scheme: Scheme,
+        /// curveID (TPM_ECC_CURVE), checked by [`Public::validate`].
+        curve: u16,
+        /// kdf (only TPM_ALG_NULL is implemented).
+        kdf: u16,
+        /// unique.x.
+        x: EccParameter,
+        /// unique.y.
+        y: EccParameter,
+    },
+    /// TPM_ALG_KEYEDHASH: TPMS_KEYEDHASH_PARMS ‖ TPM2B_DIGEST.
+    KeyedHash {
+        /// scheme (HMAC or NULL).
+        scheme: Scheme,
+        /// unique: H(seedValue ‖ sensitive) once created.
+        unique: Digest,
+    },
+}
+
+/// TPMT_PUBLIC (Part 2 §12.2.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Public {
+    /// nameAlg (TPM_ALG_NULL is refused by validation).
+    pub name_alg: Option<HashAlg>,
+    /// objectAttributes.
+    pub attrs: ObjectAttrs,
+    /// authPolicy.
+    pub auth_policy: Digest,
+    /// Parameters and unique field.
+    pub kind: PublicKind,
+}
+
+impl Public {
+    /// Unmarshal a TPMT_PUBLIC. An unimplemented type is TPM_RC_TYPE.
+    pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
+        let ty = TpmAlgId(r.u16()?);
+        let name_alg = read_hash_or_null(r)?;
+        let attrs = ObjectAttrs(r.u32()?);
+        let auth_policy = Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
+        let kind = match ty {
+            TpmAlgId::ECC => {
+                let symmetric = SymDef::unmarshal(r)?;
+                let scheme = Scheme::unmarshal(r)?;
+                let curve = r.u16()?;
+                let kdf = r.u16()?;
+                if TpmAlgId(kdf) != TpmAlgId::NULL {
+                    return Err(TpmRc::KDF);
+                }
+                let x = EccParameter::from_slice(r.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
+                let y = EccParameter::from_slice(r.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
+                PublicKind::Ecc {
+                    symmetric,
+                    scheme,
+                    curve,
+                    kdf,
+                    x,
+                    y,
+                }
+            }
+            TpmAlgId::KEYEDHASH => {
+                let scheme = Scheme::unmarshal(r)?;
+                let unique = Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
+                PublicKind::KeyedHash { scheme, unique }
+            }
+            _ => return Err(TpmRc::TYPE),
+        };
+        Ok(Self {
+            name_alg,
+            attrs,
+            auth_policy,
+            kind,
+        })
+    }
+
+    /// Unmarshal a TPM2B_PUBLIC: the size must match the structure exactly (TPM_RC_SIZE).
+    pub fn unmarshal_2b(r: &mut Reader<'_>) -> TpmResult<Self> {
+        let bytes = r.tpm2b(crate::MAX_COMMAND_SIZE)?;
+        if bytes.is_empty() {
+            return Err(TpmRc::SIZE);
+        }
+        let mut inner = Reader::new(bytes);
+        let p = Self::unmarshal(&mut inner)?;
+        if !inner.is_empty() {
+            return Err(TpmRc::SIZE);
+        }
+        Ok(p)
+    }
+
+    /// TPM_ALG_ID of the type.
+    pub fn type_alg(&self) -> TpmAlgId {
+        match self.kind {
+            PublicKind::Ecc { .. } => TpmAlgId::ECC,
+            PublicKind::KeyedHash { .. } => TpmAlgId::KEYEDHASH,
+        }
+    }
+
+    /// Marshal a TPMT_PUBLIC.
+    pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        w.u16(self.type_alg().0)?;
+        w.u16(self.name_alg.map_or(TpmAlgId::NULL, HashAlg::alg_id).0)?;
+        w.u32(self.attrs.0)?;
+        w.tpm2b(self.auth_policy.as_slice())?;
+        match &self.kind {
+            PublicKind::Ecc {
+                symmetric,
+                scheme,
+                curve,
+                kdf,
+                x,
+                y,
+            } => {
+                symmetric.marshal(w)?;
+                scheme.marshal(w)?;
+                w.u16(*curve)?;
+                w.u16(*kdf)?;
+                w.tpm2b(x.as_slice())?;
+                w.tpm2b(y.as_slice())
+            }
+            PublicKind::KeyedHash { scheme, unique } => {
+                scheme.marshal(w)?;
+                w.tpm2b(unique.as_slice())
+            }
+        }
+    }
+
+    /// Marshal a TPM2B_PUBLIC.
+    pub fn marshal_2b(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        w.tpm2b_with(|w| self.marshal(w))
+    }
+
+    /// The Name: nameAlg ‖ H_nameAlg(TPMT_PUBLIC) (Part 1 §16).
+    pub fn name(&self) -> TpmResult<Name> {
+        let alg = self.name_alg.ok_or(TpmRc::HASH)?;
+        let mut buf = [0u8; 512];
+        let mut w = Writer::new(&mut buf);
+        self.marshal(&mut w)?;
+        let d = alg.digest(&[w.written()]);
+        let mut n = Name::from_slice(&alg.alg_id().0.to_be_bytes()).ok_or(TpmRc::FAILURE)?;
+        n.extend(d.as_slice()).ok_or(TpmRc::FAILURE)?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TCG EK template H-3 (ECC P-384), as tpm2-wire.md §13 gives it.
+    const EK_H3: &str = "0023000c000300f20030b26e7d28d11a50bc53d882bcf5fd3a1a074148bb35d3b4e4cb1c0ad9bde419cacb47ba09699646150f9fc000f3f80e12000601000043001000040010000000000";
+
+    fn hex(s: &str) -> heapless::Vec<u8, 512> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn ek_template_round_trips() {
+        let bytes = hex(&EK_H3[..EK_H3.len() - 1]);
+        let mut r = Reader::new(&bytes);
+        let p = Public::unmarshal(&mut r).unwrap();
+        assert!(r.is_empty());
+        assert_eq!(p.attrs.0, 0x000300F2);
+        assert_eq!(p.name_alg, Some(HashAlg::Sha384));
+        let mut out = [0u8; 256];
+        let mut w = Writer::new(&mut out);
+        p.marshal(&mut w).unwrap();
+        assert_eq!(w.written(), &bytes[..]);
+    }
+}
