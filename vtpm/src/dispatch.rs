@@ -12,8 +12,8 @@ use crate::state::Phase;
 use crate::state::object::Object;
 use crate::wire::auth::{AuthArea, AuthCommand, SessionAttrs, parse_auth_area};
 use crate::wire::constants::handle::{
-    HT_PCR, HT_PERMANENT, HT_TRANSIENT, RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM,
-    RS_PW, handle_type,
+    HT_HMAC_SESSION, HT_PCR, HT_PERMANENT, HT_POLICY_SESSION, HT_TRANSIENT, RH_ENDORSEMENT,
+    RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, RS_PW, handle_type,
 };
 use crate::wire::constants::{TpmCc, TpmSt};
 use crate::wire::header::{CommandHeader, HEADER_SIZE};
@@ -38,6 +38,10 @@ pub enum HandleKind {
     Clear,
     /// TPMI_RH_HIERARCHY_AUTH: owner, endorsement, platform or lockout.
     HierarchyAuth,
+    /// TPMI_RH_HIERARCHY+: owner, endorsement, platform or null.
+    HierarchyOrNull,
+    /// TPMI_DH_CONTEXT: a transient object or a session (presence checked by the handler).
+    Context,
 }
 
 /// TPMA_CC flag: the command may write NV.
@@ -111,6 +115,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::CLEAR, &[H::Clear], 1, NV | EXTENSIVE),
     cmd(TpmCc::CLEAR_CONTROL, &[H::Clear], 1, NV),
     cmd(TpmCc::HIERARCHY_CHANGE_AUTH, &[H::HierarchyAuth], 1, NV),
+    cmd_rh(TpmCc::CREATE_PRIMARY, &[H::HierarchyOrNull], 1, 0),
     cmd(TpmCc::PCR_EVENT, &[H::PcrOrNull], 1, NV),
     cmd(TpmCc::PCR_RESET, &[H::Pcr], 1, NV),
     cmd(TpmCc::SEQUENCE_COMPLETE, &[H::Object], 1, FLUSHED),
@@ -119,14 +124,21 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::STARTUP, &[], 0, NV),
     cmd(TpmCc::SHUTDOWN, &[], 0, NV),
     cmd(TpmCc::STIR_RANDOM, &[], 0, NV),
+    cmd(TpmCc::QUOTE, &[H::Object], 1, 0),
     cmd(TpmCc::SEQUENCE_UPDATE, &[H::Object], 1, 0),
+    cmd(TpmCc::SIGN, &[H::Object], 1, 0),
+    cmd_rh(TpmCc::CONTEXT_LOAD, &[], 0, 0),
+    cmd(TpmCc::CONTEXT_SAVE, &[H::Context], 0, 0),
     cmd(TpmCc::FLUSH_CONTEXT, &[], 0, 0),
+    cmd_rh(TpmCc::LOAD_EXTERNAL, &[], 0, 0),
+    cmd(TpmCc::READ_PUBLIC, &[H::Object], 0, 0),
     cmd_rh(
         TpmCc::START_AUTH_SESSION,
         &[H::ObjectOrNull, H::EntityOrNull],
         0,
         0,
     ),
+    cmd(TpmCc::VERIFY_SIGNATURE, &[H::Object], 0, 0),
     cmd(TpmCc::GET_CAPABILITY, &[], 0, 0),
     cmd(TpmCc::GET_RANDOM, &[], 0, 0),
     cmd(TpmCc::GET_TEST_RESULT, &[], 0, 0),
@@ -362,6 +374,12 @@ impl<P: Platform> Tpm<P> {
             HandleKind::HierarchyAuth => {
                 matches!(h, RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_LOCKOUT)
             }
+            HandleKind::Context => {
+                matches!(ht, HT_TRANSIENT | HT_HMAC_SESSION | HT_POLICY_SESSION)
+            }
+            HandleKind::HierarchyOrNull => {
+                matches!(h, RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_NULL)
+            }
         };
         if !ok {
             return Err(TpmRc::VALUE.at_handle(n));
@@ -381,6 +399,7 @@ impl<P: Platform> Tpm<P> {
     pub(crate) fn entity_name(&self, h: u32) -> Name {
         match self.objects.get(h) {
             Some(Object::Sequence(_)) => Name::EMPTY,
+            Some(Object::Key(k)) => k.name,
             None => handle_name(h),
         }
     }
@@ -393,6 +412,7 @@ impl<P: Platform> Tpm<P> {
             HT_PERMANENT => self.hier.auth(h).cloned(),
             HT_TRANSIENT => match self.objects.get(h)? {
                 Object::Sequence(s) => Some(s.auth.clone()),
+                Object::Key(k) => Some(k.auth.clone()),
             },
             _ => None,
         }

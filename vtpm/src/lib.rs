@@ -56,6 +56,8 @@ pub struct Tpm<P: Platform> {
     pub(crate) objects: Objects,
     pub(crate) sessions: Sessions,
     pub(crate) clock: Clock,
+    /// Next TPMS_CONTEXT.sequence.
+    pub(crate) context_sequence: u64,
 }
 
 impl<P: Platform> core::fmt::Debug for Tpm<P> {
@@ -96,6 +98,7 @@ impl<P: Platform> Tpm<P> {
                 reset_count: 0,
                 restart_count: 0,
             },
+            context_sequence: 1,
         };
         if !failure {
             failure = tpm.manufacture().is_err();

@@ -33,11 +33,13 @@ pub const ALGORITHMS: &[(TpmAlgId, u32)] = &[
     (TpmAlgId::SHA256, alg_attr::HASH),
     (TpmAlgId::SHA384, alg_attr::HASH),
     (TpmAlgId::SHA512, alg_attr::HASH),
+    (TpmAlgId::ECDSA, alg_attr::ASYMMETRIC | alg_attr::SIGNING),
     (TpmAlgId::KDF1_SP800_108, alg_attr::HASH | alg_attr::METHOD),
+    (TpmAlgId::ECC, alg_attr::ASYMMETRIC | alg_attr::OBJECT),
 ];
 
 // Referenced so that the full attribute vocabulary stays documented beside the table.
-const _: u32 = alg_attr::ASYMMETRIC | alg_attr::SYMMETRIC | alg_attr::OBJECT | alg_attr::ENCRYPTING;
+const _: u32 = alg_attr::SYMMETRIC | alg_attr::ENCRYPTING;
 
 /// Most entries of one list in a GetCapability answer (MAX_CAP_BUFFER = 1024 bytes).
 pub const MAX_CAP_ALGS: usize = 169;
@@ -50,6 +52,18 @@ const MAX_ECC_CURVES: usize = 508;
 /// Whether `alg` is implemented (listed by TPM_CAP_ALGS).
 pub fn alg_implemented(alg: TpmAlgId) -> bool {
     ALGORITHMS.iter().any(|(a, _)| *a == alg)
+}
+
+/// TPMS_ATTEST.firmwareVersion: FIRMWARE_VERSION_1 ‖ FIRMWARE_VERSION_2 (crate version).
+pub fn firmware_version() -> u64 {
+    let v = |i: usize| {
+        env!("CARGO_PKG_VERSION")
+            .split('.')
+            .nth(i)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    ((v(0) << 16 | v(1)) << 32) | v(2)
 }
 
 /// Four ASCII characters as a big-endian u32 (vendor strings, family indicator).
@@ -168,8 +182,8 @@ impl<P: Platform> Tpm<P> {
                     | (u32::from(h.ph_enable_nv) << 3)
             }
             0x202 => 0,                                                     // HR_NV_INDEX
-            0x203 => n(self.sessions.count()),                              // HR_LOADED
-            0x204 => n(MAX_SESSIONS.saturating_sub(self.sessions.count())), // HR_LOADED_AVAIL
+            0x203 => n(self.sessions.loaded()),                             // HR_LOADED
+            0x204 => n(MAX_SESSIONS.saturating_sub(self.sessions.count())), // HR_LOADED_AVAIL (slots)
             0x205 => n(self.sessions.count()),                              // HR_ACTIVE
             0x206 => n(MAX_SESSIONS.saturating_sub(self.sessions.count())), // HR_ACTIVE_AVAIL
             0x207 => n(MAX_OBJECTS.saturating_sub(objects_used)),           // HR_TRANSIENT_AVAIL
@@ -304,14 +318,12 @@ impl<P: Platform> Tpm<P> {
                 })?
             }
             TpmCap::ECC_CURVES => {
-                // ECC keys are not implemented in this version: no curve is listed.
-                Self::write_list(
-                    w,
-                    core::iter::empty::<u16>(),
-                    count,
-                    MAX_ECC_CURVES,
-                    |w, c| w.u16(c),
-                )?
+                let first = u16::try_from(property).unwrap_or(u16::MAX);
+                let it = crate::crypto::ecc::Curve::ALL
+                    .into_iter()
+                    .map(|c| c.id())
+                    .filter(|c| *c >= first);
+                Self::write_list(w, it, count, MAX_ECC_CURVES, |w, c| w.u16(c))?
             }
             _ => return Err(TpmRc::VALUE.at_param(1)),
         };

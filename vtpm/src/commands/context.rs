@@ -1,14 +1,78 @@
-//! Context management (Part 3 §28).
+//! Context management (Part 3 §28): FlushContext, ContextSave, ContextLoad.
+//!
+//! Object contexts are sealed blobs: `integrity (TPM2B, HMAC-SHA-384) ‖ AES-256-CFB(object)`,
+//! keys from KDFa(SHA-384, proof(hierarchy), "CONTEXT" / "INTEGRITY", sequence ‖ handle). The
+//! null-hierarchy proof changes at every TPM Reset and the owner / endorsement proofs at
+//! TPM2_Clear, so those contexts die with them; every context dies with the TPM instance.
+//! A session stays in its slot while saved; its blob is an authenticated reference that loads
+//! once.
 
 use crate::Tpm;
-use crate::dispatch::Params;
+use crate::crypto::hash::HashAlg;
+use crate::crypto::hmac::hmac;
+use crate::crypto::kdf::kdfa;
+use crate::crypto::sym::{aes_cfb_decrypt, aes_cfb_encrypt};
+use crate::dispatch::{Cmd, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
+use crate::state::object::{KeyObject, Object};
 use crate::wire::constants::handle::{
-    HT_HMAC_SESSION, HT_POLICY_SESSION, HT_TRANSIENT, handle_type,
+    HT_HMAC_SESSION, HT_POLICY_SESSION, HT_TRANSIENT, RH_NULL, handle_type,
 };
+use crate::wire::public::Public;
+use crate::wire::types::{Auth, Name, Secret};
+use crate::wire::{Reader, Writer};
+
+/// The hash of context integrity (TPM_PT_CONTEXT_HASH).
+const CONTEXT_HASH: HashAlg = HashAlg::Sha384;
+/// Largest context blob we produce or accept.
+pub const MAX_CONTEXT_BLOB: usize = 1024;
+/// savedHandle of an object context (Part 2 §15.3).
+const SAVED_OBJECT: u32 = 0x8000_0000;
+/// Plaintext tag of an object context.
+const KIND_KEY: u8 = 1;
+/// Plaintext tag of a session context.
+const KIND_SESSION: u8 = 2;
+
+/// The keys of one context blob.
+struct ContextKeys {
+    enc: Secret<48>,
+    mac: Secret<48>,
+}
 
 impl<P: Platform> Tpm<P> {
+    fn context_keys(&self, hierarchy: u32, sequence: u64, handle: u32) -> TpmResult<ContextKeys> {
+        let proof = self
+            .hier
+            .proof(hierarchy)
+            .ok_or(TpmRc::HIERARCHY.at_param(1))?;
+        let mut ctx = [0u8; 12];
+        let (a, b) = ctx.split_at_mut(8);
+        a.copy_from_slice(&sequence.to_be_bytes());
+        b.copy_from_slice(&handle.to_be_bytes());
+        let mut enc = Secret::<48>::zeroed(48).ok_or(TpmRc::FAILURE)?;
+        let mut mac = Secret::<48>::zeroed(48).ok_or(TpmRc::FAILURE)?;
+        kdfa(
+            CONTEXT_HASH,
+            proof.expose(),
+            b"CONTEXT",
+            &ctx,
+            &[],
+            enc.expose_mut(),
+        )
+        .ok_or(TpmRc::FAILURE)?;
+        kdfa(
+            CONTEXT_HASH,
+            proof.expose(),
+            b"INTEGRITY",
+            &ctx,
+            &[],
+            mac.expose_mut(),
+        )
+        .ok_or(TpmRc::FAILURE)?;
+        Ok(ContextKeys { enc, mac })
+    }
+
     /// TPM2_FlushContext (Part 3 §28.4): the handle is a parameter (TPMI_DH_CONTEXT); a handle
     /// of another type is TPM_RC_VALUE, one not loaded TPM_RC_HANDLE.
     pub(crate) fn flush_context(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
@@ -23,6 +87,160 @@ impl<P: Platform> Tpm<P> {
             Ok(())
         } else {
             Err(TpmRc::HANDLE.at_param(1))
+        }
+    }
+
+    /// TPM2_ContextSave (Part 3 §28.2): TPMS_CONTEXT = sequence ‖ savedHandle ‖ hierarchy ‖
+    /// blob. An object stays loaded; a session becomes saved (not loaded, handle kept).
+    pub(crate) fn context_save(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        p.finish()?;
+        let h = c.handle(0);
+        let sequence = self.context_sequence;
+        let mut plain = [0u8; MAX_CONTEXT_BLOB];
+        let (saved_handle, hierarchy, n) = match handle_type(h) {
+            HT_TRANSIENT => {
+                let k = match self.objects.get(h) {
+                    Some(Object::Key(k)) => k,
+                    // Hash-sequence state is not exported: sequences cannot be saved.
+                    Some(Object::Sequence(_)) => return Err(TpmRc::TYPE.at_handle(1)),
+                    None => return Err(TpmRc::reference_h(0)),
+                };
+                let mut pw = Writer::new(&mut plain);
+                pw.u8(KIND_KEY)?;
+                k.public.marshal_2b(&mut pw)?;
+                pw.tpm2b(k.qualified_name.as_slice())?;
+                pw.tpm2b(k.auth.expose())?;
+                pw.tpm2b(k.sensitive.expose())?;
+                pw.tpm2b(k.seed_value.expose())?;
+                pw.u8(u8::from(k.public_only))?;
+                (SAVED_OBJECT, k.hierarchy, pw.len())
+            }
+            HT_HMAC_SESSION | HT_POLICY_SESSION => {
+                if self.sessions.get(h).is_none() {
+                    return Err(TpmRc::reference_h(0));
+                }
+                let mut pw = Writer::new(&mut plain);
+                pw.u8(KIND_SESSION)?;
+                (h, RH_NULL, pw.len())
+            }
+            _ => return Err(TpmRc::VALUE.at_handle(1)),
+        };
+        let keys = self.context_keys(hierarchy, sequence, saved_handle)?;
+        let body = plain.get_mut(..n).ok_or(TpmRc::FAILURE)?;
+        let (key, iv) = keys
+            .enc
+            .expose()
+            .split_at_checked(32)
+            .ok_or(TpmRc::FAILURE)?;
+        aes_cfb_encrypt(key, iv, body).ok_or(TpmRc::FAILURE)?;
+        let mac = hmac(
+            CONTEXT_HASH,
+            keys.mac.expose(),
+            &[
+                body,
+                &sequence.to_be_bytes(),
+                &saved_handle.to_be_bytes(),
+                &hierarchy.to_be_bytes(),
+            ],
+        );
+        w.u64(sequence)?;
+        w.u32(saved_handle)?;
+        w.u32(hierarchy)?;
+        w.tpm2b_with(|w| {
+            w.tpm2b(mac.as_slice())?;
+            w.bytes(body)
+        })?;
+        self.context_sequence = sequence.wrapping_add(1);
+        if let Some(s) = self.sessions.get_mut(h) {
+            s.saved = Some(sequence);
+        }
+        Ok(())
+    }
+
+    /// TPM2_ContextLoad (Part 3 §28.3): TPM_RC_INTEGRITY for a blob that does not
+    /// authenticate (tampered, from another boot or TPM Reset), TPM_RC_HANDLE for a session
+    /// that is not saved under that sequence number.
+    pub(crate) fn context_load(&mut self, p: &mut Params<'_>) -> TpmResult<u32> {
+        let (sequence, saved_handle, hierarchy, blob) = p.next(|r| {
+            let sequence = r.u64()?;
+            let saved_handle = r.u32()?;
+            let hierarchy = crate::commands::hash::read_hierarchy(r)?;
+            let blob = r.tpm2b(MAX_CONTEXT_BLOB.saturating_add(64))?;
+            Ok((sequence, saved_handle, hierarchy, blob))
+        })?;
+        p.finish()?;
+        if !self.hier.enabled(hierarchy) {
+            return Err(TpmRc::HIERARCHY.at_param(1));
+        }
+        let mut r = Reader::new(blob);
+        let mac = r.tpm2b(64).map_err(|_| TpmRc::SIZE.at_param(1))?;
+        let body = r.rest();
+        if body.len() > MAX_CONTEXT_BLOB {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
+        let keys = self.context_keys(hierarchy, sequence, saved_handle)?;
+        let expect = hmac(
+            CONTEXT_HASH,
+            keys.mac.expose(),
+            &[
+                body,
+                &sequence.to_be_bytes(),
+                &saved_handle.to_be_bytes(),
+                &hierarchy.to_be_bytes(),
+            ],
+        );
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(expect.as_slice(), mac)) {
+            return Err(TpmRc::INTEGRITY.at_param(1));
+        }
+        let mut plain =
+            Secret::<MAX_CONTEXT_BLOB>::from_slice(body).ok_or(TpmRc::SIZE.at_param(1))?;
+        let (key, iv) = keys
+            .enc
+            .expose()
+            .split_at_checked(32)
+            .ok_or(TpmRc::FAILURE)?;
+        aes_cfb_decrypt(key, iv, plain.expose_mut()).ok_or(TpmRc::FAILURE)?;
+        let mut pr = Reader::new(plain.expose());
+        match pr.u8()? {
+            KIND_KEY if saved_handle == SAVED_OBJECT => {
+                let public = Public::unmarshal_2b(&mut pr)?;
+                let qualified_name = Name::from_slice(pr.tpm2b(66)?).ok_or(TpmRc::FAILURE)?;
+                let auth = Auth::from_slice(pr.tpm2b(64)?).ok_or(TpmRc::FAILURE)?;
+                let sensitive = Secret::from_slice(pr.tpm2b(128)?).ok_or(TpmRc::FAILURE)?;
+                let seed_value = Secret::from_slice(pr.tpm2b(64)?).ok_or(TpmRc::FAILURE)?;
+                let public_only = pr.u8()? != 0;
+                let name = public.name()?;
+                let key = KeyObject {
+                    public,
+                    name,
+                    qualified_name,
+                    hierarchy,
+                    auth,
+                    sensitive,
+                    seed_value,
+                    public_only,
+                };
+                self.objects
+                    .insert(Object::Key(key))
+                    .ok_or(TpmRc::OBJECT_MEMORY)
+            }
+            KIND_SESSION => {
+                let s = self
+                    .sessions
+                    .get_any_mut(saved_handle)
+                    .ok_or(TpmRc::HANDLE.at_param(1))?;
+                if s.saved != Some(sequence) {
+                    return Err(TpmRc::HANDLE.at_param(1));
+                }
+                s.saved = None;
+                Ok(saved_handle)
+            }
+            _ => Err(TpmRc::BAD_CONTEXT),
         }
     }
 }

@@ -1,14 +1,17 @@
 //! Command handlers, one file per chapter of Part 3. Each handler validates everything before
 //! it changes any state, so that a failing command leaves the TPM as it was.
 
+pub mod attestation;
 pub mod capability;
 pub mod clock;
 pub mod context;
 pub mod hash;
 pub mod hierarchy;
+pub mod object;
 pub mod pcr;
 pub mod random;
 pub mod session;
+pub mod signature;
 pub mod startup;
 pub mod testing;
 
@@ -52,6 +55,14 @@ impl<P: Platform> Tpm<P> {
             TpmCc::CLEAR_CONTROL => self.clear_control(c, p)?,
             TpmCc::HIERARCHY_CHANGE_AUTH => self.hierarchy_change_auth(c, p)?,
             TpmCc::FLUSH_CONTEXT => self.flush_context(p)?,
+            TpmCc::CONTEXT_SAVE => self.context_save(c, p, w)?,
+            TpmCc::CONTEXT_LOAD => rh = Some(self.context_load(p)?),
+            TpmCc::CREATE_PRIMARY => rh = Some(self.create_primary(c, p, w)?),
+            TpmCc::READ_PUBLIC => self.read_public(c, p, w)?,
+            TpmCc::LOAD_EXTERNAL => rh = Some(self.load_external(p, w)?),
+            TpmCc::SIGN => self.sign(c, p, w)?,
+            TpmCc::VERIFY_SIGNATURE => self.verify_signature(c, p, w)?,
+            TpmCc::QUOTE => self.quote(c, p, w)?,
             TpmCc::START_AUTH_SESSION => {
                 rh = Some(self.start_auth_session(c, p, w)?);
             }

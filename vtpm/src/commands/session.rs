@@ -83,6 +83,7 @@ impl<P: Platform> Tpm<P> {
             session_key,
             bind_name: bind_auth.map(|_| self.entity_name(bind)),
             policy_digest: Digest::zeroed(auth_hash.size()).ok_or(TpmRc::FAILURE)?,
+            saved: None,
         };
         w.tpm2b(nonce_tpm.as_slice())?;
         self.sessions.insert(session).ok_or(TpmRc::SESSION_MEMORY)

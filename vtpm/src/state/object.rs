@@ -1,4 +1,4 @@
-//! Transient object slots (Part 1 §30): hash and event sequence objects for now.
+//! Transient object slots (Part 1 §30): keys, data objects and hash / event sequences.
 
 use crate::crypto::hash::{HashAlg, HashState};
 use crate::wire::constants::handle::HT_TRANSIENT;
@@ -76,11 +76,39 @@ impl Sequence {
     }
 }
 
+/// Largest private value: an ECC scalar (P-384) or keyed-hash data.
+pub const MAX_SENSITIVE: usize = 128;
+
+/// A loaded key or data object (Part 1 §27): its public area, names and secrets.
+#[derive(Clone, Debug)]
+pub struct KeyObject {
+    /// The public area.
+    pub public: crate::wire::public::Public,
+    /// Name = nameAlg ‖ H(public).
+    pub name: crate::wire::types::Name,
+    /// Qualified name = nameAlg ‖ H(parent's QN ‖ Name) (Part 1 §16.6).
+    pub qualified_name: crate::wire::types::Name,
+    /// The hierarchy the object belongs to (a TPM_RH_ handle).
+    pub hierarchy: u32,
+    /// authValue.
+    pub auth: Auth,
+    /// The private value: ECC scalar or keyed-hash data / HMAC key.
+    pub sensitive: crate::wire::types::Secret<MAX_SENSITIVE>,
+    /// seedValue: the child-protection seed of a storage parent.
+    pub seed_value: crate::wire::types::Secret<64>,
+    /// Whether only the public area was loaded (LoadExternal without a private part).
+    pub public_only: bool,
+}
+
 /// A loaded transient object.
 #[derive(Clone)]
+// Slots are fixed-size (no allocation); boxing could not save anything.
+#[allow(clippy::large_enum_variant)]
 pub enum Object {
     /// A hash or event sequence.
     Sequence(Sequence),
+    /// A key or data object.
+    Key(KeyObject),
 }
 
 /// The object slots.

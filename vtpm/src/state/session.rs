@@ -46,6 +46,9 @@ pub struct Session {
     pub bind_name: Option<crate::wire::types::Name>,
     /// policyDigest (policy and trial sessions).
     pub policy_digest: Digest,
+    /// The context sequence number while the session is saved (ContextSave): a saved session
+    /// is not loaded, keeps its handle, and loads once from the blob with this number.
+    pub saved: Option<u64>,
 }
 
 /// The session slots.
@@ -79,13 +82,24 @@ impl Sessions {
         (u32::from(ht) << 24).checked_add(u32::try_from(i).ok()?)
     }
 
-    /// The session at `handle`, if loaded and of the handle's type.
-    pub fn get(&self, handle: u32) -> Option<&Session> {
+    /// The session at `handle`, loaded or saved, if of the handle's type.
+    pub fn get_any(&self, handle: u32) -> Option<&Session> {
         let s = self.slots.get(Self::index(handle)?)?.as_ref()?;
         (Self::handle_of(Self::index(handle)?, s.kind) == Some(handle)).then_some(s)
     }
 
-    /// The session at `handle`, mutably.
+    /// The session at `handle`, loaded or saved, mutably.
+    pub fn get_any_mut(&mut self, handle: u32) -> Option<&mut Session> {
+        self.get_any(handle)?;
+        self.slots.get_mut(Self::index(handle)?)?.as_mut()
+    }
+
+    /// The session at `handle`, if loaded (not saved) and of the handle's type.
+    pub fn get(&self, handle: u32) -> Option<&Session> {
+        self.get_any(handle).filter(|s| s.saved.is_none())
+    }
+
+    /// The loaded session at `handle`, mutably.
     pub fn get_mut(&mut self, handle: u32) -> Option<&mut Session> {
         self.get(handle)?;
         self.slots.get_mut(Self::index(handle)?)?.as_mut()
@@ -104,9 +118,9 @@ impl Sessions {
         Some(h)
     }
 
-    /// Flush the session at `handle`; returns whether it existed.
+    /// Flush the session at `handle`, loaded or saved; returns whether it existed.
     pub fn remove(&mut self, handle: u32) -> bool {
-        if self.get(handle).is_none() {
+        if self.get_any(handle).is_none() {
             return false;
         }
         Self::index(handle)
@@ -128,8 +142,16 @@ impl Sessions {
         })
     }
 
-    /// Loaded sessions.
+    /// Active sessions (loaded or saved).
     pub fn count(&self) -> usize {
         self.slots.iter().filter(|s| s.is_some()).count()
+    }
+
+    /// Loaded sessions.
+    pub fn loaded(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.as_ref().is_some_and(|s| s.saved.is_none()))
+            .count()
     }
 }

@@ -53,6 +53,18 @@ newtype! {
         CLEAR_CONTROL = 0x127;
         /// TPM2_HierarchyChangeAuth (Part 3 §24.8).
         HIERARCHY_CHANGE_AUTH = 0x129;
+        /// TPM2_CreatePrimary (Part 3 §24.1).
+        CREATE_PRIMARY = 0x131;
+        /// TPM2_Quote (Part 3 §18.4).
+        QUOTE = 0x158;
+        /// TPM2_Sign (Part 3 §20.2).
+        SIGN = 0x15D;
+        /// TPM2_LoadExternal (Part 3 §12.3).
+        LOAD_EXTERNAL = 0x167;
+        /// TPM2_ReadPublic (Part 3 §12.4).
+        READ_PUBLIC = 0x173;
+        /// TPM2_VerifySignature (Part 3 §20.1).
+        VERIFY_SIGNATURE = 0x177;
         /// TPM2_PCR_Event (Part 3 §22.3).
         PCR_EVENT = 0x13C;
         /// TPM2_PCR_Reset (Part 3 §22.8).
@@ -69,7 +81,7 @@ newtype! {
         SHUTDOWN = 0x145;
         /// TPM2_StirRandom (Part 3 §16.2).
         STIR_RANDOM = 0x146;
-        /// TPM2_ContextLoad (Part 3 §28.3).
+        /// TPM2_ContextLoad (Part 3 §28.3): load a saved context.
         CONTEXT_LOAD = 0x161;
         /// TPM2_ContextSave (Part 3 §28.2).
         CONTEXT_SAVE = 0x162;

@@ -286,6 +286,89 @@ impl Public {
     }
 }
 
+impl Public {
+    /// The consistency rules of Part 1 §27.2 and Part 2 §12.2.3 (the reference
+    /// implementation's PublicAttributesValidation and SchemeChecks), for a new object whose
+    /// parent is `parent_fixed_tpm` (true for a primary). Errors are unpositioned; the caller
+    /// marks them as about the inPublic parameter.
+    pub fn validate(&self, parent_fixed_tpm: bool) -> TpmResult<()> {
+        use ObjectAttrs as A;
+        let a = self.attrs;
+        let name_alg = self.name_alg.ok_or(TpmRc::HASH)?;
+        if !self.auth_policy.is_empty() && self.auth_policy.len() != name_alg.size() {
+            return Err(TpmRc::SIZE);
+        }
+        if a.0 & A::RESERVED != 0 {
+            return Err(TpmRc::ATTRIBUTES);
+        }
+        if parent_fixed_tpm {
+            if a.has(A::FIXED_PARENT) != a.has(A::FIXED_TPM) {
+                return Err(TpmRc::ATTRIBUTES);
+            }
+        } else if a.has(A::FIXED_TPM) {
+            return Err(TpmRc::ATTRIBUTES);
+        }
+        let (sign, decrypt, restricted) = (a.has(A::SIGN), a.has(A::DECRYPT), a.has(A::RESTRICTED));
+        if sign == decrypt {
+            // Restricted keys are exactly one of sign / decrypt; no implemented scheme serves
+            // both; only a data object (keyed hash) may be neither.
+            if restricted || sign || !matches!(self.kind, PublicKind::KeyedHash { .. }) {
+                return Err(TpmRc::ATTRIBUTES);
+            }
+        }
+        if a.has(A::FIXED_TPM) && a.has(A::ENCRYPTED_DUPLICATION) {
+            return Err(TpmRc::ATTRIBUTES);
+        }
+        match &self.kind {
+            PublicKind::Ecc {
+                symmetric,
+                scheme,
+                curve,
+                ..
+            } => {
+                if crate::crypto::ecc::Curve::from_id(*curve).is_none() {
+                    return Err(TpmRc::CURVE);
+                }
+                if restricted && decrypt {
+                    // A storage parent: a symmetric algorithm, no scheme.
+                    if *symmetric == SymDef::Null {
+                        return Err(TpmRc::SYMMETRIC);
+                    }
+                    if *scheme != Scheme::Null {
+                        return Err(TpmRc::SCHEME);
+                    }
+                } else {
+                    if *symmetric != SymDef::Null {
+                        return Err(TpmRc::SYMMETRIC);
+                    }
+                    match scheme {
+                        Scheme::Null if restricted => return Err(TpmRc::SCHEME),
+                        Scheme::Null => {}
+                        Scheme::Ecdsa(_) if sign => {}
+                        Scheme::Ecdh(_) if decrypt => {}
+                        _ => return Err(TpmRc::SCHEME),
+                    }
+                }
+            }
+            PublicKind::KeyedHash { scheme, .. } => match scheme {
+                Scheme::Null if !sign && !decrypt => {}
+                Scheme::Null if sign && !restricted => {}
+                Scheme::Hmac(_) if sign => {}
+                _ => return Err(TpmRc::SCHEME),
+            },
+        }
+        Ok(())
+    }
+
+    /// The curve of an ECC key.
+    pub fn curve(&self) -> Option<crate::crypto::ecc::Curve> {
+        match self.kind {
+            PublicKind::Ecc { curve, .. } => crate::crypto::ecc::Curve::from_id(curve),
+            PublicKind::KeyedHash { .. } => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,109 @@
+//! Attestation commands (Part 3 §18): TPMS_ATTEST (Part 2 §10.12) signed by a key.
+
+use crate::crypto::kdf::kdfa;
+use crate::dispatch::{Cmd, Params};
+use crate::error::{TpmRc, TpmResult};
+use crate::platform::Platform;
+use crate::wire::Writer;
+use crate::wire::constants::TpmSt;
+use crate::wire::constants::handle::{RH_ENDORSEMENT, RH_PLATFORM};
+use crate::wire::public::MAX_ECC_KEY_BYTES;
+use crate::wire::types::{MAX_DIGEST, PCR_COUNT, PcrSelectionList, Secret};
+use crate::{TPM_GENERATED_VALUE, Tpm};
+
+/// Largest TPMS_ATTEST we build.
+const MAX_ATTEST: usize = 1024;
+
+impl<P: Platform> Tpm<P> {
+    /// The TPMS_ATTEST header: magic, type, qualifiedSigner, extraData, clockInfo and
+    /// firmwareVersion, with the clock fields obfuscated for keys outside the endorsement and
+    /// platform hierarchies (Part 3 §18.1: KDFa(shProof, "OBFUSCATE", signer, 128 bits)).
+    fn attest_header(
+        &self,
+        w: &mut Writer<'_>,
+        ty: TpmSt,
+        signer_qn: &[u8],
+        hierarchy: u32,
+        extra: &[u8],
+    ) -> TpmResult<()> {
+        w.u32(TPM_GENERATED_VALUE)?;
+        w.u16(ty.0)?;
+        w.tpm2b(signer_qn)?;
+        w.tpm2b(extra)?;
+        let mut info = self.clock.info();
+        let mut fw = crate::commands::capability::firmware_version();
+        if hierarchy != RH_ENDORSEMENT && hierarchy != RH_PLATFORM {
+            let mut ob = [0u8; 16];
+            kdfa(
+                crate::crypto::hash::HashAlg::Sha384,
+                self.hier.sh_proof.expose(),
+                b"OBFUSCATE",
+                signer_qn,
+                &[],
+                &mut ob,
+            )
+            .ok_or(TpmRc::FAILURE)?;
+            let (a, b) = ob.split_at(8);
+            let (b1, b2) = b.split_at(4);
+            fw = fw.wrapping_add(u64::from_be_bytes(
+                a.try_into().map_err(|_| TpmRc::FAILURE)?,
+            ));
+            info.reset_count = info.reset_count.wrapping_add(u32::from_be_bytes(
+                b1.try_into().map_err(|_| TpmRc::FAILURE)?,
+            ));
+            info.restart_count = info.restart_count.wrapping_add(u32::from_be_bytes(
+                b2.try_into().map_err(|_| TpmRc::FAILURE)?,
+            ));
+        }
+        info.marshal(w)?;
+        w.u64(fw)?;
+        Ok(())
+    }
+
+    /// TPM2_Quote (Part 3 §18.4): TPMS_QUOTE_INFO over the selected PCRs (banks that are not
+    /// allocated are dropped from the selection), signed with the key's scheme.
+    pub(crate) fn quote(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let qualifying = p.tpm2b(MAX_DIGEST)?;
+        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        let mut sel = p.next(PcrSelectionList::unmarshal)?;
+        p.finish()?;
+        let key = self.key(c, 0)?;
+        let (curve, hash) = crate::commands::signature::signing_hash(key, scheme, 2)?;
+        let mut pcr_hash = crate::crypto::hash::HashState::new(hash);
+        for s in sel.0.iter_mut() {
+            for i in 0..PCR_COUNT {
+                if !s.is_selected(i) {
+                    continue;
+                }
+                match self.pcrs.get(s.hash, i) {
+                    Some(v) => pcr_hash.update(v.as_slice()),
+                    None => s.clear(i),
+                }
+            }
+        }
+        let pcr_digest = pcr_hash.finish();
+        let mut buf = [0u8; MAX_ATTEST];
+        let mut aw = Writer::new(&mut buf);
+        self.attest_header(
+            &mut aw,
+            TpmSt::ATTEST_QUOTE,
+            key.qualified_name.as_slice(),
+            key.hierarchy,
+            qualifying,
+        )?;
+        sel.marshal(&mut aw)?;
+        aw.tpm2b(pcr_digest.as_slice())?;
+        let attest = aw.written();
+        let d = Secret::<MAX_ECC_KEY_BYTES>::from_slice(key.sensitive.expose())
+            .ok_or(TpmRc::FAILURE)?;
+        let digest = hash.digest(&[attest]);
+        w.tpm2b(attest)?;
+        let sig = self.ecdsa_sign(d.expose(), curve, digest.as_slice())?;
+        crate::commands::signature::write_ecdsa(w, hash, &sig)
+    }
+}

@@ -1,0 +1,335 @@
+//! Object commands (Part 3 §12) and TPM2_CreatePrimary (Part 3 §24.1).
+
+use crate::Tpm;
+use crate::crypto::ecc::{self, Curve, EXTRA_BYTES};
+use crate::crypto::hash::HashAlg;
+use crate::crypto::hmac::hmac;
+use crate::crypto::kdf::kdfa;
+use crate::dispatch::{Cmd, Params};
+use crate::error::{TpmRc, TpmResult};
+use crate::platform::Platform;
+use crate::state::object::{KeyObject, MAX_SENSITIVE, Object};
+use crate::wire::constants::handle::{RH_ENDORSEMENT, RH_NULL, RH_OWNER, RH_PLATFORM};
+use crate::wire::constants::{TpmAlgId, TpmSt};
+use crate::wire::public::{ObjectAttrs, Public, PublicKind};
+use crate::wire::types::{Auth, MAX_DIGEST, Name, PcrSelectionList, Secret, handle_name};
+use crate::wire::{Reader, Writer};
+
+/// TPM2B_SENSITIVE_DATA maximum (MAX_SYM_DATA).
+pub const MAX_SENSITIVE_DATA: usize = MAX_SENSITIVE;
+
+/// The hash of the primary-key derivation KDF (any fixed choice is valid: only determinism
+/// within a boot is required, Part 1 Annex C.5).
+const DERIVATION_HASH: HashAlg = HashAlg::Sha384;
+
+/// TPMS_SENSITIVE_CREATE (Part 2 §11.1.15), borrowed from the command.
+#[derive(Clone, Copy, Debug)]
+pub struct SensitiveCreate<'a> {
+    /// userAuth.
+    pub user_auth: &'a [u8],
+    /// data.
+    pub data: &'a [u8],
+}
+
+impl<'a> SensitiveCreate<'a> {
+    /// Unmarshal a TPM2B_SENSITIVE_CREATE: the size must match the contents.
+    pub fn unmarshal(r: &mut Reader<'a>) -> TpmResult<Self> {
+        let bytes = r.tpm2b(crate::MAX_COMMAND_SIZE)?;
+        let mut inner = Reader::new(bytes);
+        let user_auth = inner.tpm2b(MAX_DIGEST)?;
+        let data = inner.tpm2b(MAX_SENSITIVE_DATA)?;
+        if bytes.is_empty() || !inner.is_empty() {
+            return Err(TpmRc::SIZE);
+        }
+        Ok(Self { user_auth, data })
+    }
+}
+
+/// The parent fields of TPMS_CREATION_DATA (for a primary: the hierarchy handle, nameAlg NULL).
+#[derive(Clone, Copy, Debug)]
+pub struct CreationParent<'a> {
+    /// parentName.
+    pub name: &'a [u8],
+    /// parentQualifiedName.
+    pub qualified_name: &'a [u8],
+    /// parentNameAlg.
+    pub name_alg: TpmAlgId,
+}
+
+/// The checks of creation that come before the attribute rules (the reference
+/// implementation's CreateChecks): who may supply the sensitive data.
+fn create_checks(public: &Public, data_len: usize, parent_fixed_tpm: bool) -> TpmResult<()> {
+    let a = public.attrs;
+    match public.kind {
+        PublicKind::KeyedHash { .. } => {
+            let data_object = !a.has(ObjectAttrs::SIGN) && !a.has(ObjectAttrs::DECRYPT);
+            if data_object && a.has(ObjectAttrs::SENSITIVE_DATA_ORIGIN) {
+                return Err(TpmRc::ATTRIBUTES);
+            }
+            if a.has(ObjectAttrs::RESTRICTED)
+                && !a.has(ObjectAttrs::SENSITIVE_DATA_ORIGIN)
+                && (a.has(ObjectAttrs::FIXED_PARENT) || a.has(ObjectAttrs::FIXED_TPM))
+            {
+                return Err(TpmRc::ATTRIBUTES);
+            }
+        }
+        PublicKind::Ecc { .. } => {
+            if !a.has(ObjectAttrs::SENSITIVE_DATA_ORIGIN) {
+                return Err(TpmRc::ATTRIBUTES);
+            }
+            if data_len != 0 {
+                return Err(TpmRc::SIZE);
+            }
+        }
+    }
+    public.validate(parent_fixed_tpm)
+}
+
+/// The qualified name nameAlg ‖ H(parent QN ‖ Name) (Part 1 §16.6).
+pub fn qualified_name(alg: HashAlg, parent_qn: &[u8], name: &[u8]) -> TpmResult<Name> {
+    let d = alg.digest(&[parent_qn, name]);
+    let mut qn = Name::from_slice(&alg.alg_id().0.to_be_bytes()).ok_or(TpmRc::FAILURE)?;
+    qn.extend(d.as_slice()).ok_or(TpmRc::FAILURE)?;
+    Ok(qn)
+}
+
+impl<P: Platform> Tpm<P> {
+    /// The primary seed of a hierarchy.
+    fn primary_seed(&self, hierarchy: u32) -> TpmResult<&crate::state::hierarchy::Seed> {
+        match hierarchy {
+            RH_OWNER => Ok(&self.hier.sps),
+            RH_ENDORSEMENT => Ok(&self.hier.eps),
+            RH_PLATFORM => Ok(&self.hier.pps),
+            RH_NULL => Ok(&self.hier.null_seed),
+            _ => Err(TpmRc::HIERARCHY.at_handle(1)),
+        }
+    }
+
+    /// Derive a primary object from its hierarchy's seed and the template (Part 1 Annex C.5):
+    /// `KDFa(SHA-384, seed, "Primary Object Creation", Name(template), inSensitive.data)`
+    /// yields the private scalar's bits (c, bits(n) + 64) and then the seedValue. The same
+    /// template gives the same key for as long as the seed lives (this boot).
+    fn derive_primary(
+        &self,
+        hierarchy: u32,
+        template: &Public,
+        sens: &SensitiveCreate<'_>,
+    ) -> TpmResult<KeyObject> {
+        let name_alg = template.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
+        let template_name = template.name()?;
+        let seed = self.primary_seed(hierarchy)?;
+        let mut public = *template;
+        let storage =
+            template.attrs.has(ObjectAttrs::RESTRICTED) && template.attrs.has(ObjectAttrs::DECRYPT);
+        let seed_len = if storage { name_alg.size() } else { 0 };
+        let mut seed_value = Secret::<64>::zeroed(seed_len).ok_or(TpmRc::FAILURE)?;
+        let sensitive = match &mut public.kind {
+            PublicKind::Ecc { curve, x, y, .. } => {
+                let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE.at_param(2))?;
+                let c_len = curve.size().saturating_add(EXTRA_BYTES);
+                let mut bits = Secret::<{ 48 + 8 + 64 }>::zeroed(c_len.saturating_add(seed_len))
+                    .ok_or(TpmRc::FAILURE)?;
+                kdfa(
+                    DERIVATION_HASH,
+                    seed.expose(),
+                    b"Primary Object Creation",
+                    template_name.as_slice(),
+                    sens.data,
+                    bits.expose_mut(),
+                )
+                .ok_or(TpmRc::FAILURE)?;
+                let (c, sv) = bits
+                    .expose()
+                    .split_at_checked(c_len)
+                    .ok_or(TpmRc::FAILURE)?;
+                let d = ecc::derive_private(curve, c).ok_or(TpmRc::FAILURE)?;
+                let q = ecc::public_from_private(curve, d.expose()).ok_or(TpmRc::FAILURE)?;
+                *x = q.x;
+                *y = q.y;
+                seed_value.expose_mut().copy_from_slice(sv);
+                Secret::<MAX_SENSITIVE>::from_slice(d.expose()).ok_or(TpmRc::FAILURE)?
+            }
+            PublicKind::KeyedHash { .. } => return Err(TpmRc::TYPE.at_param(2)),
+        };
+        let name = public.name()?;
+        let qualified_name = qualified_name(name_alg, &hierarchy.to_be_bytes(), name.as_slice())?;
+        let mut auth = Auth::from_slice(sens.user_auth).ok_or(TpmRc::SIZE.at_param(1))?;
+        auth.strip_trailing_zeros();
+        Ok(KeyObject {
+            public,
+            name,
+            qualified_name,
+            hierarchy,
+            auth,
+            sensitive,
+            seed_value,
+            public_only: false,
+        })
+    }
+
+    /// TPMS_CREATION_DATA, creationHash and the creation ticket (Part 2 §15.1, §10.7.3)
+    /// written as the tail of a CreatePrimary / Create response.
+    fn write_creation(
+        &self,
+        w: &mut Writer<'_>,
+        c: &Cmd,
+        key: &KeyObject,
+        parent: &CreationParent<'_>,
+        outside_info: &[u8],
+        pcrs: &PcrSelectionList,
+    ) -> TpmResult<()> {
+        let name_alg = key.public.name_alg.ok_or(TpmRc::HASH)?;
+        let mut buf = [0u8; 512];
+        let mut cw = Writer::new(&mut buf);
+        pcrs.marshal(&mut cw)?;
+        let mut h = crate::crypto::hash::HashState::new(name_alg);
+        for s in &pcrs.0 {
+            for i in 0..crate::wire::types::PCR_COUNT {
+                if let Some(v) = s.is_selected(i).then(|| self.pcrs.get(s.hash, i)).flatten() {
+                    h.update(v.as_slice());
+                }
+            }
+        }
+        cw.tpm2b(h.finish().as_slice())?;
+        cw.u8(if c.locality < 5 {
+            1u8 << c.locality
+        } else {
+            c.locality
+        })?;
+        cw.u16(parent.name_alg.0)?;
+        cw.tpm2b(parent.name)?;
+        cw.tpm2b(parent.qualified_name)?;
+        cw.tpm2b(outside_info)?;
+        let creation = cw.written();
+        w.tpm2b(creation)?;
+        let creation_hash = name_alg.digest(&[creation]);
+        w.tpm2b(creation_hash.as_slice())?;
+        // TPMT_TK_CREATION: HMAC(proof, TPM_ST_CREATION ‖ name ‖ creationHash).
+        w.u16(TpmSt::CREATION.0)?;
+        w.u32(key.hierarchy)?;
+        let proof = self.hier.proof(key.hierarchy).ok_or(TpmRc::FAILURE)?;
+        let t = hmac(
+            crate::commands::hash::TICKET_HASH,
+            proof.expose(),
+            &[
+                &TpmSt::CREATION.0.to_be_bytes(),
+                key.name.as_slice(),
+                creation_hash.as_slice(),
+            ],
+        );
+        w.tpm2b(t.as_slice())?;
+        Ok(())
+    }
+
+    /// TPM2_CreatePrimary (Part 3 §24.1): an ECC key derived from the hierarchy's seed.
+    pub(crate) fn create_primary(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<u32> {
+        let sens = p.next(SensitiveCreate::unmarshal)?;
+        let template = p.next(Public::unmarshal_2b)?;
+        let outside_info = p.tpm2b(MAX_DIGEST)?;
+        let pcrs = p.next(PcrSelectionList::unmarshal)?;
+        p.finish()?;
+        create_checks(&template, sens.data.len(), true).map_err(|rc| rc.at_param(2))?;
+        let name_alg = template.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
+        let mut auth = Auth::from_slice(sens.user_auth).ok_or(TpmRc::SIZE.at_param(1))?;
+        auth.strip_trailing_zeros();
+        if auth.len() > name_alg.size() {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
+        if !self.objects.has_free() {
+            return Err(TpmRc::OBJECT_MEMORY);
+        }
+        let hierarchy = c.handle(0);
+        let key = self.derive_primary(hierarchy, &template, &sens)?;
+        key.public.marshal_2b(w)?;
+        let hname = handle_name(hierarchy);
+        let parent = CreationParent {
+            name: hname.as_slice(),
+            qualified_name: hname.as_slice(),
+            name_alg: TpmAlgId::NULL,
+        };
+        self.write_creation(w, c, &key, &parent, outside_info, &pcrs)?;
+        w.tpm2b(key.name.as_slice())?;
+        self.objects
+            .insert(Object::Key(key))
+            .ok_or(TpmRc::OBJECT_MEMORY)
+    }
+
+    /// The key object at handle `i` of the command, or TPM_RC_HANDLE / TPM_RC_SEQUENCE.
+    pub(crate) fn key(&self, c: &Cmd, i: usize) -> TpmResult<&KeyObject> {
+        let n = u8::try_from(i.saturating_add(1)).unwrap_or(1);
+        match self.objects.get(c.handle(i)) {
+            Some(Object::Key(k)) => Ok(k),
+            Some(Object::Sequence(_)) => Err(TpmRc::SEQUENCE),
+            None => Err(TpmRc::HANDLE.at_handle(n)),
+        }
+    }
+
+    /// TPM2_ReadPublic (Part 3 §12.4).
+    pub(crate) fn read_public(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        p.finish()?;
+        let k = self.key(c, 0)?;
+        k.public.marshal_2b(w)?;
+        w.tpm2b(k.name.as_slice())?;
+        w.tpm2b(k.qualified_name.as_slice())?;
+        Ok(())
+    }
+
+    /// TPM2_LoadExternal (Part 3 §12.3), public area only: for verification keys and
+    /// credential targets. A private part is TPM_RC_SIZE at parameter 1 (not offered yet).
+    pub(crate) fn load_external(
+        &mut self,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<u32> {
+        let private = p.tpm2b(crate::MAX_COMMAND_SIZE)?;
+        let public = p.next(Public::unmarshal_2b)?;
+        let hierarchy = p.next(crate::commands::hash::read_hierarchy)?;
+        p.finish()?;
+        if !private.is_empty() {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
+        if !self.hier.enabled(hierarchy) {
+            return Err(TpmRc::HIERARCHY.at_param(3));
+        }
+        let name_alg = public.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
+        if let PublicKind::Ecc { curve, x, y, .. } = &public.kind {
+            let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE.at_param(2))?;
+            if !ecc::validate_point(curve, x.as_slice(), y.as_slice()) {
+                return Err(TpmRc::ECC_POINT.at_param(2));
+            }
+        }
+        // Part 3 §12.3: an external object may not claim to be fixed to this TPM.
+        if public.attrs.has(ObjectAttrs::FIXED_TPM) || public.attrs.has(ObjectAttrs::FIXED_PARENT) {
+            return Err(TpmRc::ATTRIBUTES.at_param(2));
+        }
+        if !self.objects.has_free() {
+            return Err(TpmRc::OBJECT_MEMORY);
+        }
+        let name = public.name()?;
+        let qualified_name = qualified_name(name_alg, &hierarchy.to_be_bytes(), name.as_slice())?;
+        w.tpm2b(name.as_slice())?;
+        let key = KeyObject {
+            public,
+            name,
+            qualified_name,
+            hierarchy,
+            auth: Auth::EMPTY,
+            sensitive: Secret::EMPTY,
+            seed_value: Secret::EMPTY,
+            public_only: true,
+        };
+        self.objects
+            .insert(Object::Key(key))
+            .ok_or(TpmRc::OBJECT_MEMORY)
+    }
+}
