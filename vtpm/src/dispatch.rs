@@ -420,8 +420,15 @@ impl<P: Platform> Tpm<P> {
 
     /// Whether failed authorizations of `h` are exempt from dictionary-attack protection
     /// (then TPM_RC_BAD_AUTH rather than TPM_RC_AUTH_FAIL).
-    fn da_exempt(h: u32) -> bool {
-        !(handle_type(h) == HT_PERMANENT && h == RH_LOCKOUT)
+    fn da_exempt(&self, h: u32) -> bool {
+        match handle_type(h) {
+            HT_PERMANENT => h != RH_LOCKOUT,
+            HT_TRANSIENT => match self.objects.get(h) {
+                Some(Object::Key(k)) => k.public.attrs.has(crate::wire::public::ObjectAttrs::NO_DA),
+                _ => true,
+            },
+            _ => true,
+        }
     }
 
     /// cpHash = H(commandCode ‖ Name(h1) ‖ … ‖ parameters) (Part 1 §18.7).
@@ -465,7 +472,7 @@ impl<P: Platform> Tpm<P> {
                 let mut given = Auth::from_slice(s.hmac).ok_or(TpmRc::SIZE.at_session(n))?;
                 given.strip_trailing_zeros();
                 if !auth.ct_eq_slice(given.expose()) {
-                    return Err(Self::auth_error(h, n));
+                    return Err(self.auth_error(h, n));
                 }
             } else {
                 let sess = self
@@ -504,7 +511,7 @@ impl<P: Platform> Tpm<P> {
                             let ok: bool =
                                 subtle::ConstantTimeEq::ct_eq(expect.as_slice(), s.hmac).into();
                             if !ok {
-                                return Err(Self::auth_error(h, n));
+                                return Err(self.auth_error(h, n));
                             }
                         }
                     }
@@ -520,8 +527,8 @@ impl<P: Platform> Tpm<P> {
         Ok(out)
     }
 
-    fn auth_error(h: u32, n: u8) -> TpmRc {
-        if Self::da_exempt(h) {
+    fn auth_error(&self, h: u32, n: u8) -> TpmRc {
+        if self.da_exempt(h) {
             TpmRc::BAD_AUTH.at_session(n)
         } else {
             TpmRc::AUTH_FAIL.at_session(n)

@@ -1,0 +1,217 @@
+//! ECC objects: CreatePrimary derivation, attribute checks, signing, quotes and contexts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+
+use vtpm_tests::*;
+
+const CREATE_PRIMARY: u32 = 0x131;
+const READ_PUBLIC: u32 = 0x173;
+const SIGN: u32 = 0x15D;
+const QUOTE: u32 = 0x158;
+const CONTEXT_SAVE: u32 = 0x162;
+const CONTEXT_LOAD: u32 = 0x161;
+const RH_ENDORSEMENT: u32 = 0x4000_000B;
+
+/// An ECC template: nameAlg SHA-256, the given attributes, symmetric, scheme and curve.
+fn ecc_template(attrs: u32, sym: &[u8], scheme: &[u8], curve: u16) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(0x0023u16.to_be_bytes());
+    t.extend(SHA256.to_be_bytes());
+    t.extend(attrs.to_be_bytes());
+    t.extend([0, 0]); // authPolicy
+    t.extend(sym);
+    t.extend(scheme);
+    t.extend(curve.to_be_bytes());
+    t.extend(0x0010u16.to_be_bytes()); // kdf NULL
+    t.extend([0, 0, 0, 0]); // unique x, y empty
+    t
+}
+
+const STORAGE: u32 = 0x0003_0072; // fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|restricted|decrypt
+const AK: u32 = 0x0005_0072; // ... restricted|sign
+const AES128CFB: [u8; 6] = [0, 6, 0, 0x80, 0, 0x43];
+const NULL: [u8; 2] = [0, 0x10];
+
+fn create_primary(h: &mut Harness, hierarchy: u32, template: &[u8]) -> Rsp {
+    let mut p = Vec::new();
+    p.extend([0, 4, 0, 0, 0, 0]); // inSensitive: empty userAuth and data
+    tpm2b(&mut p, template);
+    p.extend([0, 0]); // outsideInfo
+    p.extend(0u32.to_be_bytes()); // creationPCR
+    h.send(CREATE_PRIMARY, &[hierarchy], &[AuthCmd::pw(b"")], &p)
+}
+
+/// (handle, TPM2B_PUBLIC contents, name) of a successful CreatePrimary.
+fn primary(h: &mut Harness, hierarchy: u32, template: &[u8]) -> (u32, Vec<u8>, Vec<u8>) {
+    let r = create_primary(h, hierarchy, template);
+    assert_eq!(r.rc(), 0, "CreatePrimary {:#x}", r.rc());
+    let handle = u32::from_be_bytes(r.body()[..4].try_into().unwrap());
+    let (params, _) = r.split_sessions(1);
+    let n = u16::from_be_bytes(params[..2].try_into().unwrap()) as usize;
+    let public = params[2..2 + n].to_vec();
+    // Skip creationData, creationHash, creationTicket; the name is last.
+    let mut rest = &params[2 + n..];
+    for _ in 0..2 {
+        let m = u16::from_be_bytes(rest[..2].try_into().unwrap()) as usize;
+        rest = &rest[2 + m..];
+    }
+    assert_eq!(&rest[..2], &0x8021u16.to_be_bytes(), "creation ticket tag");
+    let m = u16::from_be_bytes(rest[6..8].try_into().unwrap()) as usize;
+    rest = &rest[8 + m..];
+    let name = rest[2..].to_vec();
+    assert_eq!(name[..2], SHA256.to_be_bytes());
+    assert_eq!(
+        &name[2..],
+        digest(SHA256, &[&public]).as_slice(),
+        "Name = nameAlg ‖ H(public)"
+    );
+    (handle, public, name)
+}
+
+#[test]
+fn primaries_are_deterministic_within_a_boot_and_the_null_seed_changes_on_reset() {
+    let mut h = Harness::new();
+    let t = ecc_template(STORAGE, &AES128CFB, &NULL, 4);
+    let (h1, pub1, name1) = primary(&mut h, RH_OWNER, &t);
+    let (h2, pub2, name2) = primary(&mut h, RH_OWNER, &t);
+    assert_ne!(h1, h2);
+    assert_eq!((pub1.clone(), name1), (pub2, name2));
+    // unique x, y are 48-byte coordinates for P-384.
+    assert_eq!(
+        &pub1[pub1.len() - 100..pub1.len() - 98],
+        &48u16.to_be_bytes()
+    );
+    let (_, pub_e, _) = primary(&mut h, RH_ENDORSEMENT, &t);
+    assert_ne!(pub1, pub_e);
+    let (_, null1, _) = primary(&mut h, RH_NULL, &t);
+    h.tpm.init();
+    h.ok(cc::STARTUP, &[], &[], &[0, 0]);
+    let (_, pub3, _) = primary(&mut h, RH_OWNER, &t);
+    let (_, null2, _) = primary(&mut h, RH_NULL, &t);
+    assert_eq!(pub1, pub3, "the storage seed lives as long as the TPM");
+    assert_ne!(null1, null2, "the null seed is new at every TPM Reset");
+    // ReadPublic returns the same area.
+    let r = h.ok(READ_PUBLIC, &[0x8000_0000 + 1], &[], &[]);
+    assert!(r.body().len() > pub3.len());
+}
+
+#[test]
+fn template_errors_are_reported_at_the_public_parameter() {
+    let mut h = Harness::new();
+    // A restricted signing key with a symmetric algorithm: SYMMETRIC at parameter 2.
+    let t = ecc_template(AK, &AES128CFB, &[0, 0x18, 0, 0x0B], 3);
+    assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2D6);
+    // Sign and decrypt both set: ATTRIBUTES.
+    let t = ecc_template(0x0006_0072, &NULL, &NULL, 3);
+    assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2C2);
+    // fixedTPM without fixedParent: ATTRIBUTES.
+    let t = ecc_template(STORAGE & !0x10, &AES128CFB, &NULL, 3);
+    assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2C2);
+    // A restricted signing key without a scheme: SCHEME.
+    let t = ecc_template(AK, &NULL, &NULL, 3);
+    assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2D2);
+    // P-521 is not implemented: CURVE.
+    let t = ecc_template(STORAGE, &AES128CFB, &NULL, 5);
+    assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2E6);
+    // RSA is not implemented: TYPE.
+    let mut t = ecc_template(STORAGE, &AES128CFB, &NULL, 3);
+    t[1] = 0x01;
+    assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2CA);
+    // Nothing was loaded by the failures.
+    let p = [
+        1u32.to_be_bytes(),
+        0x8000_0000u32.to_be_bytes(),
+        16u32.to_be_bytes(),
+    ]
+    .concat();
+    let r = h.ok(cc::GET_CAPABILITY, &[], &[], &p);
+    assert_eq!(&r.body()[5..9], &0u32.to_be_bytes());
+}
+
+#[test]
+fn restricted_keys_sign_only_with_a_ticket_and_quotes_carry_the_pcr_digest() {
+    let mut h = Harness::new();
+    let t = ecc_template(AK, &NULL, &[0, 0x18, 0, 0x0C], 4);
+    let (ak, _, _) = primary(&mut h, RH_ENDORSEMENT, &t);
+    // Sign a digest the TPM did not hash: TICKET at parameter 3.
+    let d = digest(SHA384, &[b"data"]);
+    let mut p = Vec::new();
+    tpm2b(&mut p, &d);
+    p.extend(NULL);
+    p.extend([0x80, 0x24, 0x40, 0, 0, 7, 0, 0]);
+    assert_eq!(h.send(SIGN, &[ak], &[AuthCmd::pw(b"")], &p).rc(), 0x3E0);
+    // With the ticket from TPM2_Hash in the endorsement hierarchy it signs.
+    let mut hp = Vec::new();
+    tpm2b(&mut hp, b"data");
+    hp.extend(SHA384.to_be_bytes());
+    hp.extend(RH_ENDORSEMENT.to_be_bytes());
+    let r = h.ok(cc::HASH, &[], &[], &hp);
+    let ticket = r.body()[50..].to_vec();
+    let mut p = Vec::new();
+    tpm2b(&mut p, &d);
+    p.extend(NULL);
+    p.extend(&ticket);
+    let r = h.ok(SIGN, &[ak], &[AuthCmd::pw(b"")], &p);
+    let (sig, _) = r.split_sessions(0);
+    assert_eq!(&sig[..4], &[0, 0x18, 0, 0x0C]);
+    // A key with a fixed SHA-384 scheme refuses SHA-256: SCHEME at parameter 2.
+    let mut q = Vec::new();
+    tpm2b(&mut q, b"nonce");
+    q.extend([0, 0x18, 0, 0x0B]);
+    q.extend(0u32.to_be_bytes());
+    assert_eq!(h.send(QUOTE, &[ak], &[AuthCmd::pw(b"")], &q).rc(), 0x2D2);
+    // Quote PCR 16 of both banks after an extend.
+    let ext = digest(SHA256, &[b"m"]);
+    h.ok(
+        cc::PCR_EXTEND,
+        &[16],
+        &[AuthCmd::pw(b"")],
+        &digest_values(&[(SHA256, &ext)]),
+    );
+    let mut q = Vec::new();
+    tpm2b(&mut q, b"nonce");
+    q.extend(NULL);
+    q.extend(2u32.to_be_bytes());
+    q.extend([0, 0x0B, 3, 0, 0, 1, 0, 0x0C, 3, 0, 0, 1]);
+    let r = h.ok(QUOTE, &[ak], &[AuthCmd::pw(b"")], &q);
+    let (params, _) = r.split_sessions(0);
+    let n = u16::from_be_bytes(params[..2].try_into().unwrap()) as usize;
+    let attest = &params[2..2 + n];
+    assert_eq!(&attest[..6], &[0xFF, 0x54, 0x43, 0x47, 0x80, 0x18]);
+    let pcr_digest = digest(SHA384, &[&h.pcr(SHA256, 16), &h.pcr(SHA384, 16)]);
+    assert_eq!(
+        &attest[n - 48..],
+        pcr_digest.as_slice(),
+        "pcrDigest = H(selected PCRs)"
+    );
+    assert!(attest.windows(5).any(|w| w == b"nonce"), "extraData");
+}
+
+#[test]
+fn contexts_round_trip_and_refuse_tampering_and_reset() {
+    let mut h = Harness::new();
+    let t = ecc_template(STORAGE, &AES128CFB, &NULL, 3);
+    let (key, public, _) = primary(&mut h, RH_NULL, &t);
+    let ctx = h.ok(CONTEXT_SAVE, &[key], &[], &[]).body().to_vec();
+    assert!(ctx.len() < 1024, "context blob {} bytes", ctx.len());
+    h.ok(cc::FLUSH_CONTEXT, &[], &[], &key.to_be_bytes());
+    let r = h.ok(CONTEXT_LOAD, &[], &[], &ctx);
+    let again = u32::from_be_bytes(r.body()[..4].try_into().unwrap());
+    let rp = h.ok(READ_PUBLIC, &[again], &[], &[]);
+    assert_eq!(&rp.body()[2..2 + public.len()], public.as_slice());
+    // Any flipped byte in the blob: INTEGRITY at parameter 1 (or SIZE if it hits a size).
+    for i in [20, ctx.len() / 2, ctx.len() - 1] {
+        let mut bad = ctx.clone();
+        bad[i] ^= 1;
+        let rc = h.send(CONTEXT_LOAD, &[], &[], &bad).rc();
+        assert!(rc == 0x1DF || rc == 0x1D5, "byte {i}: {rc:#x}");
+    }
+    // A null-hierarchy context dies with the TPM Reset.
+    h.tpm.init();
+    h.ok(cc::STARTUP, &[], &[], &[0, 0]);
+    assert_eq!(h.send(CONTEXT_LOAD, &[], &[], &ctx).rc(), 0x1DF);
+}
