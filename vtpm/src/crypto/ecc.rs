@@ -87,7 +87,7 @@ pub struct EccPoint {
     pub y: EccParameter,
 }
 
-/// An ECDSA signature (TPMS_SIGNATURE_ECDSA, Part 2 §11.3.1), r and s fixed-size big-endian.
+/// An ECDSA signature (TPMS_SIGNATURE_ECC, Part 2 §11.3.2), r and s fixed-size big-endian.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EcdsaSignature {
     /// r, `curve.size()` bytes.

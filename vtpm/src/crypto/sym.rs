@@ -1,5 +1,5 @@
 //! AES in CFB mode with full 128-bit feedback (CFB128, NIST SP 800-38A §6.3), the TPM's symmetric
-//! mode for parameter encryption (Part 1 §21.4), credential and TPM2B_PRIVATE protection (Part 1
+//! mode for parameter encryption (Part 1 §21), credential and TPM2B_PRIVATE protection (Part 1
 //! §22-§24) and context blobs (Part 1 §30). The last block may be partial: CFB is a stream mode,
 //! so ciphertext and plaintext have the same length.
 
