@@ -124,9 +124,12 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::STARTUP, &[], 0, NV),
     cmd(TpmCc::SHUTDOWN, &[], 0, NV),
     cmd(TpmCc::STIR_RANDOM, &[], 0, NV),
+    cmd(TpmCc::CREATE, &[H::Object], 1, 0),
+    cmd_rh(TpmCc::LOAD, &[H::Object], 1, 0),
     cmd(TpmCc::QUOTE, &[H::Object], 1, 0),
     cmd(TpmCc::SEQUENCE_UPDATE, &[H::Object], 1, 0),
     cmd(TpmCc::SIGN, &[H::Object], 1, 0),
+    cmd(TpmCc::UNSEAL, &[H::Object], 1, 0),
     cmd_rh(TpmCc::CONTEXT_LOAD, &[], 0, 0),
     cmd(TpmCc::CONTEXT_SAVE, &[H::Context], 0, 0),
     cmd(TpmCc::FLUSH_CONTEXT, &[], 0, 0),
@@ -153,6 +156,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         NV | FLUSHED,
     ),
     cmd_rh(TpmCc::HASH_SEQUENCE_START, &[], 0, 0),
+    cmd_rh(TpmCc::CREATE_LOADED, &[H::Object], 1, 0),
 ];
 
 /// Look a command up in [`COMMANDS`].
@@ -404,6 +408,18 @@ impl<P: Platform> Tpm<P> {
         }
     }
 
+    /// Whether the USER role of `h` may be authorized with its authValue (password or HMAC):
+    /// objects with userWithAuth clear need a policy session (Part 1 §19.7.2).
+    fn user_with_auth(&self, h: u32) -> bool {
+        match self.objects.get(h) {
+            Some(Object::Key(k)) => k
+                .public
+                .attrs
+                .has(crate::wire::public::ObjectAttrs::USER_WITH_AUTH),
+            _ => true,
+        }
+    }
+
     /// The authValue of an entity, if it has one.
     pub(crate) fn entity_auth(&self, h: u32) -> Option<Auth> {
         match handle_type(h) {
@@ -467,6 +483,9 @@ impl<P: Platform> Tpm<P> {
                 if s.attrs.0 & !SessionAttrs::CONTINUE_SESSION != 0 {
                     return Err(TpmRc::ATTRIBUTES.at_session(n));
                 }
+                if !self.user_with_auth(h) {
+                    return Err(TpmRc::AUTH_UNAVAILABLE);
+                }
                 let mut auth = self.entity_auth(h).ok_or(TpmRc::AUTH_UNAVAILABLE)?;
                 auth.strip_trailing_zeros();
                 let mut given = Auth::from_slice(s.hmac).ok_or(TpmRc::SIZE.at_session(n))?;
@@ -492,6 +511,9 @@ impl<P: Platform> Tpm<P> {
                     Some(h) => {
                         if sess.kind != crate::state::session::SessionKind::Hmac {
                             return Err(TpmRc::AUTH_TYPE.at_session(n));
+                        }
+                        if !self.user_with_auth(h) {
+                            return Err(TpmRc::AUTH_UNAVAILABLE);
                         }
                         let key = self.hmac_key(sess, h)?;
                         if key.is_empty() && s.hmac.is_empty() {

@@ -30,16 +30,16 @@ mod alg_attr {
 /// `hash`, or tpm2-tools silently picks another session hash.
 pub const ALGORITHMS: &[(TpmAlgId, u32)] = &[
     (TpmAlgId::HMAC, alg_attr::HASH | alg_attr::SIGNING),
+    (TpmAlgId::AES, alg_attr::SYMMETRIC),
+    (TpmAlgId::KEYEDHASH, alg_attr::HASH | alg_attr::OBJECT),
     (TpmAlgId::SHA256, alg_attr::HASH),
     (TpmAlgId::SHA384, alg_attr::HASH),
     (TpmAlgId::SHA512, alg_attr::HASH),
     (TpmAlgId::ECDSA, alg_attr::ASYMMETRIC | alg_attr::SIGNING),
     (TpmAlgId::KDF1_SP800_108, alg_attr::HASH | alg_attr::METHOD),
     (TpmAlgId::ECC, alg_attr::ASYMMETRIC | alg_attr::OBJECT),
+    (TpmAlgId::CFB, alg_attr::SYMMETRIC | alg_attr::ENCRYPTING),
 ];
-
-// Referenced so that the full attribute vocabulary stays documented beside the table.
-const _: u32 = alg_attr::SYMMETRIC | alg_attr::ENCRYPTING;
 
 /// Most entries of one list in a GetCapability answer (MAX_CAP_BUFFER = 1024 bytes).
 pub const MAX_CAP_ALGS: usize = 169;

@@ -13,6 +13,7 @@ pub mod random;
 pub mod session;
 pub mod signature;
 pub mod startup;
+pub mod storage;
 pub mod testing;
 
 use crate::Tpm;
@@ -59,6 +60,10 @@ impl<P: Platform> Tpm<P> {
             TpmCc::CONTEXT_LOAD => rh = Some(self.context_load(p)?),
             TpmCc::CREATE_PRIMARY => rh = Some(self.create_primary(c, p, w)?),
             TpmCc::READ_PUBLIC => self.read_public(c, p, w)?,
+            TpmCc::CREATE => self.create(c, p, w)?,
+            TpmCc::CREATE_LOADED => rh = Some(self.create_loaded(c, p, w)?),
+            TpmCc::LOAD => rh = Some(self.load(c, p, w)?),
+            TpmCc::UNSEAL => self.unseal(c, p, w)?,
             TpmCc::LOAD_EXTERNAL => rh = Some(self.load_external(p, w)?),
             TpmCc::SIGN => self.sign(c, p, w)?,
             TpmCc::VERIFY_SIGNATURE => self.verify_signature(c, p, w)?,

@@ -58,7 +58,11 @@ pub struct CreationParent<'a> {
 
 /// The checks of creation that come before the attribute rules (the reference
 /// implementation's CreateChecks): who may supply the sensitive data.
-fn create_checks(public: &Public, data_len: usize, parent_fixed_tpm: bool) -> TpmResult<()> {
+pub(crate) fn create_checks(
+    public: &Public,
+    data_len: usize,
+    parent_fixed_tpm: bool,
+) -> TpmResult<()> {
     let a = public.attrs;
     match public.kind {
         PublicKind::KeyedHash { .. } => {
@@ -169,7 +173,7 @@ impl<P: Platform> Tpm<P> {
 
     /// TPMS_CREATION_DATA, creationHash and the creation ticket (Part 2 §15.1, §10.7.3)
     /// written as the tail of a CreatePrimary / Create response.
-    fn write_creation(
+    pub(crate) fn write_creation(
         &self,
         w: &mut Writer<'_>,
         c: &Cmd,

@@ -55,6 +55,14 @@ newtype! {
         HIERARCHY_CHANGE_AUTH = 0x129;
         /// TPM2_CreatePrimary (Part 3 §24.1).
         CREATE_PRIMARY = 0x131;
+        /// TPM2_Create (Part 3 §12.1).
+        CREATE = 0x153;
+        /// TPM2_Load (Part 3 §12.2).
+        LOAD = 0x157;
+        /// TPM2_Unseal (Part 3 §12.7).
+        UNSEAL = 0x15E;
+        /// TPM2_CreateLoaded (Part 3 §12.9).
+        CREATE_LOADED = 0x191;
         /// TPM2_Quote (Part 3 §18.4).
         QUOTE = 0x158;
         /// TPM2_Sign (Part 3 §20.2).

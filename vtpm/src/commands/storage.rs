@@ -1,0 +1,341 @@
+//! Creating and loading ordinary objects under a storage parent (Part 3 §12.1, §12.2, §12.7,
+//! §12.9) and the TPM2B_PRIVATE protection of Part 1 §23 ("outer wrap" for storage):
+//!
+//! `TPM2B_PRIVATE = integrity TPM2B ‖ AES-CFB(symKey, IV = 0)(u16 size ‖ TPMT_SENSITIVE)`,
+//! `symKey = KDFa(parent.nameAlg, parent.seedValue, "STORAGE", Name, ∅, parent key bits)`,
+//! `integrity = HMAC(KDFa(parent.nameAlg, parent.seedValue, "INTEGRITY", ∅, ∅, digest bits),
+//! encSensitive ‖ Name)`. The symmetric key depends on the object's Name, so an IV of zero
+//! never encrypts two sensitive areas under one key.
+
+use crate::Tpm;
+use crate::commands::object::{CreationParent, SensitiveCreate, qualified_name};
+use crate::crypto::ecc::{self, Curve};
+use crate::crypto::hash::HashAlg;
+use crate::crypto::hmac::hmac;
+use crate::crypto::kdf::kdfa;
+use crate::crypto::sym::{aes_cfb_decrypt, aes_cfb_encrypt};
+use crate::dispatch::{Cmd, Params};
+use crate::error::{TpmRc, TpmResult};
+use crate::platform::Platform;
+use crate::state::object::{KeyObject, MAX_SENSITIVE, Object};
+use crate::wire::constants::TpmAlgId;
+use crate::wire::public::{ObjectAttrs, Public, PublicKind, SymDef};
+use crate::wire::types::{Auth, MAX_DIGEST, PcrSelectionList, Secret};
+use crate::wire::{Reader, Writer};
+
+/// Largest TPM2B_PRIVATE we produce or accept.
+pub const MAX_PRIVATE: usize = 512;
+
+/// What a storage parent contributes to protecting its children.
+#[derive(Clone)]
+struct ParentInfo {
+    name_alg: HashAlg,
+    key_bytes: usize,
+    seed: Secret<64>,
+    name: crate::wire::types::Name,
+    qualified_name: crate::wire::types::Name,
+    hierarchy: u32,
+    fixed_tpm: bool,
+}
+
+/// Write TPMT_SENSITIVE (Part 2 §12.3.2.5) of `k`.
+fn marshal_sensitive(w: &mut Writer<'_>, k: &KeyObject) -> TpmResult<()> {
+    w.u16(k.public.type_alg().0)?;
+    w.tpm2b(k.auth.expose())?;
+    w.tpm2b(k.seed_value.expose())?;
+    w.tpm2b(k.sensitive.expose())?;
+    Ok(())
+}
+
+impl<P: Platform> Tpm<P> {
+    /// The storage parent at handle 1: a loaded restricted decryption key with its private
+    /// part (TPM_RC_TYPE at handle 1 otherwise, as the reference implementation answers).
+    fn storage_parent(&self, c: &Cmd) -> TpmResult<ParentInfo> {
+        let k = self.key(c, 0)?;
+        let storage = k.public.attrs.has(ObjectAttrs::RESTRICTED)
+            && k.public.attrs.has(ObjectAttrs::DECRYPT)
+            && !k.public_only;
+        let PublicKind::Ecc {
+            symmetric: SymDef::AesCfb { key_bits },
+            ..
+        } = k.public.kind
+        else {
+            return Err(TpmRc::TYPE.at_handle(1));
+        };
+        if !storage {
+            return Err(TpmRc::TYPE.at_handle(1));
+        }
+        Ok(ParentInfo {
+            name_alg: k.public.name_alg.ok_or(TpmRc::FAILURE)?,
+            key_bytes: usize::from(key_bits / 8),
+            seed: k.seed_value.clone(),
+            name: k.name,
+            qualified_name: k.qualified_name,
+            hierarchy: k.hierarchy,
+            fixed_tpm: k.public.attrs.has(ObjectAttrs::FIXED_TPM),
+        })
+    }
+
+    /// Generate a new ordinary object from a template (Part 1 §27): a random ECC key, or a
+    /// sealed data object whose unique field is H(seedValue ‖ data).
+    fn generate_object(
+        &mut self,
+        parent: &ParentInfo,
+        template: &Public,
+        sens: &SensitiveCreate<'_>,
+    ) -> TpmResult<KeyObject> {
+        let name_alg = template.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
+        let mut auth = Auth::from_slice(sens.user_auth).ok_or(TpmRc::SIZE.at_param(1))?;
+        auth.strip_trailing_zeros();
+        if auth.len() > name_alg.size() {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
+        let mut public = *template;
+        let storage =
+            template.attrs.has(ObjectAttrs::RESTRICTED) && template.attrs.has(ObjectAttrs::DECRYPT);
+        let mut seed_value = Secret::<64>::EMPTY;
+        let sensitive = match &mut public.kind {
+            PublicKind::Ecc { curve, x, y, .. } => {
+                let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE.at_param(2))?;
+                let mut c = [0u8; ecc::MAX_DERIVE_BYTES];
+                let c = c
+                    .get_mut(..curve.size().saturating_add(ecc::EXTRA_BYTES))
+                    .ok_or(TpmRc::FAILURE)?;
+                self.random(c)?;
+                let d = ecc::derive_private(curve, c).ok_or(TpmRc::FAILURE)?;
+                c.iter_mut().for_each(|b| *b = 0);
+                let q = ecc::public_from_private(curve, d.expose()).ok_or(TpmRc::FAILURE)?;
+                *x = q.x;
+                *y = q.y;
+                if storage {
+                    seed_value = Secret::zeroed(name_alg.size()).ok_or(TpmRc::FAILURE)?;
+                    self.random(seed_value.expose_mut())?;
+                }
+                Secret::<MAX_SENSITIVE>::from_slice(d.expose()).ok_or(TpmRc::FAILURE)?
+            }
+            PublicKind::KeyedHash { unique, .. } => {
+                if template.attrs.has(ObjectAttrs::SIGN) || template.attrs.has(ObjectAttrs::DECRYPT)
+                {
+                    // Keyed-hash keys (HMAC / XOR) are not offered: only sealed data objects.
+                    return Err(TpmRc::TYPE.at_param(2));
+                }
+                seed_value = Secret::zeroed(name_alg.size()).ok_or(TpmRc::FAILURE)?;
+                self.random(seed_value.expose_mut())?;
+                *unique = name_alg.digest(&[seed_value.expose(), sens.data]);
+                Secret::<MAX_SENSITIVE>::from_slice(sens.data).ok_or(TpmRc::SIZE.at_param(1))?
+            }
+        };
+        let name = public.name()?;
+        let qn = qualified_name(name_alg, parent.qualified_name.as_slice(), name.as_slice())?;
+        Ok(KeyObject {
+            public,
+            name,
+            qualified_name: qn,
+            hierarchy: parent.hierarchy,
+            auth,
+            sensitive,
+            seed_value,
+            public_only: false,
+        })
+    }
+
+    fn storage_keys(parent: &ParentInfo, name: &[u8]) -> TpmResult<(Secret<32>, Secret<64>)> {
+        let mut sym = Secret::<32>::zeroed(parent.key_bytes).ok_or(TpmRc::FAILURE)?;
+        kdfa(
+            parent.name_alg,
+            parent.seed.expose(),
+            b"STORAGE",
+            name,
+            &[],
+            sym.expose_mut(),
+        )
+        .ok_or(TpmRc::FAILURE)?;
+        let mut mac = Secret::<64>::zeroed(parent.name_alg.size()).ok_or(TpmRc::FAILURE)?;
+        kdfa(
+            parent.name_alg,
+            parent.seed.expose(),
+            b"INTEGRITY",
+            &[],
+            &[],
+            mac.expose_mut(),
+        )
+        .ok_or(TpmRc::FAILURE)?;
+        Ok((sym, mac))
+    }
+
+    /// Write TPM2B_PRIVATE for `k` under `parent`.
+    fn wrap(parent: &ParentInfo, k: &KeyObject, w: &mut Writer<'_>) -> TpmResult<()> {
+        let mut plain = Secret::<MAX_PRIVATE>::zeroed(MAX_PRIVATE).ok_or(TpmRc::FAILURE)?;
+        let n = {
+            let mut pw = Writer::new(plain.expose_mut());
+            pw.tpm2b_with(|pw| marshal_sensitive(pw, k).map_err(|_| crate::wire::WireError::Full))?;
+            pw.len()
+        };
+        let body = plain.expose_mut().get_mut(..n).ok_or(TpmRc::FAILURE)?;
+        let (sym, mac) = Self::storage_keys(parent, k.name.as_slice())?;
+        aes_cfb_encrypt(sym.expose(), &[0; 16], body).ok_or(TpmRc::FAILURE)?;
+        let integrity = hmac(parent.name_alg, mac.expose(), &[body, k.name.as_slice()]);
+        w.tpm2b_with(|w| {
+            w.tpm2b(integrity.as_slice())?;
+            w.bytes(body)
+        })?;
+        Ok(())
+    }
+
+    /// Check and open TPM2B_PRIVATE for `public` under `parent` (Part 1 §23): TPM_RC_INTEGRITY
+    /// at parameter 1 if it does not authenticate; TPM_RC_TYPE / TPM_RC_BINDING if the
+    /// sensitive area does not belong to the public area.
+    fn unwrap_private(
+        &self,
+        parent: &ParentInfo,
+        public: &Public,
+        private: &[u8],
+    ) -> TpmResult<KeyObject> {
+        let name_alg = public.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
+        let name = public.name()?;
+        let mut r = Reader::new(private);
+        let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| TpmRc::SIZE.at_param(1))?;
+        let body = r.rest();
+        let (sym, mac) = Self::storage_keys(parent, name.as_slice())?;
+        let expect = hmac(parent.name_alg, mac.expose(), &[body, name.as_slice()]);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(expect.as_slice(), integrity)) {
+            return Err(TpmRc::INTEGRITY.at_param(1));
+        }
+        let mut plain = Secret::<MAX_PRIVATE>::from_slice(body).ok_or(TpmRc::SIZE.at_param(1))?;
+        aes_cfb_decrypt(sym.expose(), &[0; 16], plain.expose_mut()).ok_or(TpmRc::FAILURE)?;
+        let mut pr = Reader::new(plain.expose());
+        let inner = pr.tpm2b(MAX_PRIVATE).map_err(|_| TpmRc::SIZE.at_param(1))?;
+        let mut s = Reader::new(inner);
+        let ty = TpmAlgId(s.u16()?);
+        let auth = Auth::from_slice(s.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
+        let seed_value = Secret::<64>::from_slice(s.tpm2b(64)?).ok_or(TpmRc::SIZE)?;
+        let sensitive =
+            Secret::<MAX_SENSITIVE>::from_slice(s.tpm2b(MAX_SENSITIVE)?).ok_or(TpmRc::SIZE)?;
+        if ty != public.type_alg() {
+            return Err(TpmRc::TYPE.at_param(2));
+        }
+        match &public.kind {
+            PublicKind::Ecc { curve, x, y, .. } => {
+                let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE.at_param(2))?;
+                let q = ecc::public_from_private(curve, sensitive.expose())
+                    .ok_or(TpmRc::BINDING.at_param(2))?;
+                if q.x.as_slice() != x.as_slice() || q.y.as_slice() != y.as_slice() {
+                    return Err(TpmRc::BINDING.at_param(2));
+                }
+            }
+            PublicKind::KeyedHash { unique, .. } => {
+                if name_alg.digest(&[seed_value.expose(), sensitive.expose()]) != *unique {
+                    return Err(TpmRc::BINDING.at_param(2));
+                }
+            }
+        }
+        let qn = qualified_name(name_alg, parent.qualified_name.as_slice(), name.as_slice())?;
+        Ok(KeyObject {
+            public: *public,
+            name,
+            qualified_name: qn,
+            hierarchy: parent.hierarchy,
+            auth,
+            sensitive,
+            seed_value,
+            public_only: false,
+        })
+    }
+
+    /// TPM2_Create (Part 3 §12.1): a new object under a storage parent, returned wrapped.
+    pub(crate) fn create(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let sens = p.next(SensitiveCreate::unmarshal)?;
+        let template = p.next(Public::unmarshal_2b)?;
+        let outside_info = p.tpm2b(MAX_DIGEST)?;
+        let pcrs = p.next(PcrSelectionList::unmarshal)?;
+        p.finish()?;
+        let parent = self.storage_parent(c)?;
+        crate::commands::object::create_checks(&template, sens.data.len(), parent.fixed_tpm)
+            .map_err(|rc| rc.at_param(2))?;
+        let k = self.generate_object(&parent, &template, &sens)?;
+        Self::wrap(&parent, &k, w)?;
+        k.public.marshal_2b(w)?;
+        let cp = CreationParent {
+            name: parent.name.as_slice(),
+            qualified_name: parent.qualified_name.as_slice(),
+            name_alg: parent.name_alg.alg_id(),
+        };
+        self.write_creation(w, c, &k, &cp, outside_info, &pcrs)
+    }
+
+    /// TPM2_CreateLoaded (Part 3 §12.9) under a storage parent: Create, then Load. (A
+    /// hierarchy as parent is TPM2_CreatePrimary's job and is not offered here.)
+    pub(crate) fn create_loaded(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<u32> {
+        let sens = p.next(SensitiveCreate::unmarshal)?;
+        let template = p.next(Public::unmarshal_2b)?;
+        p.finish()?;
+        let parent = self.storage_parent(c)?;
+        crate::commands::object::create_checks(&template, sens.data.len(), parent.fixed_tpm)
+            .map_err(|rc| rc.at_param(2))?;
+        if !self.objects.has_free() {
+            return Err(TpmRc::OBJECT_MEMORY);
+        }
+        let k = self.generate_object(&parent, &template, &sens)?;
+        Self::wrap(&parent, &k, w)?;
+        k.public.marshal_2b(w)?;
+        w.tpm2b(k.name.as_slice())?;
+        self.objects
+            .insert(Object::Key(k))
+            .ok_or(TpmRc::OBJECT_MEMORY)
+    }
+
+    /// TPM2_Load (Part 3 §12.2).
+    pub(crate) fn load(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<u32> {
+        let private = p.tpm2b(MAX_PRIVATE)?;
+        let public = p.next(Public::unmarshal_2b)?;
+        p.finish()?;
+        let parent = self.storage_parent(c)?;
+        public
+            .validate(parent.fixed_tpm)
+            .map_err(|rc| rc.at_param(2))?;
+        if !self.objects.has_free() {
+            return Err(TpmRc::OBJECT_MEMORY);
+        }
+        let k = self.unwrap_private(&parent, &public, private)?;
+        w.tpm2b(k.name.as_slice())?;
+        self.objects
+            .insert(Object::Key(k))
+            .ok_or(TpmRc::OBJECT_MEMORY)
+    }
+
+    /// TPM2_Unseal (Part 3 §12.7): the data of a sealed data object.
+    pub(crate) fn unseal(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        p.finish()?;
+        let k = self.key(c, 0)?;
+        if !matches!(k.public.kind, PublicKind::KeyedHash { .. }) || k.public_only {
+            return Err(TpmRc::TYPE.at_handle(1));
+        }
+        let a = k.public.attrs;
+        if a.has(ObjectAttrs::SIGN) || a.has(ObjectAttrs::DECRYPT) || a.has(ObjectAttrs::RESTRICTED)
+        {
+            return Err(TpmRc::ATTRIBUTES.at_handle(1));
+        }
+        w.tpm2b(k.sensitive.expose())?;
+        Ok(())
+    }
+}
