@@ -105,9 +105,12 @@ fn template_errors_are_reported_at_the_public_parameter() {
     // A restricted signing key with a symmetric algorithm: SYMMETRIC at parameter 2.
     let t = ecc_template(AK, &AES128CFB, &[0, 0x18, 0, 0x0B], 3);
     assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2D6);
-    // Sign and decrypt both set: ATTRIBUTES.
-    let t = ecc_template(0x0006_0072, &NULL, &NULL, 3);
+    // Restricted with sign and decrypt both set: ATTRIBUTES.
+    let t = ecc_template(0x0007_0072, &NULL, &NULL, 3);
     assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2C2);
+    // Unrestricted sign + decrypt with a signing scheme: SCHEME.
+    let t = ecc_template(0x0006_0072, &NULL, &[0, 0x18, 0, 0x0B], 3);
+    assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2D2);
     // fixedTPM without fixedParent: ATTRIBUTES.
     let t = ecc_template(STORAGE & !0x10, &AES128CFB, &NULL, 3);
     assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2C2);

@@ -12,8 +12,8 @@ use crate::state::Phase;
 use crate::state::object::Object;
 use crate::wire::auth::{AuthArea, AuthCommand, SessionAttrs, parse_auth_area};
 use crate::wire::constants::handle::{
-    HT_HMAC_SESSION, HT_PCR, HT_PERMANENT, HT_POLICY_SESSION, HT_TRANSIENT, RH_ENDORSEMENT,
-    RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, RS_PW, handle_type,
+    HT_HMAC_SESSION, HT_PCR, HT_PERMANENT, HT_PERSISTENT, HT_POLICY_SESSION, HT_TRANSIENT,
+    RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, RS_PW, handle_type,
 };
 use crate::wire::constants::{TpmCc, TpmSt};
 use crate::wire::header::{CommandHeader, HEADER_SIZE};
@@ -40,6 +40,8 @@ pub enum HandleKind {
     HierarchyAuth,
     /// TPMI_RH_HIERARCHY+: owner, endorsement, platform or null.
     HierarchyOrNull,
+    /// TPMI_RH_PROVISION: owner or platform.
+    Provision,
     /// TPMI_DH_CONTEXT: a transient object or a session (presence checked by the handler).
     Context,
 }
@@ -112,6 +114,7 @@ use HandleKind as H;
 
 /// The implemented commands, sorted by code.
 pub const COMMANDS: &[CommandInfo] = &[
+    cmd(TpmCc::EVICT_CONTROL, &[H::Provision, H::Object], 1, NV),
     cmd(TpmCc::CLEAR, &[H::Clear], 1, NV | EXTENSIVE),
     cmd(TpmCc::CLEAR_CONTROL, &[H::Clear], 1, NV),
     cmd(TpmCc::HIERARCHY_CHANGE_AUTH, &[H::HierarchyAuth], 1, NV),
@@ -364,8 +367,8 @@ impl<P: Platform> Tpm<P> {
         let ok = match kind {
             HandleKind::Pcr => is_pcr,
             HandleKind::PcrOrNull => is_pcr || h == RH_NULL,
-            HandleKind::Object => ht == HT_TRANSIENT,
-            HandleKind::ObjectOrNull => ht == HT_TRANSIENT || h == RH_NULL,
+            HandleKind::Object => ht == HT_TRANSIENT || ht == HT_PERSISTENT,
+            HandleKind::ObjectOrNull => ht == HT_TRANSIENT || ht == HT_PERSISTENT || h == RH_NULL,
             HandleKind::EntityOrNull => {
                 is_pcr
                     || ht == HT_TRANSIENT
@@ -381,6 +384,7 @@ impl<P: Platform> Tpm<P> {
             HandleKind::Context => {
                 matches!(ht, HT_TRANSIENT | HT_HMAC_SESSION | HT_POLICY_SESSION)
             }
+            HandleKind::Provision => matches!(h, RH_OWNER | RH_PLATFORM),
             HandleKind::HierarchyOrNull => {
                 matches!(h, RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_NULL)
             }
@@ -390,6 +394,9 @@ impl<P: Platform> Tpm<P> {
         }
         if ht == HT_TRANSIENT && self.objects.get(h).is_none() {
             return Err(TpmRc::reference_h(u8::try_from(i).unwrap_or(0)));
+        }
+        if ht == HT_PERSISTENT && self.objects.get(h).is_none() {
+            return Err(TpmRc::HANDLE.at_handle(n));
         }
         if ht == HT_PERMANENT && !self.hier.enabled(h) {
             return Err(TpmRc::HIERARCHY.at_handle(n));
@@ -426,7 +433,7 @@ impl<P: Platform> Tpm<P> {
             HT_PCR => Some(Auth::EMPTY),
             HT_PERMANENT if h == RH_NULL => Some(Auth::EMPTY),
             HT_PERMANENT => self.hier.auth(h).cloned(),
-            HT_TRANSIENT => match self.objects.get(h)? {
+            HT_TRANSIENT | HT_PERSISTENT => match self.objects.get(h)? {
                 Object::Sequence(s) => Some(s.auth.clone()),
                 Object::Key(k) => Some(k.auth.clone()),
             },

@@ -3,13 +3,13 @@
 use crate::dispatch::{COMMANDS, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
-use crate::state::object::MAX_OBJECTS;
+use crate::state::object::{MAX_OBJECTS, MAX_PERSISTENT};
 use crate::state::pcr::{BANKS, attrs, locality_in, no_increment};
 use crate::state::session::MAX_SESSIONS;
 use crate::wire::Writer;
 use crate::wire::constants::handle::{
-    HT_HMAC_SESSION, HT_PCR, HT_PERMANENT, HT_POLICY_SESSION, HT_TRANSIENT, RH_ENDORSEMENT,
-    RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, RH_PLATFORM_NV, RS_PW, handle_type,
+    HT_HMAC_SESSION, HT_PCR, HT_PERMANENT, HT_PERSISTENT, HT_POLICY_SESSION, HT_TRANSIENT,
+    RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, RH_PLATFORM_NV, RS_PW, handle_type,
 };
 use crate::wire::constants::{TpmAlgId, TpmCap, pt, pt_pcr};
 use crate::wire::types::{MAX_BUFFER, PCR_COUNT, PCR_SELECT_BYTES, PCR_SELECT_MAX};
@@ -136,7 +136,7 @@ impl<P: Platform> Tpm<P> {
             0x10C => version(2),                      // FIRMWARE_VERSION_2
             0x10D => n(MAX_BUFFER),                   // INPUT_BUFFER
             0x10E => n(MAX_OBJECTS),                  // HR_TRANSIENT_MIN
-            0x10F => 0,                               // HR_PERSISTENT_MIN
+            0x10F => n(MAX_PERSISTENT),               // HR_PERSISTENT_MIN
             0x110 => n(MAX_SESSIONS),                 // HR_LOADED_MIN
             0x111 => n(MAX_SESSIONS),                 // ACTIVE_SESSIONS_MAX
             0x112 => n(PCR_COUNT),                    // PCR_COUNT
@@ -187,16 +187,16 @@ impl<P: Platform> Tpm<P> {
             0x205 => n(self.sessions.count()),                              // HR_ACTIVE
             0x206 => n(MAX_SESSIONS.saturating_sub(self.sessions.count())), // HR_ACTIVE_AVAIL
             0x207 => n(MAX_OBJECTS.saturating_sub(objects_used)),           // HR_TRANSIENT_AVAIL
-            0x208 => 0,                                                     // HR_PERSISTENT
-            0x209 => 0,                                                     // HR_PERSISTENT_AVAIL
-            0x20A => 0,                                                     // NV_COUNTERS
-            0x20B => 0,                                                     // NV_COUNTERS_AVAIL
-            0x20C => 0,                                                     // ALGORITHM_SET
-            0x20D => 0,                                                     // LOADED_CURVES
-            0x20E => 0,                                                     // LOCKOUT_COUNTER
-            0x20F => 3,                                                     // MAX_AUTH_FAIL
-            0x210 => 1000,                                                  // LOCKOUT_INTERVAL
-            0x211 => 1000,                                                  // LOCKOUT_RECOVERY
+            0x208 => n(self.objects.persistent_handles().len()),            // HR_PERSISTENT
+            0x209 => n(MAX_PERSISTENT.saturating_sub(self.objects.persistent_handles().len())), // HR_PERSISTENT_AVAIL
+            0x20A => 0,    // NV_COUNTERS
+            0x20B => 0,    // NV_COUNTERS_AVAIL
+            0x20C => 0,    // ALGORITHM_SET
+            0x20D => 0,    // LOADED_CURVES
+            0x20E => 0,    // LOCKOUT_COUNTER
+            0x20F => 3,    // MAX_AUTH_FAIL
+            0x210 => 1000, // LOCKOUT_INTERVAL
+            0x211 => 1000, // LOCKOUT_RECOVERY
             _ => return None,
         })
     }
@@ -275,8 +275,11 @@ impl<P: Platform> Tpm<P> {
                     .for_each(|h| {
                         let _ = handles.push(*h);
                     }),
-                    // NV indices and persistent objects: none in this version. Other handle
-                    // types have nothing to list.
+                    HT_PERSISTENT => self.objects.persistent_handles().iter().for_each(|h| {
+                        let _ = handles.push(*h);
+                    }),
+                    // NV indices: none in this version. Other handle types have nothing to
+                    // list.
                     _ => {}
                 }
                 let it = handles.into_iter().filter(|h| *h >= property);

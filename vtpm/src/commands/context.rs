@@ -17,7 +17,8 @@ use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
 use crate::state::object::{KeyObject, Object};
 use crate::wire::constants::handle::{
-    HT_HMAC_SESSION, HT_POLICY_SESSION, HT_TRANSIENT, RH_NULL, handle_type,
+    HT_HMAC_SESSION, HT_PERSISTENT, HT_POLICY_SESSION, HT_TRANSIENT, RH_ENDORSEMENT, RH_NULL,
+    RH_OWNER, RH_PLATFORM, handle_type,
 };
 use crate::wire::public::Public;
 use crate::wire::types::{Auth, Name, Secret};
@@ -88,6 +89,52 @@ impl<P: Platform> Tpm<P> {
         } else {
             Err(TpmRc::HANDLE.at_param(1))
         }
+    }
+
+    /// TPM2_EvictControl (Part 3 §28.5): make a transient object persistent at a handle of
+    /// the authorizing hierarchy's range (owner 0x81000000-0x817FFFFF, platform above), or
+    /// evict a persistent one (its own handle as the parameter).
+    pub(crate) fn evict_control(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        let target = p.u32()?;
+        p.finish()?;
+        if handle_type(target) != HT_PERSISTENT {
+            return Err(TpmRc::VALUE.at_param(1));
+        }
+        let auth = c.handle(0);
+        let obj_handle = c.handle(1);
+        let Some(Object::Key(k)) = self.objects.get(obj_handle) else {
+            return Err(TpmRc::HANDLE.at_handle(2));
+        };
+        let owner_range = target < 0x8180_0000;
+        if (auth == RH_OWNER) != owner_range {
+            return Err(TpmRc::RANGE.at_param(1));
+        }
+        let allowed = match auth {
+            RH_PLATFORM => k.hierarchy == RH_PLATFORM,
+            _ => k.hierarchy == RH_OWNER || k.hierarchy == RH_ENDORSEMENT,
+        };
+        if !allowed {
+            return Err(TpmRc::HIERARCHY.at_handle(2));
+        }
+        if handle_type(obj_handle) == HT_PERSISTENT {
+            if target != obj_handle {
+                return Err(TpmRc::HANDLE.at_handle(2));
+            }
+            self.objects.evict(target);
+            return Ok(());
+        }
+        if k.public_only
+            || k.public
+                .attrs
+                .has(crate::wire::public::ObjectAttrs::ST_CLEAR)
+        {
+            return Err(TpmRc::ATTRIBUTES.at_handle(2));
+        }
+        if self.objects.get(target).is_some() {
+            return Err(TpmRc::NV_DEFINED);
+        }
+        let obj = Object::Key(k.clone());
+        self.objects.persist(target, obj).ok_or(TpmRc::NV_SPACE)
     }
 
     /// TPM2_ContextSave (Part 3 §28.2): TPMS_CONTEXT = sequence ‖ savedHandle ‖ hierarchy ‖

@@ -4,13 +4,14 @@ use crate::Tpm;
 use crate::dispatch::{Cmd, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
-use crate::wire::constants::handle::RH_LOCKOUT;
+use crate::wire::constants::handle::{RH_ENDORSEMENT, RH_LOCKOUT, RH_OWNER};
 use crate::wire::types::{Auth, Digest, MAX_DIGEST};
 
 impl<P: Platform> Tpm<P> {
     /// TPM2_Clear (Part 3 §24.6): new storage primary seed and owner / endorsement proofs;
     /// owner, endorsement and lockout authValues and policies emptied; the storage and
-    /// endorsement hierarchies re-enabled; resetCount and restartCount zeroed. The
+    /// endorsement hierarchies re-enabled, their objects flushed and evicted; resetCount and
+    /// restartCount zeroed. The
     /// endorsement primary seed is kept. TPM_RC_DISABLED after ClearControl(YES).
     pub(crate) fn clear(&mut self, _c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         p.finish()?;
@@ -34,6 +35,7 @@ impl<P: Platform> Tpm<P> {
         h.eh_enable = true;
         self.clock.reset_count = 0;
         self.clock.restart_count = 0;
+        self.objects.flush_hierarchies(&[RH_OWNER, RH_ENDORSEMENT]);
         Ok(())
     }
 

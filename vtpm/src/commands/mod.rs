@@ -57,6 +57,7 @@ impl<P: Platform> Tpm<P> {
             TpmCc::HIERARCHY_CHANGE_AUTH => self.hierarchy_change_auth(c, p)?,
             TpmCc::FLUSH_CONTEXT => self.flush_context(p)?,
             TpmCc::CONTEXT_SAVE => self.context_save(c, p, w)?,
+            TpmCc::EVICT_CONTROL => self.evict_control(c, p)?,
             TpmCc::CONTEXT_LOAD => rh = Some(self.context_load(p)?),
             TpmCc::CREATE_PRIMARY => rh = Some(self.create_primary(c, p, w)?),
             TpmCc::READ_PUBLIC => self.read_public(c, p, w)?,

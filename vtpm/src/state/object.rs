@@ -111,15 +111,21 @@ pub enum Object {
     Key(KeyObject),
 }
 
-/// The object slots.
+/// Persistent object slots (TPM2_EvictControl). Held in RAM: "persistent" for this TPM
+/// instance, which never outlives the confidential VM's boot.
+pub const MAX_PERSISTENT: usize = 8;
+
+/// The object slots: transient (handle = TRANSIENT_FIRST + slot) and persistent.
 pub struct Objects {
     slots: [Option<Object>; MAX_OBJECTS],
+    persistent: [Option<(u32, Object)>; MAX_PERSISTENT],
 }
 
 impl Default for Objects {
     fn default() -> Self {
         Self {
             slots: [const { None }; MAX_OBJECTS],
+            persistent: [const { None }; MAX_PERSISTENT],
         }
     }
 }
@@ -130,14 +136,73 @@ impl Objects {
         (i < MAX_OBJECTS).then_some(i)
     }
 
-    /// The object at `handle`, if loaded.
+    /// The object at `handle` (transient or persistent), if present.
     pub fn get(&self, handle: u32) -> Option<&Object> {
-        self.slots.get(Self::index(handle)?)?.as_ref()
+        if let Some(i) = Self::index(handle) {
+            return self.slots.get(i)?.as_ref();
+        }
+        self.persistent
+            .iter()
+            .flatten()
+            .find(|(h, _)| *h == handle)
+            .map(|(_, o)| o)
     }
 
     /// The object at `handle`, mutably.
     pub fn get_mut(&mut self, handle: u32) -> Option<&mut Object> {
-        self.slots.get_mut(Self::index(handle)?)?.as_mut()
+        if let Some(i) = Self::index(handle) {
+            return self.slots.get_mut(i)?.as_mut();
+        }
+        self.persistent
+            .iter_mut()
+            .flatten()
+            .find(|(h, _)| *h == handle)
+            .map(|(_, o)| o)
+    }
+
+    /// Make `obj` persistent at `handle`; `None` if every persistent slot is taken.
+    pub fn persist(&mut self, handle: u32, obj: Object) -> Option<()> {
+        let slot = self.persistent.iter_mut().find(|s| s.is_none())?;
+        *slot = Some((handle, obj));
+        Some(())
+    }
+
+    /// Evict the persistent object at `handle`; returns whether it existed.
+    pub fn evict(&mut self, handle: u32) -> bool {
+        match self
+            .persistent
+            .iter_mut()
+            .find(|s| s.as_ref().is_some_and(|(h, _)| *h == handle))
+        {
+            Some(s) => {
+                *s = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Persistent handles, ascending.
+    pub fn persistent_handles(&self) -> heapless::Vec<u32, MAX_PERSISTENT> {
+        let mut v: heapless::Vec<u32, MAX_PERSISTENT> =
+            self.persistent.iter().flatten().map(|(h, _)| *h).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Remove every object (transient and persistent) that belongs to one of `hierarchies`.
+    pub fn flush_hierarchies(&mut self, hierarchies: &[u32]) {
+        let doomed = |o: &Object| matches!(o, Object::Key(k) if hierarchies.contains(&k.hierarchy));
+        for s in self.slots.iter_mut() {
+            if s.as_ref().is_some_and(doomed) {
+                *s = None;
+            }
+        }
+        for s in self.persistent.iter_mut() {
+            if s.as_ref().is_some_and(|(_, o)| doomed(o)) {
+                *s = None;
+            }
+        }
     }
 
     /// Whether a free slot exists.
@@ -157,7 +222,7 @@ impl Objects {
         self.slots.get_mut(Self::index(handle)?)?.take()
     }
 
-    /// Flush everything (at _TPM_Init).
+    /// Flush every transient object (at _TPM_Init); persistent objects stay.
     pub fn clear(&mut self) {
         self.slots.iter_mut().for_each(|s| *s = None);
     }

@@ -47,6 +47,8 @@ newtype! {
 newtype! {
     /// TPM_CC: command codes (Part 2 §6.5.2).
     TpmCc(u32) {
+        /// TPM2_EvictControl (Part 3 §28.5).
+        EVICT_CONTROL = 0x120;
         /// TPM2_Clear (Part 3 §24.6).
         CLEAR = 0x126;
         /// TPM2_ClearControl (Part 3 §24.7).

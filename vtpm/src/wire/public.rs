@@ -310,9 +310,9 @@ impl Public {
         }
         let (sign, decrypt, restricted) = (a.has(A::SIGN), a.has(A::DECRYPT), a.has(A::RESTRICTED));
         if sign == decrypt {
-            // Restricted keys are exactly one of sign / decrypt; no implemented scheme serves
-            // both; only a data object (keyed hash) may be neither.
-            if restricted || sign || !matches!(self.kind, PublicKind::KeyedHash { .. }) {
+            // A restricted key is exactly one of sign / decrypt; only a data object (keyed
+            // hash) may be neither. An unrestricted key may be both (with no scheme).
+            if restricted || (!sign && !matches!(self.kind, PublicKind::KeyedHash { .. })) {
                 return Err(TpmRc::ATTRIBUTES);
             }
         }
@@ -344,8 +344,8 @@ impl Public {
                     match scheme {
                         Scheme::Null if restricted => return Err(TpmRc::SCHEME),
                         Scheme::Null => {}
-                        Scheme::Ecdsa(_) if sign => {}
-                        Scheme::Ecdh(_) if decrypt => {}
+                        Scheme::Ecdsa(_) if sign && !decrypt => {}
+                        Scheme::Ecdh(_) if decrypt && !sign => {}
                         _ => return Err(TpmRc::SCHEME),
                     }
                 }
