@@ -10,6 +10,7 @@ use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
 use crate::state::Phase;
 use crate::state::object::Object;
+use crate::state::session::SessionKind;
 use crate::wire::auth::{AuthArea, AuthCommand, SessionAttrs, parse_auth_area};
 use crate::wire::constants::handle::{
     HT_HMAC_SESSION, HT_PCR, HT_PERMANENT, HT_PERSISTENT, HT_POLICY_SESSION, HT_TRANSIENT,
@@ -42,6 +43,8 @@ pub enum HandleKind {
     HierarchyOrNull,
     /// TPMI_RH_PROVISION: owner or platform.
     Provision,
+    /// TPMI_SH_POLICY: a loaded policy (or trial) session.
+    PolicySession,
     /// TPMI_DH_CONTEXT: a transient object or a session (presence checked by the handler).
     Context,
 }
@@ -127,6 +130,12 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::STARTUP, &[], 0, NV),
     cmd(TpmCc::SHUTDOWN, &[], 0, NV),
     cmd(TpmCc::STIR_RANDOM, &[], 0, NV),
+    cmd(
+        TpmCc::POLICY_SECRET,
+        &[H::EntityOrNull, H::PolicySession],
+        1,
+        0,
+    ),
     cmd(TpmCc::CREATE, &[H::Object], 1, 0),
     cmd_rh(TpmCc::LOAD, &[H::Object], 1, 0),
     cmd(TpmCc::QUOTE, &[H::Object], 1, 0),
@@ -137,6 +146,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::CONTEXT_SAVE, &[H::Context], 0, 0),
     cmd(TpmCc::FLUSH_CONTEXT, &[], 0, 0),
     cmd_rh(TpmCc::LOAD_EXTERNAL, &[], 0, 0),
+    cmd(TpmCc::POLICY_OR, &[H::PolicySession], 0, 0),
     cmd(TpmCc::READ_PUBLIC, &[H::Object], 0, 0),
     cmd_rh(
         TpmCc::START_AUTH_SESSION,
@@ -150,6 +160,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::GET_TEST_RESULT, &[], 0, 0),
     cmd(TpmCc::HASH, &[], 0, 0),
     cmd(TpmCc::PCR_READ, &[], 0, 0),
+    cmd(TpmCc::POLICY_RESTART, &[H::PolicySession], 0, 0),
     cmd(TpmCc::READ_CLOCK, &[], 0, 0),
     cmd(TpmCc::PCR_EXTEND, &[H::PcrOrNull], 1, NV),
     cmd(
@@ -159,6 +170,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         NV | FLUSHED,
     ),
     cmd_rh(TpmCc::HASH_SEQUENCE_START, &[], 0, 0),
+    cmd(TpmCc::POLICY_GET_DIGEST, &[H::PolicySession], 0, 0),
     cmd_rh(TpmCc::CREATE_LOADED, &[H::Object], 1, 0),
 ];
 
@@ -385,6 +397,7 @@ impl<P: Platform> Tpm<P> {
                 matches!(ht, HT_TRANSIENT | HT_HMAC_SESSION | HT_POLICY_SESSION)
             }
             HandleKind::Provision => matches!(h, RH_OWNER | RH_PLATFORM),
+            HandleKind::PolicySession => ht == HT_POLICY_SESSION,
             HandleKind::HierarchyOrNull => {
                 matches!(h, RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_NULL)
             }
@@ -393,6 +406,9 @@ impl<P: Platform> Tpm<P> {
             return Err(TpmRc::VALUE.at_handle(n));
         }
         if ht == HT_TRANSIENT && self.objects.get(h).is_none() {
+            return Err(TpmRc::reference_h(u8::try_from(i).unwrap_or(0)));
+        }
+        if kind == HandleKind::PolicySession && self.sessions.get(h).is_none() {
             return Err(TpmRc::reference_h(u8::try_from(i).unwrap_or(0)));
         }
         if ht == HT_PERSISTENT && self.objects.get(h).is_none() {
@@ -424,6 +440,24 @@ impl<P: Platform> Tpm<P> {
                 .attrs
                 .has(crate::wire::public::ObjectAttrs::USER_WITH_AUTH),
             _ => true,
+        }
+    }
+
+    /// The authPolicy of an entity (empty if it has none).
+    pub(crate) fn entity_policy(&self, h: u32) -> Digest {
+        match handle_type(h) {
+            HT_PERMANENT => match h {
+                RH_OWNER => self.hier.owner_policy,
+                RH_ENDORSEMENT => self.hier.endorsement_policy,
+                RH_PLATFORM => self.hier.platform_policy,
+                RH_LOCKOUT => self.hier.lockout_policy,
+                _ => Digest::EMPTY,
+            },
+            HT_TRANSIENT | HT_PERSISTENT => match self.objects.get(h) {
+                Some(Object::Key(k)) => k.public.auth_policy,
+                _ => Digest::EMPTY,
+            },
+            _ => Digest::EMPTY,
         }
     }
 
@@ -516,11 +550,21 @@ impl<P: Platform> Tpm<P> {
                 match entity {
                     None => return Err(TpmRc::ATTRIBUTES.at_session(n)),
                     Some(h) => {
-                        if sess.kind != crate::state::session::SessionKind::Hmac {
-                            return Err(TpmRc::AUTH_TYPE.at_session(n));
-                        }
-                        if !self.user_with_auth(h) {
-                            return Err(TpmRc::AUTH_UNAVAILABLE);
+                        match sess.kind {
+                            SessionKind::Hmac => {
+                                if !self.user_with_auth(h) {
+                                    return Err(TpmRc::AUTH_UNAVAILABLE);
+                                }
+                            }
+                            SessionKind::Policy => {
+                                // Part 1 §19.7: the session's policyDigest must equal the
+                                // entity's authPolicy (an empty authPolicy never matches).
+                                let policy = self.entity_policy(h);
+                                if policy.is_empty() || policy != sess.policy_digest {
+                                    return Err(TpmRc::POLICY_FAIL.at_session(n));
+                                }
+                            }
+                            SessionKind::Trial => return Err(TpmRc::AUTH_TYPE.at_session(n)),
                         }
                         let key = self.hmac_key(sess, h)?;
                         if key.is_empty() && s.hmac.is_empty() {
@@ -574,7 +618,8 @@ impl<P: Platform> Tpm<P> {
         let mut key =
             Secret::<{ 2 * MAX_DIGEST }>::from_slice(sess.session_key.expose()).unwrap_or_default();
         let bound = sess.bind_name.as_ref() == Some(&self.entity_name(h));
-        if !bound {
+        // A policy session carries the authValue only after PolicyAuthValue (not offered).
+        if !bound && sess.kind == SessionKind::Hmac {
             let mut auth = self.entity_auth(h).ok_or(TpmRc::AUTH_UNAVAILABLE)?;
             auth.strip_trailing_zeros();
             key.extend(auth.expose()).ok_or(TpmRc::SIZE)?;

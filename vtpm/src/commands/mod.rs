@@ -9,6 +9,7 @@ pub mod hash;
 pub mod hierarchy;
 pub mod object;
 pub mod pcr;
+pub mod policy;
 pub mod random;
 pub mod session;
 pub mod signature;
@@ -57,6 +58,10 @@ impl<P: Platform> Tpm<P> {
             TpmCc::HIERARCHY_CHANGE_AUTH => self.hierarchy_change_auth(c, p)?,
             TpmCc::FLUSH_CONTEXT => self.flush_context(p)?,
             TpmCc::CONTEXT_SAVE => self.context_save(c, p, w)?,
+            TpmCc::POLICY_SECRET => self.policy_secret(c, p, w)?,
+            TpmCc::POLICY_OR => self.policy_or(c, p)?,
+            TpmCc::POLICY_GET_DIGEST => self.policy_get_digest(c, p, w)?,
+            TpmCc::POLICY_RESTART => self.policy_restart(c, p)?,
             TpmCc::EVICT_CONTROL => self.evict_control(c, p)?,
             TpmCc::CONTEXT_LOAD => rh = Some(self.context_load(p)?),
             TpmCc::CREATE_PRIMARY => rh = Some(self.create_primary(c, p, w)?),

@@ -312,10 +312,7 @@ impl<P: Platform> Tpm<P> {
                 return Err(TpmRc::ECC_POINT.at_param(2));
             }
         }
-        // Part 3 §12.3: an external object may not claim to be fixed to this TPM.
-        if public.attrs.has(ObjectAttrs::FIXED_TPM) || public.attrs.has(ObjectAttrs::FIXED_PARENT) {
-            return Err(TpmRc::ATTRIBUTES.at_param(2));
-        }
+        // Part 3 §12.3: fixedTPM / fixedParent matter only when a private part is loaded.
         if !self.objects.has_free() {
             return Err(TpmRc::OBJECT_MEMORY);
         }

@@ -49,6 +49,14 @@ newtype! {
     TpmCc(u32) {
         /// TPM2_EvictControl (Part 3 §28.5).
         EVICT_CONTROL = 0x120;
+        /// TPM2_PolicySecret (Part 3 §23.4).
+        POLICY_SECRET = 0x151;
+        /// TPM2_PolicyOR (Part 3 §23.6).
+        POLICY_OR = 0x171;
+        /// TPM2_PolicyRestart (Part 3 §23.19).
+        POLICY_RESTART = 0x180;
+        /// TPM2_PolicyGetDigest (Part 3 §23.12).
+        POLICY_GET_DIGEST = 0x189;
         /// TPM2_Clear (Part 3 §24.6).
         CLEAR = 0x126;
         /// TPM2_ClearControl (Part 3 §24.7).
