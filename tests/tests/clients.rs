@@ -391,7 +391,6 @@ fn differential_against_swtpm() {
 /// quotes, credentials, sealing, contexts, and the response codes of common mistakes. The
 /// script also needs `python3-cryptography` (it verifies the TPM's results on its own).
 #[test]
-#[ignore = "keys and objects are not implemented in the core yet"]
 fn keys_with_tpm2_tools() {
     if let Err(e) = check_script("keys_with_tpm2_tools", "keys.py", &["--ours"]) {
         panic!("{e}");

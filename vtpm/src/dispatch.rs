@@ -43,6 +43,8 @@ pub enum HandleKind {
     HierarchyOrNull,
     /// TPMI_RH_PROVISION: owner or platform.
     Provision,
+    /// TPMI_RH_ENDORSEMENT: the endorsement hierarchy.
+    Endorsement,
     /// TPMI_SH_POLICY: a loaded policy (or trial) session.
     PolicySession,
     /// TPMI_DH_CONTEXT: a transient object or a session (presence checked by the handler).
@@ -55,6 +57,8 @@ const NV: u8 = 1;
 const EXTENSIVE: u8 = 2;
 /// TPMA_CC flag: the command flushes its first handle's object.
 const FLUSHED: u8 = 4;
+/// Not a TPMA_CC bit: the first handle is authorized in the ADMIN role (Part 1 §19.2).
+const ADMIN1: u8 = 8;
 
 /// One implemented command (Part 2 §8.9 TPMA_CC; Part 3 for each command's handles).
 #[derive(Clone, Copy, Debug)]
@@ -131,12 +135,27 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::SHUTDOWN, &[], 0, NV),
     cmd(TpmCc::STIR_RANDOM, &[], 0, NV),
     cmd(
+        TpmCc::ACTIVATE_CREDENTIAL,
+        &[H::Object, H::Object],
+        2,
+        ADMIN1,
+    ),
+    cmd(TpmCc::CERTIFY, &[H::Object, H::ObjectOrNull], 2, ADMIN1),
+    cmd(TpmCc::GET_TIME, &[H::Endorsement, H::ObjectOrNull], 2, 0),
+    cmd(
+        TpmCc::OBJECT_CHANGE_AUTH,
+        &[H::Object, H::Object],
+        1,
+        ADMIN1,
+    ),
+    cmd(
         TpmCc::POLICY_SECRET,
         &[H::EntityOrNull, H::PolicySession],
         1,
         0,
     ),
     cmd(TpmCc::CREATE, &[H::Object], 1, 0),
+    cmd(TpmCc::ECDH_ZGEN, &[H::Object], 1, 0),
     cmd_rh(TpmCc::LOAD, &[H::Object], 1, 0),
     cmd(TpmCc::QUOTE, &[H::Object], 1, 0),
     cmd(TpmCc::SEQUENCE_UPDATE, &[H::Object], 1, 0),
@@ -144,8 +163,10 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::UNSEAL, &[H::Object], 1, 0),
     cmd_rh(TpmCc::CONTEXT_LOAD, &[], 0, 0),
     cmd(TpmCc::CONTEXT_SAVE, &[H::Context], 0, 0),
+    cmd(TpmCc::ECDH_KEY_GEN, &[H::Object], 0, 0),
     cmd(TpmCc::FLUSH_CONTEXT, &[], 0, 0),
     cmd_rh(TpmCc::LOAD_EXTERNAL, &[], 0, 0),
+    cmd(TpmCc::MAKE_CREDENTIAL, &[H::Object], 0, 0),
     cmd(TpmCc::POLICY_OR, &[H::PolicySession], 0, 0),
     cmd(TpmCc::READ_PUBLIC, &[H::Object], 0, 0),
     cmd_rh(
@@ -398,11 +419,17 @@ impl<P: Platform> Tpm<P> {
             }
             HandleKind::Provision => matches!(h, RH_OWNER | RH_PLATFORM),
             HandleKind::PolicySession => ht == HT_POLICY_SESSION,
+            HandleKind::Endorsement => h == RH_ENDORSEMENT,
             HandleKind::HierarchyOrNull => {
                 matches!(h, RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_NULL)
             }
         };
-        if !ok {
+        // Transient handles beyond the object slots are outside TPMI_DH_OBJECT's range.
+        let in_range = ht != HT_TRANSIENT
+            || h.checked_sub(crate::state::object::TRANSIENT_FIRST)
+                .and_then(|i| usize::try_from(i).ok())
+                .is_some_and(|i| i < crate::state::object::MAX_OBJECTS);
+        if !ok || !in_range {
             return Err(TpmRc::VALUE.at_handle(n));
         }
         if ht == HT_TRANSIENT && self.objects.get(h).is_none() {
@@ -431,8 +458,20 @@ impl<P: Platform> Tpm<P> {
         }
     }
 
-    /// Whether the USER role of `h` may be authorized with its authValue (password or HMAC):
-    /// objects with userWithAuth clear need a policy session (Part 1 §19.7.2).
+    /// Whether the role of `h` may be authorized with its authValue (password or HMAC):
+    /// objects with userWithAuth (USER role) or adminWithPolicy (ADMIN role) need a policy
+    /// session (Part 1 §19.2).
+    fn auth_value_allowed(&self, h: u32, admin: bool) -> bool {
+        match self.objects.get(h) {
+            Some(Object::Key(k)) if admin => !k
+                .public
+                .attrs
+                .has(crate::wire::public::ObjectAttrs::ADMIN_WITH_POLICY),
+            _ => self.user_with_auth(h),
+        }
+    }
+
+    /// Whether the USER role of `h` may be authorized with its authValue.
     fn user_with_auth(&self, h: u32) -> bool {
         match self.objects.get(h) {
             Some(Object::Key(k)) => k
@@ -524,7 +563,7 @@ impl<P: Platform> Tpm<P> {
                 if s.attrs.0 & !SessionAttrs::CONTINUE_SESSION != 0 {
                     return Err(TpmRc::ATTRIBUTES.at_session(n));
                 }
-                if !self.user_with_auth(h) {
+                if !self.auth_value_allowed(h, i == 0 && info.flags & ADMIN1 != 0) {
                     return Err(TpmRc::AUTH_UNAVAILABLE);
                 }
                 let mut auth = self.entity_auth(h).ok_or(TpmRc::AUTH_UNAVAILABLE)?;
@@ -552,7 +591,7 @@ impl<P: Platform> Tpm<P> {
                     Some(h) => {
                         match sess.kind {
                             SessionKind::Hmac => {
-                                if !self.user_with_auth(h) {
+                                if !self.auth_value_allowed(h, i == 0 && info.flags & ADMIN1 != 0) {
                                     return Err(TpmRc::AUTH_UNAVAILABLE);
                                 }
                             }

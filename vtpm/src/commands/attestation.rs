@@ -60,6 +60,108 @@ impl<P: Platform> Tpm<P> {
         Ok(())
     }
 
+    /// Sign `attest` with the key at handle `i` (or answer TPMT_SIGNATURE with TPM_ALG_NULL
+    /// for TPM_RH_NULL), writing TPM2B_ATTEST ‖ TPMT_SIGNATURE (Part 3 §18.2).
+    fn write_signed_attest(
+        &mut self,
+        c: &Cmd,
+        i: usize,
+        scheme: Option<crate::crypto::hash::HashAlg>,
+        attest: &[u8],
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        w.tpm2b(attest)?;
+        if c.handle(i) == crate::wire::constants::handle::RH_NULL {
+            w.u16(crate::wire::constants::TpmAlgId::NULL.0)?;
+            return Ok(());
+        }
+        let key = self.key(c, i)?;
+        let (curve, hash) = crate::commands::signature::signing_hash(key, scheme, 2)?;
+        let d = Secret::<MAX_ECC_KEY_BYTES>::from_slice(key.sensitive.expose())
+            .ok_or(TpmRc::FAILURE)?;
+        let digest = hash.digest(&[attest]);
+        let sig = self.ecdsa_sign(d.expose(), curve, digest.as_slice())?;
+        crate::commands::signature::write_ecdsa(w, hash, &sig)
+    }
+
+    /// The signer's qualified name and hierarchy for an attestation by handle `i` (empty
+    /// and the null hierarchy for TPM_RH_NULL); checks the key can sign with `scheme`.
+    fn signer(
+        &self,
+        c: &Cmd,
+        i: usize,
+        scheme: Option<crate::crypto::hash::HashAlg>,
+    ) -> TpmResult<(crate::wire::types::Name, u32)> {
+        if c.handle(i) == crate::wire::constants::handle::RH_NULL {
+            return Ok((
+                crate::wire::types::Name::EMPTY,
+                crate::wire::constants::handle::RH_NULL,
+            ));
+        }
+        let key = self.key(c, i)?;
+        crate::commands::signature::signing_hash(key, scheme, 2)?;
+        Ok((key.qualified_name, key.hierarchy))
+    }
+
+    /// TPM2_Certify (Part 3 §18.2): TPMS_CERTIFY_INFO (name ‖ qualifiedName) of the object at
+    /// handle 1, signed by the key at handle 2 (or unsigned for TPM_RH_NULL).
+    pub(crate) fn certify(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let qualifying = p.tpm2b(MAX_DIGEST)?;
+        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        p.finish()?;
+        let obj = self.key(c, 0)?;
+        let (name, qn) = (obj.name, obj.qualified_name);
+        let (signer, hierarchy) = self.signer(c, 1, scheme)?;
+        let mut buf = [0u8; MAX_ATTEST];
+        let mut aw = Writer::new(&mut buf);
+        self.attest_header(
+            &mut aw,
+            TpmSt::ATTEST_CERTIFY,
+            signer.as_slice(),
+            hierarchy,
+            qualifying,
+        )?;
+        aw.tpm2b(name.as_slice())?;
+        aw.tpm2b(qn.as_slice())?;
+        let n = aw.len();
+        let attest = buf.get(..n).ok_or(TpmRc::FAILURE)?;
+        self.write_signed_attest(c, 1, scheme, attest, w)
+    }
+
+    /// TPM2_GetTime (Part 3 §18.7): TPMS_TIME_ATTEST_INFO (time ‖ clockInfo ‖
+    /// firmwareVersion), authorized by the endorsement hierarchy (privacy admin).
+    pub(crate) fn get_time(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let qualifying = p.tpm2b(MAX_DIGEST)?;
+        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        p.finish()?;
+        let (signer, hierarchy) = self.signer(c, 1, scheme)?;
+        let mut buf = [0u8; MAX_ATTEST];
+        let mut aw = Writer::new(&mut buf);
+        self.attest_header(
+            &mut aw,
+            TpmSt::ATTEST_TIME,
+            signer.as_slice(),
+            hierarchy,
+            qualifying,
+        )?;
+        aw.u64(self.clock.time())?;
+        self.clock.info().marshal(&mut aw)?;
+        aw.u64(crate::commands::capability::firmware_version())?;
+        let n = aw.len();
+        let attest = buf.get(..n).ok_or(TpmRc::FAILURE)?;
+        self.write_signed_attest(c, 1, scheme, attest, w)
+    }
+
     /// TPM2_Quote (Part 3 §18.4): TPMS_QUOTE_INFO over the selected PCRs (banks that are not
     /// allocated are dropped from the selection), signed with the key's scheme.
     pub(crate) fn quote(

@@ -5,6 +5,7 @@ pub mod attestation;
 pub mod capability;
 pub mod clock;
 pub mod context;
+pub mod credential;
 pub mod hash;
 pub mod hierarchy;
 pub mod object;
@@ -70,6 +71,13 @@ impl<P: Platform> Tpm<P> {
             TpmCc::CREATE_LOADED => rh = Some(self.create_loaded(c, p, w)?),
             TpmCc::LOAD => rh = Some(self.load(c, p, w)?),
             TpmCc::UNSEAL => self.unseal(c, p, w)?,
+            TpmCc::MAKE_CREDENTIAL => self.make_credential(c, p, w)?,
+            TpmCc::ACTIVATE_CREDENTIAL => self.activate_credential(c, p, w)?,
+            TpmCc::ECDH_KEY_GEN => self.ecdh_keygen(c, p, w)?,
+            TpmCc::ECDH_ZGEN => self.ecdh_zgen(c, p, w)?,
+            TpmCc::CERTIFY => self.certify(c, p, w)?,
+            TpmCc::GET_TIME => self.get_time(c, p, w)?,
+            TpmCc::OBJECT_CHANGE_AUTH => self.object_change_auth(c, p, w)?,
             TpmCc::LOAD_EXTERNAL => rh = Some(self.load_external(p, w)?),
             TpmCc::SIGN => self.sign(c, p, w)?,
             TpmCc::VERIFY_SIGNATURE => self.verify_signature(c, p, w)?,

@@ -318,6 +318,43 @@ impl<P: Platform> Tpm<P> {
             .ok_or(TpmRc::OBJECT_MEMORY)
     }
 
+    /// TPM2_ObjectChangeAuth (Part 3 §12.8): a new TPM2B_PRIVATE for the object at handle 1
+    /// with `newAuth`, under its parent at handle 2 (TPM_RC_TYPE at handle 2 if that is not
+    /// its parent). The loaded object keeps its old authValue.
+    pub(crate) fn object_change_auth(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let new_auth = p.tpm2b(MAX_DIGEST)?;
+        p.finish()?;
+        let mut k = self.key(c, 0)?.clone();
+        let name_alg = k.public.name_alg.ok_or(TpmRc::HASH)?;
+        let parent_cmd = Cmd {
+            handles: [c.handle(1), c.handle(1), c.handle(1)],
+            ..*c
+        };
+        let parent = self
+            .storage_parent(&parent_cmd)
+            .map_err(|_| TpmRc::TYPE.at_handle(2))?;
+        let qn = qualified_name(
+            name_alg,
+            parent.qualified_name.as_slice(),
+            k.name.as_slice(),
+        )?;
+        if qn != k.qualified_name {
+            return Err(TpmRc::TYPE.at_handle(2));
+        }
+        let mut auth = Auth::from_slice(new_auth).ok_or(TpmRc::SIZE.at_param(1))?;
+        auth.strip_trailing_zeros();
+        if auth.len() > name_alg.size() {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
+        k.auth = auth;
+        Self::wrap(&parent, &k, w)
+    }
+
     /// TPM2_Unseal (Part 3 §12.7): the data of a sealed data object.
     pub(crate) fn unseal(
         &mut self,

@@ -185,6 +185,15 @@ pub fn ecdh(curve: Curve, d: &[u8], peer_x: &[u8], peer_y: &[u8]) -> Option<EccP
     }
 }
 
+/// The point d·Q (TPM2_ECDH_ZGen / ECDH_KeyGen return the whole point, Part 3 §14.4–14.5).
+/// `None` if (x, y) is not a valid point or `d` is invalid. Both coordinates are secret.
+pub fn multiply(curve: Curve, d: &[u8], x: &[u8], y: &[u8]) -> Option<(EccPrivate, EccPrivate)> {
+    match curve {
+        Curve::P256 => multiply_c::<NistP256>(d, x, y),
+        Curve::P384 => multiply_c::<NistP384>(d, x, y),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Generic implementations over the RustCrypto curve types.
 
@@ -284,9 +293,38 @@ fn ecdh_c<C: CurveArithmetic>(d: &[u8], peer_x: &[u8], peer_y: &[u8]) -> Option<
     EccPrivate::from_slice(z.raw_secret_bytes())
 }
 
+fn multiply_c<C: CurveArithmetic>(
+    d: &[u8],
+    x: &[u8],
+    y: &[u8],
+) -> Option<(EccPrivate, EccPrivate)> {
+    let q = affine::<C>(x, y)?;
+    let d = secret_scalar::<C>(d)?;
+    // d ∈ [1, n − 1] and Q ≠ O in a prime-order group, so d·Q ≠ O.
+    // Group scalar multiplication (constant time in the curve crate), not integer arithmetic.
+    let p =
+        Zeroizing::new(core::ops::Mul::mul(ProjectivePoint::<C>::from(q), d.as_ref()).to_affine());
+    let px = Zeroizing::new(p.x());
+    let py = Zeroizing::new(p.y());
+    Some((EccPrivate::from_slice(&px)?, EccPrivate::from_slice(&py)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multiply_agrees_with_ecdh_and_the_generator() {
+        for curve in Curve::ALL {
+            let d1 = derive_private(curve, &[7u8; 56][..curve.size() + 8]).unwrap();
+            let d2 = derive_private(curve, &[9u8; 56][..curve.size() + 8]).unwrap();
+            let q2 = public_from_private(curve, d2.expose()).unwrap();
+            let (x, y) = multiply(curve, d1.expose(), q2.x.as_slice(), q2.y.as_slice()).unwrap();
+            let z = ecdh(curve, d1.expose(), q2.x.as_slice(), q2.y.as_slice()).unwrap();
+            assert_eq!(x.expose(), z.expose());
+            assert!(validate_point(curve, x.expose(), y.expose()));
+        }
+    }
 
     fn hex(s: &str) -> heapless::Vec<u8, 128> {
         let s: heapless::String<256> = s.chars().filter(|c| !c.is_whitespace()).collect();

@@ -57,6 +57,20 @@ newtype! {
         POLICY_RESTART = 0x180;
         /// TPM2_PolicyGetDigest (Part 3 §23.12).
         POLICY_GET_DIGEST = 0x189;
+        /// TPM2_ActivateCredential (Part 3 §12.5).
+        ACTIVATE_CREDENTIAL = 0x147;
+        /// TPM2_MakeCredential (Part 3 §12.6).
+        MAKE_CREDENTIAL = 0x168;
+        /// TPM2_ECDH_KeyGen (Part 3 §14.4).
+        ECDH_KEY_GEN = 0x163;
+        /// TPM2_ECDH_ZGen (Part 3 §14.5).
+        ECDH_ZGEN = 0x154;
+        /// TPM2_Certify (Part 3 §18.2).
+        CERTIFY = 0x148;
+        /// TPM2_GetTime (Part 3 §18.7).
+        GET_TIME = 0x14C;
+        /// TPM2_ObjectChangeAuth (Part 3 §12.8).
+        OBJECT_CHANGE_AUTH = 0x150;
         /// TPM2_Clear (Part 3 §24.6).
         CLEAR = 0x126;
         /// TPM2_ClearControl (Part 3 §24.7).
