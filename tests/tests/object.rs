@@ -218,3 +218,85 @@ fn contexts_round_trip_and_refuse_tampering_and_reset() {
     h.ok(cc::STARTUP, &[], &[], &[0, 0]);
     assert_eq!(h.send(CONTEXT_LOAD, &[], &[], &ctx).rc(), 0x1DF);
 }
+
+/// RFC 6979 A.2.5: a P-256 key pair.
+const RFC6979_X: &str = "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721";
+const RFC6979_UX: &str = "60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6";
+const RFC6979_UY: &str = "7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299";
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn load_external_with_a_private_key_only_in_the_null_hierarchy() {
+    let mut h = Harness::new();
+    // An unrestricted ECDSA-SHA256 signing key with the RFC 6979 public point.
+    let mut t = Vec::new();
+    t.extend(0x0023u16.to_be_bytes());
+    t.extend(SHA256.to_be_bytes());
+    t.extend(0x0004_0040u32.to_be_bytes()); // sign | userWithAuth
+    t.extend([0, 0]);
+    t.extend(NULL);
+    t.extend([0, 0x18, 0, 0x0B]);
+    t.extend(3u16.to_be_bytes());
+    t.extend(NULL);
+    tpm2b(&mut t, &unhex(RFC6979_UX));
+    tpm2b(&mut t, &unhex(RFC6979_UY));
+    let sensitive = |d: &[u8]| {
+        let mut s = Vec::new();
+        s.extend(0x0023u16.to_be_bytes());
+        tpm2b(&mut s, b"");
+        tpm2b(&mut s, b"");
+        tpm2b(&mut s, d);
+        let mut out = Vec::new();
+        tpm2b(&mut out, &s);
+        out
+    };
+    let load = |h: &mut Harness, private: &[u8], hierarchy: u32| {
+        let mut p = private.to_vec();
+        tpm2b(&mut p, &t);
+        p.extend(hierarchy.to_be_bytes());
+        h.send(0x167, &[], &[], &p)
+    };
+    let good = sensitive(&unhex(RFC6979_X));
+    assert_eq!(
+        load(&mut h, &good, RH_OWNER).rc(),
+        0x3C5,
+        "HIERARCHY at parameter 3"
+    );
+    let mut wrong = unhex(RFC6979_X);
+    wrong[31] ^= 1;
+    assert_eq!(
+        load(&mut h, &sensitive(&wrong), RH_NULL).rc(),
+        0x1E5,
+        "BINDING at parameter 1"
+    );
+    let r = load(&mut h, &good, RH_NULL);
+    assert_eq!(r.rc(), 0);
+    let key = u32::from_be_bytes(r.body()[..4].try_into().unwrap());
+    // It signs, and its own signature verifies.
+    let d = digest(SHA256, &[b"sample"]);
+    let mut p = Vec::new();
+    tpm2b(&mut p, &d);
+    p.extend(NULL);
+    p.extend([0x80, 0x24, 0x40, 0, 0, 7, 0, 0]);
+    let r = h.ok(SIGN, &[key], &[AuthCmd::pw(b"")], &p);
+    let (sig, _) = r.split_sessions(0);
+    let mut v = Vec::new();
+    tpm2b(&mut v, &d);
+    v.extend(sig);
+    h.ok(0x177, &[key], &[], &v);
+    // A changed digest does not verify: SIGNATURE at parameter 2.
+    v[2] ^= 1;
+    assert_eq!(h.send(0x177, &[key], &[], &v).rc(), 0x2DB);
+}
+
+#[test]
+fn tpm_state_stays_small() {
+    let size = core::mem::size_of::<vtpm::Tpm<host_sim::SimPlatform>>();
+    println!("size_of::<Tpm<SimPlatform>>() = {size} bytes");
+    assert!(size < 48 * 1024, "TPM state is {size} bytes");
+}

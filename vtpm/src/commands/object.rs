@@ -288,8 +288,8 @@ impl<P: Platform> Tpm<P> {
         Ok(())
     }
 
-    /// TPM2_LoadExternal (Part 3 §12.3), public area only: for verification keys and
-    /// credential targets. A private part is TPM_RC_SIZE at parameter 1 (not offered yet).
+    /// TPM2_LoadExternal (Part 3 §12.3): a public area (verification keys, credential
+    /// targets), or a whole key in the null hierarchy.
     pub(crate) fn load_external(
         &mut self,
         p: &mut Params<'_>,
@@ -299,20 +299,71 @@ impl<P: Platform> Tpm<P> {
         let public = p.next(Public::unmarshal_2b)?;
         let hierarchy = p.next(crate::commands::hash::read_hierarchy)?;
         p.finish()?;
-        if !private.is_empty() {
-            return Err(TpmRc::SIZE.at_param(1));
-        }
         if !self.hier.enabled(hierarchy) {
             return Err(TpmRc::HIERARCHY.at_param(3));
         }
         let name_alg = public.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
-        if let PublicKind::Ecc { curve, x, y, .. } = &public.kind {
-            let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE.at_param(2))?;
-            if !ecc::validate_point(curve, x.as_slice(), y.as_slice()) {
-                return Err(TpmRc::ECC_POINT.at_param(2));
+        let curve = match &public.kind {
+            PublicKind::Ecc { curve, x, y, .. } => {
+                let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE.at_param(2))?;
+                if !ecc::validate_point(curve, x.as_slice(), y.as_slice()) {
+                    return Err(TpmRc::ECC_POINT.at_param(2));
+                }
+                Some(curve)
             }
-        }
-        // Part 3 §12.3: fixedTPM / fixedParent matter only when a private part is loaded.
+            PublicKind::KeyedHash { .. } => None,
+        };
+        // With a sensitive area (Part 3 §12.3): only in the null hierarchy, never claiming to
+        // be fixed to this TPM, and the private part must match the public one.
+        let (auth, sensitive, seed_value) = if private.is_empty() {
+            (Auth::EMPTY, Secret::EMPTY, Secret::EMPTY)
+        } else {
+            if hierarchy != RH_NULL {
+                return Err(TpmRc::HIERARCHY.at_param(3));
+            }
+            let a = public.attrs;
+            if a.has(ObjectAttrs::FIXED_TPM) || a.has(ObjectAttrs::FIXED_PARENT) {
+                return Err(TpmRc::ATTRIBUTES.at_param(2));
+            }
+            public.validate(false).map_err(|rc| rc.at_param(2))?;
+            let mut r = Reader::new(private);
+            let ty = TpmAlgId(r.u16().map_err(|_| TpmRc::INSUFFICIENT.at_param(1))?);
+            let auth = r
+                .tpm2b(MAX_DIGEST)
+                .map_err(|e| TpmRc::from(e).at_param(1))?;
+            let seed = r.tpm2b(64).map_err(|e| TpmRc::from(e).at_param(1))?;
+            let sens = r
+                .tpm2b(MAX_SENSITIVE)
+                .map_err(|e| TpmRc::from(e).at_param(1))?;
+            if !r.is_empty() {
+                return Err(TpmRc::SIZE.at_param(1));
+            }
+            if ty != public.type_alg() {
+                return Err(TpmRc::TYPE.at_param(1));
+            }
+            match (&public.kind, curve) {
+                (PublicKind::Ecc { x, y, .. }, Some(curve)) => {
+                    let q =
+                        ecc::public_from_private(curve, sens).ok_or(TpmRc::BINDING.at_param(1))?;
+                    if q.x.as_slice() != x.as_slice() || q.y.as_slice() != y.as_slice() {
+                        return Err(TpmRc::BINDING.at_param(1));
+                    }
+                }
+                (PublicKind::KeyedHash { unique, .. }, _) => {
+                    if name_alg.digest(&[seed, sens]) != *unique {
+                        return Err(TpmRc::BINDING.at_param(1));
+                    }
+                }
+                _ => return Err(TpmRc::TYPE.at_param(1)),
+            }
+            let mut auth = Auth::from_slice(auth).ok_or(TpmRc::SIZE.at_param(1))?;
+            auth.strip_trailing_zeros();
+            (
+                auth,
+                Secret::from_slice(sens).ok_or(TpmRc::SIZE.at_param(1))?,
+                Secret::from_slice(seed).ok_or(TpmRc::SIZE.at_param(1))?,
+            )
+        };
         if !self.objects.has_free() {
             return Err(TpmRc::OBJECT_MEMORY);
         }
@@ -320,14 +371,14 @@ impl<P: Platform> Tpm<P> {
         let qualified_name = qualified_name(name_alg, &hierarchy.to_be_bytes(), name.as_slice())?;
         w.tpm2b(name.as_slice())?;
         let key = KeyObject {
+            public_only: sensitive.is_empty(),
             public,
             name,
             qualified_name,
             hierarchy,
-            auth: Auth::EMPTY,
-            sensitive: Secret::EMPTY,
-            seed_value: Secret::EMPTY,
-            public_only: true,
+            auth,
+            sensitive,
+            seed_value,
         };
         self.objects
             .insert(Object::Key(key))
