@@ -318,3 +318,121 @@ fn start_auth_session_checks_its_parameters() {
     h.ok(cc::FLUSH_CONTEXT, &[], &[], &0x0200_0003u32.to_be_bytes());
     assert_eq!(sas(&mut h, &[0; 48], &[], 1, 0x10, SHA384), 0);
 }
+
+/// KDFa(SHA-256, key, label, u, v, bits) for any length, from Part 1 §11.4.10.2.
+fn kdfa256_n(key: &[u8], label: &[u8], u: &[u8], v: &[u8], bytes: usize) -> Vec<u8> {
+    let bits = (bytes as u32 * 8).to_be_bytes();
+    let mut out = Vec::new();
+    let mut i = 1u32;
+    while out.len() < bytes {
+        out.extend(hmac256(key, &[&i.to_be_bytes(), label, &[0], u, v, &bits]));
+        i += 1;
+    }
+    out.truncate(bytes);
+    out
+}
+
+#[test]
+fn xor_parameter_encryption_both_ways() {
+    let mut h = Harness::new();
+    // An HMAC session bound to the owner (so the sessionKey is not empty), XOR with SHA-256.
+    let mut p = Vec::new();
+    tpm2b(&mut p, b"ownerpw");
+    h.ok(
+        cc::HIERARCHY_CHANGE_AUTH,
+        &[RH_OWNER],
+        &[AuthCmd::pw(b"")],
+        &p,
+    );
+    let nonce_caller0 = [4u8; 32];
+    let mut sp = Vec::new();
+    tpm2b(&mut sp, &nonce_caller0);
+    sp.extend([0, 0, 0]); // no salt, HMAC
+    sp.extend([0, 0x0A, 0, 0x0B]); // XOR, SHA-256
+    sp.extend(SHA256.to_be_bytes());
+    let r = h.ok(cc::START_AUTH_SESSION, &[RH_NULL, RH_OWNER], &[], &sp);
+    let handle = u32::from_be_bytes(r.body()[..4].try_into().unwrap());
+    let nonce_tpm = r.body()[6..38].to_vec();
+    let session_key = hmac256(
+        b"ownerpw",
+        &[
+            &1u32.to_be_bytes(),
+            b"ATH",
+            &[0],
+            &nonce_tpm,
+            &nonce_caller0,
+            &256u32.to_be_bytes(),
+        ],
+    );
+    // GetRandom(16) with encrypt (0x40) | continueSession: the session authorizes nothing,
+    // so the key is the sessionKey alone.
+    let nonce_caller = [5u8; 32];
+    let attrs = 0x41u8;
+    let params = 16u16.to_be_bytes();
+    let cp = digest(SHA256, &[&cc::GET_RANDOM.to_be_bytes(), &params]);
+    let mac = hmac256(&session_key, &[&cp, &nonce_caller, &nonce_tpm, &[attrs]]);
+    let auth = AuthCmd {
+        handle,
+        nonce: nonce_caller.to_vec(),
+        attrs,
+        hmac: mac,
+    };
+    let r = h.ok(cc::GET_RANDOM, &[], &[auth], &params);
+    let (rp, area) = r.split_sessions(0);
+    let new_nonce = area[2..34].to_vec();
+    // The response HMAC covers the ciphertext.
+    let rp_hash = digest(
+        SHA256,
+        &[&0u32.to_be_bytes(), &cc::GET_RANDOM.to_be_bytes(), rp],
+    );
+    let expect = hmac256(
+        &session_key,
+        &[&rp_hash, &new_nonce, &nonce_caller, &[attrs]],
+    );
+    assert_eq!(&area[37..], expect.as_slice());
+    // Unmask: newer = the new nonceTPM, older = nonceCaller.
+    let mask = kdfa256_n(&session_key, b"XOR", &new_nonce, &nonce_caller, 16);
+    let plain: Vec<u8> = rp[2..18].iter().zip(&mask).map(|(a, b)| a ^ b).collect();
+    assert_ne!(plain, rp[2..18].to_vec());
+    // Command side: HierarchyChangeAuth(owner) with the new auth masked (decrypt 0x20),
+    // authorized by this bound session (key = sessionKey, the owner's auth is omitted).
+    let nonce_tpm = new_nonce;
+    let nonce_caller = [6u8; 32];
+    let attrs = 0x21u8;
+    let new_auth = b"second";
+    let mask = kdfa256_n(
+        &session_key,
+        b"XOR",
+        &nonce_caller,
+        &nonce_tpm,
+        new_auth.len(),
+    );
+    let enc: Vec<u8> = new_auth.iter().zip(&mask).map(|(a, b)| a ^ b).collect();
+    let mut params = Vec::new();
+    tpm2b(&mut params, &enc);
+    let cp = digest(
+        SHA256,
+        &[
+            &cc::HIERARCHY_CHANGE_AUTH.to_be_bytes(),
+            &RH_OWNER.to_be_bytes(),
+            &params,
+        ],
+    );
+    let mac = hmac256(&session_key, &[&cp, &nonce_caller, &nonce_tpm, &[attrs]]);
+    let auth = AuthCmd {
+        handle,
+        nonce: nonce_caller.to_vec(),
+        attrs,
+        hmac: mac,
+    };
+    h.ok(cc::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], &[auth], &params);
+    // The owner auth is now the decrypted value.
+    let mut p = Vec::new();
+    tpm2b(&mut p, b"");
+    h.ok(
+        cc::HIERARCHY_CHANGE_AUTH,
+        &[RH_OWNER],
+        &[AuthCmd::pw(b"second")],
+        &p,
+    );
+}

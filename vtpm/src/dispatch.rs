@@ -6,11 +6,12 @@
 
 use crate::crypto::hash::HashAlg;
 use crate::crypto::hmac::hmac;
+use crate::crypto::kdf::kdfa;
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
 use crate::state::Phase;
 use crate::state::object::Object;
-use crate::state::session::SessionKind;
+use crate::state::session::{Session, SessionKind, SessionSym};
 use crate::wire::auth::{AuthArea, AuthCommand, SessionAttrs, parse_auth_area};
 use crate::wire::constants::handle::{
     HT_HMAC_SESSION, HT_PCR, HT_PERMANENT, HT_PERSISTENT, HT_POLICY_SESSION, HT_TRANSIENT,
@@ -59,6 +60,10 @@ const EXTENSIVE: u8 = 2;
 const FLUSHED: u8 = 4;
 /// Not a TPMA_CC bit: the first handle is authorized in the ADMIN role (Part 1 §19.2).
 const ADMIN1: u8 = 8;
+/// Not a TPMA_CC bit: the first command parameter is a TPM2B (a session may decrypt it).
+const DEC: u8 = 16;
+/// Not a TPMA_CC bit: the first response parameter is a TPM2B (a session may encrypt it).
+const ENC: u8 = 32;
 
 /// One implemented command (Part 2 §8.9 TPMA_CC; Part 3 for each command's handles).
 #[derive(Clone, Copy, Debug)]
@@ -124,62 +129,82 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::EVICT_CONTROL, &[H::Provision, H::Object], 1, NV),
     cmd(TpmCc::CLEAR, &[H::Clear], 1, NV | EXTENSIVE),
     cmd(TpmCc::CLEAR_CONTROL, &[H::Clear], 1, NV),
-    cmd(TpmCc::HIERARCHY_CHANGE_AUTH, &[H::HierarchyAuth], 1, NV),
-    cmd_rh(TpmCc::CREATE_PRIMARY, &[H::HierarchyOrNull], 1, 0),
-    cmd(TpmCc::PCR_EVENT, &[H::PcrOrNull], 1, NV),
+    cmd(
+        TpmCc::HIERARCHY_CHANGE_AUTH,
+        &[H::HierarchyAuth],
+        1,
+        NV | DEC,
+    ),
+    cmd_rh(TpmCc::CREATE_PRIMARY, &[H::HierarchyOrNull], 1, DEC | ENC),
+    cmd(TpmCc::PCR_EVENT, &[H::PcrOrNull], 1, NV | DEC),
     cmd(TpmCc::PCR_RESET, &[H::Pcr], 1, NV),
-    cmd(TpmCc::SEQUENCE_COMPLETE, &[H::Object], 1, FLUSHED),
+    cmd(
+        TpmCc::SEQUENCE_COMPLETE,
+        &[H::Object],
+        1,
+        FLUSHED | DEC | ENC,
+    ),
     cmd(TpmCc::INCREMENTAL_SELF_TEST, &[], 0, NV),
     cmd(TpmCc::SELF_TEST, &[], 0, NV),
     cmd(TpmCc::STARTUP, &[], 0, NV),
     cmd(TpmCc::SHUTDOWN, &[], 0, NV),
-    cmd(TpmCc::STIR_RANDOM, &[], 0, NV),
+    cmd(TpmCc::STIR_RANDOM, &[], 0, NV | DEC),
     cmd(
         TpmCc::ACTIVATE_CREDENTIAL,
         &[H::Object, H::Object],
         2,
-        ADMIN1,
+        ADMIN1 | DEC | ENC,
     ),
-    cmd(TpmCc::CERTIFY, &[H::Object, H::ObjectOrNull], 2, ADMIN1),
-    cmd(TpmCc::GET_TIME, &[H::Endorsement, H::ObjectOrNull], 2, 0),
+    cmd(
+        TpmCc::CERTIFY,
+        &[H::Object, H::ObjectOrNull],
+        2,
+        ADMIN1 | DEC | ENC,
+    ),
+    cmd(
+        TpmCc::GET_TIME,
+        &[H::Endorsement, H::ObjectOrNull],
+        2,
+        DEC | ENC,
+    ),
     cmd(
         TpmCc::OBJECT_CHANGE_AUTH,
         &[H::Object, H::Object],
         1,
-        ADMIN1,
+        ADMIN1 | DEC | ENC,
     ),
     cmd(
         TpmCc::POLICY_SECRET,
         &[H::EntityOrNull, H::PolicySession],
         1,
-        0,
+        DEC | ENC,
     ),
-    cmd(TpmCc::CREATE, &[H::Object], 1, 0),
-    cmd(TpmCc::ECDH_ZGEN, &[H::Object], 1, 0),
-    cmd_rh(TpmCc::LOAD, &[H::Object], 1, 0),
-    cmd(TpmCc::QUOTE, &[H::Object], 1, 0),
-    cmd(TpmCc::SEQUENCE_UPDATE, &[H::Object], 1, 0),
-    cmd(TpmCc::SIGN, &[H::Object], 1, 0),
-    cmd(TpmCc::UNSEAL, &[H::Object], 1, 0),
+    cmd(TpmCc::CREATE, &[H::Object], 1, DEC | ENC),
+    cmd(TpmCc::ECDH_ZGEN, &[H::Object], 1, DEC | ENC),
+    cmd_rh(TpmCc::LOAD, &[H::Object], 1, DEC | ENC),
+    cmd(TpmCc::QUOTE, &[H::Object], 1, DEC | ENC),
+    cmd(TpmCc::SEQUENCE_UPDATE, &[H::Object], 1, DEC),
+    cmd(TpmCc::SIGN, &[H::Object], 1, DEC),
+    cmd(TpmCc::UNSEAL, &[H::Object], 1, ENC),
     cmd_rh(TpmCc::CONTEXT_LOAD, &[], 0, 0),
     cmd(TpmCc::CONTEXT_SAVE, &[H::Context], 0, 0),
-    cmd(TpmCc::ECDH_KEY_GEN, &[H::Object], 0, 0),
+    cmd(TpmCc::ECDH_KEY_GEN, &[H::Object], 0, ENC),
     cmd(TpmCc::FLUSH_CONTEXT, &[], 0, 0),
-    cmd_rh(TpmCc::LOAD_EXTERNAL, &[], 0, 0),
-    cmd(TpmCc::MAKE_CREDENTIAL, &[H::Object], 0, 0),
+    cmd_rh(TpmCc::LOAD_EXTERNAL, &[], 0, DEC | ENC),
+    cmd(TpmCc::MAKE_CREDENTIAL, &[H::Object], 0, DEC | ENC),
     cmd(TpmCc::POLICY_OR, &[H::PolicySession], 0, 0),
-    cmd(TpmCc::READ_PUBLIC, &[H::Object], 0, 0),
+    cmd(TpmCc::READ_PUBLIC, &[H::Object], 0, ENC),
     cmd_rh(
         TpmCc::START_AUTH_SESSION,
         &[H::ObjectOrNull, H::EntityOrNull],
         0,
-        0,
+        DEC | ENC,
     ),
-    cmd(TpmCc::VERIFY_SIGNATURE, &[H::Object], 0, 0),
+    cmd(TpmCc::VERIFY_SIGNATURE, &[H::Object], 0, DEC),
     cmd(TpmCc::GET_CAPABILITY, &[], 0, 0),
-    cmd(TpmCc::GET_RANDOM, &[], 0, 0),
+    cmd(TpmCc::GET_RANDOM, &[], 0, ENC),
     cmd(TpmCc::GET_TEST_RESULT, &[], 0, 0),
-    cmd(TpmCc::HASH, &[], 0, 0),
+    cmd(TpmCc::HASH, &[], 0, DEC | ENC),
     cmd(TpmCc::PCR_READ, &[], 0, 0),
     cmd(TpmCc::POLICY_RESTART, &[H::PolicySession], 0, 0),
     cmd(TpmCc::READ_CLOCK, &[], 0, 0),
@@ -188,11 +213,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         TpmCc::EVENT_SEQUENCE_COMPLETE,
         &[H::PcrOrNull, H::Object],
         2,
-        NV | FLUSHED,
+        NV | FLUSHED | DEC,
     ),
-    cmd_rh(TpmCc::HASH_SEQUENCE_START, &[], 0, 0),
-    cmd(TpmCc::POLICY_GET_DIGEST, &[H::PolicySession], 0, 0),
-    cmd_rh(TpmCc::CREATE_LOADED, &[H::Object], 1, 0),
+    cmd_rh(TpmCc::HASH_SEQUENCE_START, &[], 0, DEC),
+    cmd(TpmCc::POLICY_GET_DIGEST, &[H::PolicySession], 0, ENC),
+    cmd_rh(TpmCc::CREATE_LOADED, &[H::Object], 1, DEC | ENC),
 ];
 
 /// Look a command up in [`COMMANDS`].
@@ -349,6 +374,34 @@ impl<P: Platform> Tpm<P> {
             }
         }
 
+        // Parameter decryption (Part 1 §21), after the HMAC check over the ciphertext.
+        let mut scratch = [0u8; crate::MAX_COMMAND_SIZE];
+        let params = match checked
+            .iter()
+            .find(|s| s.cmd.attrs.has(SessionAttrs::DECRYPT))
+        {
+            None => params,
+            Some(s) => {
+                let sess = self.sessions.get(s.cmd.handle).ok_or(TpmRc::FAILURE)?;
+                let key = self.crypt_key(sess, s.entity)?;
+                let buf = scratch.get_mut(..params.len()).ok_or(TpmRc::SIZE)?;
+                buf.copy_from_slice(params);
+                let (size, rest) = buf.split_first_chunk_mut::<2>().ok_or(TpmRc::SIZE)?;
+                let data = rest
+                    .get_mut(..usize::from(u16::from_be_bytes(*size)))
+                    .ok_or(TpmRc::SIZE)?;
+                param_crypt(
+                    sess,
+                    key.expose(),
+                    s.cmd.nonce,
+                    sess.nonce_tpm.as_slice(),
+                    data,
+                    false,
+                )?;
+                scratch.get(..params.len()).ok_or(TpmRc::SIZE)?
+            }
+        };
+
         // Parameters and handler.
         let rh_len = if info.rhandle { 4 } else { 0 };
         let ps_len = if hdr.tag == TpmSt::SESSIONS { 4 } else { 0 };
@@ -358,6 +411,27 @@ impl<P: Platform> Tpm<P> {
         let mut p = Params::new(params);
         let rhandle = self.handle_command(&c, &mut p, &mut w)?;
         let param_len = w.len();
+        if let Some(s) = checked
+            .iter()
+            .find(|s| s.cmd.attrs.has(SessionAttrs::ENCRYPT))
+        {
+            if let Some(sess) = self.sessions.get(s.cmd.handle) {
+                let key = self.crypt_key(sess, s.entity)?;
+                let out = w.written_mut();
+                let (size, rest) = out.split_first_chunk_mut::<2>().ok_or(TpmRc::FAILURE)?;
+                let data = rest
+                    .get_mut(..usize::from(u16::from_be_bytes(*size)))
+                    .ok_or(TpmRc::FAILURE)?;
+                param_crypt(
+                    sess,
+                    key.expose(),
+                    s.next_nonce.as_slice(),
+                    s.cmd.nonce,
+                    data,
+                    true,
+                )?;
+            }
+        }
 
         // Header, returned handle, parameterSize.
         let mut hw = Writer::new(head);
@@ -578,15 +652,20 @@ impl<P: Platform> Tpm<P> {
                     .sessions
                     .get(s.handle)
                     .ok_or(TpmRc::reference_s(u8::try_from(i).unwrap_or(0)))?;
-                if s.attrs.has(SessionAttrs::DECRYPT) || s.attrs.has(SessionAttrs::ENCRYPT) {
-                    // No session symmetric algorithm is offered yet (StartAuthSession takes
-                    // only TPM_ALG_NULL), so parameter encryption cannot be requested.
+                let dec = s.attrs.has(SessionAttrs::DECRYPT);
+                let enc = s.attrs.has(SessionAttrs::ENCRYPT);
+                if (dec || enc) && sess.symmetric == SessionSym::Null {
+                    return Err(TpmRc::SYMMETRIC.at_session(n));
+                }
+                if (dec && info.flags & DEC == 0) || (enc && info.flags & ENC == 0) {
                     return Err(TpmRc::ATTRIBUTES.at_session(n));
                 }
                 if s.attrs.has(SessionAttrs::AUDIT) {
+                    // Command audit is not offered.
                     return Err(TpmRc::ATTRIBUTES.at_session(n));
                 }
                 match entity {
+                    None if dec || enc => {}
                     None => return Err(TpmRc::ATTRIBUTES.at_session(n)),
                     Some(h) => {
                         match sess.kind {
@@ -610,6 +689,11 @@ impl<P: Platform> Tpm<P> {
                             // Neither sessionKey nor authValue: the HMAC may be empty.
                         } else {
                             let cp = self.cp_hash(c, info, sess.auth_hash, params);
+                            let (dec_nonce, enc_nonce) = if i == 0 {
+                                self.crypt_nonces(sessions)
+                            } else {
+                                (Nonce::EMPTY, Nonce::EMPTY)
+                            };
                             let expect = hmac(
                                 sess.auth_hash,
                                 key.expose(),
@@ -617,6 +701,8 @@ impl<P: Platform> Tpm<P> {
                                     cp.as_slice(),
                                     s.nonce,
                                     sess.nonce_tpm.as_slice(),
+                                    dec_nonce.as_slice(),
+                                    enc_nonce.as_slice(),
                                     &[s.attrs.0],
                                 ],
                             );
@@ -637,6 +723,38 @@ impl<P: Platform> Tpm<P> {
             .map_err(|_| TpmRc::AUTHSIZE)?;
         }
         Ok(out)
+    }
+
+    /// The nonceTPM of the decrypt and of the encrypt session when they are not the first
+    /// session: both enter the first session's command HMAC (Part 1 §19.6.5).
+    fn crypt_nonces(&self, sessions: &AuthArea<'_>) -> (Nonce, Nonce) {
+        let nonce_of = |attr: u8, skip: Option<usize>| {
+            sessions
+                .iter()
+                .enumerate()
+                .skip(1)
+                .find(|(i, s)| s.attrs.has(attr) && Some(*i) != skip)
+                .and_then(|(i, s)| Some((i, self.sessions.get(s.handle)?.nonce_tpm)))
+        };
+        let dec = nonce_of(SessionAttrs::DECRYPT, None);
+        let enc = nonce_of(SessionAttrs::ENCRYPT, dec.map(|(i, _)| i));
+        (
+            dec.map(|(_, n)| n).unwrap_or_default(),
+            enc.map(|(_, n)| n).unwrap_or_default(),
+        )
+    }
+
+    /// The parameter-encryption key of a session: sessionKey ‖ authValue of the entity it
+    /// authorizes (as for its HMAC), or the sessionKey alone (Part 1 §21.1).
+    fn crypt_key(
+        &self,
+        sess: &Session,
+        entity: Option<u32>,
+    ) -> TpmResult<Secret<{ 2 * MAX_DIGEST }>> {
+        match entity {
+            Some(h) => self.hmac_key(sess, h),
+            None => Ok(Secret::from_slice(sess.session_key.expose()).unwrap_or_default()),
+        }
     }
 
     fn auth_error(&self, h: u32, n: u8) -> TpmRc {
@@ -719,6 +837,44 @@ impl<P: Platform> Tpm<P> {
             }
         }
         Ok(())
+    }
+}
+
+/// Encrypt or decrypt the data of a TPM2B parameter in place with the session's algorithm
+/// (Part 1 §21.2 XOR, §21.3 AES-CFB):
+/// `KDFa(authHash, key, "CFB" | "XOR", nonceNewer, nonceOlder, bits)`.
+fn param_crypt(
+    sess: &Session,
+    key: &[u8],
+    newer: &[u8],
+    older: &[u8],
+    data: &mut [u8],
+    encrypt: bool,
+) -> TpmResult<()> {
+    match sess.symmetric {
+        SessionSym::Null => Err(TpmRc::SYMMETRIC),
+        SessionSym::AesCfb { key_bits } => {
+            let kb = usize::from(key_bits / 8);
+            let mut kiv = Secret::<48>::zeroed(kb.saturating_add(16)).ok_or(TpmRc::FAILURE)?;
+            kdfa(sess.auth_hash, key, b"CFB", newer, older, kiv.expose_mut())
+                .ok_or(TpmRc::FAILURE)?;
+            let (k, iv) = kiv.expose().split_at_checked(kb).ok_or(TpmRc::FAILURE)?;
+            let r = if encrypt {
+                crate::crypto::sym::aes_cfb_encrypt(k, iv, data)
+            } else {
+                crate::crypto::sym::aes_cfb_decrypt(k, iv, data)
+            };
+            r.ok_or(TpmRc::FAILURE)
+        }
+        SessionSym::Xor(hash) => {
+            let mut mask = Secret::<{ crate::wire::types::MAX_BUFFER }>::zeroed(data.len())
+                .ok_or(TpmRc::SIZE)?;
+            kdfa(hash, key, b"XOR", newer, older, mask.expose_mut()).ok_or(TpmRc::FAILURE)?;
+            data.iter_mut()
+                .zip(mask.expose())
+                .for_each(|(d, m)| *d ^= m);
+            Ok(())
+        }
     }
 }
 

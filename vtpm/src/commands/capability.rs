@@ -32,6 +32,7 @@ pub const ALGORITHMS: &[(TpmAlgId, u32)] = &[
     (TpmAlgId::HMAC, alg_attr::HASH | alg_attr::SIGNING),
     (TpmAlgId::AES, alg_attr::SYMMETRIC),
     (TpmAlgId::KEYEDHASH, alg_attr::HASH | alg_attr::OBJECT),
+    (TpmAlgId::XOR, alg_attr::SYMMETRIC | alg_attr::HASH),
     (TpmAlgId::SHA256, alg_attr::HASH),
     (TpmAlgId::SHA384, alg_attr::HASH),
     (TpmAlgId::SHA512, alg_attr::HASH),

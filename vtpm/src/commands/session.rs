@@ -1,22 +1,94 @@
 //! Session commands (Part 3 §11).
 
 use crate::Tpm;
-use crate::crypto::kdf::kdfa;
+use crate::crypto::ecc::{self, Curve};
+use crate::crypto::kdf::{kdfa, kdfe};
 use crate::dispatch::{Cmd, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
-use crate::state::session::{Session, SessionKind};
+use crate::state::object::Object;
+use crate::state::session::{Session, SessionKind, SessionSym};
+use crate::wire::Reader;
 use crate::wire::Writer;
 use crate::wire::constants::handle::RH_NULL;
 use crate::wire::constants::{TpmAlgId, TpmSe};
+use crate::wire::public::{MAX_ECC_KEY_BYTES, ObjectAttrs, PublicKind};
 use crate::wire::types::{Digest, MAX_DIGEST, Nonce, Secret, read_hash};
 
+/// Unmarshal TPMT_SYM_DEF+ for a session (Part 2 §11.1.6): NULL, XOR with a hash, or AES-128
+/// / AES-256 in CFB mode.
+fn read_session_sym(r: &mut Reader<'_>) -> TpmResult<SessionSym> {
+    match TpmAlgId(r.u16()?) {
+        TpmAlgId::NULL => Ok(SessionSym::Null),
+        TpmAlgId::XOR => Ok(SessionSym::Xor(read_hash(r)?)),
+        TpmAlgId::AES => {
+            let key_bits = r.u16()?;
+            if key_bits != 128 && key_bits != 256 {
+                return Err(TpmRc::KEY_SIZE);
+            }
+            if TpmAlgId(r.u16()?) != TpmAlgId::CFB {
+                return Err(TpmRc::MODE);
+            }
+            Ok(SessionSym::AesCfb { key_bits })
+        }
+        _ => Err(TpmRc::SYMMETRIC),
+    }
+}
+
 impl<P: Platform> Tpm<P> {
-    /// TPM2_StartAuthSession (Part 3 §11.1): unsalted sessions, bound or unbound. The
-    /// sessionKey is KDFa(authHash, bind.authValue, "ATH", nonceTPM, nonceCaller) for a bound
-    /// session and empty otherwise (Part 1 §19.6.8). Salted sessions (tpmKey) and session
-    /// symmetric algorithms are not offered: a tpmKey is TPM_RC_HANDLE / TPM_RC_VALUE, a
-    /// symmetric other than TPM_ALG_NULL is TPM_RC_SYMMETRIC.
+    /// The salt of a session salted with the ECC key `tpm_key` (Part 1 Annex C.6.1):
+    /// `KDFe(nameAlg, (d·Q_salt).x, "SECRET", Q_salt.x, Q_key.x, digest bits)`.
+    fn ecc_salt(&self, tpm_key: u32, encrypted: &[u8]) -> TpmResult<Secret<MAX_DIGEST>> {
+        let Some(Object::Key(k)) = self.objects.get(tpm_key) else {
+            return Err(TpmRc::HANDLE.at_handle(1));
+        };
+        let PublicKind::Ecc { curve, x, .. } = &k.public.kind else {
+            return Err(TpmRc::KEY.at_handle(1));
+        };
+        if !k.public.attrs.has(ObjectAttrs::DECRYPT) || k.public_only {
+            return Err(TpmRc::ATTRIBUTES.at_handle(1));
+        }
+        let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE)?;
+        let name_alg = k.public.name_alg.ok_or(TpmRc::HASH)?;
+        let mut r = Reader::new(encrypted);
+        let qx = r
+            .tpm2b(MAX_ECC_KEY_BYTES)
+            .map_err(|_| TpmRc::SIZE.at_param(2))?;
+        let qy = r
+            .tpm2b(MAX_ECC_KEY_BYTES)
+            .map_err(|_| TpmRc::SIZE.at_param(2))?;
+        if !r.is_empty() {
+            return Err(TpmRc::SIZE.at_param(2));
+        }
+        let z =
+            ecc::ecdh(curve, k.sensitive.expose(), qx, qy).ok_or(TpmRc::ECC_POINT.at_param(2))?;
+        let mut qx_padded = [0u8; MAX_ECC_KEY_BYTES];
+        let qx_padded = qx_padded.get_mut(..curve.size()).ok_or(TpmRc::FAILURE)?;
+        let off = curve
+            .size()
+            .checked_sub(qx.len())
+            .ok_or(TpmRc::ECC_POINT.at_param(2))?;
+        qx_padded
+            .get_mut(off..)
+            .ok_or(TpmRc::FAILURE)?
+            .copy_from_slice(qx);
+        let mut salt = Secret::<MAX_DIGEST>::zeroed(name_alg.size()).ok_or(TpmRc::FAILURE)?;
+        kdfe(
+            name_alg,
+            z.expose(),
+            b"SECRET",
+            qx_padded,
+            x.as_slice(),
+            salt.expose_mut(),
+        )
+        .ok_or(TpmRc::FAILURE)?;
+        Ok(salt)
+    }
+
+    /// TPM2_StartAuthSession (Part 3 §11.1): HMAC, policy and trial sessions, bound and/or
+    /// salted with an ECC key, with XOR or AES-CFB parameter encryption. The sessionKey is
+    /// KDFa(authHash, bind.authValue ‖ salt, "ATH", nonceTPM, nonceCaller) when either is
+    /// present, empty otherwise (Part 1 §19.6.8).
     pub(crate) fn start_auth_session(
         &mut self,
         c: &Cmd,
@@ -24,26 +96,21 @@ impl<P: Platform> Tpm<P> {
         w: &mut Writer<'_>,
     ) -> TpmResult<u32> {
         let nonce_caller = p.tpm2b(MAX_DIGEST)?;
-        let salt = p.tpm2b(crate::wire::types::MAX_BUFFER)?;
+        let encrypted_salt = p.tpm2b(crate::wire::types::MAX_BUFFER)?;
         let se = TpmSe(p.u8()?);
         let kind = SessionKind::from_se(se).ok_or(TpmRc::VALUE.at_param(3))?;
-        p.next(|r| {
-            let alg = TpmAlgId(r.u16()?);
-            if alg == TpmAlgId::NULL {
-                Ok(())
-            } else {
-                Err(TpmRc::SYMMETRIC)
-            }
-        })?;
+        let symmetric = p.next(read_session_sym)?;
         let auth_hash = p.next(read_hash)?;
         p.finish()?;
-        if c.handle(0) != RH_NULL {
-            // Only asymmetric decrypt keys can salt a session; none can be loaded yet.
-            return Err(TpmRc::ATTRIBUTES.at_handle(1));
-        }
-        if !salt.is_empty() {
-            return Err(TpmRc::VALUE.at_param(2));
-        }
+        let tpm_key = c.handle(0);
+        let salt = if tpm_key == RH_NULL {
+            if !encrypted_salt.is_empty() {
+                return Err(TpmRc::VALUE.at_param(2));
+            }
+            None
+        } else {
+            Some(self.ecc_salt(tpm_key, encrypted_salt)?)
+        };
         if nonce_caller.len() < 16 || nonce_caller.len() > auth_hash.size() {
             return Err(TpmRc::SIZE.at_param(1));
         }
@@ -60,21 +127,27 @@ impl<P: Platform> Tpm<P> {
         };
         let mut nonce_tpm = Nonce::zeroed(auth_hash.size()).ok_or(TpmRc::FAILURE)?;
         self.random(nonce_tpm.as_mut_slice())?;
-        let session_key = match &bind_auth {
-            None => Secret::EMPTY,
-            Some(a) => {
-                let mut k = Secret::<MAX_DIGEST>::zeroed(auth_hash.size()).ok_or(TpmRc::FAILURE)?;
-                kdfa(
-                    auth_hash,
-                    a.expose(),
-                    b"ATH",
-                    nonce_tpm.as_slice(),
-                    nonce_caller,
-                    k.expose_mut(),
-                )
-                .ok_or(TpmRc::FAILURE)?;
-                k
+        let session_key = if bind_auth.is_none() && salt.is_none() {
+            Secret::EMPTY
+        } else {
+            let mut secret = Secret::<{ 2 * MAX_DIGEST }>::EMPTY;
+            if let Some(a) = &bind_auth {
+                secret.extend(a.expose()).ok_or(TpmRc::FAILURE)?;
             }
+            if let Some(s) = &salt {
+                secret.extend(s.expose()).ok_or(TpmRc::FAILURE)?;
+            }
+            let mut k = Secret::<MAX_DIGEST>::zeroed(auth_hash.size()).ok_or(TpmRc::FAILURE)?;
+            kdfa(
+                auth_hash,
+                secret.expose(),
+                b"ATH",
+                nonce_tpm.as_slice(),
+                nonce_caller,
+                k.expose_mut(),
+            )
+            .ok_or(TpmRc::FAILURE)?;
+            k
         };
         let session = Session {
             kind,
@@ -83,6 +156,7 @@ impl<P: Platform> Tpm<P> {
             session_key,
             bind_name: bind_auth.map(|_| self.entity_name(bind)),
             policy_digest: Digest::zeroed(auth_hash.size()).ok_or(TpmRc::FAILURE)?,
+            symmetric,
             saved: None,
         };
         w.tpm2b(nonce_tpm.as_slice())?;

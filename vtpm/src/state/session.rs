@@ -31,6 +31,20 @@ impl SessionKind {
     }
 }
 
+/// The session's parameter-encryption algorithm (TPMT_SYM_DEF, Part 2 §11.1.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionSym {
+    /// TPM_ALG_NULL: no parameter encryption.
+    Null,
+    /// XOR obfuscation with a KDFa mask (Part 1 §21.2).
+    Xor(HashAlg),
+    /// AES-CFB with 128- or 256-bit keys (Part 1 §21.3).
+    AesCfb {
+        /// Key size in bits.
+        key_bits: u16,
+    },
+}
+
 /// One session.
 #[derive(Clone, Debug)]
 pub struct Session {
@@ -46,6 +60,8 @@ pub struct Session {
     pub bind_name: Option<crate::wire::types::Name>,
     /// policyDigest (policy and trial sessions).
     pub policy_digest: Digest,
+    /// Parameter encryption.
+    pub symmetric: SessionSym,
     /// The context sequence number while the session is saved (ContextSave): a saved session
     /// is not loaded, keeps its handle, and loads once from the blob with this number.
     pub saved: Option<u64>,
