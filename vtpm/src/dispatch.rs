@@ -411,26 +411,26 @@ impl<P: Platform> Tpm<P> {
         let mut p = Params::new(params);
         let rhandle = self.handle_command(&c, &mut p, &mut w)?;
         let param_len = w.len();
+        // Response encryption of the first parameter, before the rpHash covers it.
         if let Some(s) = checked
             .iter()
             .find(|s| s.cmd.attrs.has(SessionAttrs::ENCRYPT))
+            && let Some(sess) = self.sessions.get(s.cmd.handle)
         {
-            if let Some(sess) = self.sessions.get(s.cmd.handle) {
-                let key = self.crypt_key(sess, s.entity)?;
-                let out = w.written_mut();
-                let (size, rest) = out.split_first_chunk_mut::<2>().ok_or(TpmRc::FAILURE)?;
-                let data = rest
-                    .get_mut(..usize::from(u16::from_be_bytes(*size)))
-                    .ok_or(TpmRc::FAILURE)?;
-                param_crypt(
-                    sess,
-                    key.expose(),
-                    s.next_nonce.as_slice(),
-                    s.cmd.nonce,
-                    data,
-                    true,
-                )?;
-            }
+            let key = self.crypt_key(sess, s.entity)?;
+            let out = w.written_mut();
+            let (size, rest) = out.split_first_chunk_mut::<2>().ok_or(TpmRc::FAILURE)?;
+            let data = rest
+                .get_mut(..usize::from(u16::from_be_bytes(*size)))
+                .ok_or(TpmRc::FAILURE)?;
+            param_crypt(
+                sess,
+                key.expose(),
+                s.next_nonce.as_slice(),
+                s.cmd.nonce,
+                data,
+                true,
+            )?;
         }
 
         // Header, returned handle, parameterSize.
