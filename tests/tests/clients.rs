@@ -396,3 +396,15 @@ fn keys_with_tpm2_tools() {
         panic!("{e}");
     }
 }
+
+/// tpm2-pytss 1.2.0 (ESAPI over libtss2-tcti-mssim; tests/clients/pytss_esapi.py): startup,
+/// capabilities, PCRs and Hash checked with hashlib; an AES-128-CFB HMAC session whose HMACs
+/// and encrypted parameters the script recomputes from the wire bytes, an ECC-salted session;
+/// ECDSA P-256/P-384 verified with `cryptography`; sealing; object and session contexts;
+/// TR_FromTPMPublic. Needs `python3-tpm2-pytss` and `python3-cryptography` (else a skip).
+#[test]
+fn pytss_esapi() {
+    if let Err(e) = check_script("pytss_esapi", "pytss_esapi.py", &["--ours"]) {
+        panic!("{e}");
+    }
+}
