@@ -4,11 +4,14 @@
 //!   deterministic stream for reproducible tests; a monotonic clock; no hardware evidence yet).
 //! - [`mssim`]: a TCP server speaking the Microsoft TPM simulator protocol, so tpm2-tools,
 //!   tpm2-pytss and tpm2-abrmd can talk to the core (`spec/clients.md` §1–4).
+//! - [`qemu`]: QEMU's `tpm-emulator` backend protocol over a unix socket, so a QEMU guest
+//!   (OVMF measured boot, Linux) uses the core (`spec/qemu-tpm-emulator.md`).
 //!
 //! The server binds to 127.0.0.1 only.
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 pub mod mssim;
 mod platform;
+pub mod qemu;
 
 pub use platform::{EntropyFault, SimPlatform};

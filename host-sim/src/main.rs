@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! host-sim serve [--port N] [--seed N] [--quiet]
+//! host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
 //! tpm_server [-port N] [-rm] [-h]        (this binary invoked under the name `tpm_server`)
 //! ```
 //! Under the name `tpm_server` (a symlink or copy) it accepts the flags of IBM's `tpm_server`
@@ -18,6 +19,7 @@ use host_sim::mssim::{DEFAULT_PORT, Server};
 const USAGE: &str = "\
 Usage:
   host-sim serve [--port N] [--seed N] [--quiet]
+  host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
   host-sim --help
 
 serve     Serve the Microsoft TPM simulator protocol on 127.0.0.1: TPM commands on port N,
@@ -26,6 +28,9 @@ serve     Serve the Microsoft TPM simulator protocol on 127.0.0.1: TPM commands 
   --port N  command port (default 2321); 0 picks a free pair and prints N on stdout
   --seed N  deterministic entropy from seed N (decimal or 0x hex): reproducible tests only
   --quiet   no log lines on stderr
+
+qemu      Serve one QEMU through its tpm-emulator backend on the unix socket PATH
+          (`host-sim qemu --help` for the QEMU command line).
 
 Invoked as `tpm_server` (symlink or copy), it takes IBM tpm_server's flags instead:
   tpm_server [-port N] [-rm] [-h]
@@ -50,6 +55,8 @@ enum Action {
     Help(&'static str),
     /// Serve.
     Serve(ServeOptions),
+    /// `host-sim qemu ARGS...`: parsed by [`host_sim::qemu::parse_args`].
+    Qemu(Vec<String>),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -114,6 +121,7 @@ fn parse_host_sim(args: &[String]) -> Result<Action, UsageError> {
     match sub.as_str() {
         "-h" | "--help" | "help" => return Ok(Action::Help(USAGE)),
         "serve" => {}
+        "qemu" => return Ok(Action::Qemu(rest.to_vec())),
         other => return Err(usage_error(format!("unknown command `{other}`"), USAGE)),
     }
     let mut opts = ServeOptions::default();
@@ -231,6 +239,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Action::Serve(opts)) => serve(prog, &opts),
+        Ok(Action::Qemu(args)) => host_sim::qemu::main(&args),
         Err(e) => {
             eprintln!("{prog}: {}\n\n{}", e.message, e.usage);
             ExitCode::from(2)
