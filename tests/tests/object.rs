@@ -300,3 +300,83 @@ fn tpm_state_stays_small() {
     println!("size_of::<Tpm<SimPlatform>>() = {size} bytes");
     assert!(size < 48 * 1024, "TPM state is {size} bytes");
 }
+
+/// Create a child under `parent`; returns (TPM2B_PRIVATE, TPM2B_PUBLIC) as sent back.
+fn create_child(h: &mut Harness, parent: u32, t: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut p = vec![0, 4, 0, 0, 0, 0];
+    tpm2b(&mut p, t);
+    p.extend([0, 0, 0, 0, 0, 0]);
+    let r = h.ok(0x153, &[parent], &[AuthCmd::pw(b"")], &p);
+    let (params, _) = r.split_sessions(0);
+    let n = u16::from_be_bytes(params[..2].try_into().unwrap()) as usize;
+    let m = u16::from_be_bytes(params[2 + n..4 + n].try_into().unwrap()) as usize;
+    (params[..2 + n].to_vec(), params[2 + n..4 + n + m].to_vec())
+}
+
+#[test]
+fn load_refuses_tampered_blobs_and_the_wrong_parent() {
+    let mut h = Harness::new();
+    let storage = ecc_template(STORAGE, &AES128CFB, &NULL, 3);
+    let (parent, _, _) = primary(&mut h, RH_OWNER, &storage);
+    let (other, _, _) = primary(&mut h, RH_ENDORSEMENT, &storage);
+    let signer = ecc_template(0x0004_0072, &NULL, &[0, 0x18, 0, 0x0B], 3);
+    let (private, public) = create_child(&mut h, parent, &signer);
+    let load = |h: &mut Harness, parent: u32, private: &[u8]| {
+        let p = [private, &public[..]].concat();
+        h.send(0x157, &[parent], &[AuthCmd::pw(b"")], &p)
+    };
+    let before = getcap_handles(&mut h);
+    // Every byte of the encrypted part and of the integrity value matters.
+    for i in [4, 20, private.len() / 2, private.len() - 1] {
+        let mut bad = private.clone();
+        bad[i] ^= 0x80;
+        assert_eq!(
+            load(&mut h, parent, &bad).rc(),
+            0x1DF,
+            "byte {i}: INTEGRITY at parameter 1"
+        );
+    }
+    // Under another storage key the blob does not authenticate either.
+    assert_eq!(load(&mut h, other, &private).rc(), 0x1DF);
+    // A signing key is no parent: TYPE at handle 1.
+    let (signer_key, _, _) = primary(&mut h, RH_OWNER, &signer);
+    assert_eq!(load(&mut h, signer_key, &private).rc(), 0x18A);
+    assert_eq!(
+        getcap_handles(&mut h).len(),
+        before.len() + 1,
+        "only the signer was added"
+    );
+    assert_eq!(load(&mut h, parent, &private).rc(), 0);
+}
+
+#[test]
+fn external_points_must_be_on_the_curve() {
+    let mut h = Harness::new();
+    let mut t = ecc_template(0x0004_0040, &NULL, &[0, 0x18, 0, 0x0B], 3);
+    t.truncate(t.len() - 4);
+    tpm2b(&mut t, &[1; 32]);
+    tpm2b(&mut t, &[2; 32]);
+    let mut p = vec![0, 0];
+    tpm2b(&mut p, &t);
+    p.extend(RH_NULL.to_be_bytes());
+    assert_eq!(
+        h.send(0x167, &[], &[], &p).rc(),
+        0x2E7,
+        "ECC_POINT at parameter 2"
+    );
+}
+
+fn getcap_handles(h: &mut Harness) -> Vec<u32> {
+    let p = [
+        1u32.to_be_bytes(),
+        0x8000_0000u32.to_be_bytes(),
+        64u32.to_be_bytes(),
+    ]
+    .concat();
+    let r = h.ok(cc::GET_CAPABILITY, &[], &[], &p);
+    let b = r.body();
+    let n = u32::from_be_bytes(b[5..9].try_into().unwrap()) as usize;
+    (0..n)
+        .map(|i| u32::from_be_bytes(b[9 + 4 * i..13 + 4 * i].try_into().unwrap()))
+        .collect()
+}
