@@ -84,6 +84,29 @@ impl<P: Platform> Tpm<P> {
         crate::commands::signature::write_ecdsa(w, hash, &sig)
     }
 
+    /// Build TPMS_ATTEST of type `ty` (header, then `body`) and sign it with the key at handle
+    /// `i` (Part 3 §18.1): TPM2B_ATTEST ‖ TPMT_SIGNATURE.
+    #[allow(clippy::too_many_arguments)]
+    fn attest_and_sign(
+        &mut self,
+        c: &Cmd,
+        i: usize,
+        ty: TpmSt,
+        qualifying: &[u8],
+        scheme: Option<crate::crypto::hash::HashAlg>,
+        w: &mut Writer<'_>,
+        body: impl FnOnce(&Self, &mut Writer<'_>) -> TpmResult<()>,
+    ) -> TpmResult<()> {
+        let (signer, hierarchy) = self.signer(c, i, scheme)?;
+        let mut buf = [0u8; MAX_ATTEST];
+        let mut aw = Writer::new(&mut buf);
+        self.attest_header(&mut aw, ty, signer.as_slice(), hierarchy, qualifying)?;
+        body(self, &mut aw)?;
+        let n = aw.len();
+        let attest = buf.get(..n).ok_or(TpmRc::FAILURE)?;
+        self.write_signed_attest(c, i, scheme, attest, w)
+    }
+
     /// The signer's qualified name and hierarchy for an attestation by handle `i` (empty
     /// and the null hierarchy for TPM_RH_NULL); checks the key can sign with `scheme`.
     fn signer(
@@ -116,21 +139,19 @@ impl<P: Platform> Tpm<P> {
         p.finish()?;
         let obj = self.key(c, 0)?;
         let (name, qn) = (obj.name, obj.qualified_name);
-        let (signer, hierarchy) = self.signer(c, 1, scheme)?;
-        let mut buf = [0u8; MAX_ATTEST];
-        let mut aw = Writer::new(&mut buf);
-        self.attest_header(
-            &mut aw,
+        self.attest_and_sign(
+            c,
+            1,
             TpmSt::ATTEST_CERTIFY,
-            signer.as_slice(),
-            hierarchy,
             qualifying,
-        )?;
-        aw.tpm2b(name.as_slice())?;
-        aw.tpm2b(qn.as_slice())?;
-        let n = aw.len();
-        let attest = buf.get(..n).ok_or(TpmRc::FAILURE)?;
-        self.write_signed_attest(c, 1, scheme, attest, w)
+            scheme,
+            w,
+            |_, aw| {
+                aw.tpm2b(name.as_slice())?;
+                aw.tpm2b(qn.as_slice())?;
+                Ok(())
+            },
+        )
     }
 
     /// TPM2_GetTime (Part 3 §18.7): TPMS_TIME_ATTEST_INFO (time ‖ clockInfo ‖
@@ -144,22 +165,20 @@ impl<P: Platform> Tpm<P> {
         let qualifying = p.tpm2b(MAX_DIGEST)?;
         let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
         p.finish()?;
-        let (signer, hierarchy) = self.signer(c, 1, scheme)?;
-        let mut buf = [0u8; MAX_ATTEST];
-        let mut aw = Writer::new(&mut buf);
-        self.attest_header(
-            &mut aw,
+        self.attest_and_sign(
+            c,
+            1,
             TpmSt::ATTEST_TIME,
-            signer.as_slice(),
-            hierarchy,
             qualifying,
-        )?;
-        aw.u64(self.clock.time())?;
-        self.clock.info().marshal(&mut aw)?;
-        aw.u64(crate::commands::capability::firmware_version())?;
-        let n = aw.len();
-        let attest = buf.get(..n).ok_or(TpmRc::FAILURE)?;
-        self.write_signed_attest(c, 1, scheme, attest, w)
+            scheme,
+            w,
+            |tpm, aw| {
+                aw.u64(tpm.clock.time())?;
+                tpm.clock.info().marshal(aw)?;
+                aw.u64(crate::commands::capability::firmware_version())?;
+                Ok(())
+            },
+        )
     }
 
     /// TPM2_Quote (Part 3 §18.4): TPMS_QUOTE_INFO over the selected PCRs (banks that are not
@@ -174,38 +193,31 @@ impl<P: Platform> Tpm<P> {
         let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
         let mut sel = p.next(PcrSelectionList::unmarshal)?;
         p.finish()?;
-        let key = self.key(c, 0)?;
-        let (curve, hash) = crate::commands::signature::signing_hash(key, scheme, 2)?;
-        let mut pcr_hash = crate::crypto::hash::HashState::new(hash);
-        for s in sel.0.iter_mut() {
-            for i in 0..PCR_COUNT {
-                if !s.is_selected(i) {
-                    continue;
-                }
-                match self.pcrs.get(s.hash, i) {
-                    Some(v) => pcr_hash.update(v.as_slice()),
-                    None => s.clear(i),
-                }
-            }
-        }
-        let pcr_digest = pcr_hash.finish();
-        let mut buf = [0u8; MAX_ATTEST];
-        let mut aw = Writer::new(&mut buf);
-        self.attest_header(
-            &mut aw,
+        let (_, hash) = crate::commands::signature::signing_hash(self.key(c, 0)?, scheme, 2)?;
+        self.attest_and_sign(
+            c,
+            0,
             TpmSt::ATTEST_QUOTE,
-            key.qualified_name.as_slice(),
-            key.hierarchy,
             qualifying,
-        )?;
-        sel.marshal(&mut aw)?;
-        aw.tpm2b(pcr_digest.as_slice())?;
-        let attest = aw.written();
-        let d = Secret::<MAX_ECC_KEY_BYTES>::from_slice(key.sensitive.expose())
-            .ok_or(TpmRc::FAILURE)?;
-        let digest = hash.digest(&[attest]);
-        w.tpm2b(attest)?;
-        let sig = self.ecdsa_sign(d.expose(), curve, digest.as_slice())?;
-        crate::commands::signature::write_ecdsa(w, hash, &sig)
+            scheme,
+            w,
+            |tpm, aw| {
+                let mut pcr_hash = crate::crypto::hash::HashState::new(hash);
+                for s in sel.0.iter_mut() {
+                    for i in 0..PCR_COUNT {
+                        if !s.is_selected(i) {
+                            continue;
+                        }
+                        match tpm.pcrs.get(s.hash, i) {
+                            Some(v) => pcr_hash.update(v.as_slice()),
+                            None => s.clear(i),
+                        }
+                    }
+                }
+                sel.marshal(aw)?;
+                aw.tpm2b(pcr_hash.finish().as_slice())?;
+                Ok(())
+            },
+        )
     }
 }

@@ -63,14 +63,11 @@ impl<P: Platform> Tpm<P> {
     /// H(0…0 ‖ TPM_CC_PolicyOR ‖ digests); TPM_RC_VALUE otherwise.
     pub(crate) fn policy_or(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         let list = p.next(|r| {
-            let count = r.u32()?;
-            if !(2..=8).contains(&count) {
+            let v: heapless::Vec<Digest, MAX_OR> = crate::wire::types::read_list(r, |r| {
+                Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)
+            })?;
+            if v.len() < 2 {
                 return Err(TpmRc::SIZE);
-            }
-            let mut v: heapless::Vec<Digest, MAX_OR> = heapless::Vec::new();
-            for _ in 0..count {
-                let d = Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
-                v.push(d).map_err(|_| TpmRc::SIZE)?;
             }
             Ok(v)
         })?;

@@ -257,6 +257,33 @@ impl PcrSelection {
     }
 }
 
+/// Unmarshal a TPML_ of at most `N` elements (`u32 count ‖ elements`); a larger count is
+/// TPM_RC_SIZE (Part 2 §10.9).
+pub fn read_list<T, const N: usize>(
+    r: &mut Reader<'_>,
+    mut element: impl FnMut(&mut Reader<'_>) -> TpmResult<T>,
+) -> TpmResult<heapless::Vec<T, N>> {
+    let count = r.u32()?;
+    if usize::try_from(count).map_or(true, |c| c > N) {
+        return Err(TpmRc::SIZE);
+    }
+    let mut v = heapless::Vec::new();
+    for _ in 0..count {
+        v.push(element(r)?).map_err(|_| TpmRc::SIZE)?;
+    }
+    Ok(v)
+}
+
+/// Marshal a TPML_: `u32 count ‖ elements`.
+pub fn write_list<T>(
+    w: &mut Writer<'_>,
+    items: &[T],
+    mut element: impl FnMut(&T, &mut Writer<'_>) -> Result<(), WireError>,
+) -> Result<(), WireError> {
+    w.u32(u32::try_from(items.len()).map_err(|_| WireError::Size)?)?;
+    items.iter().try_for_each(|i| element(i, w))
+}
+
 /// TPML_PCR_SELECTION (Part 2 §10.9.7): at most HASH_COUNT selections.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PcrSelectionList(pub heapless::Vec<PcrSelection, HASH_COUNT>);
@@ -264,25 +291,12 @@ pub struct PcrSelectionList(pub heapless::Vec<PcrSelection, HASH_COUNT>);
 impl PcrSelectionList {
     /// Unmarshal; count > HASH_COUNT → TPM_RC_SIZE.
     pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
-        let count = r.u32()?;
-        if usize::try_from(count).map_or(true, |c| c > HASH_COUNT) {
-            return Err(TpmRc::SIZE);
-        }
-        let mut v = heapless::Vec::new();
-        for _ in 0..count {
-            v.push(PcrSelection::unmarshal(r)?)
-                .map_err(|_| TpmRc::SIZE)?;
-        }
-        Ok(Self(v))
+        read_list(r, PcrSelection::unmarshal).map(Self)
     }
 
     /// Marshal.
     pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
-        w.u32(u32::try_from(self.0.len()).map_err(|_| WireError::Size)?)?;
-        for s in &self.0 {
-            s.marshal(w)?;
-        }
-        Ok(())
+        write_list(w, &self.0, PcrSelection::marshal)
     }
 }
 
@@ -318,25 +332,12 @@ pub struct DigestValues(pub heapless::Vec<TaggedDigest, HASH_COUNT>);
 impl DigestValues {
     /// Unmarshal; count > HASH_COUNT → TPM_RC_SIZE.
     pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
-        let count = r.u32()?;
-        if usize::try_from(count).map_or(true, |c| c > HASH_COUNT) {
-            return Err(TpmRc::SIZE);
-        }
-        let mut v = heapless::Vec::new();
-        for _ in 0..count {
-            v.push(TaggedDigest::unmarshal(r)?)
-                .map_err(|_| TpmRc::SIZE)?;
-        }
-        Ok(Self(v))
+        read_list(r, TaggedDigest::unmarshal).map(Self)
     }
 
     /// Marshal.
     pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
-        w.u32(u32::try_from(self.0.len()).map_err(|_| WireError::Size)?)?;
-        for d in &self.0 {
-            d.marshal(w)?;
-        }
-        Ok(())
+        write_list(w, &self.0, TaggedDigest::marshal)
     }
 }
 
