@@ -1,0 +1,393 @@
+//! Boot: manufacture the ephemeral vTPM and create its endorsement key, ready for evidence.
+//!
+//! One call ([`boot`]) builds a fresh [`Tpm`] (new seeds from the platform's entropy), sends
+//! TPM2_Startup(CLEAR), and creates the EK in the endorsement hierarchy from a TCG template
+//! (TCG EK Credential Profile for TPM Family 2.0, §B.4: H-3 ECC NIST P-384 by default, L-2 ECC
+//! NIST P-256 optionally). By default the EK is made persistent at its profile handle, so the
+//! guest finds it where tools look for it, and the transient copy is flushed. The EK's
+//! TPMT_PUBLIC is kept: it is the SVSM vTPM service manifest.
+//!
+//! Everything goes through [`Tpm::execute`] with command bytes built here (TCG TPM 2.0 Part 3),
+//! exactly as a guest would send them. Startup(CLEAR) before the guest is harmless: guest
+//! firmware treats TPM_RC_INITIALIZE from its own Startup as success, and Linux `tpm_svsm` uses
+//! auto-startup, which sends Startup only when the TPM asks for it.
+
+use vtpm::{MAX_RESPONSE_SIZE, Platform, Tpm};
+
+use crate::layout::put_slice;
+use crate::svsm::VtpmService;
+
+/// Largest EK TPMT_PUBLIC kept (H-3 is 170 bytes, L-2 122).
+pub const MAX_EK_PUBLIC: usize = 256;
+
+/// TPM_RH_ENDORSEMENT (Part 2 §7.4).
+const RH_ENDORSEMENT: u32 = 0x4000_000B;
+/// TPM_RH_OWNER.
+const RH_OWNER: u32 = 0x4000_0001;
+/// TPM_RS_PW.
+const RS_PW: u32 = 0x4000_0009;
+/// TPM_CC_Startup.
+const CC_STARTUP: u32 = 0x144;
+/// TPM_CC_CreatePrimary.
+const CC_CREATE_PRIMARY: u32 = 0x131;
+/// TPM_CC_EvictControl.
+const CC_EVICT_CONTROL: u32 = 0x120;
+/// TPM_CC_FlushContext.
+const CC_FLUSH_CONTEXT: u32 = 0x165;
+/// TPM_ST_NO_SESSIONS / TPM_ST_SESSIONS.
+const ST_NO_SESSIONS: u16 = 0x8001;
+const ST_SESSIONS: u16 = 0x8002;
+
+/// PolicyB_SHA384 = PolicyOR(PolicySecret(ENDORSEMENT), PolicyAuthorizeNV(0x01C07F02)): the H-3
+/// authPolicy (TCG EK Credential Profile §B.6.3).
+const POLICY_B_SHA384: [u8; 48] = [
+    0xb2, 0x6e, 0x7d, 0x28, 0xd1, 0x1a, 0x50, 0xbc, 0x53, 0xd8, 0x82, 0xbc, 0xf5, 0xfd, 0x3a, 0x1a,
+    0x07, 0x41, 0x48, 0xbb, 0x35, 0xd3, 0xb4, 0xe4, 0xcb, 0x1c, 0x0a, 0xd9, 0xbd, 0xe4, 0x19, 0xca,
+    0xcb, 0x47, 0xba, 0x09, 0x69, 0x96, 0x46, 0x15, 0x0f, 0x9f, 0xc0, 0x00, 0xf3, 0xf8, 0x0e, 0x12,
+];
+/// PolicyA_SHA256 = PolicySecret(ENDORSEMENT): the L-2 authPolicy (§B.6.1).
+const POLICY_A_SHA256: [u8; 32] = [
+    0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc, 0x8d, 0x46, 0xa5, 0xd7, 0x24,
+    0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52, 0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
+];
+
+/// Which EK template to use (TCG EK Credential Profile, Annex B).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EkTemplate {
+    /// H-3: ECC NIST P-384, SHA-384 name, AES-256-CFB, PolicyB; persistent handle 0x81010016.
+    EccP384H3,
+    /// L-2: ECC NIST P-256, SHA-256 name, AES-128-CFB, PolicyA, zero-filled unique.
+    EccP256L2,
+}
+
+impl EkTemplate {
+    /// The profile's persistent handle for this EK, where one is assigned.
+    pub const fn profile_handle(self) -> Option<u32> {
+        match self {
+            Self::EccP384H3 => Some(0x8101_0016),
+            Self::EccP256L2 => None,
+        }
+    }
+
+    /// The TPMT_PUBLIC template bytes into `out`; returns the length.
+    fn write(self, out: &mut [u8; 128]) -> usize {
+        let mut w = W::new(out);
+        match self {
+            Self::EccP384H3 => {
+                w.u16(0x0023); // TPM_ALG_ECC
+                w.u16(0x000C); // nameAlg SHA384
+                w.u32(0x0003_00F2); // fixedTPM fixedParent sensitiveDataOrigin adminWithPolicy
+                // restricted decrypt
+                w.u16(48);
+                w.bytes(&POLICY_B_SHA384);
+                w.u16(0x0006); // AES
+                w.u16(256);
+                w.u16(0x0043); // CFB
+                w.u16(0x0010); // scheme NULL
+                w.u16(0x0004); // NIST P-384
+                w.u16(0x0010); // kdf NULL
+                w.u16(0); // unique.x empty
+                w.u16(0); // unique.y empty
+            }
+            Self::EccP256L2 => {
+                w.u16(0x0023);
+                w.u16(0x000B); // SHA256
+                w.u32(0x0003_00B2); // fixedTPM fixedParent sensitiveDataOrigin adminWithPolicy
+                // restricted decrypt (userWithAuth clear)
+                w.u16(32);
+                w.bytes(&POLICY_A_SHA256);
+                w.u16(0x0006);
+                w.u16(128);
+                w.u16(0x0043);
+                w.u16(0x0010);
+                w.u16(0x0003); // NIST P-256
+                w.u16(0x0010);
+                w.u16(32);
+                w.bytes(&[0; 32]);
+                w.u16(32);
+                w.bytes(&[0; 32]);
+            }
+        }
+        w.len()
+    }
+}
+
+/// How to boot the vTPM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootConfig {
+    /// The EK template.
+    pub ek: EkTemplate,
+    /// Make the EK persistent at this handle (and flush the transient one); `None` keeps it
+    /// as a transient object.
+    pub ek_persistent_handle: Option<u32>,
+}
+
+impl Default for BootConfig {
+    /// H-3 (P-384) persistent at 0x81010016.
+    fn default() -> Self {
+        Self {
+            ek: EkTemplate::EccP384H3,
+            ek_persistent_handle: EkTemplate::EccP384H3.profile_handle(),
+        }
+    }
+}
+
+impl BootConfig {
+    /// L-2 (P-256), kept transient.
+    pub const fn p256() -> Self {
+        Self {
+            ek: EkTemplate::EccP256L2,
+            ek_persistent_handle: None,
+        }
+    }
+}
+
+/// The endorsement key the boot created.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Ek {
+    template: EkTemplate,
+    handle: u32,
+    public: [u8; MAX_EK_PUBLIC],
+    len: usize,
+}
+
+impl core::fmt::Debug for Ek {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ek")
+            .field("template", &self.template)
+            .field("handle", &format_args!("{:#010x}", self.handle))
+            .field("public_len", &self.len)
+            .finish()
+    }
+}
+
+impl Ek {
+    /// The template it was created from.
+    pub fn template(&self) -> EkTemplate {
+        self.template
+    }
+
+    /// Its handle: persistent (0x81…) or transient (0x80…).
+    pub fn handle(&self) -> u32 {
+        self.handle
+    }
+
+    /// Its TPMT_PUBLIC (no size prefix): the SVSM vTPM service manifest, version 0.
+    pub fn public(&self) -> &[u8] {
+        self.public.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// Why booting failed: the step and the TPM response code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootError {
+    /// The TPM came up in failure mode (the entropy source failed at manufacture).
+    FailureMode,
+    /// TPM2_Startup failed.
+    Startup(u32),
+    /// TPM2_CreatePrimary of the EK failed.
+    CreatePrimary(u32),
+    /// TPM2_EvictControl failed.
+    EvictControl(u32),
+    /// TPM2_FlushContext of the transient EK failed.
+    FlushContext(u32),
+    /// A response did not have the expected shape.
+    MalformedResponse,
+}
+
+/// A tiny big-endian writer that never panics (a full buffer makes it stop writing; callers
+/// size their buffers for the fixed commands they build).
+struct W<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+    overflow: bool,
+}
+
+impl<'a> W<'a> {
+    fn new(buf: &'a mut [u8]) -> Self {
+        Self {
+            buf,
+            pos: 0,
+            overflow: false,
+        }
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        if !self.overflow && put_slice(self.buf, self.pos, b) {
+            self.pos = self.pos.saturating_add(b.len());
+        } else {
+            self.overflow = true;
+        }
+    }
+    fn u16(&mut self, v: u16) {
+        self.bytes(&v.to_be_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_be_bytes());
+    }
+    fn len(&self) -> usize {
+        if self.overflow { 0 } else { self.pos }
+    }
+    /// Patch commandSize (bytes 2..6) with the length written.
+    fn finish(mut self) -> usize {
+        let n = self.len();
+        if let Ok(size) = u32::try_from(n) {
+            put_slice(self.buf, 2, &size.to_be_bytes());
+        } else {
+            self.overflow = true;
+        }
+        self.len()
+    }
+}
+
+fn be_u32(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(*b.get(off..)?.first_chunk::<4>()?))
+}
+
+fn be_u16(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(*b.get(off..)?.first_chunk::<2>()?))
+}
+
+/// Run `cmd` and return (response code, response bytes).
+fn run<'r, P: Platform>(
+    tpm: &mut Tpm<P>,
+    cmd: &[u8],
+    rsp: &'r mut [u8; MAX_RESPONSE_SIZE],
+) -> (u32, &'r [u8]) {
+    let n = tpm.execute(0, cmd, rsp);
+    let bytes = rsp.get(..n).unwrap_or(&[]);
+    (be_u32(bytes, 6).unwrap_or(u32::MAX), bytes)
+}
+
+/// A password authorization area with an empty password (TPMS_AUTH_COMMAND, Part 1 §19.8.4).
+fn empty_password(w: &mut W<'_>) {
+    w.u32(9);
+    w.u32(RS_PW);
+    w.u16(0); // nonceCaller
+    w.bytes(&[0]); // sessionAttributes
+    w.u16(0); // hmac (password)
+}
+
+/// Manufacture the vTPM on `platform` and create its EK as `config` says: Startup(CLEAR),
+/// CreatePrimary(EK), and optionally EvictControl + FlushContext. Returns the service ready for
+/// SVSM requests and attestation.
+pub fn boot<P: Platform>(platform: P, config: &BootConfig) -> Result<VtpmService<P>, BootError> {
+    let mut tpm = Tpm::new(platform);
+    if tpm.in_failure_mode() {
+        return Err(BootError::FailureMode);
+    }
+    let ek = create_ek(&mut tpm, config)?;
+    Ok(VtpmService::new(tpm, ek))
+}
+
+/// The boot sequence on an existing, unstarted TPM (see [`boot`]).
+pub fn create_ek<P: Platform>(tpm: &mut Tpm<P>, config: &BootConfig) -> Result<Ek, BootError> {
+    let mut cmd = [0u8; 256];
+    let mut rsp = [0u8; MAX_RESPONSE_SIZE];
+
+    // TPM2_Startup(TPM_SU_CLEAR), Part 3 §9.3.
+    let mut w = W::new(&mut cmd);
+    w.u16(ST_NO_SESSIONS);
+    w.u32(0);
+    w.u32(CC_STARTUP);
+    w.u16(0);
+    let n = w.finish();
+    let (rc, _) = run(tpm, cmd.get(..n).unwrap_or(&[]), &mut rsp);
+    if rc != 0 {
+        return Err(BootError::Startup(rc));
+    }
+
+    // TPM2_CreatePrimary(TPM_RH_ENDORSEMENT, template), Part 3 §24.1.
+    let mut template = [0u8; 128];
+    let tlen = config.ek.write(&mut template);
+    let template = template.get(..tlen).ok_or(BootError::MalformedResponse)?;
+    let tlen16 = u16::try_from(tlen).map_err(|_| BootError::MalformedResponse)?;
+    let mut w = W::new(&mut cmd);
+    w.u16(ST_SESSIONS);
+    w.u32(0);
+    w.u32(CC_CREATE_PRIMARY);
+    w.u32(RH_ENDORSEMENT);
+    empty_password(&mut w);
+    w.u16(4); // inSensitive: userAuth and data empty
+    w.u16(0);
+    w.u16(0);
+    w.u16(tlen16); // inPublic
+    w.bytes(template);
+    w.u16(0); // outsideInfo
+    w.u32(0); // creationPCR: empty TPML_PCR_SELECTION
+    let n = w.finish();
+    let (rc, r) = run(tpm, cmd.get(..n).unwrap_or(&[]), &mut rsp);
+    if rc != 0 {
+        return Err(BootError::CreatePrimary(rc));
+    }
+    // objectHandle, parameterSize, outPublic (TPM2B_PUBLIC) ...
+    let transient = be_u32(r, 10).ok_or(BootError::MalformedResponse)?;
+    let plen = usize::from(be_u16(r, 18).ok_or(BootError::MalformedResponse)?);
+    let public = r
+        .get(20..)
+        .and_then(|p| p.get(..plen))
+        .ok_or(BootError::MalformedResponse)?;
+    let mut ek = Ek {
+        template: config.ek,
+        handle: transient,
+        public: [0; MAX_EK_PUBLIC],
+        len: plen,
+    };
+    if !put_slice(&mut ek.public, 0, public) {
+        return Err(BootError::MalformedResponse);
+    }
+
+    if let Some(persistent) = config.ek_persistent_handle {
+        // TPM2_EvictControl(TPM_RH_OWNER, transient, persistent), Part 3 §28.5.
+        let mut w = W::new(&mut cmd);
+        w.u16(ST_SESSIONS);
+        w.u32(0);
+        w.u32(CC_EVICT_CONTROL);
+        w.u32(RH_OWNER);
+        w.u32(transient);
+        empty_password(&mut w);
+        w.u32(persistent);
+        let n = w.finish();
+        let (rc, _) = run(tpm, cmd.get(..n).unwrap_or(&[]), &mut rsp);
+        if rc != 0 {
+            return Err(BootError::EvictControl(rc));
+        }
+        // TPM2_FlushContext(transient), Part 3 §28.4.
+        let mut w = W::new(&mut cmd);
+        w.u16(ST_NO_SESSIONS);
+        w.u32(0);
+        w.u32(CC_FLUSH_CONTEXT);
+        w.u32(transient);
+        let n = w.finish();
+        let (rc, _) = run(tpm, cmd.get(..n).unwrap_or(&[]), &mut rsp);
+        if rc != 0 {
+            return Err(BootError::FlushContext(rc));
+        }
+        ek.handle = persistent;
+    }
+    Ok(ek)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h3_template_bytes() {
+        let mut t = [0u8; 128];
+        let n = EkTemplate::EccP384H3.write(&mut t);
+        assert_eq!(n, 74);
+        assert_eq!(
+            &t[..10],
+            &[0x00, 0x23, 0x00, 0x0C, 0x00, 0x03, 0x00, 0xF2, 0x00, 0x30]
+        );
+        assert_eq!(&t[10..58], &POLICY_B_SHA384);
+        assert_eq!(
+            &t[58..74],
+            &[
+                0x00, 0x06, 0x01, 0x00, 0x00, 0x43, 0x00, 0x10, 0x00, 0x04, 0x00, 0x10, 0, 0, 0, 0
+            ]
+        );
+        let n = EkTemplate::EccP256L2.write(&mut t);
+        assert_eq!(n, 2 + 2 + 4 + 2 + 32 + 6 + 6 + 2 + 32 + 2 + 32);
+    }
+}
