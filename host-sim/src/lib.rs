@@ -6,12 +6,19 @@
 //!   tpm2-pytss and tpm2-abrmd can talk to the core (`spec/clients.md` §1–4).
 //! - [`qemu`]: QEMU's `tpm-emulator` backend protocol over a unix socket, so a QEMU guest
 //!   (OVMF measured boot, Linux) uses the core (`spec/qemu-tpm-emulator.md`).
+//! - [`amdsp`]: a simulated AMD-SP for SEV-SNP guest requests (VCEK, VMPCKs, version-3 reports,
+//!   fault injection); [`snp`]: `platform_snp::SnpPlatform` over it; [`snp_verify`]: the
+//!   `verify-snp-report` command; [`vcek_cert`]: its self-issued VCEK certificate.
 //!
 //! The server binds to 127.0.0.1 only.
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
+pub mod amdsp;
 pub mod mssim;
 mod platform;
 pub mod qemu;
+pub mod snp;
+pub mod snp_verify;
+pub mod vcek_cert;
 
 pub use platform::{EntropyFault, SimPlatform};

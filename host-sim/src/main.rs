@@ -3,6 +3,7 @@
 //! ```text
 //! host-sim serve [--port N] [--seed N] [--quiet]
 //! host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
+//! host-sim verify-snp-report REPORT.bin VCEK
 //! tpm_server [-port N] [-rm] [-h]        (this binary invoked under the name `tpm_server`)
 //! ```
 //! Under the name `tpm_server` (a symlink or copy) it accepts the flags of IBM's `tpm_server`
@@ -20,6 +21,7 @@ const USAGE: &str = "\
 Usage:
   host-sim serve [--port N] [--seed N] [--quiet]
   host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
+  host-sim verify-snp-report REPORT.bin VCEK
   host-sim --help
 
 serve     Serve the Microsoft TPM simulator protocol on 127.0.0.1: TPM commands on port N,
@@ -31,6 +33,9 @@ serve     Serve the Microsoft TPM simulator protocol on 127.0.0.1: TPM commands 
 
 qemu      Serve one QEMU through its tpm-emulator backend on the unix socket PATH
           (`host-sim qemu --help` for the QEMU command line).
+
+verify-snp-report  Print an SEV-SNP attestation report and verify its signature with the VCEK
+          (certificate DER/PEM or public key); `host-sim verify-snp-report --help`.
 
 Invoked as `tpm_server` (symlink or copy), it takes IBM tpm_server's flags instead:
   tpm_server [-port N] [-rm] [-h]
@@ -57,6 +62,8 @@ enum Action {
     Serve(ServeOptions),
     /// `host-sim qemu ARGS...`: parsed by [`host_sim::qemu::parse_args`].
     Qemu(Vec<String>),
+    /// `host-sim verify-snp-report ARGS...`: see [`host_sim::snp_verify::main`].
+    VerifySnpReport(Vec<String>),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -122,6 +129,7 @@ fn parse_host_sim(args: &[String]) -> Result<Action, UsageError> {
         "-h" | "--help" | "help" => return Ok(Action::Help(USAGE)),
         "serve" => {}
         "qemu" => return Ok(Action::Qemu(rest.to_vec())),
+        "verify-snp-report" => return Ok(Action::VerifySnpReport(rest.to_vec())),
         other => return Err(usage_error(format!("unknown command `{other}`"), USAGE)),
     }
     let mut opts = ServeOptions::default();
@@ -240,6 +248,7 @@ fn main() -> ExitCode {
         }
         Ok(Action::Serve(opts)) => serve(prog, &opts),
         Ok(Action::Qemu(args)) => host_sim::qemu::main(&args),
+        Ok(Action::VerifySnpReport(args)) => host_sim::snp_verify::main(&args),
         Err(e) => {
             eprintln!("{prog}: {}\n\n{}", e.message, e.usage);
             ExitCode::from(2)
