@@ -101,10 +101,10 @@ pub const TPM_BAD_LOCALITY: u32 = 0x3D;
 /// INIT flag: start from the volatile state (after a migration); nothing is stored here.
 pub const INIT_FLAG_DELETE_VOLATILE: u32 = 0x1;
 
-/// Largest data-channel buffer (the core's command and response limit).
-pub const MAX_BUFFER_SIZE: u32 = 4096;
+/// Largest data-channel buffer: the core's command limit (its response limit is larger).
+pub const MAX_BUFFER_SIZE: u32 = 4087;
 const _: () = assert!(
-    MAX_BUFFER_SIZE as usize == MAX_COMMAND_SIZE && MAX_BUFFER_SIZE as usize == MAX_RESPONSE_SIZE
+    MAX_BUFFER_SIZE as usize == MAX_COMMAND_SIZE && MAX_BUFFER_SIZE as usize <= MAX_RESPONSE_SIZE
 );
 /// Smallest data-channel buffer: the smallest transport buffer the core is served through
 /// (QEMU's CRB and the COCONUT SVSM page ask 3968 bytes).
@@ -1387,13 +1387,13 @@ mod tests {
         );
         assert_eq!(d.control(CMD_STOP, &[]).0, be(0));
         let (r, _) = d.control(CMD_SET_BUFFERSIZE, &be(0));
-        assert_eq!(r, [be(0), be(4096), be(3968), be(4096)].concat());
+        assert_eq!(r, [be(0), be(4087), be(3968), be(4087)].concat());
         let (r, _) = d.control(CMD_SET_BUFFERSIZE, &be(0xF80));
-        assert_eq!(r, [be(0), be(0xF80), be(3968), be(4096)].concat());
+        assert_eq!(r, [be(0), be(0xF80), be(3968), be(4087)].concat());
         assert_eq!(d.buffer_size, 0xF80);
         // Out of range: clamped.
         let (r, _) = d.control(CMD_SET_BUFFERSIZE, &be(100_000));
-        assert_eq!(&r[4..8], &be(4096));
+        assert_eq!(&r[4..8], &be(4087));
         let (r, _) = d.control(CMD_SET_BUFFERSIZE, &be(16));
         assert_eq!(&r[4..8], &be(3968));
         assert!(!d.running);
@@ -1618,7 +1618,7 @@ mod tests {
         assert_eq!(other.read(&mut b).unwrap_or(0), 0);
 
         assert_eq!(control(&ctrl, CMD_STOP, &[]), be(0));
-        assert_eq!(control(&ctrl, CMD_SET_BUFFERSIZE, &be(0))[4..8], be(4096));
+        assert_eq!(control(&ctrl, CMD_SET_BUFFERSIZE, &be(0))[4..8], be(4087));
         assert_eq!(control(&ctrl, CMD_STOP, &[]), be(0));
         assert_eq!(
             control(&ctrl, CMD_SET_BUFFERSIZE, &be(0xF80))[..8],

@@ -27,10 +27,13 @@ pub mod wire;
 pub use error::{TpmRc, TpmResult};
 pub use platform::{Platform, PlatformError};
 
-/// Largest command the core accepts (TPM_PT_MAX_COMMAND_SIZE).
-pub const MAX_COMMAND_SIZE: usize = 4096;
-/// Largest response the core produces (TPM_PT_MAX_RESPONSE_SIZE).
-pub const MAX_RESPONSE_SIZE: usize = 4096;
+/// Largest command the core accepts (TPM_PT_MAX_COMMAND_SIZE): what every transport carries.
+/// The SVSM vTPM page is the tightest: 4096 bytes less the 9-byte TPM_SEND_COMMAND header
+/// (AMD 58019, SVSM_VTPM_CMD).
+pub const MAX_COMMAND_SIZE: usize = 4087;
+/// Largest response the core produces (TPM_PT_MAX_RESPONSE_SIZE): the SVSM page less its
+/// 4-byte response size field.
+pub const MAX_RESPONSE_SIZE: usize = 4092;
 
 /// TPM_GENERATED_VALUE (Part 2 §6.2): the first four bytes of every TPMS_ATTEST.
 pub const TPM_GENERATED_VALUE: u32 = 0xFF54_4347;
