@@ -387,6 +387,19 @@ fn differential_against_swtpm() {
     }
 }
 
+/// Keys against swtpm (tests/clients/keys_differential.py): the response codes of the object
+/// error cases, and the pcrDigest of a quote over the same PCRs.
+#[test]
+fn keys_differential_against_swtpm() {
+    if let Err(e) = check_script(
+        "keys_differential_against_swtpm",
+        "keys_differential.py",
+        &[],
+    ) {
+        panic!("{e}");
+    }
+}
+
 /// Keys and objects (tests/clients/keys.py): ECC primaries, child keys, ECDSA signing, EK/AK,
 /// quotes, credentials, sealing, contexts, and the response codes of common mistakes. The
 /// script also needs `python3-cryptography` (it verifies the TPM's results on its own).
