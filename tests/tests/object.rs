@@ -380,3 +380,22 @@ fn getcap_handles(h: &mut Harness) -> Vec<u32> {
         .map(|i| u32::from_be_bytes(b[9 + 4 * i..13 + 4 * i].try_into().unwrap()))
         .collect()
 }
+
+#[test]
+fn create_loaded_under_a_hierarchy_is_a_primary() {
+    let mut h = Harness::new();
+    let t = ecc_template(STORAGE, &AES128CFB, &NULL, 4);
+    let (_, public, name) = primary(&mut h, RH_OWNER, &t);
+    let mut p = vec![0, 4, 0, 0, 0, 0];
+    tpm2b(&mut p, &t);
+    let r = h.ok(0x191, &[RH_OWNER], &[AuthCmd::pw(b"")], &p);
+    let (params, _) = r.split_sessions(1);
+    assert_eq!(&params[..2], &[0, 0], "no private part for a primary");
+    let n = u16::from_be_bytes(params[2..4].try_into().unwrap()) as usize;
+    assert_eq!(
+        &params[4..4 + n],
+        public.as_slice(),
+        "the same key as CreatePrimary"
+    );
+    assert_eq!(&params[6 + n..], name.as_slice());
+}

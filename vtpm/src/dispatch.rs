@@ -44,6 +44,8 @@ pub enum HandleKind {
     HierarchyOrNull,
     /// TPMI_RH_PROVISION: owner or platform.
     Provision,
+    /// TPMI_DH_PARENT+: a loaded object or a hierarchy (owner, endorsement, platform, null).
+    Parent,
     /// TPMI_RH_ENDORSEMENT: the endorsement hierarchy.
     Endorsement,
     /// TPMI_SH_POLICY: a loaded policy (or trial) session.
@@ -217,7 +219,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     ),
     cmd_rh(TpmCc::HASH_SEQUENCE_START, &[], 0, DEC),
     cmd(TpmCc::POLICY_GET_DIGEST, &[H::PolicySession], 0, ENC),
-    cmd_rh(TpmCc::CREATE_LOADED, &[H::Object], 1, DEC | ENC),
+    cmd_rh(TpmCc::CREATE_LOADED, &[H::Parent], 1, DEC | ENC),
 ];
 
 /// Look a command up in [`COMMANDS`].
@@ -492,6 +494,11 @@ impl<P: Platform> Tpm<P> {
                 matches!(ht, HT_TRANSIENT | HT_HMAC_SESSION | HT_POLICY_SESSION)
             }
             HandleKind::Provision => matches!(h, RH_OWNER | RH_PLATFORM),
+            HandleKind::Parent => {
+                ht == HT_TRANSIENT
+                    || ht == HT_PERSISTENT
+                    || matches!(h, RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_NULL)
+            }
             HandleKind::PolicySession => ht == HT_POLICY_SESSION,
             HandleKind::Endorsement => h == RH_ENDORSEMENT,
             HandleKind::HierarchyOrNull => {

@@ -113,7 +113,7 @@ impl<P: Platform> Tpm<P> {
     /// `KDFa(SHA-384, seed, "Primary Object Creation", Name(template), inSensitive.data)`
     /// yields the private scalar's bits (c, bits(n) + 64) and then the seedValue. The same
     /// template gives the same key for as long as the seed lives (this boot).
-    fn derive_primary(
+    pub(crate) fn derive_primary(
         &self,
         hierarchy: u32,
         template: &Public,

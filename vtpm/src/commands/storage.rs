@@ -19,6 +19,7 @@ use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
 use crate::state::object::{KeyObject, MAX_SENSITIVE, Object};
 use crate::wire::constants::TpmAlgId;
+use crate::wire::constants::handle::{HT_PERMANENT, handle_type};
 use crate::wire::public::{ObjectAttrs, Public, PublicKind, SymDef};
 use crate::wire::types::{Auth, MAX_DIGEST, PcrSelectionList, Secret};
 use crate::wire::{Reader, Writer};
@@ -268,8 +269,8 @@ impl<P: Platform> Tpm<P> {
         self.write_creation(w, c, &k, &cp, outside_info, &pcrs)
     }
 
-    /// TPM2_CreateLoaded (Part 3 §12.9) under a storage parent: Create, then Load. (A
-    /// hierarchy as parent is TPM2_CreatePrimary's job and is not offered here.)
+    /// TPM2_CreateLoaded (Part 3 §12.9): under a storage parent, Create then Load; under a
+    /// hierarchy, a primary object (derived as by TPM2_CreatePrimary; outPrivate empty).
     pub(crate) fn create_loaded(
         &mut self,
         c: &Cmd,
@@ -279,6 +280,22 @@ impl<P: Platform> Tpm<P> {
         let sens = p.next(SensitiveCreate::unmarshal)?;
         let template = p.next(Public::unmarshal_2b)?;
         p.finish()?;
+        if handle_type(c.handle(0)) == HT_PERMANENT {
+            // A hierarchy as parent: a primary object, with no private part to return.
+            crate::commands::object::create_checks(&template, sens.data.len(), true)
+                .map_err(|rc| rc.at_param(2))?;
+            if !self.objects.has_free() {
+                return Err(TpmRc::OBJECT_MEMORY);
+            }
+            let k = self.derive_primary(c.handle(0), &template, &sens)?;
+            w.u16(0)?;
+            k.public.marshal_2b(w)?;
+            w.tpm2b(k.name.as_slice())?;
+            return self
+                .objects
+                .insert(Object::Key(k))
+                .ok_or(TpmRc::OBJECT_MEMORY);
+        }
         let parent = self.storage_parent(c)?;
         crate::commands::object::create_checks(&template, sens.data.len(), parent.fixed_tpm)
             .map_err(|rc| rc.at_param(2))?;
