@@ -115,8 +115,14 @@ fuzz_target!(|data: &[u8]| {
         let again = report::request_report(&mut req, &[7; 64], 0, &mut out, None);
         assert_eq!(
             again,
-            Err(report::ReportError::Request(platform_snp::RequestError::KeyDisabled))
+            Err(report::ReportError::Request(
+                platform_snp::RequestError::KeyDisabled
+            ))
         );
-        assert_eq!(req.transport().sends, sends, "a wiped requester sent a page");
+        assert_eq!(
+            req.transport().sends,
+            sends,
+            "a wiped requester sent a page"
+        );
     }
 });

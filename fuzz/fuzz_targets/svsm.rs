@@ -114,6 +114,9 @@ fuzz_target!(|data: &[u8]| {
         let size = u32::from_le_bytes(mem.0[start..start + 4].try_into().unwrap()) as usize;
         assert!((10..=4092).contains(&size), "response size {size}");
         let rsp = &mem.0[start + 4..start + 4 + size];
-        assert_eq!(u32::from_be_bytes(rsp[2..6].try_into().unwrap()) as usize, size);
+        assert_eq!(
+            u32::from_be_bytes(rsp[2..6].try_into().unwrap()) as usize,
+            size
+        );
     }
 });
