@@ -399,3 +399,38 @@ fn create_loaded_under_a_hierarchy_is_a_primary() {
     );
     assert_eq!(&params[6 + n..], name.as_slice());
 }
+
+#[test]
+fn ecdh_keygen_and_zgen_agree() {
+    let mut h = Harness::new();
+    // An unrestricted ECDH decryption key, P-256.
+    let t = ecc_template(0x0002_0072, &NULL, &[0, 0x19, 0, 0x0B], 3);
+    let (key, _, _) = primary(&mut h, RH_OWNER, &t);
+    // KeyGen: Z = d_e·Q_key and Q_e.
+    let r = h.ok(0x163, &[key], &[], &[]);
+    let b = &r.body()[..];
+    let zlen = u16::from_be_bytes(b[0..2].try_into().unwrap()) as usize;
+    let z_point = b[2..2 + zlen].to_vec();
+    let q_e = b[2 + zlen + 2..].to_vec();
+    // ZGen with Q_e: d_key·Q_e must be the same point.
+    let mut p = Vec::new();
+    tpm2b(&mut p, &q_e);
+    let r = h.ok(0x154, &[key], &[AuthCmd::pw(b"")], &p);
+    let (params, _) = r.split_sessions(0);
+    assert_eq!(&params[2..], z_point.as_slice());
+    // A point off the curve: ECC_POINT at parameter 1.
+    let mut bad = q_e.clone();
+    bad[5] ^= 1;
+    let mut p = Vec::new();
+    tpm2b(&mut p, &bad);
+    assert_eq!(h.send(0x154, &[key], &[AuthCmd::pw(b"")], &p).rc(), 0x1E7);
+    // A signing key cannot do ECDH_ZGen: ATTRIBUTES at handle 1.
+    let s = ecc_template(0x0004_0072, &NULL, &[0, 0x18, 0, 0x0B], 3);
+    let (signer, _, _) = primary(&mut h, RH_OWNER, &s);
+    let mut p = Vec::new();
+    tpm2b(&mut p, &q_e);
+    assert_eq!(
+        h.send(0x154, &[signer], &[AuthCmd::pw(b"")], &p).rc(),
+        0x182
+    );
+}
