@@ -408,7 +408,7 @@ fn ecdh_keygen_and_zgen_agree() {
     let (key, _, _) = primary(&mut h, RH_OWNER, &t);
     // KeyGen: Z = d_e·Q_key and Q_e.
     let r = h.ok(0x163, &[key], &[], &[]);
-    let b = &r.body()[..];
+    let b = r.body();
     let zlen = u16::from_be_bytes(b[0..2].try_into().unwrap()) as usize;
     let z_point = b[2..2 + zlen].to_vec();
     let q_e = b[2 + zlen + 2..].to_vec();
