@@ -267,11 +267,26 @@ fn lockout_failures_are_dictionary_attack_protected() {
         &[AuthCmd::pw(b"")],
         &p,
     );
+    // lockoutRecovery 0: a failed lockoutAuth locks it until the next TPM Reset.
+    h.ok(
+        0x13A,
+        &[RH_LOCKOUT],
+        &[AuthCmd::pw(b"lock")],
+        &[0, 0, 0, 3, 0, 0, 3, 0xE8, 0, 0, 0, 0],
+    );
     assert_eq!(
         h.send(cc::CLEAR, &[RH_LOCKOUT], &[AuthCmd::pw(b"bad")], &[])
             .rc(),
         0x98E
     );
+    // Now even the right value is refused: TPM_RC_LOCKOUT.
+    assert_eq!(
+        h.send(cc::CLEAR, &[RH_LOCKOUT], &[AuthCmd::pw(b"lock")], &[])
+            .rc(),
+        0x921
+    );
+    h.tpm.init();
+    h.ok(cc::STARTUP, &[], &[], &[0, 0]);
     h.ok(cc::CLEAR, &[RH_LOCKOUT], &[AuthCmd::pw(b"lock")], &[]);
     // Clear emptied the lockout auth.
     h.ok(cc::CLEAR, &[RH_LOCKOUT], &[AuthCmd::pw(b"")], &[]);
@@ -435,4 +450,62 @@ fn xor_parameter_encryption_both_ways() {
         &[AuthCmd::pw(b"second")],
         &p,
     );
+}
+
+/// TPM_PT_LOCKOUT_COUNTER and TPMA_PERMANENT.inLockout.
+fn da_state(h: &mut Harness) -> (u32, bool) {
+    let p = [
+        6u32.to_be_bytes(),
+        0x200u32.to_be_bytes(),
+        1u32.to_be_bytes(),
+    ]
+    .concat();
+    let r = h.ok(cc::GET_CAPABILITY, &[], &[], &p);
+    let permanent = u32::from_be_bytes(r.body()[13..17].try_into().unwrap());
+    let p = [
+        6u32.to_be_bytes(),
+        0x20Eu32.to_be_bytes(),
+        1u32.to_be_bytes(),
+    ]
+    .concat();
+    let r = h.ok(cc::GET_CAPABILITY, &[], &[], &p);
+    let counter = u32::from_be_bytes(r.body()[13..17].try_into().unwrap());
+    (counter, permanent & (1 << 9) != 0)
+}
+
+#[test]
+fn dictionary_attack_lockout_of_protected_entities() {
+    let mut h = Harness::new();
+    // A DA-protected sequence object is not available (sequences are exempt); use a key.
+    let mut t = Vec::new();
+    t.extend(0x0023u16.to_be_bytes());
+    t.extend(SHA256.to_be_bytes());
+    t.extend(0x0004_0072u32.to_be_bytes()); // sign, no noDA
+    t.extend([0, 0, 0, 0x10, 0, 0x18, 0, 0x0B, 0, 3, 0, 0x10, 0, 0, 0, 0]);
+    let mut p = Vec::new();
+    tpm2b(&mut p, &[[0, 2].as_slice(), b"pw", &[0, 0]].concat());
+    tpm2b(&mut p, &t);
+    p.extend([0, 0, 0, 0, 0, 0]);
+    let r = h.ok(0x131, &[RH_OWNER], &[AuthCmd::pw(b"")], &p);
+    let key = u32::from_be_bytes(r.body()[..4].try_into().unwrap());
+    let sign = |h: &mut Harness, pw: &[u8]| {
+        let mut p = Vec::new();
+        tpm2b(&mut p, &[7; 32]);
+        p.extend([0, 0x10, 0x80, 0x24, 0x40, 0, 0, 7, 0, 0]);
+        h.send(0x15D, &[key], &[AuthCmd::pw(pw)], &p).rc()
+    };
+    assert_eq!(da_state(&mut h), (0, false));
+    assert_eq!(sign(&mut h, b"x"), 0x98E);
+    assert_eq!(sign(&mut h, b"y"), 0x98E);
+    assert_eq!(da_state(&mut h), (2, false));
+    assert_eq!(sign(&mut h, b"z"), 0x98E);
+    assert_eq!(da_state(&mut h), (3, true));
+    // In lockout: even the right password is refused; exempt entities still work.
+    assert_eq!(sign(&mut h, b"pw"), 0x921);
+    let dv = digest_values(&[(SHA256, &[1; 32])]);
+    h.ok(cc::PCR_EXTEND, &[16], &[AuthCmd::pw(b"")], &dv);
+    // DictionaryAttackLockReset with lockoutAuth ends it.
+    h.ok(0x139, &[RH_LOCKOUT], &[AuthCmd::pw(b"")], &[]);
+    assert_eq!(da_state(&mut h), (0, false));
+    assert_eq!(sign(&mut h, b"pw"), 0);
 }

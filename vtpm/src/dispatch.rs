@@ -44,6 +44,8 @@ pub enum HandleKind {
     HierarchyOrNull,
     /// TPMI_RH_PROVISION: owner or platform.
     Provision,
+    /// TPMI_RH_LOCKOUT.
+    Lockout,
     /// TPMI_DH_PARENT+: a loaded object or a hierarchy (owner, endorsement, platform, null).
     Parent,
     /// TPMI_RH_ENDORSEMENT: the endorsement hierarchy.
@@ -138,6 +140,8 @@ pub const COMMANDS: &[CommandInfo] = &[
         NV | DEC,
     ),
     cmd_rh(TpmCc::CREATE_PRIMARY, &[H::HierarchyOrNull], 1, DEC | ENC),
+    cmd(TpmCc::DICTIONARY_ATTACK_LOCK_RESET, &[H::Lockout], 1, NV),
+    cmd(TpmCc::DICTIONARY_ATTACK_PARAMETERS, &[H::Lockout], 1, NV),
     cmd(TpmCc::PCR_EVENT, &[H::PcrOrNull], 1, NV | DEC),
     cmd(TpmCc::PCR_RESET, &[H::Pcr], 1, NV),
     cmd(
@@ -367,7 +371,13 @@ impl<P: Platform> Tpm<P> {
             return Err(TpmRc::AUTH_MISSING);
         }
         let params = r.rest();
-        let mut checked = self.authorize(&c, info, &sessions, params)?;
+        let mut checked = match self.authorize(&c, info, &sessions, params) {
+            Ok(checked) => checked,
+            Err(rc) => {
+                self.count_auth_failure(&c, info, rc);
+                return Err(rc);
+            }
+        };
         for s in checked.iter_mut() {
             if let Some(sess) = self.sessions.get(s.cmd.handle) {
                 let mut nonce = Nonce::zeroed(sess.auth_hash.size()).ok_or(TpmRc::FAILURE)?;
@@ -494,6 +504,7 @@ impl<P: Platform> Tpm<P> {
                 matches!(ht, HT_TRANSIENT | HT_HMAC_SESSION | HT_POLICY_SESSION)
             }
             HandleKind::Provision => matches!(h, RH_OWNER | RH_PLATFORM),
+            HandleKind::Lockout => h == RH_LOCKOUT,
             HandleKind::Parent => {
                 ht == HT_TRANSIENT
                     || ht == HT_PERSISTENT
@@ -647,6 +658,7 @@ impl<P: Platform> Tpm<P> {
                 if !self.auth_value_allowed(h, i == 0 && info.flags & ADMIN1 != 0) {
                     return Err(TpmRc::AUTH_UNAVAILABLE);
                 }
+                self.check_lockout(h)?;
                 let mut auth = self.entity_auth(h).ok_or(TpmRc::AUTH_UNAVAILABLE)?;
                 auth.strip_trailing_zeros();
                 let mut given = Auth::from_slice(s.hmac).ok_or(TpmRc::SIZE.at_session(n))?;
@@ -690,6 +702,9 @@ impl<P: Platform> Tpm<P> {
                                 }
                             }
                             SessionKind::Trial => return Err(TpmRc::AUTH_TYPE.at_session(n)),
+                        }
+                        if sess.kind == SessionKind::Hmac {
+                            self.check_lockout(h)?;
                         }
                         let key = self.hmac_key(sess, h)?;
                         if key.is_empty() && s.hmac.is_empty() {
@@ -762,6 +777,34 @@ impl<P: Platform> Tpm<P> {
             Some(h) => self.hmac_key(sess, h),
             None => Ok(Secret::from_slice(sess.session_key.expose()).unwrap_or_default()),
         }
+    }
+
+    /// Count a failed authorization for dictionary-attack protection (Part 1 §19.8): the one
+    /// state change a failing command makes, as the specification requires.
+    fn count_auth_failure(&mut self, c: &Cmd, info: &CommandInfo, rc: TpmRc) {
+        if rc.base() != TpmRc::AUTH_FAIL || rc.0 & 0x800 == 0 {
+            return;
+        }
+        let n = usize::try_from((rc.0 >> 8) & 7).unwrap_or(0);
+        let Some(i) = n.checked_sub(1).filter(|i| *i < usize::from(info.auth)) else {
+            return;
+        };
+        let now = self.clock.last_ms;
+        if c.handle(i) == RH_LOCKOUT {
+            self.da.fail_lockout(now);
+        } else {
+            self.da.fail(now);
+        }
+    }
+
+    /// TPM_RC_LOCKOUT if `h` is DA-protected and locked out.
+    fn check_lockout(&self, h: u32) -> TpmResult<()> {
+        let locked = if h == RH_LOCKOUT {
+            self.da.lockout_auth_locked(self.clock.last_ms)
+        } else {
+            !self.da_exempt(h) && self.da.in_lockout()
+        };
+        if locked { Err(TpmRc::LOCKOUT) } else { Ok(()) }
     }
 
     fn auth_error(&self, h: u32, n: u8) -> TpmRc {

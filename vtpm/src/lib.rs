@@ -61,6 +61,8 @@ pub struct Tpm<P: Platform> {
     pub(crate) clock: Clock,
     /// Next TPMS_CONTEXT.sequence.
     pub(crate) context_sequence: u64,
+    /// Dictionary-attack protection.
+    pub(crate) da: state::da::DictionaryAttack,
 }
 
 impl<P: Platform> core::fmt::Debug for Tpm<P> {
@@ -102,6 +104,7 @@ impl<P: Platform> Tpm<P> {
                 restart_count: 0,
             },
             context_sequence: 1,
+            da: state::da::DictionaryAttack::default(),
         };
         if !failure {
             failure = tpm.manufacture().is_err();
@@ -156,6 +159,7 @@ impl<P: Platform> Tpm<P> {
         if let Ok(now) = self.platform.now_ms() {
             self.clock.last_ms = self.clock.last_ms.max(now);
         }
+        self.da.tick(self.clock.last_ms);
     }
 
     /// _TPM_Init (Part 1 §12.2): the power-on / reset signal. Volatile state (loaded objects,

@@ -71,3 +71,27 @@ impl<P: Platform> Tpm<P> {
         Ok(())
     }
 }
+
+impl<P: Platform> Tpm<P> {
+    /// TPM2_DictionaryAttackLockReset (Part 3 §25.2): failedTries back to zero.
+    pub(crate) fn da_lock_reset(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
+        p.finish()?;
+        self.da.failed_tries = 0;
+        Ok(())
+    }
+
+    /// TPM2_DictionaryAttackParameters (Part 3 §25.3): maxTries, recoveryTime and
+    /// lockoutRecovery; failedTries is reset.
+    pub(crate) fn da_parameters(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
+        let max_tries = p.u32()?;
+        let recovery_time = p.u32()?;
+        let lockout_recovery = p.u32()?;
+        p.finish()?;
+        self.da.max_tries = max_tries;
+        self.da.recovery_time = recovery_time;
+        self.da.lockout_recovery = lockout_recovery;
+        self.da.failed_tries = 0;
+        self.da.last_heal_ms = self.clock.last_ms;
+        Ok(())
+    }
+}

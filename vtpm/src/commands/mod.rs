@@ -55,6 +55,8 @@ impl<P: Platform> Tpm<P> {
             TpmCc::EVENT_SEQUENCE_COMPLETE => self.event_sequence_complete(c, p, w)?,
             TpmCc::READ_CLOCK => self.read_clock(p, w)?,
             TpmCc::CLEAR => self.clear(c, p)?,
+            TpmCc::DICTIONARY_ATTACK_LOCK_RESET => self.da_lock_reset(p)?,
+            TpmCc::DICTIONARY_ATTACK_PARAMETERS => self.da_parameters(p)?,
             TpmCc::CLEAR_CONTROL => self.clear_control(c, p)?,
             TpmCc::HIERARCHY_CHANGE_AUTH => self.hierarchy_change_auth(c, p)?,
             TpmCc::FLUSH_CONTEXT => self.flush_context(p)?,

@@ -28,6 +28,10 @@ impl<P: Platform> Tpm<P> {
             self.hier.null_seed = seed;
             self.hier.null_proof = proof;
             self.sessions.clear();
+            // A lockoutAuth lock without a recovery time lasts until TPM Reset.
+            if self.da.lockout_locked == Some(None) {
+                self.da.lockout_locked = None;
+            }
             self.clock.reset_count = self.clock.reset_count.wrapping_add(1);
             self.clock.restart_count = 0;
         } else {

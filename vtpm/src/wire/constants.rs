@@ -71,6 +71,10 @@ newtype! {
         GET_TIME = 0x14C;
         /// TPM2_ObjectChangeAuth (Part 3 §12.8).
         OBJECT_CHANGE_AUTH = 0x150;
+        /// TPM2_DictionaryAttackLockReset (Part 3 §25.2).
+        DICTIONARY_ATTACK_LOCK_RESET = 0x139;
+        /// TPM2_DictionaryAttackParameters (Part 3 §25.3).
+        DICTIONARY_ATTACK_PARAMETERS = 0x13A;
         /// TPM2_Clear (Part 3 §24.6).
         CLEAR = 0x126;
         /// TPM2_ClearControl (Part 3 §24.7).
