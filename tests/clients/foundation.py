@@ -77,6 +77,7 @@ class Foundation:
         self.hash()
         self.getcap()
         self.readclock()
+        self.dictionarylockout()
         self.clear()
         self.shutdown()
         T.log("foundation: all checks passed")
@@ -393,6 +394,18 @@ class Foundation:
                 f"tpm2_readclock went backwards: {t1}/{c1['clock']} then {t2}/{c2['clock']}")
         T.check(c1["safe"] in ("yes", "no"), f"tpm2_readclock: safe is {c1['safe']!r}")
         T.log(f"ok: tpm2_readclock (time {t1} -> {t2} ms, reset_count {c1['reset_count']})")
+
+    def dictionarylockout(self):
+        """tpm2_dictionarylockout sets the DA parameters and clears the counter; getcap reads
+        them back (TPM2_DictionaryAttackParameters / LockReset)."""
+        self.tool("tpm2_dictionarylockout", "-s", "-n", "5", "-t", "6", "-l", "7")
+        var = T.parse_toplevel(self.tool("tpm2_getcap", "properties-variable").text)
+        for name, want in (("TPM2_PT_MAX_AUTH_FAIL", 5), ("TPM2_PT_LOCKOUT_INTERVAL", 6),
+                           ("TPM2_PT_LOCKOUT_RECOVERY", 7), ("TPM2_PT_LOCKOUT_COUNTER", 0)):
+            got = int(var[name][0], 16)
+            T.check(got == want, f"{name} is {got} after tpm2_dictionarylockout, expected {want}")
+        self.tool("tpm2_dictionarylockout", "-c")
+        T.log("ok: tpm2_dictionarylockout -s -n 5 -t 6 -l 7 read back by getcap; -c")
 
     def clear(self):
         before = self.raw.pcr_read(self.banks)
