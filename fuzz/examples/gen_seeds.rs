@@ -395,6 +395,20 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
         (0x126, "Clear", s1(0x126, &[RH_LOCKOUT], vec![])),
         (0x127, "ClearControl", s1(0x127, &[RH_PLATFORM], vec![0])),
         (
+            0x139,
+            "DictionaryAttackLockReset",
+            s1(0x139, &[RH_LOCKOUT], vec![]),
+        ),
+        (
+            0x13A,
+            "DictionaryAttackParameters",
+            s1(
+                0x13A,
+                &[RH_LOCKOUT],
+                [5u32, 6, 7].iter().flat_map(|v| v.to_be_bytes()).collect(),
+            ),
+        ),
+        (
             0x129,
             "HierarchyChangeAuth",
             s1(0x129, &[RH_OWNER], B::new().b2(b"pass").0),
