@@ -400,6 +400,15 @@ fn keys_differential_against_swtpm() {
     }
 }
 
+/// NV indices (tests/clients/nv.py): tpm2_nvdefine / nvwrite / nvread / nvincrement /
+/// nvextend checked with hashlib, and error codes taken from swtpm.
+#[test]
+fn nv_with_tpm2_tools() {
+    if let Err(e) = check_script("nv_with_tpm2_tools", "nv.py", &[]) {
+        panic!("{e}");
+    }
+}
+
 /// Keys and objects (tests/clients/keys.py): ECC primaries, child keys, ECDSA signing, EK/AK,
 /// quotes, credentials, sealing, contexts, and the response codes of common mistakes. The
 /// script also needs `python3-cryptography` (it verifies the TPM's results on its own).

@@ -14,8 +14,8 @@ use crate::state::object::Object;
 use crate::state::session::{Session, SessionKind, SessionSym};
 use crate::wire::auth::{AuthArea, AuthCommand, SessionAttrs, parse_auth_area};
 use crate::wire::constants::handle::{
-    HT_HMAC_SESSION, HT_PCR, HT_PERMANENT, HT_PERSISTENT, HT_POLICY_SESSION, HT_TRANSIENT,
-    RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, RS_PW, handle_type,
+    HT_HMAC_SESSION, HT_NV_INDEX, HT_PCR, HT_PERMANENT, HT_PERSISTENT, HT_POLICY_SESSION,
+    HT_TRANSIENT, RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, RS_PW, handle_type,
 };
 use crate::wire::constants::{TpmCc, TpmSt};
 use crate::wire::header::{CommandHeader, HEADER_SIZE};
@@ -46,6 +46,10 @@ pub enum HandleKind {
     Provision,
     /// TPMI_RH_LOCKOUT.
     Lockout,
+    /// TPMI_RH_NV_INDEX: a defined NV index.
+    NvIndex,
+    /// TPMI_RH_NV_AUTH: owner, platform, or a defined NV index.
+    NvAuth,
     /// TPMI_DH_PARENT+: a loaded object or a hierarchy (owner, endorsement, platform, null).
     Parent,
     /// TPMI_RH_ENDORSEMENT: the endorsement hierarchy.
@@ -131,6 +135,7 @@ use HandleKind as H;
 /// The implemented commands, sorted by code.
 pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::EVICT_CONTROL, &[H::Provision, H::Object], 1, NV),
+    cmd(TpmCc::NV_UNDEFINE_SPACE, &[H::Provision, H::NvIndex], 1, NV),
     cmd(TpmCc::CLEAR, &[H::Clear], 1, NV | EXTENSIVE),
     cmd(TpmCc::CLEAR_CONTROL, &[H::Clear], 1, NV),
     cmd(
@@ -139,7 +144,11 @@ pub const COMMANDS: &[CommandInfo] = &[
         1,
         NV | DEC,
     ),
+    cmd(TpmCc::NV_DEFINE_SPACE, &[H::Provision], 1, NV | DEC),
     cmd_rh(TpmCc::CREATE_PRIMARY, &[H::HierarchyOrNull], 1, DEC | ENC),
+    cmd(TpmCc::NV_INCREMENT, &[H::NvAuth, H::NvIndex], 1, NV),
+    cmd(TpmCc::NV_EXTEND, &[H::NvAuth, H::NvIndex], 1, NV | DEC),
+    cmd(TpmCc::NV_WRITE, &[H::NvAuth, H::NvIndex], 1, NV | DEC),
     cmd(TpmCc::DICTIONARY_ATTACK_LOCK_RESET, &[H::Lockout], 1, NV),
     cmd(TpmCc::DICTIONARY_ATTACK_PARAMETERS, &[H::Lockout], 1, NV),
     cmd(TpmCc::PCR_EVENT, &[H::PcrOrNull], 1, NV | DEC),
@@ -173,6 +182,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         2,
         DEC | ENC,
     ),
+    cmd(TpmCc::NV_READ, &[H::NvAuth, H::NvIndex], 1, ENC),
     cmd(
         TpmCc::OBJECT_CHANGE_AUTH,
         &[H::Object, H::Object],
@@ -198,6 +208,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::FLUSH_CONTEXT, &[], 0, 0),
     cmd_rh(TpmCc::LOAD_EXTERNAL, &[], 0, DEC | ENC),
     cmd(TpmCc::MAKE_CREDENTIAL, &[H::Object], 0, DEC | ENC),
+    cmd(TpmCc::NV_READ_PUBLIC, &[H::NvIndex], 0, ENC),
     cmd(TpmCc::POLICY_OR, &[H::PolicySession], 0, 0),
     cmd(TpmCc::READ_PUBLIC, &[H::Object], 0, ENC),
     cmd_rh(
@@ -241,6 +252,8 @@ pub struct Cmd {
     pub code: TpmCc,
     /// Locality the command arrived at.
     pub locality: u8,
+    /// Whether the first handle was authorized by a policy session.
+    pub policy_auth: bool,
     /// The handle area (only the first `info.handles.len()` are meaningful).
     pub handles: [u32; 3],
 }
@@ -334,6 +347,7 @@ impl<P: Platform> Tpm<P> {
             return Err(TpmRc::FAILURE);
         }
         let info = lookup(hdr.code).ok_or(TpmRc::COMMAND_CODE)?;
+        self.current_cc = hdr.code;
         let started = self.phase == Phase::Operational;
         if !self.failure && (started == (hdr.code == TpmCc::STARTUP)) {
             return Err(TpmRc::INITIALIZE);
@@ -344,6 +358,7 @@ impl<P: Platform> Tpm<P> {
         let mut c = Cmd {
             code: hdr.code,
             locality,
+            policy_auth: false,
             handles: [RH_NULL; 3],
         };
         for (i, kind) in info.handles.iter().enumerate() {
@@ -378,6 +393,12 @@ impl<P: Platform> Tpm<P> {
                 return Err(rc);
             }
         };
+        c.policy_auth = info.auth > 0
+            && checked.first().is_some_and(|s| {
+                self.sessions
+                    .get(s.cmd.handle)
+                    .is_some_and(|s| s.kind == SessionKind::Policy)
+            });
         for s in checked.iter_mut() {
             if let Some(sess) = self.sessions.get(s.cmd.handle) {
                 let mut nonce = Nonce::zeroed(sess.auth_hash.size()).ok_or(TpmRc::FAILURE)?;
@@ -505,6 +526,8 @@ impl<P: Platform> Tpm<P> {
             }
             HandleKind::Provision => matches!(h, RH_OWNER | RH_PLATFORM),
             HandleKind::Lockout => h == RH_LOCKOUT,
+            HandleKind::NvIndex => ht == HT_NV_INDEX,
+            HandleKind::NvAuth => ht == HT_NV_INDEX || matches!(h, RH_OWNER | RH_PLATFORM),
             HandleKind::Parent => {
                 ht == HT_TRANSIENT
                     || ht == HT_PERSISTENT
@@ -530,6 +553,9 @@ impl<P: Platform> Tpm<P> {
         if kind == HandleKind::PolicySession && self.sessions.get(h).is_none() {
             return Err(TpmRc::reference_h(u8::try_from(i).unwrap_or(0)));
         }
+        if ht == HT_NV_INDEX && self.nv.get(h).is_none() {
+            return Err(TpmRc::HANDLE.at_handle(n));
+        }
         if ht == HT_PERSISTENT && self.objects.get(h).is_none() {
             return Err(TpmRc::HANDLE.at_handle(n));
         }
@@ -546,7 +572,10 @@ impl<P: Platform> Tpm<P> {
         match self.objects.get(h) {
             Some(Object::Sequence(_)) => Name::EMPTY,
             Some(Object::Key(k)) => k.name,
-            None => handle_name(h),
+            None => match self.nv.get(h) {
+                Some(nv) => nv.name(),
+                None => handle_name(h),
+            },
         }
     }
 
@@ -554,6 +583,9 @@ impl<P: Platform> Tpm<P> {
     /// objects with userWithAuth (USER role) or adminWithPolicy (ADMIN role) need a policy
     /// session (Part 1 §19.2).
     fn auth_value_allowed(&self, h: u32, admin: bool) -> bool {
+        if let Some(nv) = self.nv.get(h) {
+            return self.nv_auth_allowed(nv, false);
+        }
         match self.objects.get(h) {
             Some(Object::Key(k)) if admin => !k
                 .public
@@ -561,6 +593,21 @@ impl<P: Platform> Tpm<P> {
                 .has(crate::wire::public::ObjectAttrs::ADMIN_WITH_POLICY),
             _ => self.user_with_auth(h),
         }
+    }
+
+    /// Whether an NV index may authorize the current command with its authValue or (with
+    /// `policy`) its authPolicy: AUTHREAD / POLICYREAD for reads, AUTHWRITE / POLICYWRITE for
+    /// writes (Part 3 §31.2; TPM_RC_AUTH_UNAVAILABLE otherwise, as libtpms answers).
+    fn nv_auth_allowed(&self, nv: &crate::state::nv::NvIndex, policy: bool) -> bool {
+        use crate::state::nv::attr;
+        let read = self.current_cc == TpmCc::NV_READ;
+        let bit = match (read, policy) {
+            (true, false) => attr::AUTHREAD,
+            (true, true) => attr::POLICYREAD,
+            (false, false) => attr::AUTHWRITE,
+            (false, true) => attr::POLICYWRITE,
+        };
+        nv.has(bit)
     }
 
     /// Whether the USER role of `h` may be authorized with its authValue.
@@ -588,6 +635,7 @@ impl<P: Platform> Tpm<P> {
                 Some(Object::Key(k)) => k.public.auth_policy,
                 _ => Digest::EMPTY,
             },
+            HT_NV_INDEX => self.nv.get(h).map(|nv| nv.auth_policy).unwrap_or_default(),
             _ => Digest::EMPTY,
         }
     }
@@ -597,6 +645,7 @@ impl<P: Platform> Tpm<P> {
         match handle_type(h) {
             HT_PCR => Some(Auth::EMPTY),
             HT_PERMANENT if h == RH_NULL => Some(Auth::EMPTY),
+            HT_NV_INDEX => self.nv.get(h).map(|nv| nv.auth.clone()),
             HT_PERMANENT => self.hier.auth(h).cloned(),
             HT_TRANSIENT | HT_PERSISTENT => match self.objects.get(h)? {
                 Object::Sequence(s) => Some(s.auth.clone()),
@@ -611,6 +660,10 @@ impl<P: Platform> Tpm<P> {
     fn da_exempt(&self, h: u32) -> bool {
         match handle_type(h) {
             HT_PERMANENT => h != RH_LOCKOUT,
+            HT_NV_INDEX => self
+                .nv
+                .get(h)
+                .is_none_or(|nv| nv.has(crate::state::nv::attr::NO_DA)),
             HT_TRANSIENT => match self.objects.get(h) {
                 Some(Object::Key(k)) => k.public.attrs.has(crate::wire::public::ObjectAttrs::NO_DA),
                 _ => true,
@@ -694,6 +747,11 @@ impl<P: Platform> Tpm<P> {
                                 }
                             }
                             SessionKind::Policy => {
+                                if let Some(nv) = self.nv.get(h)
+                                    && !self.nv_auth_allowed(nv, true)
+                                {
+                                    return Err(TpmRc::AUTH_UNAVAILABLE);
+                                }
                                 // Part 1 §19.7: the session's policyDigest must equal the
                                 // entity's authPolicy (an empty authPolicy never matches).
                                 let policy = self.entity_policy(h);

@@ -63,6 +63,10 @@ pub struct Tpm<P: Platform> {
     pub(crate) context_sequence: u64,
     /// Dictionary-attack protection.
     pub(crate) da: state::da::DictionaryAttack,
+    /// NV indices.
+    pub(crate) nv: state::nv::NvIndices,
+    /// The code of the command being executed (for per-command authorization rules).
+    pub(crate) current_cc: wire::constants::TpmCc,
 }
 
 impl<P: Platform> core::fmt::Debug for Tpm<P> {
@@ -105,6 +109,8 @@ impl<P: Platform> Tpm<P> {
             },
             context_sequence: 1,
             da: state::da::DictionaryAttack::default(),
+            nv: state::nv::NvIndices::default(),
+            current_cc: wire::constants::TpmCc(0),
         };
         if !failure {
             failure = tpm.manufacture().is_err();

@@ -8,8 +8,9 @@ use crate::state::pcr::{BANKS, attrs, locality_in, no_increment};
 use crate::state::session::MAX_SESSIONS;
 use crate::wire::Writer;
 use crate::wire::constants::handle::{
-    HT_HMAC_SESSION, HT_PCR, HT_PERMANENT, HT_PERSISTENT, HT_POLICY_SESSION, HT_TRANSIENT,
-    RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, RH_PLATFORM_NV, RS_PW, handle_type,
+    HT_HMAC_SESSION, HT_NV_INDEX, HT_PCR, HT_PERMANENT, HT_PERSISTENT, HT_POLICY_SESSION,
+    HT_TRANSIENT, RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, RH_PLATFORM_NV,
+    RS_PW, handle_type,
 };
 use crate::wire::constants::{TpmAlgId, TpmCap, pt, pt_pcr};
 use crate::wire::types::{MAX_BUFFER, PCR_COUNT, PCR_SELECT_BYTES, PCR_SELECT_MAX};
@@ -122,51 +123,51 @@ impl<P: Platform> Tpm<P> {
         let h = &self.hier;
         let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
         Some(match tag {
-            0x100 => chars(b"2.0\0"),                 // FAMILY_INDICATOR
-            0x101 => 0,                               // LEVEL
-            0x102 => 164,                             // REVISION (1.64)
-            0x103 => 75,                              // DAY_OF_YEAR of that revision
-            0x104 => 2021,                            // YEAR
-            0x105 => chars(b"VTPM"),                  // MANUFACTURER
-            0x106 => chars(b"ephm"),                  // VENDOR_STRING_1
-            0x107 => chars(b"eral"),                  // VENDOR_STRING_2
-            0x108 => chars(b" vTP"),                  // VENDOR_STRING_3
-            0x109 => chars(b"M\0\0\0"),               // VENDOR_STRING_4
-            0x10A => 1,                               // VENDOR_TPM_TYPE
-            0x10B => (version(0) << 16) | version(1), // FIRMWARE_VERSION_1
-            0x10C => version(2),                      // FIRMWARE_VERSION_2
-            0x10D => n(MAX_BUFFER),                   // INPUT_BUFFER
-            0x10E => n(MAX_OBJECTS),                  // HR_TRANSIENT_MIN
-            0x10F => n(MAX_PERSISTENT),               // HR_PERSISTENT_MIN
-            0x110 => n(MAX_SESSIONS),                 // HR_LOADED_MIN
-            0x111 => n(MAX_SESSIONS),                 // ACTIVE_SESSIONS_MAX
-            0x112 => n(PCR_COUNT),                    // PCR_COUNT
-            0x113 => n(PCR_SELECT_MAX),               // PCR_SELECT_MIN
-            0x114 => 0xFFFF,                          // CONTEXT_GAP_MAX
-            0x116 => 0,                               // NV_COUNTERS_MAX
-            0x117 => 0,                               // NV_INDEX_MAX
-            0x118 => 0x6,                             // MEMORY: sharedNV | objectCopiedToRam
-            0x119 => 1000,                            // CLOCK_UPDATE (ms)
-            0x11A => u32::from(TpmAlgId::SHA384.0),   // CONTEXT_HASH
-            0x11B => u32::from(TpmAlgId::AES.0),      // CONTEXT_SYM
-            0x11C => 256,                             // CONTEXT_SYM_SIZE
-            0x11D => 255,                             // ORDERLY_COUNT
-            0x11E => n(MAX_COMMAND_SIZE),             // MAX_COMMAND_SIZE
-            0x11F => n(MAX_RESPONSE_SIZE),            // MAX_RESPONSE_SIZE
-            0x120 => 64,                              // MAX_DIGEST
-            0x121 => 1024,                            // MAX_OBJECT_CONTEXT
-            0x122 => 256,                             // MAX_SESSION_CONTEXT
-            0x123 => 1,                               // PS_FAMILY_INDICATOR: PC Client
-            0x124 => 0,                               // PS_LEVEL
-            0x125 => 0x105,                           // PS_REVISION
-            0x126 => 0,                               // PS_DAY_OF_YEAR
-            0x127 => 0,                               // PS_YEAR
-            0x128 => 0,                               // SPLIT_MAX
-            0x129 | 0x12A => n(COMMANDS.len()),       // TOTAL_COMMANDS, LIBRARY_COMMANDS
-            0x12B => 0,                               // VENDOR_COMMANDS
-            0x12C => n(MAX_BUFFER),                   // NV_BUFFER_MAX
-            0x12D => 0,                               // MODES
-            0x12E => 1024,                            // MAX_CAP_BUFFER
+            0x100 => chars(b"2.0\0"),                        // FAMILY_INDICATOR
+            0x101 => 0,                                      // LEVEL
+            0x102 => 164,                                    // REVISION (1.64)
+            0x103 => 75,                                     // DAY_OF_YEAR of that revision
+            0x104 => 2021,                                   // YEAR
+            0x105 => chars(b"VTPM"),                         // MANUFACTURER
+            0x106 => chars(b"ephm"),                         // VENDOR_STRING_1
+            0x107 => chars(b"eral"),                         // VENDOR_STRING_2
+            0x108 => chars(b" vTP"),                         // VENDOR_STRING_3
+            0x109 => chars(b"M\0\0\0"),                      // VENDOR_STRING_4
+            0x10A => 1,                                      // VENDOR_TPM_TYPE
+            0x10B => (version(0) << 16) | version(1),        // FIRMWARE_VERSION_1
+            0x10C => version(2),                             // FIRMWARE_VERSION_2
+            0x10D => n(MAX_BUFFER),                          // INPUT_BUFFER
+            0x10E => n(MAX_OBJECTS),                         // HR_TRANSIENT_MIN
+            0x10F => n(MAX_PERSISTENT),                      // HR_PERSISTENT_MIN
+            0x110 => n(MAX_SESSIONS),                        // HR_LOADED_MIN
+            0x111 => n(MAX_SESSIONS),                        // ACTIVE_SESSIONS_MAX
+            0x112 => n(PCR_COUNT),                           // PCR_COUNT
+            0x113 => n(PCR_SELECT_MAX),                      // PCR_SELECT_MIN
+            0x114 => 0xFFFF,                                 // CONTEXT_GAP_MAX
+            0x116 => 0,                                      // NV_COUNTERS_MAX
+            0x117 => n(crate::state::nv::MAX_NV_INDEX_SIZE), // NV_INDEX_MAX
+            0x118 => 0x6,                                    // MEMORY: sharedNV | objectCopiedToRam
+            0x119 => 1000,                                   // CLOCK_UPDATE (ms)
+            0x11A => u32::from(TpmAlgId::SHA384.0),          // CONTEXT_HASH
+            0x11B => u32::from(TpmAlgId::AES.0),             // CONTEXT_SYM
+            0x11C => 256,                                    // CONTEXT_SYM_SIZE
+            0x11D => 255,                                    // ORDERLY_COUNT
+            0x11E => n(MAX_COMMAND_SIZE),                    // MAX_COMMAND_SIZE
+            0x11F => n(MAX_RESPONSE_SIZE),                   // MAX_RESPONSE_SIZE
+            0x120 => 64,                                     // MAX_DIGEST
+            0x121 => 1024,                                   // MAX_OBJECT_CONTEXT
+            0x122 => 256,                                    // MAX_SESSION_CONTEXT
+            0x123 => 1,                                      // PS_FAMILY_INDICATOR: PC Client
+            0x124 => 0,                                      // PS_LEVEL
+            0x125 => 0x105,                                  // PS_REVISION
+            0x126 => 0,                                      // PS_DAY_OF_YEAR
+            0x127 => 0,                                      // PS_YEAR
+            0x128 => 0,                                      // SPLIT_MAX
+            0x129 | 0x12A => n(COMMANDS.len()),              // TOTAL_COMMANDS, LIBRARY_COMMANDS
+            0x12B => 0,                                      // VENDOR_COMMANDS
+            0x12C => n(MAX_BUFFER),                          // NV_BUFFER_MAX
+            0x12D => 0,                                      // MODES
+            0x12E => 1024,                                   // MAX_CAP_BUFFER
             0x200 => {
                 // PERMANENT
                 u32::from(!h.owner_auth.is_empty())
@@ -183,8 +184,8 @@ impl<P: Platform> Tpm<P> {
                     | (u32::from(h.eh_enable) << 2)
                     | (u32::from(h.ph_enable_nv) << 3)
             }
-            0x202 => 0,                                                     // HR_NV_INDEX
-            0x203 => n(self.sessions.loaded()),                             // HR_LOADED
+            0x202 => n(self.nv.handles().len()), // HR_NV_INDEX
+            0x203 => n(self.sessions.loaded()),  // HR_LOADED
             0x204 => n(MAX_SESSIONS.saturating_sub(self.sessions.count())), // HR_LOADED_AVAIL (slots)
             0x205 => n(self.sessions.count()),                              // HR_ACTIVE
             0x206 => n(MAX_SESSIONS.saturating_sub(self.sessions.count())), // HR_ACTIVE_AVAIL
@@ -280,8 +281,10 @@ impl<P: Platform> Tpm<P> {
                     HT_PERSISTENT => self.objects.persistent_handles().iter().for_each(|h| {
                         let _ = handles.push(*h);
                     }),
-                    // NV indices: none in this version. Other handle types have nothing to
-                    // list.
+                    HT_NV_INDEX => self.nv.handles().iter().for_each(|h| {
+                        let _ = handles.push(*h);
+                    }),
+                    // Other handle types have nothing to list.
                     _ => {}
                 }
                 let it = handles.into_iter().filter(|h| *h >= property);

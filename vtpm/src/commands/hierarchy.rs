@@ -10,7 +10,8 @@ use crate::wire::types::{Auth, Digest, MAX_DIGEST};
 impl<P: Platform> Tpm<P> {
     /// TPM2_Clear (Part 3 §24.6): new storage primary seed and owner / endorsement proofs;
     /// owner, endorsement and lockout authValues and policies emptied; the storage and
-    /// endorsement hierarchies re-enabled, their objects flushed and evicted; resetCount and
+    /// endorsement hierarchies re-enabled, their objects flushed and evicted, the owner's NV
+    /// indices undefined; resetCount and
     /// restartCount zeroed. The
     /// endorsement primary seed is kept. TPM_RC_DISABLED after ClearControl(YES).
     pub(crate) fn clear(&mut self, _c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
@@ -36,6 +37,8 @@ impl<P: Platform> Tpm<P> {
         self.clock.reset_count = 0;
         self.clock.restart_count = 0;
         self.objects.flush_hierarchies(&[RH_OWNER, RH_ENDORSEMENT]);
+        self.nv
+            .retain(|nv| nv.has(crate::state::nv::attr::PLATFORMCREATE));
         Ok(())
     }
 

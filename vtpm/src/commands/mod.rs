@@ -8,6 +8,7 @@ pub mod context;
 pub mod credential;
 pub mod hash;
 pub mod hierarchy;
+pub mod nv;
 pub mod object;
 pub mod pcr;
 pub mod policy;
@@ -55,6 +56,13 @@ impl<P: Platform> Tpm<P> {
             TpmCc::EVENT_SEQUENCE_COMPLETE => self.event_sequence_complete(c, p, w)?,
             TpmCc::READ_CLOCK => self.read_clock(p, w)?,
             TpmCc::CLEAR => self.clear(c, p)?,
+            TpmCc::NV_DEFINE_SPACE => self.nv_define_space(c, p)?,
+            TpmCc::NV_UNDEFINE_SPACE => self.nv_undefine_space(c, p)?,
+            TpmCc::NV_READ_PUBLIC => self.nv_read_public(c, p, w)?,
+            TpmCc::NV_WRITE => self.nv_write(c, p)?,
+            TpmCc::NV_INCREMENT => self.nv_increment(c, p)?,
+            TpmCc::NV_EXTEND => self.nv_extend(c, p)?,
+            TpmCc::NV_READ => self.nv_read(c, p, w)?,
             TpmCc::DICTIONARY_ATTACK_LOCK_RESET => self.da_lock_reset(p)?,
             TpmCc::DICTIONARY_ATTACK_PARAMETERS => self.da_parameters(p)?,
             TpmCc::CLEAR_CONTROL => self.clear_control(c, p)?,

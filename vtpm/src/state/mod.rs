@@ -2,6 +2,7 @@
 
 pub mod da;
 pub mod hierarchy;
+pub mod nv;
 pub mod object;
 pub mod pcr;
 pub mod session;

@@ -75,6 +75,20 @@ newtype! {
         DICTIONARY_ATTACK_LOCK_RESET = 0x139;
         /// TPM2_DictionaryAttackParameters (Part 3 §25.3).
         DICTIONARY_ATTACK_PARAMETERS = 0x13A;
+        /// TPM2_NV_UndefineSpace (Part 3 §31.4).
+        NV_UNDEFINE_SPACE = 0x122;
+        /// TPM2_NV_DefineSpace (Part 3 §31.3).
+        NV_DEFINE_SPACE = 0x12A;
+        /// TPM2_NV_Increment (Part 3 §31.8).
+        NV_INCREMENT = 0x134;
+        /// TPM2_NV_Extend (Part 3 §31.9).
+        NV_EXTEND = 0x136;
+        /// TPM2_NV_Write (Part 3 §31.7).
+        NV_WRITE = 0x137;
+        /// TPM2_NV_Read (Part 3 §31.13).
+        NV_READ = 0x14E;
+        /// TPM2_NV_ReadPublic (Part 3 §31.6).
+        NV_READ_PUBLIC = 0x169;
         /// TPM2_Clear (Part 3 §24.6).
         CLEAR = 0x126;
         /// TPM2_ClearControl (Part 3 §24.7).

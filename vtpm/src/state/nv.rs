@@ -1,0 +1,166 @@
+//! NV indices (Part 1 §37), held in RAM for the life of the TPM instance: an ephemeral TPM has
+//! no storage that outlives the confidential VM's boot.
+
+use crate::crypto::hash::HashAlg;
+use crate::wire::types::{Auth, Buf, Digest, Name};
+
+/// Indices that can be defined.
+pub const MAX_NV_INDICES: usize = 8;
+/// Largest index data (TPM_PT_NV_INDEX_MAX).
+pub const MAX_NV_INDEX_SIZE: usize = 1024;
+
+/// TPMA_NV bits (Part 2 §13.4).
+pub mod attr {
+    /// TPMA_NV_PPWRITE.
+    pub const PPWRITE: u32 = 0x1;
+    /// TPMA_NV_OWNERWRITE.
+    pub const OWNERWRITE: u32 = 0x2;
+    /// TPMA_NV_AUTHWRITE.
+    pub const AUTHWRITE: u32 = 0x4;
+    /// TPMA_NV_POLICYWRITE.
+    pub const POLICYWRITE: u32 = 0x8;
+    /// TPM_NT field (bits 7:4).
+    pub const TYPE_MASK: u32 = 0xF0;
+    /// TPM_NT_ORDINARY.
+    pub const NT_ORDINARY: u32 = 0x00;
+    /// TPM_NT_COUNTER.
+    pub const NT_COUNTER: u32 = 0x10;
+    /// TPM_NT_EXTEND.
+    pub const NT_EXTEND: u32 = 0x40;
+    /// TPMA_NV_POLICY_DELETE.
+    pub const POLICY_DELETE: u32 = 0x400;
+    /// TPMA_NV_WRITELOCKED.
+    pub const WRITELOCKED: u32 = 0x800;
+    /// TPMA_NV_WRITEALL.
+    pub const WRITEALL: u32 = 0x1000;
+    /// TPMA_NV_PPREAD.
+    pub const PPREAD: u32 = 0x1_0000;
+    /// TPMA_NV_OWNERREAD.
+    pub const OWNERREAD: u32 = 0x2_0000;
+    /// TPMA_NV_AUTHREAD.
+    pub const AUTHREAD: u32 = 0x4_0000;
+    /// TPMA_NV_POLICYREAD.
+    pub const POLICYREAD: u32 = 0x8_0000;
+    /// TPMA_NV_NO_DA.
+    pub const NO_DA: u32 = 0x200_0000;
+    /// TPMA_NV_READLOCKED.
+    pub const READLOCKED: u32 = 0x1000_0000;
+    /// TPMA_NV_WRITTEN.
+    pub const WRITTEN: u32 = 0x2000_0000;
+    /// TPMA_NV_PLATFORMCREATE.
+    pub const PLATFORMCREATE: u32 = 0x4000_0000;
+    /// Bits this TPM does not implement (locks, orderly, STCLEAR and the BITS / PIN types are
+    /// refused at definition): WRITEDEFINE, WRITE_STCLEAR, GLOBALLOCK, ORDERLY, CLEAR_STCLEAR,
+    /// READ_STCLEAR and the reserved bits 8-9, 20-24.
+    pub const UNSUPPORTED: u32 =
+        0x2000 | 0x4000 | 0x8000 | 0x400_0000 | 0x800_0000 | 0x8000_0000 | 0x300 | 0x1F0_0000;
+}
+
+/// One NV index: TPMS_NV_PUBLIC (Part 2 §13.5) and its data.
+#[derive(Clone, Debug)]
+pub struct NvIndex {
+    /// nvIndex.
+    pub handle: u32,
+    /// nameAlg.
+    pub name_alg: HashAlg,
+    /// attributes (TPMA_NV).
+    pub attrs: u32,
+    /// authPolicy.
+    pub auth_policy: Digest,
+    /// dataSize.
+    pub data_size: u16,
+    /// authValue.
+    pub auth: Auth,
+    /// The data (dataSize bytes once written).
+    pub data: Buf<MAX_NV_INDEX_SIZE>,
+}
+
+impl NvIndex {
+    /// Marshaled TPMS_NV_PUBLIC.
+    pub fn public_bytes(&self, out: &mut [u8; 128]) -> usize {
+        let mut w = crate::wire::Writer::new(out);
+        let _ = w.u32(self.handle);
+        let _ = w.u16(self.name_alg.alg_id().0);
+        let _ = w.u32(self.attrs);
+        let _ = w.tpm2b(self.auth_policy.as_slice());
+        let _ = w.u16(self.data_size);
+        w.len()
+    }
+
+    /// The Name: nameAlg ‖ H(TPMS_NV_PUBLIC) (Part 1 §16); it changes when WRITTEN is set.
+    pub fn name(&self) -> Name {
+        let mut buf = [0u8; 128];
+        let n = self.public_bytes(&mut buf);
+        let d = self.name_alg.digest(&[buf.get(..n).unwrap_or(&[])]);
+        let mut name =
+            Name::from_slice(&self.name_alg.alg_id().0.to_be_bytes()).unwrap_or_default();
+        let _ = name.extend(d.as_slice());
+        name
+    }
+
+    /// Whether `bit` is set.
+    pub const fn has(&self, bit: u32) -> bool {
+        self.attrs & bit != 0
+    }
+}
+
+/// The defined indices.
+#[derive(Default)]
+pub struct NvIndices {
+    slots: [Option<NvIndex>; MAX_NV_INDICES],
+}
+
+impl NvIndices {
+    /// The index `handle`, if defined.
+    pub fn get(&self, handle: u32) -> Option<&NvIndex> {
+        self.slots.iter().flatten().find(|i| i.handle == handle)
+    }
+
+    /// The index `handle`, mutably.
+    pub fn get_mut(&mut self, handle: u32) -> Option<&mut NvIndex> {
+        self.slots.iter_mut().flatten().find(|i| i.handle == handle)
+    }
+
+    /// Define an index; `None` if all slots are used.
+    pub fn insert(&mut self, index: NvIndex) -> Option<()> {
+        *self.slots.iter_mut().find(|s| s.is_none())? = Some(index);
+        Some(())
+    }
+
+    /// Whether a slot is free.
+    pub fn has_free(&self) -> bool {
+        self.slots.iter().any(Option::is_none)
+    }
+
+    /// Undefine `handle`; returns whether it existed.
+    pub fn remove(&mut self, handle: u32) -> bool {
+        match self
+            .slots
+            .iter_mut()
+            .find(|s| s.as_ref().is_some_and(|i| i.handle == handle))
+        {
+            Some(s) => {
+                *s = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Remove the indices `keep` rejects (TPM2_Clear drops the owner's).
+    pub fn retain(&mut self, keep: impl Fn(&NvIndex) -> bool) {
+        for s in self.slots.iter_mut() {
+            if s.as_ref().is_some_and(|i| !keep(i)) {
+                *s = None;
+            }
+        }
+    }
+
+    /// Defined handles, ascending.
+    pub fn handles(&self) -> heapless::Vec<u32, MAX_NV_INDICES> {
+        let mut v: heapless::Vec<u32, MAX_NV_INDICES> =
+            self.slots.iter().flatten().map(|i| i.handle).collect();
+        v.sort_unstable();
+        v
+    }
+}
