@@ -27,6 +27,8 @@ const RS_PW: u32 = 0x4000_0009;
 const RH_OWNER: u32 = 0x4000_0001;
 const RH_NULL: u32 = 0x4000_0007;
 const RH_LOCKOUT: u32 = 0x4000_000A;
+/// An NV index handle.
+const NV: u32 = 0x0150_0016;
 const RH_ENDORSEMENT: u32 = 0x4000_000B;
 const RH_PLATFORM: u32 = 0x4000_000C;
 const SHA256: u16 = 0x000B;
@@ -386,13 +388,48 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
         .b2(&[0x5C; 96])
         .0;
     let signature = B::new().u16(ECDSA).u16(SHA256).b2(&[1; 32]).b2(&[2; 32]).0;
+    // TPMS_NV_PUBLIC: ordinary, ownerwrite | authwrite | ownerread | authread, 16 bytes.
+    let nv_public = B::new()
+        .u32(NV)
+        .u16(SHA256)
+        .u32(0x0006_0006)
+        .b2(b"")
+        .u16(16)
+        .0;
     vec![
         (
             0x120,
             "EvictControl",
             s1(0x120, &[RH_OWNER, T0], B::new().u32(PERSISTENT).0),
         ),
+        (
+            0x122,
+            "NV_UndefineSpace",
+            s1(0x122, &[RH_OWNER, NV], vec![]),
+        ),
         (0x126, "Clear", s1(0x126, &[RH_LOCKOUT], vec![])),
+        (
+            0x12A,
+            "NV_DefineSpace",
+            s1(0x12A, &[RH_OWNER], B::new().b2(b"").b2(&nv_public).0),
+        ),
+        (0x134, "NV_Increment", s1(0x134, &[RH_OWNER, NV], vec![])),
+        (
+            0x136,
+            "NV_Extend",
+            s1(0x136, &[RH_OWNER, NV], B::new().b2(b"data").0),
+        ),
+        (
+            0x137,
+            "NV_Write",
+            s1(0x137, &[NV, NV], B::new().b2(b"data").u16(0).0),
+        ),
+        (
+            0x14E,
+            "NV_Read",
+            s1(0x14E, &[RH_OWNER, NV], B::new().u16(4).u16(0).0),
+        ),
+        (0x169, "NV_ReadPublic", s0(0x169, &[NV], vec![])),
         (0x127, "ClearControl", s1(0x127, &[RH_PLATFORM], vec![0])),
         (
             0x139,
