@@ -408,7 +408,9 @@ impl<P: Platform> Tpm<P> {
         }
 
         // Parameter decryption (Part 1 §21), after the HMAC check over the ciphertext.
-        let mut scratch = [0u8; crate::MAX_COMMAND_SIZE];
+        // Decrypted parameters may be secrets (sensitive data, new authValues): the copy is
+        // wiped when the command returns (only when there is one: wiping costs).
+        let mut scratch: Option<zeroize::Zeroizing<[u8; crate::MAX_COMMAND_SIZE]>> = None;
         let params = match checked
             .iter()
             .find(|s| s.cmd.attrs.has(SessionAttrs::DECRYPT))
@@ -417,7 +419,8 @@ impl<P: Platform> Tpm<P> {
             Some(s) => {
                 let sess = self.sessions.get(s.cmd.handle).ok_or(TpmRc::FAILURE)?;
                 let key = self.crypt_key(sess, s.entity)?;
-                let buf = scratch.get_mut(..params.len()).ok_or(TpmRc::SIZE)?;
+                let all = scratch.insert(zeroize::Zeroizing::new([0u8; crate::MAX_COMMAND_SIZE]));
+                let buf = all.get_mut(..params.len()).ok_or(TpmRc::SIZE)?;
                 buf.copy_from_slice(params);
                 let (size, rest) = buf.split_first_chunk_mut::<2>().ok_or(TpmRc::SIZE)?;
                 let data = rest
@@ -431,7 +434,7 @@ impl<P: Platform> Tpm<P> {
                     data,
                     false,
                 )?;
-                scratch.get(..params.len()).ok_or(TpmRc::SIZE)?
+                all.get(..params.len()).ok_or(TpmRc::SIZE)?
             }
         };
 
