@@ -400,6 +400,20 @@ fn keys_differential_against_swtpm() {
     }
 }
 
+/// Sessions and policy against swtpm (tests/clients/sessions_differential.py): the response
+/// codes of StartAuthSession's checks, HMAC failures, parameter-encryption misuse, session
+/// contexts, PolicyOR / PolicyGetDigest / PolicyRestart.
+#[test]
+fn sessions_differential_against_swtpm() {
+    if let Err(e) = check_script(
+        "sessions_differential_against_swtpm",
+        "sessions_differential.py",
+        &[],
+    ) {
+        panic!("{e}");
+    }
+}
+
 /// NV indices (tests/clients/nv.py): tpm2_nvdefine / nvwrite / nvread / nvincrement /
 /// nvextend checked with hashlib, and error codes taken from swtpm.
 #[test]

@@ -24,7 +24,8 @@ fn read_session_sym(r: &mut Reader<'_>) -> TpmResult<SessionSym> {
         TpmAlgId::AES => {
             let key_bits = r.u16()?;
             if key_bits != 128 && key_bits != 256 {
-                return Err(TpmRc::KEY_SIZE);
+                // TPMI_AES_KEY_BITS: an unsupported size is TPM_RC_VALUE (as libtpms answers).
+                return Err(TpmRc::VALUE);
             }
             if TpmAlgId(r.u16()?) != TpmAlgId::CFB {
                 return Err(TpmRc::MODE);

@@ -64,7 +64,7 @@ pub enum SymDef {
 }
 
 impl SymDef {
-    /// Unmarshal; unknown algorithms are TPM_RC_SYMMETRIC, bad key sizes TPM_RC_KEY_SIZE,
+    /// Unmarshal; unknown algorithms are TPM_RC_SYMMETRIC, bad key sizes TPM_RC_VALUE,
     /// modes other than CFB TPM_RC_MODE.
     pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
         match TpmAlgId(r.u16()?) {
@@ -72,7 +72,8 @@ impl SymDef {
             TpmAlgId::AES => {
                 let key_bits = r.u16()?;
                 if key_bits != 128 && key_bits != 256 {
-                    return Err(TpmRc::KEY_SIZE);
+                    // TPMI_AES_KEY_BITS: an unsupported size is TPM_RC_VALUE (as libtpms answers).
+                    return Err(TpmRc::VALUE);
                 }
                 if TpmAlgId(r.u16()?) != TpmAlgId::CFB {
                     return Err(TpmRc::MODE);
