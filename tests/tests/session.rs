@@ -410,13 +410,16 @@ fn xor_parameter_encryption_both_ways() {
     let plain: Vec<u8> = rp[2..18].iter().zip(&mask).map(|(a, b)| a ^ b).collect();
     assert_ne!(plain, rp[2..18].to_vec());
     // Command side: HierarchyChangeAuth(owner) with the new auth masked (decrypt 0x20),
-    // authorized by this bound session (key = sessionKey, the owner's auth is omitted).
+    // authorized by this bound session: the HMAC key is the sessionKey alone (the owner's
+    // auth is omitted because the session is bound to it), but the parameter-encryption key
+    // is sessionKey ‖ ownerAuth all the same (Part 1 §21.1, as the reference implementation
+    // and ESYS compute it).
     let nonce_tpm = new_nonce;
     let nonce_caller = [6u8; 32];
     let attrs = 0x21u8;
     let new_auth = b"second";
     let mask = kdfa256_n(
-        &session_key,
+        &[session_key.as_slice(), b"ownerpw"].concat(),
         b"XOR",
         &nonce_caller,
         &nonce_tpm,

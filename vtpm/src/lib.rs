@@ -16,6 +16,7 @@
     allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)
 )]
 
+pub mod authorization;
 pub mod commands;
 pub mod crypto;
 pub mod dispatch;
@@ -106,6 +107,8 @@ impl<P: Platform> Tpm<P> {
                 last_ms: now,
                 reset_count: 0,
                 restart_count: 0,
+                total_resets: 0,
+                clear_count: 0,
             },
             context_sequence: 1,
             da: state::da::DictionaryAttack::default(),

@@ -30,6 +30,8 @@ const CONTEXT_HASH: HashAlg = HashAlg::Sha384;
 pub const MAX_CONTEXT_BLOB: usize = 1024;
 /// savedHandle of an object context (Part 2 §15.3).
 const SAVED_OBJECT: u32 = 0x8000_0000;
+/// TPMS_CONTEXT.savedHandle of an object with stClear (Part 2 §14.6).
+const SAVED_STCLEAR: u32 = 0x8000_0002;
 /// Plaintext tag of an object context.
 const KIND_KEY: u8 = 1;
 /// Plaintext tag of a session context.
@@ -72,6 +74,19 @@ impl<P: Platform> Tpm<P> {
         )
         .ok_or(TpmRc::FAILURE)?;
         Ok(ContextKeys { enc, mac })
+    }
+
+    /// What a saved context is bound to besides its hierarchy's proof (Part 1 §30.3; Part 2
+    /// §14.5): the TPM Reset count, so no context loads after a TPM Reset, and for an stClear
+    /// object also the Startup(CLEAR) count, so it does not load after a TPM Restart either.
+    fn context_epoch(&self, saved_handle: u32) -> [u8; 16] {
+        let mut e = [0u8; 16];
+        let (a, b) = e.split_at_mut(8);
+        a.copy_from_slice(&self.clock.total_resets.to_be_bytes());
+        if saved_handle == SAVED_STCLEAR {
+            b.copy_from_slice(&self.clock.clear_count.to_be_bytes());
+        }
+        e
     }
 
     /// TPM2_FlushContext (Part 3 §28.4): the handle is a parameter (TPMI_DH_CONTEXT); a handle
@@ -165,7 +180,16 @@ impl<P: Platform> Tpm<P> {
                 pw.tpm2b(k.sensitive.expose())?;
                 pw.tpm2b(k.seed_value.expose())?;
                 pw.u8(u8::from(k.public_only))?;
-                (SAVED_OBJECT, k.hierarchy, pw.len())
+                let saved = if k
+                    .public
+                    .attrs
+                    .has(crate::wire::public::ObjectAttrs::ST_CLEAR)
+                {
+                    SAVED_STCLEAR
+                } else {
+                    SAVED_OBJECT
+                };
+                (saved, k.hierarchy, pw.len())
             }
             HT_HMAC_SESSION | HT_POLICY_SESSION => {
                 if self.sessions.get(h).is_none() {
@@ -193,6 +217,7 @@ impl<P: Platform> Tpm<P> {
                 &sequence.to_be_bytes(),
                 &saved_handle.to_be_bytes(),
                 &hierarchy.to_be_bytes(),
+                &self.context_epoch(saved_handle),
             ],
         );
         w.u64(sequence)?;
@@ -239,6 +264,7 @@ impl<P: Platform> Tpm<P> {
                 &sequence.to_be_bytes(),
                 &saved_handle.to_be_bytes(),
                 &hierarchy.to_be_bytes(),
+                &self.context_epoch(saved_handle),
             ],
         );
         if !bool::from(subtle::ConstantTimeEq::ct_eq(expect.as_slice(), mac)) {
@@ -254,7 +280,7 @@ impl<P: Platform> Tpm<P> {
         aes_cfb_decrypt(key, iv, plain.expose_mut()).ok_or(TpmRc::FAILURE)?;
         let mut pr = Reader::new(plain.expose());
         match pr.u8()? {
-            KIND_KEY if saved_handle == SAVED_OBJECT => {
+            KIND_KEY if saved_handle == SAVED_OBJECT || saved_handle == SAVED_STCLEAR => {
                 let public = Public::unmarshal_2b(&mut pr)?;
                 let qualified_name = Name::from_slice(pr.tpm2b(66)?).ok_or(TpmRc::FAILURE)?;
                 let auth = Auth::from_slice(pr.tpm2b(64)?).ok_or(TpmRc::FAILURE)?;

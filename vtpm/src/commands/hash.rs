@@ -136,7 +136,6 @@ impl<P: Platform> Tpm<P> {
         let digest = h.finish();
         w.tpm2b(digest.as_slice())?;
         self.write_hashcheck(w, hierarchy, &digest, generated)?;
-        self.objects.remove(c.handle(0));
         Ok(())
     }
 
@@ -171,7 +170,6 @@ impl<P: Platform> Tpm<P> {
         if let Some(i) = target {
             self.extend_all(i, &digests);
         }
-        self.objects.remove(c.handle(1));
         Ok(())
     }
 }

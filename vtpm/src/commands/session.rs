@@ -7,10 +7,10 @@ use crate::dispatch::{Cmd, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
 use crate::state::object::Object;
-use crate::state::session::{Session, SessionKind, SessionSym};
+use crate::state::session::{PolicyState, Session, SessionKind, SessionSym};
 use crate::wire::Reader;
 use crate::wire::Writer;
-use crate::wire::constants::handle::RH_NULL;
+use crate::wire::constants::handle::{RH_LOCKOUT, RH_NULL};
 use crate::wire::constants::{TpmAlgId, TpmSe};
 use crate::wire::public::{MAX_ECC_KEY_BYTES, ObjectAttrs, PublicKind};
 use crate::wire::types::{Digest, MAX_DIGEST, Nonce, Secret, read_hash};
@@ -119,6 +119,12 @@ impl<P: Platform> Tpm<P> {
             return Err(TpmRc::SESSION_MEMORY);
         }
         let bind = c.handle(1);
+        // An object loaded without its sensitive area has no authValue to bind to: a
+        // public-only copy of someone's key must not stand in for it (as the reference
+        // implementation: TPM_RC_HANDLE at bind).
+        if matches!(self.objects.get(bind), Some(Object::Key(k)) if k.public_only) {
+            return Err(TpmRc::HANDLE.at_handle(2));
+        }
         let bind_auth = if bind == RH_NULL {
             None
         } else {
@@ -155,8 +161,14 @@ impl<P: Platform> Tpm<P> {
             auth_hash,
             nonce_tpm,
             session_key,
-            bind_name: bind_auth.map(|_| self.entity_name(bind)),
+            // Only an HMAC session is bound for its HMAC (Part 1 §19.6.10); any session bound
+            // to a DA-protected entity is subject to DA (its sessionKey holds that authValue).
+            bound: (bind != RH_NULL && kind == SessionKind::Hmac).then(|| self.bind_value(bind)),
+            da_bound: bind != RH_NULL && !self.da_exempt(bind),
+            lockout_bound: bind == RH_LOCKOUT,
             policy_digest: Digest::zeroed(auth_hash.size()).ok_or(TpmRc::FAILURE)?,
+            policy: PolicyState::default(),
+            start_ms: self.clock.time(),
             symmetric,
             saved: None,
         };

@@ -33,11 +33,13 @@ impl<P: Platform> Tpm<P> {
                 self.da.lockout_locked = None;
             }
             self.clock.reset_count = self.clock.reset_count.wrapping_add(1);
+            self.clock.total_resets = self.clock.total_resets.wrapping_add(1);
             self.clock.restart_count = 0;
         } else {
             self.clock.restart_count = self.clock.restart_count.wrapping_add(1);
         }
         if !resume {
+            self.clock.clear_count = self.clock.clear_count.wrapping_add(1);
             // Startup(CLEAR) re-enables the hierarchies and clears the platform auth.
             self.hier.ph_enable = true;
             self.hier.sh_enable = true;

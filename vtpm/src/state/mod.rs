@@ -48,6 +48,12 @@ pub struct Clock {
     pub reset_count: u32,
     /// TPM Restart / Resume count since the last TPM Reset.
     pub restart_count: u32,
+    /// TPM Resets since manufacture (totalResetCount): never cleared, not even by
+    /// TPM2_Clear; saved contexts are bound to it (Part 1 §30.3).
+    pub total_resets: u64,
+    /// Startup(CLEAR) count (the reference implementation's clearCount): saved contexts of
+    /// stClear objects are bound to it, so they do not load after a TPM Restart.
+    pub clear_count: u64,
 }
 
 impl Clock {

@@ -45,6 +45,40 @@ pub enum SessionSym {
     },
 }
 
+/// The value a bound HMAC session keeps of its bind entity (Part 1 §19.6.10): a digest of the
+/// entity's Name and of its authValue at the time of binding, so that the session counts as
+/// bound only to the same entity with the same authValue (a public-only copy with the same
+/// Name, another sequence, or the entity after a change of its authValue do not match).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct BindValue(pub [u8; 32]);
+
+impl core::fmt::Debug for BindValue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("BindValue([REDACTED])")
+    }
+}
+
+/// The policy-session state besides policyDigest (Part 1 §19.7; Part 3 §23): what the policy
+/// commands assert and the authorization check at use enforces. All of it starts over when
+/// the session authorizes a command (or on PolicyRestart).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PolicyState {
+    /// The command the policy is limited to (TPM2_PolicyCommandCode), if any.
+    pub command_code: Option<crate::wire::constants::TpmCc>,
+    /// cpHash the command must have (TPM2_PolicyCpHash, or PolicySecret's cpHashA).
+    pub cp_hash: Option<Digest>,
+    /// nameHash the command's handles must have (TPM2_PolicyNameHash).
+    pub name_hash: Option<Digest>,
+    /// Allowed localities as TPMA_LOCALITY (TPM2_PolicyLocality); 0 = any.
+    pub locality: u8,
+    /// TPM2_PolicyAuthValue: the entity's authValue enters the HMAC key.
+    pub auth_value_needed: bool,
+    /// TPM2_PolicyPassword: the entity's authValue is given in clear as the session's HMAC.
+    pub password_needed: bool,
+    /// Time (ms of TPM time, Part 1 §36) after which the policy has expired; 0 = never.
+    pub timeout_ms: u64,
+}
+
 /// One session.
 #[derive(Clone, Debug)]
 pub struct Session {
@@ -56,15 +90,36 @@ pub struct Session {
     pub nonce_tpm: Nonce,
     /// sessionKey (empty for an unbound, unsalted session).
     pub session_key: Secret<MAX_DIGEST>,
-    /// Name of the bind entity, if bound (its authValue is then omitted from the HMAC key).
-    pub bind_name: Option<crate::wire::types::Name>,
+    /// An HMAC session's bind value (isBound); policy sessions are never bound for the HMAC.
+    pub bound: Option<BindValue>,
+    /// isDaBound: the bind entity is subject to dictionary-attack protection, so every use of
+    /// the session is (its sessionKey holds that entity's authValue).
+    pub da_bound: bool,
+    /// isLockoutBound: bound to TPM_RH_LOCKOUT; failures count against lockoutAuth.
+    pub lockout_bound: bool,
     /// policyDigest (policy and trial sessions).
     pub policy_digest: Digest,
+    /// The rest of a policy session's state.
+    pub policy: PolicyState,
+    /// TPM time (ms since _TPM_Init) when the session started or its policy last started
+    /// over: the base of PolicySecret's relative expiration.
+    pub start_ms: u64,
     /// Parameter encryption.
     pub symmetric: SessionSym,
     /// The context sequence number while the session is saved (ContextSave): a saved session
     /// is not loaded, keeps its handle, and loads once from the blob with this number.
     pub saved: Option<u64>,
+}
+
+impl Session {
+    /// Start the policy over (Part 3 §23.19 PolicyRestart; and after each authorization, as
+    /// the reference implementation's SessionResetPolicyData): policyDigest back to zeros and
+    /// every assertion dropped; the bind attributes stay.
+    pub fn reset_policy(&mut self, now_ms: u64) {
+        self.policy_digest = Digest::zeroed(self.auth_hash.size()).unwrap_or_default();
+        self.policy = PolicyState::default();
+        self.start_ms = now_ms;
+    }
 }
 
 /// The session slots.

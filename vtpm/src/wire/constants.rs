@@ -53,6 +53,12 @@ newtype! {
         POLICY_SECRET = 0x151;
         /// TPM2_PolicyOR (Part 3 §23.6).
         POLICY_OR = 0x171;
+        /// TPM2_PolicyAuthValue (Part 3 §23.17).
+        POLICY_AUTH_VALUE = 0x16B;
+        /// TPM2_PolicyCommandCode (Part 3 §23.11).
+        POLICY_COMMAND_CODE = 0x16C;
+        /// TPM2_PolicyPassword (Part 3 §23.18).
+        POLICY_PASSWORD = 0x18C;
         /// TPM2_PolicyRestart (Part 3 §23.19).
         POLICY_RESTART = 0x180;
         /// TPM2_PolicyGetDigest (Part 3 §23.12).
