@@ -284,3 +284,93 @@ pub fn digest_values(ds: &[(u16, &[u8])]) -> Vec<u8> {
     }
     p
 }
+
+/// KDFa(SHA-256, key, label, u, v, 256) written out from Part 1 §11.4.10.2.
+pub fn kdfa256(key: &[u8], label: &[u8], u: &[u8], v: &[u8]) -> Vec<u8> {
+    hmac256(
+        key,
+        &[
+            &1u32.to_be_bytes(),
+            label,
+            &[0],
+            u,
+            v,
+            &256u32.to_be_bytes(),
+        ],
+    )
+}
+
+/// A session started with [`start_session`], as its caller tracks it.
+#[derive(Clone, Debug)]
+pub struct CallerSession {
+    /// The session handle.
+    pub handle: u32,
+    /// The latest nonceTPM.
+    pub nonce_tpm: Vec<u8>,
+    /// sessionKey as the caller computed it.
+    pub key: Vec<u8>,
+}
+
+/// StartAuthSession (SHA-256, unsalted, symmetric NULL) of type `se` (0 HMAC, 1 policy, 3
+/// trial) bound to `bind` whose authValue the caller believes is `bind_auth`.
+pub fn start_session(h: &mut Harness, bind: u32, bind_auth: &[u8], se: u8) -> CallerSession {
+    let nonce_caller = [0x5Au8; 32];
+    let mut p = Vec::new();
+    tpm2b(&mut p, &nonce_caller);
+    p.extend([0, 0, se]);
+    p.extend(0x0010u16.to_be_bytes());
+    p.extend(SHA256.to_be_bytes());
+    let r = h.ok(cc::START_AUTH_SESSION, &[RH_NULL, bind], &[], &p);
+    let b = r.body();
+    let handle = u32::from_be_bytes(b[..4].try_into().unwrap());
+    let nonce_tpm = b[6..38].to_vec();
+    let key = if bind == RH_NULL {
+        vec![]
+    } else {
+        kdfa256(bind_auth, b"ATH", &nonce_tpm, &nonce_caller)
+    };
+    CallerSession {
+        handle,
+        nonce_tpm,
+        key,
+    }
+}
+
+impl CallerSession {
+    /// The authorization of `code` on handles with `names` and `params`: HMAC keyed with
+    /// sessionKey ‖ `auth_value` (Part 1 §19.6.5), or an empty HMAC if both are empty.
+    pub fn auth(
+        &self,
+        code: u32,
+        names: &[&[u8]],
+        params: &[u8],
+        auth_value: &[u8],
+        attrs: u8,
+    ) -> AuthCmd {
+        let nonce = digest(SHA256, &[&self.nonce_tpm, b"caller"]);
+        let key = [&self.key[..], auth_value].concat();
+        let hmac = if key.is_empty() {
+            vec![]
+        } else {
+            let mut cp = code.to_be_bytes().to_vec();
+            names.iter().for_each(|n| cp.extend(*n));
+            cp.extend(params);
+            let cp_hash = digest(SHA256, &[&cp]);
+            hmac256(&key, &[&cp_hash, &nonce, &self.nonce_tpm, &[attrs]])
+        };
+        AuthCmd {
+            handle: self.handle,
+            nonce,
+            attrs,
+            hmac,
+        }
+    }
+
+    /// Take the new nonceTPM from the first session of a successful response with
+    /// `handles` returned handles.
+    pub fn roll(&mut self, r: &Rsp, handles: usize) {
+        let (_, area) = r.split_sessions(handles);
+        let n = u16::from_be_bytes(area[..2].try_into().unwrap()) as usize;
+        self.nonce_tpm = area[2..2 + n].to_vec();
+    }
+}
