@@ -9,7 +9,10 @@ Name recomputed here / undefine), counter (increment twice → 2) and extend ind
 were taken from swtpm 0.7.1 (the script passes against both): an index defined twice, a read
 before the first write, writes and reads out of range, a wrong password, reads that the index's
 attributes do not allow (through the index: AUTH_UNAVAILABLE; as owner: NV_AUTHORIZATION), Increment on an ordinary index, and an index handle that
-is not an NV handle.
+is not an NV handle. Then, as the reference implementation does: a counter undefined at 2 and
+defined again counts on from 3 (maxCounter: counters never roll back); ownerAuth cannot
+undefine a platform-created index (NV_AUTHORIZATION) but platformAuth may undefine an
+owner's index.
 
 Exit status: 0 passed, 1 a check failed, 77 a prerequisite is missing.
 """
@@ -26,7 +29,7 @@ import tpmlib as T  # noqa: E402
 from servers import open_target  # noqa: E402
 from tpmlib import PW, auth, build  # noqa: E402
 
-RH_OWNER = 0x40000001
+RH_OWNER, RH_PLATFORM = 0x40000001, 0x4000000C
 ORDINARY, COUNTER, EXTEND = 0x1500016, 0x1500020, 0x1500030
 ATTRS = 0x00060006  # ownerwrite | authwrite | ownerread | authread
 WRITTEN = 0x20000000
@@ -145,7 +148,33 @@ def main():
             got = rc_of(cmd)
             T.check(got == want, f"{what}: rc {got:#x}, expected {want:#x}")
             T.log(f"ok: {what:56} {got:#x}")
-        for h in (ORDINARY, COUNTER, EXTEND, fresh, fresh2):
+
+        # Undefine the counter (now 2) and define it again: the first increment gives 3.
+        counter_public = nv_public(COUNTER, 0x00020012, 8)
+        raw.execute(build(T.ST_SESSIONS, 0x122, [RH_OWNER, COUNTER], [PW]), what="undefine")
+        raw.execute(build(T.ST_SESSIONS, 0x12A, [RH_OWNER], [PW], b2(b"") + b2(counter_public)),
+                    what="define the counter again")
+        raw.execute(build(T.ST_SESSIONS, 0x134, [RH_OWNER, COUNTER], [PW]), what="increment")
+        rsp = raw.execute(build(T.ST_SESSIONS, 0x14E, [RH_OWNER, COUNTER], [PW],
+                                struct.pack(">HH", 8, 0)), what="read the counter").data
+        T.check(rsp[16:24] == struct.pack(">Q", 3),
+                f"a counter defined again restarted at {rsp[16:24].hex()}, not 3")
+        T.log("ok: a counter undefined at 2 and defined again counts on from 3")
+        platform_index = 0x1400050
+        raw.execute(build(T.ST_SESSIONS, 0x12A, [RH_PLATFORM], [PW],
+                          b2(b"") + b2(nv_public(platform_index, 0x40030003, 8))),
+                    what="define a platform index")
+        for what, cmd, want in (
+                ("NV_UndefineSpace of a platform index by the owner",
+                 build(T.ST_SESSIONS, 0x122, [RH_OWNER, platform_index], [PW]), 0x149),
+                ("NV_UndefineSpace of an owner index by the platform",
+                 build(T.ST_SESSIONS, 0x122, [RH_PLATFORM, fresh2], [PW]), 0),
+                ("NV_UndefineSpace of a platform index by the platform",
+                 build(T.ST_SESSIONS, 0x122, [RH_PLATFORM, platform_index], [PW]), 0)):
+            got = rc_of(cmd)
+            T.check(got == want, f"{what}: rc {got:#x}, expected {want:#x}")
+            T.log(f"ok: {what:56} {got:#x}")
+        for h in (ORDINARY, COUNTER, EXTEND, fresh):
             tool("tpm2_nvundefine", hex(h), "-C", "o")
         T.check(not tool("tpm2_getcap", "handles-nv-index").text.strip(),
                 "indices left after tpm2_nvundefine")

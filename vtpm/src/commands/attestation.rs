@@ -8,7 +8,7 @@ use crate::wire::Writer;
 use crate::wire::constants::TpmSt;
 use crate::wire::constants::handle::{RH_ENDORSEMENT, RH_PLATFORM};
 use crate::wire::public::MAX_ECC_KEY_BYTES;
-use crate::wire::types::{MAX_DIGEST, PCR_COUNT, PcrSelectionList, Secret};
+use crate::wire::types::{MAX_DATA, PCR_COUNT, PcrSelectionList, Secret};
 use crate::{TPM_GENERATED_VALUE, Tpm};
 
 /// Largest TPMS_ATTEST we build.
@@ -134,7 +134,7 @@ impl<P: Platform> Tpm<P> {
         p: &mut Params<'_>,
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
-        let qualifying = p.tpm2b(MAX_DIGEST)?;
+        let qualifying = p.tpm2b(MAX_DATA)?;
         let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
         p.finish()?;
         let obj = self.key(c, 0)?;
@@ -162,7 +162,7 @@ impl<P: Platform> Tpm<P> {
         p: &mut Params<'_>,
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
-        let qualifying = p.tpm2b(MAX_DIGEST)?;
+        let qualifying = p.tpm2b(MAX_DATA)?;
         let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
         p.finish()?;
         self.attest_and_sign(
@@ -189,7 +189,7 @@ impl<P: Platform> Tpm<P> {
         p: &mut Params<'_>,
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
-        let qualifying = p.tpm2b(MAX_DIGEST)?;
+        let qualifying = p.tpm2b(MAX_DATA)?;
         let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
         let mut sel = p.next(PcrSelectionList::unmarshal)?;
         p.finish()?;

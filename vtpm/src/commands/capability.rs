@@ -260,10 +260,30 @@ impl<P: Platform> Tpm<P> {
                     HT_TRANSIENT => self.objects.handles().for_each(|h| {
                         let _ = handles.push(h);
                     }),
-                    ht @ (HT_HMAC_SESSION | HT_POLICY_SESSION) => {
-                        self.sessions.handles(ht).for_each(|h| {
-                            let _ = handles.push(h);
-                        })
+                    // TPM_HT_LOADED_SESSION (0x02): every loaded session, each under its own
+                    // handle (HMAC 0x02…, policy and trial 0x03…), by slot; TPM_HT_SAVED_SESSION
+                    // (0x03): every saved session, listed as 0x02000000 + slot. Both as
+                    // libtpms' SessionCapGetLoaded / SessionCapGetSaved answer (Part 3 §30.2
+                    // names the two ranges; the handles in them are the reference's choice).
+                    HT_HMAC_SESSION | HT_POLICY_SESSION => {
+                        let saved = handle_type(property) == HT_POLICY_SESSION;
+                        let first = usize::try_from(property & 0x00FF_FFFF).unwrap_or(usize::MAX);
+                        for slot in first..MAX_SESSIONS {
+                            let Ok(slot) = u32::try_from(slot) else { break };
+                            for ht in [HT_HMAC_SESSION, HT_POLICY_SESSION] {
+                                let h = (u32::from(ht) << 24) | slot;
+                                let listed = match self.sessions.get_any(h) {
+                                    Some(s) if saved && s.saved.is_some() => {
+                                        Some((u32::from(HT_HMAC_SESSION) << 24) | slot)
+                                    }
+                                    Some(s) if !saved && s.saved.is_none() => Some(h),
+                                    _ => None,
+                                };
+                                if let Some(h) = listed {
+                                    let _ = handles.push(h);
+                                }
+                            }
+                        }
                     }
                     HT_PERMANENT => [
                         RH_OWNER,
@@ -284,10 +304,14 @@ impl<P: Platform> Tpm<P> {
                     HT_NV_INDEX => self.nv.handles().iter().for_each(|h| {
                         let _ = handles.push(*h);
                     }),
-                    // Other handle types have nothing to list.
-                    _ => {}
+                    // Any other handle type: TPM_RC_HANDLE at parameter 2 (Part 3 §30.2,
+                    // "value of property is in an unsupported handle range").
+                    _ => return Err(TpmRc::HANDLE.at_param(2)),
                 }
-                let it = handles.into_iter().filter(|h| *h >= property);
+                // Sessions are already listed from the property's slot on; the session
+                // handles may be above or below the property (policy / saved).
+                let sessions = matches!(handle_type(property), HT_HMAC_SESSION | HT_POLICY_SESSION);
+                let it = handles.into_iter().filter(|h| sessions || *h >= property);
                 Self::write_list(w, it, count, MAX_CAP_HANDLES, |w, h| w.u32(h))?
             }
             TpmCap::COMMANDS => {
@@ -300,6 +324,10 @@ impl<P: Platform> Tpm<P> {
                 })?
             }
             TpmCap::PCRS => {
+                // The property must be 0 (TPM_RC_VALUE at parameter 2, Part 3 §30.2).
+                if property != 0 {
+                    return Err(TpmRc::VALUE.at_param(2));
+                }
                 // Every bank, whatever the count: a bank is allocated if its bitmap is set.
                 w.u32(u32::try_from(BANKS.len()).unwrap_or(0))?;
                 for b in BANKS {

@@ -7,13 +7,20 @@ use crate::platform::Platform;
 use crate::wire::constants::handle::{RH_ENDORSEMENT, RH_LOCKOUT, RH_OWNER};
 use crate::wire::types::{Auth, Digest, MAX_DIGEST};
 
+/// The hash of the context integrity HMAC (TPM_PT_CONTEXT_HASH: SHA-384).
+const CONTEXT_INTEGRITY_HASH: crate::crypto::hash::HashAlg = crate::crypto::hash::HashAlg::Sha384;
+
 impl<P: Platform> Tpm<P> {
     /// TPM2_Clear (Part 3 §24.6): new storage primary seed and owner / endorsement proofs;
     /// owner, endorsement and lockout authValues and policies emptied; the storage and
     /// endorsement hierarchies re-enabled, their objects flushed and evicted, the owner's NV
-    /// indices undefined; resetCount and
-    /// restartCount zeroed. The
-    /// endorsement primary seed is kept. TPM_RC_DISABLED after ClearControl(YES).
+    /// indices undefined; resetCount and restartCount zeroed. The endorsement primary seed is
+    /// kept. TPM_RC_DISABLED after ClearControl(YES).
+    ///
+    /// Dictionary-attack protection starts over as at manufacture (the reference
+    /// implementation's DAPreInstall_Init, called from its TPM2_Clear): failedTries 0,
+    /// maxTries 3, recoveryTime and lockoutRecovery 1000 s, lockoutAuth usable again. As
+    /// the reference does, pcrUpdateCounter moves once (TPM2_Clear counts as a PCR change).
     pub(crate) fn clear(&mut self, _c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         p.finish()?;
         if self.hier.disable_clear {
@@ -36,6 +43,11 @@ impl<P: Platform> Tpm<P> {
         h.eh_enable = true;
         self.clock.reset_count = 0;
         self.clock.restart_count = 0;
+        self.da = crate::state::da::DictionaryAttack {
+            last_heal_ms: self.clock.last_ms,
+            ..crate::state::da::DictionaryAttack::default()
+        };
+        self.pcrs.count_update(0);
         self.objects.flush_hierarchies(&[RH_OWNER, RH_ENDORSEMENT]);
         self.nv
             .retain(|nv| nv.has(crate::state::nv::attr::PLATFORMCREATE));
@@ -61,11 +73,23 @@ impl<P: Platform> Tpm<P> {
 
     /// TPM2_HierarchyChangeAuth (Part 3 §24.8): set the authValue of a hierarchy (trailing
     /// zeros are not significant).
+    ///
+    /// newAuth, without its trailing zeros, may be no longer than the digest of the context
+    /// integrity hash (Part 3 §24.8: TPM_RC_SIZE at parameter 1, "newAuth size is greater
+    /// than that of integrity hash digest"). Our context integrity hash is SHA-384
+    /// (TPM_PT_CONTEXT_HASH), so the limit is 48 bytes. libtpms applies the same rule with
+    /// its SHA-512 context hash, which makes its limit 64 and leaves the rule unreachable
+    /// behind TPM2B_AUTH's own 64-byte bound: for 49-64 significant bytes it accepts what
+    /// we refuse. We follow the spec's rule with our own integrity hash; above 64 bytes both
+    /// answer TPM_RC_SIZE at parameter 1 while unmarshaling.
     pub(crate) fn hierarchy_change_auth(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         let new = p.tpm2b(MAX_DIGEST)?;
         p.finish()?;
         let mut auth = Auth::from_slice(new).ok_or(TpmRc::SIZE.at_param(1))?;
         auth.strip_trailing_zeros();
+        if auth.len() > CONTEXT_INTEGRITY_HASH.size() {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
         let slot = self
             .hier
             .auth_mut(c.handle(0))

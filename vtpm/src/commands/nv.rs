@@ -131,12 +131,18 @@ impl<P: Platform> Tpm<P> {
         self.nv.insert(index).ok_or(TpmRc::NV_SPACE)
     }
 
-    /// TPM2_NV_UndefineSpace (Part 3 §31.4): a platform-created index only with platform
-    /// authorization (TPM_RC_NV_AUTHORIZATION).
+    /// TPM2_NV_UndefineSpace (Part 3 §31.4): an index with TPMA_NV_POLICY_DELETE only through
+    /// TPM2_NV_UndefineSpaceSpecial (TPM_RC_ATTRIBUTES at handle 2); ownerAuth cannot delete a
+    /// platform-created index (TPM_RC_NV_AUTHORIZATION), while platformAuth may delete an
+    /// index created with either authorization ("the platform may delete an index that was
+    /// created with either authorization", as the reference's NV_UndefineSpace.c does).
     pub(crate) fn nv_undefine_space(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         p.finish()?;
         let nv = self.nv(c, 1)?;
-        if nv.has(attr::PLATFORMCREATE) != (c.handle(0) == RH_PLATFORM) {
+        if nv.has(attr::POLICY_DELETE) {
+            return Err(TpmRc::ATTRIBUTES.at_handle(2));
+        }
+        if c.handle(0) == RH_OWNER && nv.has(attr::PLATFORMCREATE) {
             return Err(TpmRc::NV_AUTHORIZATION);
         }
         self.nv.remove(c.handle(1));
@@ -193,19 +199,22 @@ impl<P: Platform> Tpm<P> {
         Ok(())
     }
 
-    /// TPM2_NV_Increment (Part 3 §31.8): a counter index, an 8-byte big-endian value.
+    /// TPM2_NV_Increment (Part 3 §31.8): a counter index, an 8-byte big-endian value. The
+    /// first increment of a counter starts from the highest value any undefined counter had
+    /// (Part 3 §31.8: a new counter is initialized to "a value that is at least as large as
+    /// any counter that has been defined"; the reference keeps s_maxCounter), so a counter
+    /// never rolls back by being undefined and defined again.
     pub(crate) fn nv_increment(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         p.finish()?;
         let nv = self.nv_access(c, true)?;
         if nv.attrs & attr::TYPE_MASK != attr::NT_COUNTER {
             return Err(TpmRc::ATTRIBUTES.at_handle(2));
         }
-        let value = nv
-            .data
-            .as_slice()
-            .try_into()
-            .map(u64::from_be_bytes)
-            .unwrap_or(0);
+        let value = if nv.has(attr::WRITTEN) {
+            nv.counter_value()
+        } else {
+            self.nv.max_counter()
+        };
         let next = value.checked_add(1).ok_or(TpmRc::NV_RANGE)?;
         let nv = self
             .nv

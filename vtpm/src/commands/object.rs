@@ -11,8 +11,8 @@ use crate::platform::Platform;
 use crate::state::object::{KeyObject, MAX_SENSITIVE, Object};
 use crate::wire::constants::handle::{RH_ENDORSEMENT, RH_NULL, RH_OWNER, RH_PLATFORM};
 use crate::wire::constants::{TpmAlgId, TpmSt};
-use crate::wire::public::{ObjectAttrs, Public, PublicKind};
-use crate::wire::types::{Auth, MAX_DIGEST, Name, PcrSelectionList, Secret, handle_name};
+use crate::wire::public::{ObjectAttrs, ParentParams, Public, PublicKind};
+use crate::wire::types::{Auth, MAX_DATA, MAX_DIGEST, Name, PcrSelectionList, Secret, handle_name};
 use crate::wire::{Reader, Writer};
 
 /// TPM2B_SENSITIVE_DATA maximum (MAX_SYM_DATA).
@@ -56,37 +56,50 @@ pub struct CreationParent<'a> {
     pub name_alg: TpmAlgId,
 }
 
-/// The checks of creation that come before the attribute rules (the reference
-/// implementation's CreateChecks): who may supply the sensitive data.
+/// The checks of creation that come before the attribute rules (Part 1 §27.2.2; the
+/// reference implementation's CreateChecks, in its order): who may supply the sensitive data.
+/// `parent` is `None` for a primary object.
+///
+/// - sensitiveDataOrigin CLEAR means the caller supplies the data, so it must not be empty
+///   (TPM_RC_ATTRIBUTES), whatever the type: a sealed data object with no data is refused.
+/// - An ordinary object with sensitiveDataOrigin SET takes no data from the caller
+///   (TPM_RC_ATTRIBUTES). For a primary object the data is allowed: it is mixed into the
+///   derivation (Part 1 Annex C.5).
+/// - A data object (keyed hash, neither sign nor decrypt) cannot have the TPM as its data's
+///   origin; an asymmetric key must have it.
 pub(crate) fn create_checks(
     public: &Public,
     data_len: usize,
-    parent_fixed_tpm: bool,
+    parent: Option<&ParentParams>,
 ) -> TpmResult<()> {
     let a = public.attrs;
+    let origin = a.has(ObjectAttrs::SENSITIVE_DATA_ORIGIN);
+    if !origin && data_len == 0 {
+        return Err(TpmRc::ATTRIBUTES);
+    }
+    if parent.is_some() && origin && data_len != 0 {
+        return Err(TpmRc::ATTRIBUTES);
+    }
     match public.kind {
         PublicKind::KeyedHash { .. } => {
             let data_object = !a.has(ObjectAttrs::SIGN) && !a.has(ObjectAttrs::DECRYPT);
-            if data_object && a.has(ObjectAttrs::SENSITIVE_DATA_ORIGIN) {
+            if data_object && origin {
                 return Err(TpmRc::ATTRIBUTES);
             }
             if a.has(ObjectAttrs::RESTRICTED)
-                && !a.has(ObjectAttrs::SENSITIVE_DATA_ORIGIN)
+                && !origin
                 && (a.has(ObjectAttrs::FIXED_PARENT) || a.has(ObjectAttrs::FIXED_TPM))
             {
                 return Err(TpmRc::ATTRIBUTES);
             }
         }
         PublicKind::Ecc { .. } => {
-            if !a.has(ObjectAttrs::SENSITIVE_DATA_ORIGIN) {
+            if !origin {
                 return Err(TpmRc::ATTRIBUTES);
-            }
-            if data_len != 0 {
-                return Err(TpmRc::SIZE);
             }
         }
     }
-    public.validate(parent_fixed_tpm)
+    public.validate(parent)
 }
 
 /// The qualified name nameAlg ‖ H(parent QN ‖ Name) (Part 1 §16.6).
@@ -112,7 +125,10 @@ impl<P: Platform> Tpm<P> {
     /// Derive a primary object from its hierarchy's seed and the template (Part 1 Annex C.5):
     /// `KDFa(SHA-384, seed, "Primary Object Creation", Name(template), inSensitive.data)`
     /// yields the private scalar's bits (c, bits(n) + 64) and then the seedValue. The same
-    /// template gives the same key for as long as the seed lives (this boot).
+    /// template and data give the same key for as long as the seed lives (this boot). A
+    /// sealed data object (keyed hash, neither sign nor decrypt) keeps inSensitive.data as its
+    /// sensitive data, with a seedValue derived the same way (nameAlg-sized) and
+    /// unique = H_nameAlg(seedValue ‖ data) (Part 1 §27.2.6).
     pub(crate) fn derive_primary(
         &self,
         hierarchy: u32,
@@ -153,7 +169,25 @@ impl<P: Platform> Tpm<P> {
                 seed_value.expose_mut().copy_from_slice(sv);
                 Secret::<MAX_SENSITIVE>::from_slice(d.expose()).ok_or(TpmRc::FAILURE)?
             }
-            PublicKind::KeyedHash { .. } => return Err(TpmRc::TYPE.at_param(2)),
+            PublicKind::KeyedHash { unique, .. } => {
+                if template.attrs.has(ObjectAttrs::SIGN) || template.attrs.has(ObjectAttrs::DECRYPT)
+                {
+                    // Keyed-hash keys (HMAC / XOR) are not offered: only sealed data objects.
+                    return Err(TpmRc::TYPE.at_param(2));
+                }
+                seed_value = Secret::zeroed(name_alg.size()).ok_or(TpmRc::FAILURE)?;
+                kdfa(
+                    DERIVATION_HASH,
+                    seed.expose(),
+                    b"Primary Object Creation",
+                    template_name.as_slice(),
+                    sens.data,
+                    seed_value.expose_mut(),
+                )
+                .ok_or(TpmRc::FAILURE)?;
+                *unique = name_alg.digest(&[seed_value.expose(), sens.data]);
+                Secret::<MAX_SENSITIVE>::from_slice(sens.data).ok_or(TpmRc::SIZE.at_param(1))?
+            }
         };
         let name = public.name()?;
         let qualified_name = qualified_name(name_alg, &hierarchy.to_be_bytes(), name.as_slice())?;
@@ -185,15 +219,23 @@ impl<P: Platform> Tpm<P> {
         let name_alg = key.public.name_alg.ok_or(TpmRc::HASH)?;
         let mut buf = [0u8; 512];
         let mut cw = Writer::new(&mut buf);
-        pcrs.marshal(&mut cw)?;
+        // pcrSelect keeps only PCRs of allocated banks (the reference's
+        // PCRComputeCurrentDigest filters the selection it then reports); the entry of a bank
+        // that is not allocated stays, with no bits set.
+        let mut pcrs = pcrs.clone();
         let mut h = crate::crypto::hash::HashState::new(name_alg);
-        for s in &pcrs.0 {
+        for s in pcrs.0.iter_mut() {
             for i in 0..crate::wire::types::PCR_COUNT {
-                if let Some(v) = s.is_selected(i).then(|| self.pcrs.get(s.hash, i)).flatten() {
-                    h.update(v.as_slice());
+                if !s.is_selected(i) {
+                    continue;
+                }
+                match self.pcrs.get(s.hash, i) {
+                    Some(v) => h.update(v.as_slice()),
+                    None => s.clear(i),
                 }
             }
         }
+        pcrs.marshal(&mut cw)?;
         cw.tpm2b(h.finish().as_slice())?;
         cw.u8(if c.locality < 5 {
             1u8 << c.locality
@@ -234,10 +276,10 @@ impl<P: Platform> Tpm<P> {
     ) -> TpmResult<u32> {
         let sens = p.next(SensitiveCreate::unmarshal)?;
         let template = p.next(Public::unmarshal_2b)?;
-        let outside_info = p.tpm2b(MAX_DIGEST)?;
+        let outside_info = p.tpm2b(MAX_DATA)?;
         let pcrs = p.next(PcrSelectionList::unmarshal)?;
         p.finish()?;
-        create_checks(&template, sens.data.len(), true).map_err(|rc| rc.at_param(2))?;
+        create_checks(&template, sens.data.len(), None).map_err(|rc| rc.at_param(2))?;
         let name_alg = template.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
         let mut auth = Auth::from_slice(sens.user_auth).ok_or(TpmRc::SIZE.at_param(1))?;
         auth.strip_trailing_zeros();
@@ -289,7 +331,17 @@ impl<P: Platform> Tpm<P> {
     }
 
     /// TPM2_LoadExternal (Part 3 §12.3): a public area (verification keys, credential
-    /// targets), or a whole key in the null hierarchy.
+    /// targets), or a whole key in the null hierarchy. In the reference implementation's order:
+    /// a free slot (TPM_RC_OBJECT_MEMORY); the hierarchy enabled (TPM_RC_HIERARCHY at
+    /// parameter 3); with a sensitive area, only TPM_RH_NULL (TPM_RC_HIERARCHY) and neither
+    /// fixedTPM, fixedParent nor restricted (TPM_RC_ATTRIBUTES at parameter 2: the object
+    /// must not pass for one this TPM created or may certify); then the public area's scheme
+    /// rules (public only) or all of its attribute rules (with a sensitive area); then the
+    /// keys. Reserved attribute bits are TPM_RC_RESERVED_BITS while unmarshaling.
+    ///
+    /// An external object's qualified name is its Name: the reference implementation's
+    /// ObjectSetLoadedAttributes sets QN = Name for every external object, whatever the
+    /// hierarchy, so ReadPublic and Certify report the same QN as libtpms.
     pub(crate) fn load_external(
         &mut self,
         p: &mut Params<'_>,
@@ -299,8 +351,26 @@ impl<P: Platform> Tpm<P> {
         let public = p.next(Public::unmarshal_2b)?;
         let hierarchy = p.next(crate::commands::hash::read_hierarchy)?;
         p.finish()?;
+        if !self.objects.has_free() {
+            return Err(TpmRc::OBJECT_MEMORY);
+        }
         if !self.hier.enabled(hierarchy) {
             return Err(TpmRc::HIERARCHY.at_param(3));
+        }
+        if !private.is_empty() {
+            if hierarchy != RH_NULL {
+                return Err(TpmRc::HIERARCHY.at_param(3));
+            }
+            let a = public.attrs;
+            if a.has(ObjectAttrs::FIXED_TPM)
+                || a.has(ObjectAttrs::FIXED_PARENT)
+                || a.has(ObjectAttrs::RESTRICTED)
+            {
+                return Err(TpmRc::ATTRIBUTES.at_param(2));
+            }
+            public.validate(None).map_err(|rc| rc.at_param(2))?;
+        } else {
+            public.scheme_checks(None).map_err(|rc| rc.at_param(2))?;
         }
         let name_alg = public.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
         let curve = match &public.kind {
@@ -313,19 +383,10 @@ impl<P: Platform> Tpm<P> {
             }
             PublicKind::KeyedHash { .. } => None,
         };
-        // With a sensitive area (Part 3 §12.3): only in the null hierarchy, never claiming to
-        // be fixed to this TPM, and the private part must match the public one.
+        // With a sensitive area: the private part must match the public one.
         let (auth, sensitive, seed_value) = if private.is_empty() {
             (Auth::EMPTY, Secret::EMPTY, Secret::EMPTY)
         } else {
-            if hierarchy != RH_NULL {
-                return Err(TpmRc::HIERARCHY.at_param(3));
-            }
-            let a = public.attrs;
-            if a.has(ObjectAttrs::FIXED_TPM) || a.has(ObjectAttrs::FIXED_PARENT) {
-                return Err(TpmRc::ATTRIBUTES.at_param(2));
-            }
-            public.validate(false).map_err(|rc| rc.at_param(2))?;
             let mut r = Reader::new(private);
             let ty = TpmAlgId(r.u16().map_err(|_| TpmRc::INSUFFICIENT.at_param(1))?);
             let auth = r
@@ -364,17 +425,13 @@ impl<P: Platform> Tpm<P> {
                 Secret::from_slice(seed).ok_or(TpmRc::SIZE.at_param(1))?,
             )
         };
-        if !self.objects.has_free() {
-            return Err(TpmRc::OBJECT_MEMORY);
-        }
         let name = public.name()?;
-        let qualified_name = qualified_name(name_alg, &hierarchy.to_be_bytes(), name.as_slice())?;
         w.tpm2b(name.as_slice())?;
         let key = KeyObject {
             public_only: sensitive.is_empty(),
             public,
             name,
-            qualified_name,
+            qualified_name: name,
             hierarchy,
             auth,
             sensitive,

@@ -62,28 +62,29 @@ impl<P: Platform> Tpm<P> {
     }
 
     /// TPM2_PCR_Extend (Part 3 §22.2): one digest per bank; digests for banks that are not
-    /// allocated are ignored.
+    /// allocated are ignored. pcrUpdateCounter moves once per bank extended.
     pub(crate) fn pcr_extend(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         let digests = p.next(DigestValues::unmarshal)?;
         p.finish()?;
         let Some(i) = self.check_extend(c.handle(0), c.locality)? else {
             return Ok(());
         };
-        for d in &digests.0 {
-            self.pcrs.extend(d.alg, i, d.digest.as_slice());
-        }
-        self.pcrs.count_update(i);
+        self.extend_all(i, &digests);
         Ok(())
     }
 
-    /// Extend PCR `i` in every allocated bank with the matching digest of `digests`.
+    /// Extend PCR `i` in every allocated bank with the matching digest of `digests`. Each
+    /// bank extended is one PCR change for pcrUpdateCounter (Part 3 §22.4: the counter
+    /// "increments each time a PCR is changed"; the reference implementation's PCRExtend
+    /// calls PCRChanged once per allocated bank it extends), unless the PCR is in the
+    /// no-increment set (TPM_PT_PCR_NO_INCREMENT).
     pub(crate) fn extend_all(&mut self, i: usize, digests: &DigestValues) {
         for d in &digests.0 {
             if bank_index(d.alg).is_some() {
                 self.pcrs.extend(d.alg, i, d.digest.as_slice());
+                self.pcrs.count_update(i);
             }
         }
-        self.pcrs.count_update(i);
     }
 
     /// TPM2_PCR_Event (Part 3 §22.3): hash the event with every implemented hash, extend the

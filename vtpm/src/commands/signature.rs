@@ -76,8 +76,14 @@ impl<P: Platform> Tpm<P> {
         ecc::ecdsa_sign(curve, key_d, digest, &extra).ok_or(TpmRc::FAILURE)
     }
 
-    /// TPM2_Sign (Part 3 §20.2). A restricted key signs only digests the TPM hashed itself,
-    /// proven by a TPMT_TK_HASHCHECK ticket (TPM_RC_TICKET otherwise).
+    /// TPM2_Sign (Part 3 §20.2). The validation ticket (TPMT_TK_HASHCHECK) is unmarshaled
+    /// first: a tag other than TPM_ST_HASHCHECK is TPM_RC_TAG, a hierarchy other than owner,
+    /// endorsement, platform or null TPM_RC_VALUE (TPMI_RH_HIERARCHY+), both at parameter 3.
+    /// Then, in the reference implementation's order: the key (TPM_RC_KEY at handle 1), the
+    /// scheme (TPM_RC_SCHEME at parameter 2), and then the ticket is checked whenever the key
+    /// is restricted *or the ticket is not empty* (TPM_RC_TICKET at parameter 3: a ticket that
+    /// is offered must be genuine even for an unrestricted key); only without a ticket check
+    /// must the digest have the scheme hash's size (TPM_RC_SIZE at parameter 1).
     pub(crate) fn sign(
         &mut self,
         c: &Cmd,
@@ -86,35 +92,36 @@ impl<P: Platform> Tpm<P> {
     ) -> TpmResult<()> {
         let digest = p.tpm2b(MAX_DIGEST)?;
         let scheme = p.next(read_sig_scheme)?;
-        let ticket = p.next(|r| {
-            let tag = TpmSt(r.u16()?);
-            let hierarchy = r.u32()?;
-            let d = r.tpm2b(MAX_DIGEST)?;
-            if tag != TpmSt::HASHCHECK {
+        let (ticket_hierarchy, ticket) = p.next(|r| {
+            if TpmSt(r.u16()?) != TpmSt::HASHCHECK {
                 return Err(TpmRc::TAG);
             }
-            Ok((hierarchy, Digest::from_slice(d).unwrap_or_default()))
+            let hierarchy = crate::commands::hash::read_hierarchy(r)?;
+            let d = Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
+            Ok((hierarchy, d))
         })?;
         p.finish()?;
         let key = self.key(c, 0)?;
         let (curve, hash) = signing_hash(key, scheme, 2)?;
-        if digest.len() != hash.size() {
-            return Err(TpmRc::SIZE.at_param(1));
-        }
-        if key.public.attrs.has(ObjectAttrs::RESTRICTED) {
-            let (hierarchy, t) = ticket;
-            let proof = self.hier.proof(hierarchy).filter(|_| hierarchy != RH_NULL);
+        if !ticket.is_empty() || key.public.attrs.has(ObjectAttrs::RESTRICTED) {
+            // The null hierarchy never issues a ticket with a digest: nothing matches it.
+            let proof = self
+                .hier
+                .proof(ticket_hierarchy)
+                .filter(|_| ticket_hierarchy != RH_NULL);
             let ok = proof.is_some_and(|proof| {
                 let expect = hmac(
                     crate::commands::hash::TICKET_HASH,
                     proof.expose(),
                     &[&TpmSt::HASHCHECK.0.to_be_bytes(), digest],
                 );
-                subtle::ConstantTimeEq::ct_eq(expect.as_slice(), t.as_slice()).into()
+                subtle::ConstantTimeEq::ct_eq(expect.as_slice(), ticket.as_slice()).into()
             });
             if !ok {
                 return Err(TpmRc::TICKET.at_param(3));
             }
+        } else if digest.len() != hash.size() {
+            return Err(TpmRc::SIZE.at_param(1));
         }
         let d = crate::wire::types::Secret::<MAX_ECC_KEY_BYTES>::from_slice(key.sensitive.expose())
             .ok_or(TpmRc::FAILURE)?;

@@ -20,8 +20,8 @@ use crate::platform::Platform;
 use crate::state::object::{KeyObject, MAX_SENSITIVE, Object};
 use crate::wire::constants::TpmAlgId;
 use crate::wire::constants::handle::{HT_PERMANENT, handle_type};
-use crate::wire::public::{ObjectAttrs, Public, PublicKind, SymDef};
-use crate::wire::types::{Auth, MAX_DIGEST, PcrSelectionList, Secret};
+use crate::wire::public::{ObjectAttrs, ParentParams, Public, PublicKind, SymDef};
+use crate::wire::types::{Auth, MAX_DATA, MAX_DIGEST, PcrSelectionList, Secret};
 use crate::wire::{Reader, Writer};
 
 /// Largest TPM2B_PRIVATE we produce or accept.
@@ -36,7 +36,8 @@ struct ParentInfo {
     name: crate::wire::types::Name,
     qualified_name: crate::wire::types::Name,
     hierarchy: u32,
-    fixed_tpm: bool,
+    /// What the children's checks compare with.
+    params: ParentParams,
 }
 
 /// Write TPMT_SENSITIVE (Part 2 §12.3.2.5) of `k`.
@@ -66,14 +67,20 @@ impl<P: Platform> Tpm<P> {
         if !storage {
             return Err(TpmRc::TYPE.at_handle(1));
         }
+        let name_alg = k.public.name_alg.ok_or(TpmRc::FAILURE)?;
         Ok(ParentInfo {
-            name_alg: k.public.name_alg.ok_or(TpmRc::FAILURE)?,
+            name_alg,
             key_bytes: usize::from(key_bits / 8),
             seed: k.seed_value.clone(),
             name: k.name,
             qualified_name: k.qualified_name,
             hierarchy: k.hierarchy,
-            fixed_tpm: k.public.attrs.has(ObjectAttrs::FIXED_TPM),
+            params: ParentParams {
+                fixed_tpm: k.public.attrs.has(ObjectAttrs::FIXED_TPM),
+                encrypted_duplication: k.public.attrs.has(ObjectAttrs::ENCRYPTED_DUPLICATION),
+                name_alg,
+                symmetric: SymDef::AesCfb { key_bits },
+            },
         })
     }
 
@@ -252,11 +259,11 @@ impl<P: Platform> Tpm<P> {
     ) -> TpmResult<()> {
         let sens = p.next(SensitiveCreate::unmarshal)?;
         let template = p.next(Public::unmarshal_2b)?;
-        let outside_info = p.tpm2b(MAX_DIGEST)?;
+        let outside_info = p.tpm2b(MAX_DATA)?;
         let pcrs = p.next(PcrSelectionList::unmarshal)?;
         p.finish()?;
         let parent = self.storage_parent(c)?;
-        crate::commands::object::create_checks(&template, sens.data.len(), parent.fixed_tpm)
+        crate::commands::object::create_checks(&template, sens.data.len(), Some(&parent.params))
             .map_err(|rc| rc.at_param(2))?;
         let k = self.generate_object(&parent, &template, &sens)?;
         Self::wrap(&parent, &k, w)?;
@@ -282,7 +289,7 @@ impl<P: Platform> Tpm<P> {
         p.finish()?;
         if handle_type(c.handle(0)) == HT_PERMANENT {
             // A hierarchy as parent: a primary object, with no private part to return.
-            crate::commands::object::create_checks(&template, sens.data.len(), true)
+            crate::commands::object::create_checks(&template, sens.data.len(), None)
                 .map_err(|rc| rc.at_param(2))?;
             if !self.objects.has_free() {
                 return Err(TpmRc::OBJECT_MEMORY);
@@ -297,7 +304,7 @@ impl<P: Platform> Tpm<P> {
                 .ok_or(TpmRc::OBJECT_MEMORY);
         }
         let parent = self.storage_parent(c)?;
-        crate::commands::object::create_checks(&template, sens.data.len(), parent.fixed_tpm)
+        crate::commands::object::create_checks(&template, sens.data.len(), Some(&parent.params))
             .map_err(|rc| rc.at_param(2))?;
         if !self.objects.has_free() {
             return Err(TpmRc::OBJECT_MEMORY);
@@ -323,7 +330,7 @@ impl<P: Platform> Tpm<P> {
         p.finish()?;
         let parent = self.storage_parent(c)?;
         public
-            .validate(parent.fixed_tpm)
+            .validate(Some(&parent.params))
             .map_err(|rc| rc.at_param(2))?;
         if !self.objects.has_free() {
             return Err(TpmRc::OBJECT_MEMORY);

@@ -102,12 +102,29 @@ impl NvIndex {
     pub const fn has(&self, bit: u32) -> bool {
         self.attrs & bit != 0
     }
+
+    /// The value of a written counter index (8 bytes, big-endian); 0 for any other index.
+    pub fn counter_value(&self) -> u64 {
+        if self.attrs & attr::TYPE_MASK != attr::NT_COUNTER || !self.has(attr::WRITTEN) {
+            return 0;
+        }
+        self.data
+            .as_slice()
+            .try_into()
+            .map(u64::from_be_bytes)
+            .unwrap_or(0)
+    }
 }
 
 /// The defined indices.
 #[derive(Default)]
 pub struct NvIndices {
     slots: [Option<NvIndex>; MAX_NV_INDICES],
+    /// The highest value of any counter index undefined so far (the reference
+    /// implementation's s_maxCounter, Part 1 §37.2.3 / Part 3 §31.8): a counter's first
+    /// increment starts above it, so undefining and defining a counter again never rolls it
+    /// back. It lives as long as the indices do (this instance).
+    max_counter: u64,
 }
 
 impl NvIndices {
@@ -132,7 +149,8 @@ impl NvIndices {
         self.slots.iter().any(Option::is_none)
     }
 
-    /// Undefine `handle`; returns whether it existed.
+    /// Undefine `handle`; returns whether it existed. A written counter's value raises
+    /// [`NvIndices::max_counter`].
     pub fn remove(&mut self, handle: u32) -> bool {
         match self
             .slots
@@ -140,20 +158,31 @@ impl NvIndices {
             .find(|s| s.as_ref().is_some_and(|i| i.handle == handle))
         {
             Some(s) => {
-                *s = None;
+                if let Some(i) = s.take() {
+                    self.max_counter = self.max_counter.max(i.counter_value());
+                }
                 true
             }
             None => false,
         }
     }
 
-    /// Remove the indices `keep` rejects (TPM2_Clear drops the owner's).
+    /// Remove the indices `keep` rejects (TPM2_Clear drops the owner's); their counters
+    /// raise [`NvIndices::max_counter`] as [`NvIndices::remove`] does.
     pub fn retain(&mut self, keep: impl Fn(&NvIndex) -> bool) {
         for s in self.slots.iter_mut() {
-            if s.as_ref().is_some_and(|i| !keep(i)) {
-                *s = None;
+            if s.as_ref().is_some_and(|i| !keep(i))
+                && let Some(i) = s.take()
+            {
+                self.max_counter = self.max_counter.max(i.counter_value());
             }
         }
+    }
+
+    /// The highest value any undefined counter index had: a new counter's first
+    /// TPM2_NV_Increment yields one more than this.
+    pub fn max_counter(&self) -> u64 {
+        self.max_counter
     }
 
     /// Defined handles, ascending.

@@ -42,8 +42,12 @@ impl ObjectAttrs {
     pub const SIGN: u32 = 0x4_0000;
     /// x509sign.
     pub const X509_SIGN: u32 = 0x8_0000;
-    /// Reserved bits: 0, 3, 8, 9, 12-15, 20-31 (x509sign is not implemented: treated as reserved).
-    pub const RESERVED: u32 = 0xFFF0_F309 | Self::X509_SIGN;
+    /// Reserved bits of Part 2 §8.3.2 (0, 3, 8, 9, 12-15, 20-31): TPM_RC_RESERVED_BITS when a
+    /// TPMA_OBJECT is unmarshaled, as the reference implementation answers.
+    pub const RESERVED: u32 = 0xFFF0_F309;
+    /// Bits that are defined but not implemented here (x509sign): TPM_RC_ATTRIBUTES from
+    /// [`Public::validate`].
+    pub const UNSUPPORTED: u32 = Self::X509_SIGN;
 
     /// Whether `bit` is set.
     pub const fn has(self, bit: u32) -> bool {
@@ -177,17 +181,26 @@ pub struct Public {
 }
 
 impl Public {
-    /// Unmarshal a TPMT_PUBLIC. An unimplemented type is TPM_RC_TYPE.
+    /// Unmarshal a TPMT_PUBLIC. An unimplemented type is TPM_RC_TYPE, reserved TPMA_OBJECT
+    /// bits TPM_RC_RESERVED_BITS (Part 2 §8.3), an unimplemented curve TPM_RC_CURVE
+    /// (TPMI_ECC_CURVE, Part 2 §11.2.5.5): all found while unmarshaling, before any semantic
+    /// check, as the reference implementation does.
     pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
         let ty = TpmAlgId(r.u16()?);
         let name_alg = read_hash_or_null(r)?;
         let attrs = ObjectAttrs(r.u32()?);
+        if attrs.0 & ObjectAttrs::RESERVED != 0 {
+            return Err(TpmRc::RESERVED_BITS);
+        }
         let auth_policy = Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
         let kind = match ty {
             TpmAlgId::ECC => {
                 let symmetric = SymDef::unmarshal(r)?;
                 let scheme = Scheme::unmarshal(r)?;
                 let curve = r.u16()?;
+                if crate::crypto::ecc::Curve::from_id(curve).is_none() {
+                    return Err(TpmRc::CURVE);
+                }
                 let kdf = r.u16()?;
                 if TpmAlgId(kdf) != TpmAlgId::NULL {
                     return Err(TpmRc::KDF);
@@ -287,78 +300,132 @@ impl Public {
     }
 }
 
+/// What the checks of a new or loaded object need to know about its parent (Part 1 §27.2;
+/// the reference implementation's PublicAttributesValidation and SchemeChecks take the parent
+/// object). A primary object has no parent object: its parent is a seed, treated as fixedTPM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParentParams {
+    /// The parent's fixedTPM.
+    pub fixed_tpm: bool,
+    /// The parent's encryptedDuplication.
+    pub encrypted_duplication: bool,
+    /// The parent's nameAlg.
+    pub name_alg: HashAlg,
+    /// The parent's symmetric definition.
+    pub symmetric: SymDef,
+}
+
 impl Public {
     /// The consistency rules of Part 1 §27.2 and Part 2 §12.2.3 (the reference
-    /// implementation's PublicAttributesValidation and SchemeChecks), for a new object whose
-    /// parent is `parent_fixed_tpm` (true for a primary). Errors are unpositioned; the caller
-    /// marks them as about the inPublic parameter.
-    pub fn validate(&self, parent_fixed_tpm: bool) -> TpmResult<()> {
+    /// implementation's PublicAttributesValidation, in its order), then [`Public::scheme_checks`],
+    /// for an object under `parent` (`None`: a primary object, or an external object with a
+    /// sensitive area). Errors are unpositioned; the caller marks them as about inPublic.
+    pub fn validate(&self, parent: Option<&ParentParams>) -> TpmResult<()> {
         use ObjectAttrs as A;
         let a = self.attrs;
         let name_alg = self.name_alg.ok_or(TpmRc::HASH)?;
         if !self.auth_policy.is_empty() && self.auth_policy.len() != name_alg.size() {
             return Err(TpmRc::SIZE);
         }
-        if a.0 & A::RESERVED != 0 {
+        if a.0 & (A::RESERVED | A::UNSUPPORTED) != 0 {
             return Err(TpmRc::ATTRIBUTES);
         }
-        if parent_fixed_tpm {
+        if parent.is_none_or(|p| p.fixed_tpm) {
             if a.has(A::FIXED_PARENT) != a.has(A::FIXED_TPM) {
                 return Err(TpmRc::ATTRIBUTES);
             }
         } else if a.has(A::FIXED_TPM) {
             return Err(TpmRc::ATTRIBUTES);
         }
-        let (sign, decrypt, restricted) = (a.has(A::SIGN), a.has(A::DECRYPT), a.has(A::RESTRICTED));
-        if sign == decrypt {
+        if a.has(A::SIGN) == a.has(A::DECRYPT) {
             // A restricted key is exactly one of sign / decrypt; only a data object (keyed
             // hash) may be neither. An unrestricted key may be both (with no scheme).
-            if restricted || (!sign && !matches!(self.kind, PublicKind::KeyedHash { .. })) {
+            if a.has(A::RESTRICTED)
+                || (!a.has(A::SIGN) && !matches!(self.kind, PublicKind::KeyedHash { .. }))
+            {
                 return Err(TpmRc::ATTRIBUTES);
             }
         }
         if a.has(A::FIXED_TPM) && a.has(A::ENCRYPTED_DUPLICATION) {
             return Err(TpmRc::ATTRIBUTES);
         }
+        // Under a parent that is not fixedTPM, encryptedDuplication is inherited.
+        if let Some(p) = parent.filter(|p| !p.fixed_tpm)
+            && a.has(A::ENCRYPTED_DUPLICATION) != p.encrypted_duplication
+        {
+            return Err(TpmRc::ATTRIBUTES);
+        }
+        self.scheme_checks(parent)
+    }
+
+    /// The scheme rules (the reference implementation's SchemeChecks, in its order; Part 2
+    /// §12.2.3.6, Part 1 §27.2): all that TPM2_LoadExternal checks for a public area loaded
+    /// without its sensitive part.
+    ///
+    /// - A key that is both or neither sign and decrypt has no scheme (TPM_RC_SCHEME).
+    /// - A signing key has a signing scheme, or none if it is unrestricted; a restricted
+    ///   decryption key has none; an unrestricted one a decryption scheme or none.
+    /// - Only a storage parent (restricted decrypt) has a symmetric algorithm, and it must
+    ///   have one (TPM_RC_SYMMETRIC).
+    /// - A storage parent that cannot be duplicated (fixedParent) has its parent's nameAlg
+    ///   (TPM_RC_HASH) and symmetric definition (TPM_RC_SYMMETRIC) (Part 3 §12.1).
+    pub fn scheme_checks(&self, parent: Option<&ParentParams>) -> TpmResult<()> {
+        use ObjectAttrs as A;
+        let a = self.attrs;
+        let (sign, decrypt, restricted) = (a.has(A::SIGN), a.has(A::DECRYPT), a.has(A::RESTRICTED));
         match &self.kind {
-            PublicKind::Ecc {
-                symmetric,
-                scheme,
-                curve,
-                ..
-            } => {
-                if crate::crypto::ecc::Curve::from_id(*curve).is_none() {
-                    return Err(TpmRc::CURVE);
+            PublicKind::KeyedHash { scheme, .. } => {
+                let ok = match (sign, decrypt) {
+                    (true, true) | (false, false) => *scheme == Scheme::Null,
+                    (true, false) => matches!(scheme, Scheme::Hmac(_)),
+                    // XOR (the only keyed-hash decryption scheme) is not implemented.
+                    (false, true) => false,
+                };
+                if !ok {
+                    return Err(TpmRc::SCHEME);
                 }
-                if restricted && decrypt {
-                    // A storage parent: a symmetric algorithm, no scheme.
-                    if *symmetric == SymDef::Null {
-                        return Err(TpmRc::SYMMETRIC);
-                    }
-                    if *scheme != Scheme::Null {
-                        return Err(TpmRc::SCHEME);
-                    }
-                } else {
+                Ok(())
+            }
+            PublicKind::Ecc {
+                symmetric, scheme, ..
+            } => {
+                let ok = match (sign, decrypt) {
+                    (true, true) | (false, false) => *scheme == Scheme::Null,
+                    (true, false) => match scheme {
+                        Scheme::Ecdsa(_) => true,
+                        Scheme::Null => !restricted,
+                        _ => false,
+                    },
+                    (false, true) => match scheme {
+                        Scheme::Null => true,
+                        Scheme::Ecdh(_) => !restricted,
+                        _ => false,
+                    },
+                };
+                if !ok {
+                    return Err(TpmRc::SCHEME);
+                }
+                let storage = restricted && decrypt;
+                if !storage {
                     if *symmetric != SymDef::Null {
                         return Err(TpmRc::SYMMETRIC);
                     }
-                    match scheme {
-                        Scheme::Null if restricted => return Err(TpmRc::SCHEME),
-                        Scheme::Null => {}
-                        Scheme::Ecdsa(_) if sign && !decrypt => {}
-                        Scheme::Ecdh(_) if decrypt && !sign => {}
-                        _ => return Err(TpmRc::SCHEME),
+                    return Ok(());
+                }
+                if *symmetric == SymDef::Null {
+                    return Err(TpmRc::SYMMETRIC);
+                }
+                if let Some(p) = parent.filter(|_| a.has(A::FIXED_PARENT)) {
+                    if self.name_alg != Some(p.name_alg) {
+                        return Err(TpmRc::HASH);
+                    }
+                    if *symmetric != p.symmetric {
+                        return Err(TpmRc::SYMMETRIC);
                     }
                 }
+                Ok(())
             }
-            PublicKind::KeyedHash { scheme, .. } => match scheme {
-                Scheme::Null if !sign && !decrypt => {}
-                Scheme::Null if sign && !restricted => {}
-                Scheme::Hmac(_) if sign => {}
-                _ => return Err(TpmRc::SCHEME),
-            },
         }
-        Ok(())
     }
 
     /// The curve of an ECC key.

@@ -166,6 +166,11 @@ impl<const N: usize> core::fmt::Debug for Secret<N> {
 
 /// Largest digest (SHA-512).
 pub const MAX_DIGEST: usize = 64;
+/// TPM2B_DATA maximum (Part 2 §10.4.3): sizeof(TPMT_HA), a hash algorithm and the largest
+/// digest (2 + 64), so that a TPMT_HA fits (qualifyingData, outsideInfo).
+pub const MAX_DATA: usize = 2 + MAX_DIGEST;
+/// TPM2B_SENSITIVE_DATA maximum (MAX_SYM_DATA, Part 2 §11.1.14): 128 bytes.
+pub const MAX_SYM_DATA: usize = 128;
 /// TPM2B_MAX_BUFFER / TPM2B_EVENT maximum (MAX_DIGEST_BUFFER, TPM_PT_INPUT_BUFFER).
 pub const MAX_BUFFER: usize = 1024;
 /// TPM2B_EVENT maximum (Part 2 §10.4.7).
