@@ -4,6 +4,31 @@ use super::hash::HashAlg;
 use crate::wire::types::Digest;
 use hmac::{KeyInit, Mac};
 
+/// A MAC keyed with a seed, proof or session key is itself secret (a KDFa block, a DRBG value),
+/// and so is the running state that holds the padded key. The hash and HMAC crates wipe their
+/// state, block buffers and MAC outputs on drop only with their `zeroize` features on (workspace
+/// `Cargo.toml`); this fails to build if they are turned off. `hmac::Hmac<D>` is its two hash
+/// cores (inner and outer padded key absorbed) and a block buffer, each checked here, as the
+/// `hmac` crate does not mark the whole as `ZeroizeOnDrop` itself.
+const _: () = {
+    use hmac::EagerHash;
+    use hmac::digest::block_api::Buffer;
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    #[allow(dead_code)]
+    fn hmac_and_hash_states_are_wiped_on_drop() {
+        wiped_on_drop::<<sha2::Sha256 as EagerHash>::Core>();
+        wiped_on_drop::<<sha2::Sha384 as EagerHash>::Core>();
+        wiped_on_drop::<<sha2::Sha512 as EagerHash>::Core>();
+        wiped_on_drop::<Buffer<hmac::block_api::HmacCore<sha2::Sha256>>>();
+        wiped_on_drop::<Buffer<hmac::block_api::HmacCore<sha2::Sha384>>>();
+        wiped_on_drop::<Buffer<hmac::block_api::HmacCore<sha2::Sha512>>>();
+        wiped_on_drop::<sha2::Sha256>();
+        wiped_on_drop::<sha2::Sha384>();
+        wiped_on_drop::<sha2::Sha512>();
+        wiped_on_drop::<hmac::digest::CtOutput<hmac::Hmac<sha2::Sha256>>>();
+    }
+};
+
 /// A running HMAC.
 #[derive(Clone)]
 pub enum HmacState {
