@@ -302,8 +302,12 @@ fn multiply_c<C: CurveArithmetic>(
     let d = secret_scalar::<C>(d)?;
     // d ∈ [1, n − 1] and Q ≠ O in a prime-order group, so d·Q ≠ O.
     // Group scalar multiplication (constant time in the curve crate), not integer arithmetic.
-    let p =
-        Zeroizing::new(core::ops::Mul::mul(ProjectivePoint::<C>::from(q), d.as_ref()).to_affine());
+    // The projective product is as secret as its affine form: both are wiped.
+    let pp = Zeroizing::new(core::ops::Mul::mul(
+        ProjectivePoint::<C>::from(q),
+        d.as_ref(),
+    ));
+    let p = Zeroizing::new(pp.to_affine());
     let px = Zeroizing::new(p.x());
     let py = Zeroizing::new(p.y());
     Some((EccPrivate::from_slice(&px)?, EccPrivate::from_slice(&py)?))
