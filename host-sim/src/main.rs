@@ -1,7 +1,7 @@
 //! `host-sim`: run the vtpm core behind the Microsoft TPM simulator protocol.
 //!
 //! ```text
-//! host-sim serve [--port N] [--seed N] [--quiet]
+//! host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N] [--idle-timeout SECONDS]
 //! host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
 //! host-sim verify-snp-report REPORT.bin VCEK
 //! tpm_server [-port N] [-rm] [-h]        (this binary invoked under the name `tpm_server`)
@@ -9,17 +9,19 @@
 //! Under the name `tpm_server` (a symlink or copy) it accepts the flags of IBM's `tpm_server`
 //! that the tpm2-tools and tpm2-pytss test harnesses pass, and serves.
 
+use core::time::Duration;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use host_sim::SimPlatform;
-use host_sim::mssim::{DEFAULT_PORT, Server};
+use host_sim::mssim::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, Server};
 
 const USAGE: &str = "\
 Usage:
-  host-sim serve [--port N] [--seed N] [--quiet]
+  host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N]
+                 [--idle-timeout SECONDS]
   host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
   host-sim verify-snp-report REPORT.bin VCEK
   host-sim --help
@@ -30,6 +32,11 @@ serve     Serve the Microsoft TPM simulator protocol on 127.0.0.1: TPM commands 
   --port N  command port (default 2321); 0 picks a free pair and prints N on stdout
   --seed N  deterministic entropy from seed N (decimal or 0x hex): reproducible tests only
   --quiet   no log lines on stderr
+  --max-connections N  connections open at once on each port (default 8, at most 1024);
+            more are accepted and closed at once. tpm2-tools holds one per port per run.
+  --idle-timeout SECONDS  close a connection that sends nothing (or takes no reply) for this
+            long (default 600); 0: never, for a client that keeps one connection open while
+            idle (tpm2-abrmd)
 
 qemu      Serve one QEMU through its tpm-emulator backend on the unix socket PATH
           (`host-sim qemu --help` for the QEMU command line).
@@ -71,6 +78,10 @@ struct ServeOptions {
     port: u16,
     seed: Option<u64>,
     quiet: bool,
+    /// Connections open at once per port.
+    max_connections: usize,
+    /// Idle timeout; `None`: none.
+    idle_timeout: Option<Duration>,
 }
 
 impl Default for ServeOptions {
@@ -79,6 +90,8 @@ impl Default for ServeOptions {
             port: DEFAULT_PORT,
             seed: None,
             quiet: false,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
 }
@@ -116,6 +129,33 @@ fn parse_seed(value: Option<&str>) -> Result<u64, UsageError> {
     parsed.map_err(|_| usage_error(format!("--seed {value}: not a 64-bit number"), USAGE))
 }
 
+fn parse_max_connections(value: Option<&str>) -> Result<usize, UsageError> {
+    let value =
+        value.ok_or_else(|| usage_error("--max-connections needs a number".into(), USAGE))?;
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|&n| (1..=1024).contains(&n))
+        .ok_or_else(|| {
+            usage_error(
+                format!("--max-connections {value}: not a number in 1..=1024"),
+                USAGE,
+            )
+        })
+}
+
+fn parse_idle_timeout(value: Option<&str>) -> Result<Option<Duration>, UsageError> {
+    let value = value.ok_or_else(|| usage_error("--idle-timeout needs seconds".into(), USAGE))?;
+    match value.parse::<u32>() {
+        Ok(0) => Ok(None),
+        Ok(secs) => Ok(Some(Duration::from_secs(u64::from(secs)))),
+        Err(_) => Err(usage_error(
+            format!("--idle-timeout {value}: not a number of seconds (0: no timeout)"),
+            USAGE,
+        )),
+    }
+}
+
 fn usage_error(message: String, usage: &'static str) -> UsageError {
     UsageError { message, usage }
 }
@@ -143,6 +183,8 @@ fn parse_host_sim(args: &[String]) -> Result<Action, UsageError> {
         match flag {
             "--port" => opts.port = parse_port(value(), "--port", USAGE)?,
             "--seed" => opts.seed = Some(parse_seed(value())?),
+            "--max-connections" => opts.max_connections = parse_max_connections(value())?,
+            "--idle-timeout" => opts.idle_timeout = parse_idle_timeout(value())?,
             "--quiet" | "-q" if inline.is_none() => opts.quiet = true,
             "-h" | "--help" if inline.is_none() => return Ok(Action::Help(USAGE)),
             _ => return Err(usage_error(format!("unknown option `{arg}`"), USAGE)),
@@ -183,7 +225,10 @@ fn is_tpm_server(argv0: Option<&OsString>) -> bool {
 fn serve(prog: &str, opts: &ServeOptions) -> ExitCode {
     let platform = opts.seed.map_or_else(SimPlatform::new, SimPlatform::seeded);
     let server = match Server::bind(opts.port, platform) {
-        Ok(s) => s.quiet(opts.quiet),
+        Ok(s) => s
+            .quiet(opts.quiet)
+            .max_connections(opts.max_connections)
+            .idle_timeout(opts.idle_timeout),
         Err(e) => {
             eprintln!("{prog}: {e}");
             return ExitCode::FAILURE;
@@ -265,7 +310,53 @@ mod tests {
     }
 
     fn serve_opts(port: u16, seed: Option<u64>, quiet: bool) -> Result<Action, UsageError> {
-        Ok(Action::Serve(ServeOptions { port, seed, quiet }))
+        Ok(Action::Serve(ServeOptions {
+            port,
+            seed,
+            quiet,
+            ..ServeOptions::default()
+        }))
+    }
+
+    #[test]
+    fn connection_limits_on_the_command_line() {
+        let serve = |max_connections, idle_timeout| {
+            Ok(Action::Serve(ServeOptions {
+                max_connections,
+                idle_timeout,
+                ..ServeOptions::default()
+            }))
+        };
+        assert_eq!(
+            parse_host_sim(&args(&["serve"])),
+            serve(DEFAULT_MAX_CONNECTIONS, Some(DEFAULT_IDLE_TIMEOUT))
+        );
+        assert_eq!(
+            parse_host_sim(&args(&[
+                "serve",
+                "--max-connections",
+                "2",
+                "--idle-timeout",
+                "30"
+            ])),
+            serve(2, Some(Duration::from_secs(30)))
+        );
+        assert_eq!(
+            parse_host_sim(&args(&["serve", "--max-connections=1", "--idle-timeout=0"])),
+            serve(1, None)
+        );
+        for bad in [
+            &["serve", "--max-connections"][..],
+            &["serve", "--max-connections", "0"],
+            &["serve", "--max-connections", "1025"],
+            &["serve", "--idle-timeout", "-1"],
+            &["serve", "--idle-timeout", "1.5"],
+            &["serve", "--idle-timeout"],
+        ] {
+            assert!(parse_host_sim(&args(bad)).is_err(), "{bad:?}");
+        }
+        // IBM's tpm_server has no such flags.
+        assert!(parse_tpm_server(&args(&["--idle-timeout", "1"])).is_err());
     }
 
     #[test]

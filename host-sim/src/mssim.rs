@@ -9,7 +9,14 @@
 //!   codes, each answered `u32 0` (an unknown code is answered `u32 1` and the connection closed).
 //!
 //! Both listeners are served concurrently, one thread per connection, and bind to 127.0.0.1
-//! only. The TPM outlives connections: clients (tpm2-tools runs) connect, send POWER_ON and
+//! only. Connections are limited: at most [`DEFAULT_MAX_CONNECTIONS`] open at once on each
+//! port (a client opens one per port per TCTI context; tpm2-tools one of each per tool run),
+//! further ones are accepted and closed at once; and a connection that sends nothing for
+//! [`DEFAULT_IDLE_TIMEOUT`] (or does not read its reply for as long) is closed. Both are
+//! settable ([`Server::max_connections`], [`Server::idle_timeout`]; `host-sim serve
+//! --max-connections N --idle-timeout SECONDS`). A resource manager that keeps one connection
+//! open for its whole life (tpm2-abrmd) wants `--idle-timeout 0` (no timeout). The TPM outlives
+//! connections: clients (tpm2-tools runs) connect, send POWER_ON and
 //! NV_ON, a few commands, and disconnect, without ever sending SESSION_END (tpm2-tss before
 //! 4.2.0). The server starts powered on with NV available, as IBM's `tpm_server` does; POWER_ON
 //! is a no-op while powered, so the TPM waits for TPM2_Startup after the first connection.
@@ -28,7 +35,7 @@
 use core::fmt;
 use core::net::{Ipv4Addr, SocketAddr};
 use core::ops::Deref;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 use std::collections::HashMap;
 use std::io::{self, BufReader, ErrorKind, Read, Write};
@@ -98,6 +105,17 @@ pub const TPM_ACT_GET_SIGNALED: u32 = 26;
 /// by the core yet).
 pub const TPM_TEST_FAILURE_MODE: u32 = 30;
 
+/// Connections open at once on each port, by default. tpm2-tools holds one command and one
+/// platform connection per tool run; a few clients side by side (a test harness, a shell
+/// pipeline) fit. A connection beyond the limit is accepted and closed at once, without a
+/// reply, and counted in [`Status::refused_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 8;
+
+/// How long a connection may go without sending a byte (or without taking a reply) before the
+/// server closes it, by default; counted in [`Status::idle_closed`]. tpm2-tools and tpm2-pytss
+/// talk continuously while connected; this only reaps clients that went away without closing.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Version this server reports in REMOTE_HANDSHAKE.
 const SERVER_VERSION: u32 = 1;
 /// REMOTE_HANDSHAKE capabilities: raw mode 0x04 | platform available 0x01 | supports PP 0x08.
@@ -136,6 +154,11 @@ pub struct Status {
     pub tpm_inits: u64,
     /// TPM commands that reached the core since the server started.
     pub commands_executed: u64,
+    /// Connections closed on arrival because [`Server::max_connections`] were already open on
+    /// their port.
+    pub refused_connections: u64,
+    /// Connections closed because they stayed idle for [`Server::idle_timeout`].
+    pub idle_closed: u64,
 }
 
 /// Largest command and response seen since the last GET_COMMAND_RESPONSE_SIZES, as the
@@ -196,6 +219,8 @@ impl Device {
             cancel: self.cancel,
             tpm_inits: self.tpm_inits,
             commands_executed: self.commands_executed,
+            refused_connections: 0,
+            idle_closed: 0,
         }
     }
 
@@ -287,6 +312,8 @@ enum Close {
     Stop,
     /// The server dropped the connection because of what the client sent.
     Dropped(String),
+    /// Nothing read (or no reply taken) for the idle timeout.
+    Idle,
     /// The connection failed (truncated message, reset, ...).
     Io(io::Error),
 }
@@ -297,6 +324,8 @@ impl Close {
             ErrorKind::UnexpectedEof => {
                 Self::Dropped("connection closed in the middle of a message".into())
             }
+            // A socket read or write timeout: `WouldBlock` on Unix, `TimedOut` on Windows.
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => Self::Idle,
             _ => Self::Io(e),
         }
     }
@@ -489,6 +518,29 @@ struct Shared {
     stopping: AtomicBool,
     connections: Mutex<HashMap<u64, TcpStream>>,
     next_connection: AtomicU64,
+    /// Open connections on the command port and on the platform port.
+    open: [AtomicUsize; 2],
+    /// Most open connections per port.
+    max_connections: AtomicUsize,
+    /// Idle timeout in milliseconds; 0: none.
+    idle_timeout_ms: AtomicU64,
+    refused_connections: AtomicU64,
+    idle_closed: AtomicU64,
+}
+
+/// An open connection's place under [`Server::max_connections`], given back on drop (also if
+/// the connection's thread panics or cannot be started).
+struct Slot {
+    shared: Arc<Shared>,
+    channel: Channel,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.shared
+            .open_on(self.channel)
+            .fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
@@ -500,6 +552,34 @@ impl Shared {
 
     fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    fn open_on(&self, channel: Channel) -> &AtomicUsize {
+        match channel {
+            Channel::Command => &self.open[0],
+            Channel::Platform => &self.open[1],
+        }
+    }
+
+    /// A slot for a new connection on `channel`, or `None` if the port is full. Only the
+    /// port's accept loop takes slots, so the check and the increment cannot race each other.
+    fn take_slot(self: &Arc<Self>, channel: Channel) -> Option<Slot> {
+        let open = self.open_on(channel);
+        if open.load(Ordering::SeqCst) >= self.max_connections.load(Ordering::Relaxed) {
+            return None;
+        }
+        open.fetch_add(1, Ordering::SeqCst);
+        Some(Slot {
+            shared: Arc::clone(self),
+            channel,
+        })
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        match self.idle_timeout_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
     }
 
     fn connections(&self) -> MutexGuard<'_, HashMap<u64, TcpStream>> {
@@ -621,6 +701,11 @@ impl Server {
             stopping: AtomicBool::new(false),
             connections: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(0),
+            open: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            max_connections: AtomicUsize::new(DEFAULT_MAX_CONNECTIONS),
+            idle_timeout_ms: AtomicU64::new(duration_ms(Some(DEFAULT_IDLE_TIMEOUT))),
+            refused_connections: AtomicU64::new(0),
+            idle_closed: AtomicU64::new(0),
         });
         Ok(Self {
             command,
@@ -633,6 +718,26 @@ impl Server {
     #[must_use]
     pub fn quiet(self, quiet: bool) -> Self {
         self.shared.quiet.store(quiet, Ordering::Relaxed);
+        self
+    }
+
+    /// At most `max` connections open at once on each port (at least 1; default
+    /// [`DEFAULT_MAX_CONNECTIONS`]). A connection beyond it is accepted and closed at once.
+    #[must_use]
+    pub fn max_connections(self, max: usize) -> Self {
+        self.shared
+            .max_connections
+            .store(max.max(1), Ordering::Relaxed);
+        self
+    }
+
+    /// Close a connection that sends nothing (or takes no reply) for `timeout`; `None`: never
+    /// (default [`DEFAULT_IDLE_TIMEOUT`]). Applies to connections accepted afterwards.
+    #[must_use]
+    pub fn idle_timeout(self, timeout: Option<Duration>) -> Self {
+        self.shared
+            .idle_timeout_ms
+            .store(duration_ms(timeout), Ordering::Relaxed);
         self
     }
 
@@ -687,6 +792,14 @@ impl Server {
     }
 }
 
+/// A timeout in milliseconds for [`Shared::idle_timeout_ms`]: `None` is 0; a timeout that
+/// rounds to 0 ms is 1 ms (a zero socket timeout is an error).
+fn duration_ms(timeout: Option<Duration>) -> u64 {
+    timeout.map_or(0, |t| {
+        u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)
+    })
+}
+
 fn accept_loop(listener: &TcpListener, channel: Channel, shared: &Arc<Shared>) {
     while !shared.is_stopping() {
         let accepted = listener.accept();
@@ -695,11 +808,27 @@ fn accept_loop(listener: &TcpListener, channel: Channel, shared: &Arc<Shared>) {
         }
         match accepted {
             Ok((stream, peer)) => {
+                let Some(slot) = shared.take_slot(channel) else {
+                    // Counted first, so that a client that sees the close sees the count.
+                    shared.refused_connections.fetch_add(1, Ordering::SeqCst);
+                    // Closing the stream: the client reads EOF.
+                    let _ = stream.shutdown(Shutdown::Both);
+                    drop(stream);
+                    shared.log(format_args!(
+                        "mssim {channel} port: closed {peer} on arrival: {} connection(s) \
+                         already open (the limit)",
+                        shared.max_connections.load(Ordering::Relaxed)
+                    ));
+                    continue;
+                };
                 let id = shared.register(&stream);
                 let conn_shared = Arc::clone(shared);
                 let spawned = thread::Builder::new()
                     .name(format!("mssim-{channel}-{id}"))
-                    .spawn(move || serve_connection(&conn_shared, stream, peer, channel, id));
+                    .spawn(move || {
+                        serve_connection(&conn_shared, stream, peer, channel, id);
+                        drop(slot);
+                    });
                 if let Err(e) = spawned {
                     shared.unregister(id);
                     shared.log(format_args!(
@@ -729,6 +858,15 @@ fn serve_connection(
     id: u64,
 ) {
     let _ = stream.set_nodelay(true);
+    let idle = shared.idle_timeout();
+    if stream.set_read_timeout(idle).is_err() || stream.set_write_timeout(idle).is_err() {
+        shared.log(format_args!(
+            "mssim {channel} port, peer {peer}: cannot set the idle timeout; closed"
+        ));
+        shared.unregister(id);
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
+    }
     let mut served = 0u64;
     let close = {
         let mut reader = BufReader::new(&stream);
@@ -763,6 +901,13 @@ fn serve_connection(
         Close::PeerClosed => "closed by peer".to_owned(),
         Close::SessionEnd => "SESSION_END".to_owned(),
         Close::Dropped(why) => format!("dropped: {why}"),
+        Close::Idle => {
+            shared.idle_closed.fetch_add(1, Ordering::Relaxed);
+            format!(
+                "closed: idle for {} ms (the idle timeout)",
+                idle.map_or(0, |t| t.as_millis())
+            )
+        }
         Close::Io(e) => format!("connection error: {e}"),
     };
     shared.log(format_args!(
@@ -810,9 +955,12 @@ impl ServerHandle {
         self.shared.is_stopping()
     }
 
-    /// Power, NV and counters of the simulated machine.
+    /// Power, NV and counters of the simulated machine and of the connections.
     pub fn status(&self) -> Status {
-        lock(&self.shared.device).status()
+        let mut status = lock(&self.shared.device).status();
+        status.refused_connections = self.shared.refused_connections.load(Ordering::Relaxed);
+        status.idle_closed = self.shared.idle_closed.load(Ordering::Relaxed);
+        status
     }
 
     /// Run `f` on the TPM, holding the lock that serialises commands.

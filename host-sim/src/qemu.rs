@@ -397,11 +397,22 @@ impl Log {
     }
 }
 
+/// Most distinct `(command code, response code)` pairs [`Tally::by_code`] keeps. The command
+/// code is whatever the guest wrote, so an unbounded map would let a guest grow the server's
+/// memory by sending ever new codes; pairs seen after the map is full are counted in
+/// [`Tally::other`]. The core implements about a hundred commands, so a real boot (a few
+/// dozen pairs) never gets near this.
+pub const MAX_TALLY_CODES: usize = 256;
+
 /// TPM commands served, by command code and response code.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
-    /// `(command code, response code) → count`, for TPM 2.0 commands that reached the core.
+    /// `(command code, response code) → count`, for TPM 2.0 commands that reached the core:
+    /// at most [`MAX_TALLY_CODES`] entries.
     pub by_code: BTreeMap<(u32, u32), u64>,
+    /// Commands that reached the core with a `(command code, response code)` pair first seen
+    /// when [`Tally::by_code`] was already full.
+    pub other: u64,
     /// Commands answered TPM_RC_FAILURE because the TPM was not running (before INIT or after
     /// STOP), such as QEMU's version probe.
     pub not_running: u64,
@@ -412,9 +423,25 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Count one command that reached the core: in its `(cc, rc)` entry, or in
+    /// [`Tally::other`] if it has none and the map is full.
+    pub fn count(&mut self, cc: u32, rc: u32) {
+        if let Some(n) = self.by_code.get_mut(&(cc, rc)) {
+            *n += 1;
+        } else if self.by_code.len() < MAX_TALLY_CODES {
+            self.by_code.insert((cc, rc), 1);
+        } else {
+            self.other += 1;
+        }
+    }
+
     /// All TPM commands answered.
     pub fn total(&self) -> u64 {
-        self.by_code.values().sum::<u64>() + self.not_running + self.oversized + self.tpm12
+        self.by_code.values().sum::<u64>()
+            + self.other
+            + self.not_running
+            + self.oversized
+            + self.tpm12
     }
 
     /// One line per command code: name, count, and the response codes other than success.
@@ -440,6 +467,13 @@ impl Tally {
             lines.push(format!(
                 "{name} (0x{cc:03X}) x{total}: {}",
                 detail.join(", ")
+            ));
+        }
+        if self.other > 0 {
+            lines.push(format!(
+                "{} more command(s) with other command / response codes (tally full at {} \
+                 pairs)",
+                self.other, MAX_TALLY_CODES
             ));
         }
         if self.not_running > 0 {
@@ -649,7 +683,7 @@ impl Device {
             .min(MAX_RESPONSE_SIZE);
         let rc = be32_at(&rsp, 6).unwrap_or(TPM_RC_FAILURE);
         let cc = be32_at(cmd, 6).unwrap_or(0);
-        *self.tally.by_code.entry((cc, rc)).or_default() += 1;
+        self.tally.count(cc, rc);
         if self.log.verbose {
             self.log.line(format_args!(
                 "data: {}{} at locality {}, {} bytes -> rc 0x{rc:03X}, {n} bytes",
@@ -1470,6 +1504,41 @@ mod tests {
                 .lines()
                 .iter()
                 .any(|l| l.starts_with("Startup (0x144) x3"))
+        );
+    }
+
+    #[test]
+    fn tally_is_bounded_whatever_codes_the_guest_sends() {
+        let mut d = device();
+        d.control(CMD_INIT, &be(0));
+        assert_eq!(d.data(&STARTUP_CLEAR), error_response(0));
+        // Every command a new code: without a bound, one map entry each.
+        let sent = MAX_TALLY_CODES + 500;
+        for cc in (0x2000_0000u32..).take(sent) {
+            let mut cmd = STARTUP_CLEAR;
+            cmd[6..10].copy_from_slice(&cc.to_be_bytes());
+            assert_eq!(
+                be32_at(&d.data(&cmd), 6),
+                Some(0x143),
+                "TPM_RC_COMMAND_CODE"
+            );
+        }
+        assert_eq!(d.tally.by_code.len(), MAX_TALLY_CODES);
+        assert_eq!(d.tally.other, (sent + 1 - MAX_TALLY_CODES) as u64);
+        assert_eq!(d.tally.total(), sent as u64 + 1);
+        // Pairs already in the map keep counting there.
+        assert_eq!(be32_at(&d.data(&STARTUP_CLEAR), 6), Some(0x100));
+        assert_eq!(d.tally.by_code.get(&(0x144, 0)), Some(&1));
+        assert_eq!(d.tally.other, (sent + 2 - MAX_TALLY_CODES) as u64);
+        let mut first = STARTUP_CLEAR;
+        first[6..10].copy_from_slice(&0x2000_0000u32.to_be_bytes());
+        assert_eq!(be32_at(&d.data(&first), 6), Some(0x143));
+        assert_eq!(d.tally.by_code.get(&(0x2000_0000, 0x143)), Some(&2));
+        assert!(
+            d.tally
+                .lines()
+                .iter()
+                .any(|l| l.contains("more command(s) with other command / response codes"))
         );
     }
 

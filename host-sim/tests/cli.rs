@@ -221,3 +221,60 @@ fn tpm_server_symlink_takes_ibm_flags() {
     assert!(err.contains("STOP"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// REMOTE_HANDSHAKE on a fresh command connection: whether the server served it (rather than
+/// closing it on arrival).
+fn handshake_served(s: &mut TcpStream) -> bool {
+    let msg = [15u32.to_be_bytes(), 1u32.to_be_bytes()].concat();
+    if s.write_all(&msg).is_err() {
+        return false;
+    }
+    let mut reply = [0u8; 12];
+    s.read_exact(&mut reply).is_ok()
+}
+
+#[test]
+fn serve_connection_limits_from_the_command_line() {
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--quiet",
+            "--max-connections",
+            "1",
+            "--idle-timeout",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Guard(child);
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let mut first = connect_retrying(port);
+    assert!(handshake_served(&mut first));
+    // One connection per port: the second is closed on arrival.
+    let mut second = connect_retrying(port);
+    assert!(!handshake_served(&mut second));
+    // Idle for over a second: closed.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut b = [0u8; 1];
+    assert!(matches!(first.read(&mut b), Ok(0) | Err(_)));
+    // Its slot comes back once the server has seen it go.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut third = loop {
+        let mut s = connect_retrying(port);
+        if handshake_served(&mut s) {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the slot never came back");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // STOP on the connection that holds the only slot.
+    third.write_all(&21u32.to_be_bytes()).unwrap();
+    assert!(wait_exit(&mut child).success());
+}

@@ -369,3 +369,131 @@ fn explicit_port_and_busy_port_error() {
     check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
     drop(b);
 }
+
+/// REMOTE_HANDSHAKE (client version 1) and its three-word answer: proof that the server is
+/// serving this connection. False if the server closed it instead.
+fn handshake(s: &mut TcpStream) -> bool {
+    if s.write_all(&[REMOTE_HANDSHAKE.to_be_bytes(), 1u32.to_be_bytes()].concat())
+        .is_err()
+    {
+        return false;
+    }
+    let mut reply = [0u8; 12];
+    match s.read_exact(&mut reply) {
+        Ok(()) => {
+            assert_eq!(reply[8..], [0, 0, 0, 0], "handshake result");
+            true
+        }
+        Err(e) => {
+            assert!(
+                matches!(
+                    e.kind(),
+                    ErrorKind::UnexpectedEof
+                        | ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::BrokenPipe
+                ),
+                "{e}"
+            );
+            false
+        }
+    }
+}
+
+/// Poll `f` until it holds or 10 s pass.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn connections_beyond_the_limit_are_closed_and_slots_come_back() {
+    let server = Server::bind(0, SimPlatform::seeded(3))
+        .unwrap()
+        .quiet(true)
+        .max_connections(2)
+        .spawn()
+        .unwrap();
+    let port = server.command_port();
+    let mut first = connect(port);
+    let mut second = connect(port);
+    assert!(handshake(&mut first));
+    assert!(handshake(&mut second));
+    // The third is accepted and closed at once: EOF, no reply.
+    let mut third = connect(port);
+    assert_closed(&mut third);
+    eventually("the refusal is counted", || {
+        server.status().refused_connections == 1
+    });
+    // The limit is per port: a client's platform connection still gets in.
+    let mut plat = connect(port + 1);
+    send_u32(&mut plat, POWER_ON);
+    assert_eq!(recv_u32(&mut plat), 0);
+    // The open ones are unaffected.
+    check_response(&transact(&mut first, 0, &STARTUP_CLEAR));
+    // Once one closes, its slot comes back (after the server has seen the close).
+    drop(second);
+    eventually("a slot frees up", || handshake(&mut connect(port)));
+    assert!(handshake(&mut first));
+}
+
+#[test]
+fn the_default_limit_serves_several_tcti_clients_side_by_side() {
+    let server = start();
+    let port = server.command_port();
+    let mut clients: Vec<(TcpStream, TcpStream)> = (0..host_sim::mssim::DEFAULT_MAX_CONNECTIONS)
+        .map(|_| tcti_init(port))
+        .collect();
+    check_response(&transact(&mut clients[0].0, 0, &STARTUP_CLEAR));
+    for (cmd, _plat) in &mut clients {
+        assert_eq!(check_response(&transact(cmd, 0, &GET_RANDOM_8)), 0);
+    }
+    assert_closed(&mut connect(port));
+    assert_closed(&mut connect(port + 1));
+    assert_eq!(server.status().refused_connections, 2);
+}
+
+#[test]
+fn idle_connections_are_closed_after_the_timeout() {
+    let server = Server::bind(0, SimPlatform::seeded(4))
+        .unwrap()
+        .quiet(true)
+        .idle_timeout(Some(Duration::from_millis(400)))
+        .spawn()
+        .unwrap();
+    let port = server.command_port();
+    let (mut cmd, mut plat) = tcti_init(port);
+    check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+    // Busy for longer than the timeout in all, but never idle that long: kept open.
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(check_response(&transact(&mut cmd, 0, &GET_RANDOM_8)), 0);
+    }
+    // Silent for longer than the timeout: both connections are closed.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_closed(&mut cmd);
+    assert_closed(&mut plat);
+    eventually("both idle closes are counted", || {
+        server.status().idle_closed == 2
+    });
+    // The server itself keeps serving.
+    let (mut cmd, _plat) = tcti_init(port);
+    assert_eq!(check_response(&transact(&mut cmd, 0, &GET_RANDOM_8)), 0);
+}
+
+#[test]
+fn no_idle_timeout_keeps_a_silent_connection() {
+    let server = Server::bind(0, SimPlatform::seeded(5))
+        .unwrap()
+        .quiet(true)
+        .idle_timeout(None)
+        .spawn()
+        .unwrap();
+    let (mut cmd, _plat) = tcti_init(server.command_port());
+    std::thread::sleep(Duration::from_millis(600));
+    check_response(&transact(&mut cmd, 0, &STARTUP_CLEAR));
+    assert_eq!(server.status().idle_closed, 0);
+}

@@ -3,7 +3,7 @@
 
 use super::hash::HashAlg;
 use super::hmac::HmacState;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 const OUTLEN: usize = 32;
 
@@ -57,16 +57,22 @@ impl HmacDrbg {
         d
     }
 
+    /// `out = HMAC(key, parts...)`. The MAC only ever lives in self-wiping values.
     fn hmac_into(key: &[u8; OUTLEN], parts: &[&[u8]], out: &mut [u8; OUTLEN]) {
         let mut m = HmacState::new(HashAlg::Sha256, key);
         for p in parts {
             m.update(p);
         }
-        let mut d = m.finish();
-        if let Some(src) = d.as_slice().get(..OUTLEN) {
+        let d = m.finish_secret();
+        if let Some(src) = d.expose().get(..OUTLEN) {
             out.copy_from_slice(src);
         }
-        d.as_mut_slice().zeroize();
+    }
+
+    /// V = HMAC(K, V), without leaving a copy of the old V behind.
+    fn next_v(&mut self) {
+        let v = Zeroizing::new(self.v);
+        Self::hmac_into(&self.k, &[v.as_slice()], &mut self.v);
     }
 
     /// HMAC_DRBG_Update (§10.1.2.2) with provided data given as parts.
@@ -76,22 +82,19 @@ impl HmacDrbg {
             if round == 1 && empty {
                 break;
             }
-            let mut k = [0u8; OUTLEN];
+            // K = HMAC(K, V ‖ round ‖ data). The MAC is a self-wiping Secret; HmacState copied
+            // the old K into its own (self-wiping) state, so K can be overwritten in place.
             let mut m = HmacState::new(HashAlg::Sha256, &self.k);
             m.update(&self.v);
             m.update(&[round]);
             for p in data {
                 m.update(p);
             }
-            let mut d = m.finish();
-            if let Some(src) = d.as_slice().get(..OUTLEN) {
-                k.copy_from_slice(src);
+            let k = m.finish_secret();
+            if let Some(src) = k.expose().get(..OUTLEN) {
+                self.k.copy_from_slice(src);
             }
-            d.as_mut_slice().zeroize();
-            self.k = k;
-            k.zeroize();
-            let v = self.v;
-            Self::hmac_into(&self.k, &[&v], &mut self.v);
+            self.next_v();
         }
     }
 
@@ -128,8 +131,7 @@ impl HmacDrbg {
             self.update(&[additional]);
         }
         for chunk in out.chunks_mut(OUTLEN) {
-            let v = self.v;
-            Self::hmac_into(&self.k, &[&v], &mut self.v);
+            self.next_v();
             if let Some(src) = self.v.get(..chunk.len()) {
                 chunk.copy_from_slice(src);
             }

@@ -120,10 +120,32 @@ pub fn derive_private(curve: Curve, c: &[u8]) -> Option<EccPrivate> {
 /// A fresh private scalar from random bits (FIPS 186-4 B.4.1, the same extra-bits method as
 /// [`derive_private`]): `fill` is asked once for `curve.size() + 8` bytes (the TPM's DRBG).
 pub fn random_private(curve: Curve, mut fill: impl FnMut(&mut [u8])) -> Option<EccPrivate> {
+    try_random_private(curve, |c| {
+        fill(c);
+        Ok::<(), core::convert::Infallible>(())
+    })
+    .ok()
+    .flatten()
+}
+
+/// [`random_private`] with a fallible source (the TPM's DRBG, whose failure latches failure
+/// mode): `fill`'s error is passed through. The `curve.size() + 8` random bytes determine the
+/// key, so they are drawn into a buffer that is wiped on every path (a plain zeroing loop may
+/// be removed by the compiler). `Ok(None)` cannot happen for an implemented curve.
+pub fn try_random_private<E>(
+    curve: Curve,
+    fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+) -> Result<Option<EccPrivate>, E> {
     let mut c = Zeroizing::new([0u8; MAX_DERIVE_BYTES]);
-    let c = c.get_mut(..curve.size().checked_add(EXTRA_BYTES)?)?;
-    fill(c);
-    derive_private(curve, c)
+    let Some(c) = curve
+        .size()
+        .checked_add(EXTRA_BYTES)
+        .and_then(|n| c.get_mut(..n))
+    else {
+        return Ok(None);
+    };
+    fill(c)?;
+    Ok(derive_private(curve, c))
 }
 
 /// The public point Q = d·G of a private scalar (SEC 1 §3.2.1; Part 1 Annex C.5). `None` if `d`
@@ -302,8 +324,12 @@ fn multiply_c<C: CurveArithmetic>(
     let d = secret_scalar::<C>(d)?;
     // d ∈ [1, n − 1] and Q ≠ O in a prime-order group, so d·Q ≠ O.
     // Group scalar multiplication (constant time in the curve crate), not integer arithmetic.
-    let p =
-        Zeroizing::new(core::ops::Mul::mul(ProjectivePoint::<C>::from(q), d.as_ref()).to_affine());
+    // The projective product is as secret as its affine form: both are wiped.
+    let pp = Zeroizing::new(core::ops::Mul::mul(
+        ProjectivePoint::<C>::from(q),
+        d.as_ref(),
+    ));
+    let p = Zeroizing::new(pp.to_affine());
     let px = Zeroizing::new(p.x());
     let py = Zeroizing::new(p.y());
     Some((EccPrivate::from_slice(&px)?, EccPrivate::from_slice(&py)?))
@@ -459,15 +485,34 @@ mod tests {
             .unwrap();
             assert_eq!(asked, curve.size() + 8);
             assert_eq!(d.len(), curve.size());
-            let mut c = [0x5a; 56];
+            let c = [0x5a; 56];
             assert_eq!(
                 derive_private(curve, &c[..curve.size() + 8])
                     .unwrap()
                     .expose(),
                 d.expose()
             );
-            c.fill(0);
             assert!(public_from_private(curve, d.expose()).is_some());
+        }
+    }
+
+    #[test]
+    fn try_random_private_passes_errors_through() {
+        for curve in Curve::ALL {
+            let d = try_random_private(curve, |b| {
+                b.fill(0x5a);
+                Ok::<(), ()>(())
+            })
+            .unwrap()
+            .unwrap();
+            assert_eq!(
+                d.expose(),
+                random_private(curve, |b| b.fill(0x5a)).unwrap().expose()
+            );
+            assert_eq!(
+                try_random_private(curve, |_| Err::<(), u8>(7)).err(),
+                Some(7)
+            );
         }
     }
 

@@ -1,8 +1,9 @@
 //! Hash algorithms the TPM implements: SHA-256, SHA-384, SHA-512 (Part 2 §6.3, TPMI_ALG_HASH).
 
 use crate::wire::constants::TpmAlgId;
-use crate::wire::types::Digest;
+use crate::wire::types::{Digest, MAX_DIGEST, Secret};
 use sha2::Digest as _;
+use zeroize::Zeroizing;
 
 /// An implemented hash algorithm. SHA-1 is deliberately absent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -113,6 +114,19 @@ impl HashState {
         }
         .unwrap_or_default()
     }
+
+    /// The digest as a [`Secret`], wiped on drop: for hashes that are key material (KDFe
+    /// blocks over an ECDH secret, Part 1 §11.4.10.3).
+    pub fn finish_secret(self) -> Secret<MAX_DIGEST> {
+        let mut d = Secret::EMPTY;
+        // The crates' output arrays are plain values: wrapped so that they are wiped too.
+        match self {
+            Self::Sha256(h) => d.extend(Zeroizing::new(h.finalize()).as_slice()),
+            Self::Sha384(h) => d.extend(Zeroizing::new(h.finalize()).as_slice()),
+            Self::Sha512(h) => d.extend(Zeroizing::new(h.finalize()).as_slice()),
+        };
+        d
+    }
 }
 
 #[cfg(test)]
@@ -140,5 +154,15 @@ mod tests {
             HashAlg::Sha512.digest(&[b"abc"]).as_slice()[..4],
             [0xdd, 0xaf, 0x35, 0xa1]
         );
+    }
+
+    #[test]
+    fn finish_secret_is_the_same_digest() {
+        for alg in HashAlg::ALL {
+            let mut h = HashState::new(alg);
+            h.update(b"abc");
+            let secret = h.clone().finish_secret();
+            assert_eq!(secret.expose(), h.finish().as_slice());
+        }
     }
 }

@@ -1,8 +1,33 @@
 //! HMAC (RFC 2104) over the implemented hashes, for session authorization, tickets and KDFa.
 
 use super::hash::HashAlg;
-use crate::wire::types::Digest;
+use crate::wire::types::{Digest, MAX_DIGEST, Secret};
 use hmac::{KeyInit, Mac};
+
+/// A MAC keyed with a seed, proof or session key is itself secret (a KDFa block, a DRBG value),
+/// and so is the running state that holds the padded key. The hash and HMAC crates wipe their
+/// state, block buffers and MAC outputs on drop only with their `zeroize` features on (workspace
+/// `Cargo.toml`); this fails to build if they are turned off. `hmac::Hmac<D>` is its two hash
+/// cores (inner and outer padded key absorbed) and a block buffer, each checked here, as the
+/// `hmac` crate does not mark the whole as `ZeroizeOnDrop` itself.
+const _: () = {
+    use hmac::EagerHash;
+    use hmac::digest::block_api::Buffer;
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    #[allow(dead_code)]
+    fn hmac_and_hash_states_are_wiped_on_drop() {
+        wiped_on_drop::<<sha2::Sha256 as EagerHash>::Core>();
+        wiped_on_drop::<<sha2::Sha384 as EagerHash>::Core>();
+        wiped_on_drop::<<sha2::Sha512 as EagerHash>::Core>();
+        wiped_on_drop::<Buffer<hmac::block_api::HmacCore<sha2::Sha256>>>();
+        wiped_on_drop::<Buffer<hmac::block_api::HmacCore<sha2::Sha384>>>();
+        wiped_on_drop::<Buffer<hmac::block_api::HmacCore<sha2::Sha512>>>();
+        wiped_on_drop::<sha2::Sha256>();
+        wiped_on_drop::<sha2::Sha384>();
+        wiped_on_drop::<sha2::Sha512>();
+        wiped_on_drop::<hmac::digest::CtOutput<hmac::Hmac<sha2::Sha256>>>();
+    }
+};
 
 /// A running HMAC.
 #[derive(Clone)]
@@ -46,12 +71,27 @@ impl HmacState {
 
     /// The MAC.
     pub fn finish(self) -> Digest {
+        let mut d = Digest::EMPTY;
+        // The MAC output is copied out of the crate's (self-wiping) output value by reference:
+        // `into_bytes` would leave an unwiped copy.
         match self {
-            Self::Sha256(m) => Digest::from_slice(&m.finalize().into_bytes()),
-            Self::Sha384(m) => Digest::from_slice(&m.finalize().into_bytes()),
-            Self::Sha512(m) => Digest::from_slice(&m.finalize().into_bytes()),
-        }
-        .unwrap_or_default()
+            Self::Sha256(m) => d.extend(m.finalize().as_bytes()),
+            Self::Sha384(m) => d.extend(m.finalize().as_bytes()),
+            Self::Sha512(m) => d.extend(m.finalize().as_bytes()),
+        };
+        d
+    }
+
+    /// The MAC as a [`Secret`], wiped on drop: for MACs that are key material (KDFa blocks,
+    /// Part 1 §11.4.10.2; HMAC_DRBG K and V, SP 800-90A §10.1.2).
+    pub fn finish_secret(self) -> Secret<MAX_DIGEST> {
+        let mut d = Secret::EMPTY;
+        match self {
+            Self::Sha256(m) => d.extend(m.finalize().as_bytes()),
+            Self::Sha384(m) => d.extend(m.finalize().as_bytes()),
+            Self::Sha512(m) => d.extend(m.finalize().as_bytes()),
+        };
+        d
     }
 }
 
@@ -85,5 +125,18 @@ mod tests {
             d.as_slice()[..8],
             [0xaf, 0x45, 0xd2, 0xe3, 0x76, 0x48, 0x40, 0x31]
         );
+    }
+
+    #[test]
+    fn finish_secret_is_the_same_mac() {
+        for alg in HashAlg::ALL {
+            let mut a = HmacState::new(alg, b"key");
+            a.update(b"data");
+            let b = a.clone();
+            let public = a.finish();
+            let secret = b.finish_secret();
+            assert_eq!(secret.len(), alg.size());
+            assert_eq!(public.as_slice(), secret.expose());
+        }
     }
 }

@@ -1,4 +1,9 @@
-//! KDFa (Part 1 §11.4.10.2): SP 800-108 counter-mode KDF with HMAC.
+//! KDFa (Part 1 §11.4.10.2): SP 800-108 counter-mode KDF with HMAC; KDFe (Part 1 §11.4.10.3).
+//!
+//! Every block is key material (symmetric keys, HMAC keys, session keys, XOR masks): blocks are
+//! computed into self-wiping [`crate::wire::types::Secret`]s, and the HMAC and hash states that
+//! hold the key or Z are wiped on drop by the crates' `zeroize` features. The caller's `out` is
+//! the caller's to wipe.
 
 use super::hash::HashAlg;
 use super::hmac::HmacState;
@@ -29,8 +34,8 @@ pub fn kdfa(
         m.update(context_u);
         m.update(context_v);
         m.update(&bits.to_be_bytes());
-        let block = m.finish();
-        chunk.copy_from_slice(block.as_slice().get(..chunk.len())?);
+        let block = m.finish_secret();
+        chunk.copy_from_slice(block.expose().get(..chunk.len())?);
     }
     Some(())
 }
@@ -58,8 +63,8 @@ pub fn kdfe(
         }
         h.update(party_u);
         h.update(party_v);
-        let block = h.finish();
-        chunk.copy_from_slice(block.as_slice().get(..chunk.len())?);
+        let block = h.finish_secret();
+        chunk.copy_from_slice(block.expose().get(..chunk.len())?);
     }
     Some(())
 }

@@ -57,7 +57,7 @@ pub mod attr {
 }
 
 /// One NV index: TPMS_NV_PUBLIC (Part 2 §13.5) and its data.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NvIndex {
     /// nvIndex.
     pub handle: u32,
@@ -73,6 +73,29 @@ pub struct NvIndex {
     pub auth: Auth,
     /// The data (dataSize bytes once written).
     pub data: Buf<MAX_NV_INDEX_SIZE>,
+}
+
+/// The public area and the authValue (itself a redacting `Secret`); the data prints as
+/// `[REDACTED]` with its length: NV holds certificates but also sealed-style secrets, which a
+/// log line must not carry.
+impl core::fmt::Debug for NvIndex {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        struct Redacted(usize);
+        impl core::fmt::Debug for Redacted {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, "[REDACTED] ({} bytes)", self.0)
+            }
+        }
+        f.debug_struct("NvIndex")
+            .field("handle", &format_args!("{:#010x}", self.handle))
+            .field("name_alg", &self.name_alg)
+            .field("attrs", &format_args!("{:#010x}", self.attrs))
+            .field("auth_policy", &self.auth_policy)
+            .field("data_size", &self.data_size)
+            .field("auth", &self.auth)
+            .field("data", &Redacted(self.data.len()))
+            .finish()
+    }
 }
 
 impl NvIndex {
@@ -191,5 +214,33 @@ impl NvIndices {
             self.slots.iter().flatten().map(|i| i.handle).collect();
         v.sort_unstable();
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::wire::types::redaction::assert_redacted;
+    use std::format;
+
+    #[test]
+    fn nv_index_debug_redacts_auth_and_data() {
+        let data = [0xD4u8; 40];
+        let password = b"nv-index-password";
+        let i = NvIndex {
+            handle: 0x0150_0016,
+            name_alg: HashAlg::Sha256,
+            attrs: attr::AUTHREAD | attr::AUTHWRITE | attr::WRITTEN,
+            auth_policy: Digest::EMPTY,
+            data_size: 40,
+            auth: Auth::from_slice(password).unwrap(),
+            data: Buf::from_slice(&data).unwrap(),
+        };
+        let d = format!("{i:?}");
+        assert_redacted(&d, &data);
+        assert_redacted(&d, password);
+        assert!(d.contains("0x01500016"), "{d}");
+        assert!(d.contains("[REDACTED] (40 bytes)"), "{d}");
     }
 }

@@ -80,6 +80,9 @@ impl Sequence {
 pub const MAX_SENSITIVE: usize = 128;
 
 /// A loaded key or data object (Part 1 §27): its public area, names and secrets.
+///
+/// `Debug` is derived: `auth`, `sensitive` and `seed_value` are `Secret`s, which print
+/// `[REDACTED]`.
 #[derive(Clone, Debug)]
 pub struct KeyObject {
     /// The public area.
@@ -239,5 +242,44 @@ impl Objects {
     /// Number of free slots.
     pub fn free(&self) -> usize {
         self.slots.iter().filter(|s| s.is_none()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::wire::public::{ObjectAttrs, Public, PublicKind, Scheme};
+    use crate::wire::types::redaction::assert_redacted;
+    use crate::wire::types::{Digest, Name, Secret};
+    use std::format;
+
+    #[test]
+    fn key_object_debug_redacts_auth_sensitive_and_seed() {
+        let password = b"object-user-auth";
+        let sensitive = [0x5Eu8; 48];
+        let seed = [0x5Du8; 32];
+        let k = KeyObject {
+            public: Public {
+                name_alg: Some(HashAlg::Sha256),
+                attrs: ObjectAttrs(0),
+                auth_policy: Digest::EMPTY,
+                kind: PublicKind::KeyedHash {
+                    scheme: Scheme::Null,
+                    unique: Digest::EMPTY,
+                },
+            },
+            name: Name::EMPTY,
+            qualified_name: Name::EMPTY,
+            hierarchy: crate::wire::constants::handle::RH_OWNER,
+            auth: Auth::from_slice(password).unwrap(),
+            sensitive: Secret::from_slice(&sensitive).unwrap(),
+            seed_value: Secret::from_slice(&seed).unwrap(),
+            public_only: false,
+        };
+        let d = format!("{k:?}");
+        assert_redacted(&d, password);
+        assert_redacted(&d, &sensitive);
+        assert_redacted(&d, &seed);
     }
 }

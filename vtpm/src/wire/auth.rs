@@ -36,7 +36,9 @@ impl SessionAttrs {
 }
 
 /// One TPMS_AUTH_COMMAND, borrowed from the command buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// `Debug` prints `hmac` as `[REDACTED]`: for TPM_RS_PW it is the password itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct AuthCommand<'a> {
     /// TPMI_SH_AUTH_SESSION: TPM_RS_PW or an HMAC / policy session handle.
     pub handle: u32,
@@ -46,6 +48,17 @@ pub struct AuthCommand<'a> {
     pub attrs: SessionAttrs,
     /// hmac (TPM2B_AUTH): the HMAC, or the password for TPM_RS_PW.
     pub hmac: &'a [u8],
+}
+
+impl core::fmt::Debug for AuthCommand<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AuthCommand")
+            .field("handle", &format_args!("{:#010x}", self.handle))
+            .field("nonce", &self.nonce)
+            .field("attrs", &self.attrs)
+            .field("hmac", &format_args!("[REDACTED]"))
+            .finish()
+    }
 }
 
 /// The sessions of one command.
@@ -89,7 +102,19 @@ fn parse_one<'a>(r: &mut Reader<'a>) -> TpmResult<AuthCommand<'a>> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use crate::wire::types::redaction::assert_redacted;
+    use std::format;
+
+    #[test]
+    fn password_is_not_in_debug() {
+        let area = [
+            0x40, 0, 0, 9, 0, 0, 1, 0, 8, b'p', b'a', b's', b's', b'w', b'o', b'r', b'd',
+        ];
+        let a = parse_auth_area(&area).unwrap();
+        assert_redacted(&format!("{a:?}"), b"password");
+    }
 
     #[test]
     fn password_session() {

@@ -34,9 +34,22 @@ impl From<WireError> for TpmRc {
 }
 
 /// A cursor over command bytes. Every read is bounds-checked.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows how many bytes are left, never the bytes: they are command parameters
+/// (passwords, sensitive areas, NV data), so everything holding a `Reader` (the dispatcher's
+/// `Params`) is safe to print.
+#[derive(Clone)]
 pub struct Reader<'a> {
     buf: &'a [u8],
+}
+
+impl core::fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Reader")
+            .field("remaining", &self.buf.len())
+            .field("bytes", &format_args!("[REDACTED]"))
+            .finish()
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -105,10 +118,22 @@ impl<'a> Reader<'a> {
 }
 
 /// A cursor that writes big-endian values into a byte slice, refusing to overrun it.
-#[derive(Debug)]
+///
+/// `Debug` shows the position and capacity, never the bytes (response parameters can be
+/// unsealed data or a sensitive area).
 pub struct Writer<'a> {
     buf: &'a mut [u8],
     pos: usize,
+}
+
+impl core::fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Writer")
+            .field("len", &self.pos)
+            .field("capacity", &self.buf.len())
+            .field("bytes", &format_args!("[REDACTED]"))
+            .finish()
+    }
 }
 
 impl<'a> Writer<'a> {
@@ -210,7 +235,26 @@ impl<'a> Writer<'a> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use crate::wire::types::redaction::assert_redacted;
+    use std::format;
+
+    #[test]
+    fn reader_and_writer_debug_hide_the_bytes() {
+        let secret = b"sealed-secret-bytes";
+        let mut r = Reader::new(secret);
+        assert_redacted(&format!("{r:?}"), secret);
+        r.u8().unwrap();
+        assert!(format!("{r:?}").contains("remaining: 18"));
+        let mut buf = [0u8; 32];
+        let mut w = Writer::new(&mut buf);
+        w.bytes(secret).unwrap();
+        assert_redacted(&format!("{w:?}"), secret);
+        // The dispatcher's parameter area is a Reader.
+        let p = crate::dispatch::Params::new(secret);
+        assert_redacted(&format!("{p:?}"), secret);
+    }
 
     #[test]
     fn reader_checks_bounds_and_caps() {

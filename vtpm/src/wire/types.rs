@@ -158,6 +158,9 @@ impl<const N: usize> Drop for Secret<N> {
 
 impl<const N: usize> zeroize::ZeroizeOnDrop for Secret<N> {}
 
+/// Prints `[REDACTED]` and nothing else (not even the length, which can tell a password
+/// apart from a digest-sized authValue): every `Debug` derived over a secret-holding struct
+/// (objects, sessions, hierarchies, NV indices) is safe to print.
 impl<const N: usize> core::fmt::Debug for Secret<N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("[REDACTED]")
@@ -366,5 +369,88 @@ impl ClockInfo {
         w.u32(self.reset_count)?;
         w.u32(self.restart_count)?;
         w.u8(u8::from(self.safe))
+    }
+}
+
+/// Test helper: the ways a `Debug` output could show secret bytes.
+#[cfg(test)]
+pub(crate) mod redaction {
+    extern crate std;
+    use std::format;
+    use std::string::String;
+
+    /// Panics if `debug` (a `{:?}` output) shows `secret` as hex (as [`super::Buf`] prints),
+    /// as a slice of numbers (as `&[u8]` prints) or as text, or does not say `[REDACTED]`.
+    pub(crate) fn assert_redacted(debug: &str, secret: &[u8]) {
+        assert!(
+            secret.len() >= 4,
+            "use a secret long enough to be recognisable"
+        );
+        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        let list = format!("{secret:?}");
+        let numbers = list.trim_start_matches('[').trim_end_matches(']');
+        assert!(!debug.contains(&hex), "hex of the secret in {debug}");
+        assert!(!debug.contains(numbers), "bytes of the secret in {debug}");
+        if let Ok(text) = core::str::from_utf8(secret) {
+            assert!(!debug.contains(text), "text of the secret in {debug}");
+        }
+        assert!(debug.contains("[REDACTED]"), "no [REDACTED] in {debug}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::redaction::assert_redacted;
+    use super::*;
+    use std::format;
+
+    const PASSWORD: &[u8] = b"hunter2-correct-horse";
+
+    #[test]
+    fn secret_and_auth_debug_are_redacted() {
+        let s = Secret::<64>::from_slice(PASSWORD).unwrap();
+        assert_eq!(format!("{s:?}"), "[REDACTED]");
+        assert_redacted(&format!("{s:?}"), PASSWORD);
+        let a = Auth::from_slice(PASSWORD).unwrap();
+        assert_redacted(&format!("{a:?}"), PASSWORD);
+        assert_redacted(&format!("{:?}", Some(&a)), PASSWORD);
+        // The helper itself notices a leak: a Buf prints its bytes as hex.
+        let b = Buf::<64>::from_slice(PASSWORD).unwrap();
+        let leaked = std::panic::catch_unwind(|| assert_redacted(&format!("{b:?}"), PASSWORD));
+        assert!(leaked.is_err());
+    }
+
+    /// Session derives Debug; its sessionKey is a Secret (Part 1 §19.6.8).
+    #[test]
+    fn session_debug_redacts_the_session_key() {
+        use crate::state::session::{Session, SessionKind, SessionSym};
+        let key = [0xC3u8; 32];
+        let s = Session {
+            kind: SessionKind::Hmac,
+            auth_hash: HashAlg::Sha256,
+            nonce_tpm: Nonce::from_slice(&[1; 16]).unwrap(),
+            session_key: Secret::from_slice(&key).unwrap(),
+            bind_name: None,
+            policy_digest: Digest::EMPTY,
+            symmetric: SessionSym::Null,
+            saved: None,
+        };
+        let d = format!("{s:?}");
+        assert_redacted(&d, &key);
+        assert!(d.contains("session_key: [REDACTED]"), "{d}");
+    }
+
+    /// The hierarchies' seeds, proofs and authValues (Part 1 §14) are Secrets.
+    #[test]
+    fn hierarchies_debug_redacts_seeds_and_auths() {
+        let h = crate::state::hierarchy::Hierarchies {
+            eps: Secret::from_slice(&[0xE5; 64]).unwrap(),
+            owner_auth: Auth::from_slice(PASSWORD).unwrap(),
+            ..Default::default()
+        };
+        let d = format!("{h:?}");
+        assert_redacted(&d, &[0xE5; 64]);
+        assert_redacted(&d, PASSWORD);
     }
 }
