@@ -59,10 +59,10 @@ RH_OWNER, RH_NULL, RH_LOCKOUT, RH_ENDORSEMENT = 0x40000001, 0x40000007, 0x400000
 SHA256, ALG_NULL, ALG_XOR, ALG_AES, ALG_CFB = 0x000B, 0x0010, 0x000A, 0x0006, 0x0043
 ALG_ECC, ALG_KEYEDHASH, ALG_ECDSA = 0x0023, 0x0008, 0x0018
 CC = dict(
-    EvictControl=0x120, HierarchyChangeAuth=0x129, SetPrimaryPolicy=0x12E, CreatePrimary=0x131,
+    EvictControl=0x120, HierarchyChangeAuth=0x129, CreatePrimary=0x131,
     DictionaryAttackParameters=0x13A, SequenceComplete=0x13E, Startup=0x144, Shutdown=0x145,
     ActivateCredential=0x147, Certify=0x148, ObjectChangeAuth=0x150, PolicySecret=0x151,
-    Create=0x153, Load=0x157, SequenceUpdate=0x15C, Sign=0x15D, Unseal=0x15E,
+    Create=0x153, Load=0x157, MakeCredential=0x168, SequenceUpdate=0x15C, Sign=0x15D, Unseal=0x15E,
     ContextLoad=0x161, ContextSave=0x162, FlushContext=0x165, LoadExternal=0x167,
     PolicyCommandCode=0x16C, PolicyOR=0x171, ReadPublic=0x173, StartAuthSession=0x176,
     GetCapability=0x17A, EventSequenceComplete=0x185, HashSequenceStart=0x186,
@@ -204,8 +204,8 @@ class Use:
 
     auth: the authValue of the entity that goes into the HMAC key (b"" when the caller
     treats the session as bound to the entity, or for a session that authorizes nothing);
-    mac: an HMAC to send instead of the computed one; encrypt_first: XOR the first
-    parameter with this session (decrypt attribute).
+    mac: an HMAC to send instead of the computed one. Target.call(encrypt_with=use) XORs the
+    first parameter with the session of `use` (which then carries the decrypt attribute).
     """
 
     def __init__(self, sess, auth=b"", attrs=CONT, mac=None):
@@ -383,9 +383,10 @@ class Target:
         return r.u32()
 
 
-def set_primary_policy():
-    """SetPrimaryPolicy(empty, TPM_ALG_NULL): a harmless command that needs ownerAuth."""
-    return b2(b"") + struct.pack(">H", ALG_NULL)
+def keep_owner_auth(current=b""):
+    """HierarchyChangeAuth(owner) to the authValue it already has: a command that needs
+    ownerAuth and changes nothing (both TPMs implement it)."""
+    return b2(current)
 
 
 def policy_secret_params(nonce_tpm=b"", expiration=0):
@@ -460,14 +461,15 @@ def cases(t):
     # 3: bound session after HierarchyChangeAuth / ObjectChangeAuth --------------------------
     T.check(t.owner_auth(b"old-owner") == 0, f"[{t.label}] HierarchyChangeAuth(owner)")
     s = t.start(bind=RH_OWNER, bind_auth=b"old-owner")
-    row("legit: session bound to owner, SetPrimaryPolicy(owner) with authValue omitted", ACCEPT,
-        t.call("SetPrimaryPolicy", [RH_OWNER], [Use(s)], set_primary_policy()))
+    row("legit: session bound to owner, HierarchyChangeAuth(owner) with authValue omitted",
+        ACCEPT, t.call("HierarchyChangeAuth", [RH_OWNER], [Use(s)],
+                       keep_owner_auth(b"old-owner")))
     T.check(t.owner_auth(b"new-owner", b"old-owner") == 0, f"[{t.label}] change ownerAuth")
     row("3 owner session bound before HierarchyChangeAuth, authValue omitted", REFUSE,
-        t.call("SetPrimaryPolicy", [RH_OWNER], [Use(s)], set_primary_policy()))
+        t.call("HierarchyChangeAuth", [RH_OWNER], [Use(s)], keep_owner_auth(b"new-owner")))
     row("legit: the same session with the new ownerAuth in the HMAC key", ACCEPT,
-        t.call("SetPrimaryPolicy", [RH_OWNER], [Use(s, auth=b"new-owner")],
-               set_primary_policy()))
+        t.call("HierarchyChangeAuth", [RH_OWNER], [Use(s, auth=b"new-owner")],
+               keep_owner_auth(b"new-owner")))
     if t.owner_auth(b"", b"new-owner") != 0:
         T.check(t.owner_auth(b"", b"old-owner") == 0, f"[{t.label}] cannot reset ownerAuth")
     t.flush(s)
@@ -501,7 +503,9 @@ def cases(t):
     p = t.start(se=SE_POLICY)
     t.ok("PolicySecret(endorsement)", "PolicySecret", [RH_ENDORSEMENT, p.handle], [PW],
          policy_secret_params())
-    cred = b2(b2(bytes(32)) + bytes(18)) + b2(b2(bytes(32)) + b2(bytes(32)))
+    # A genuine credential for the public-only key's Name, made by the TPM itself.
+    cred = t.ok("MakeCredential", "MakeCredential", [ek], None,
+                b2(b"credential") + b2(t.name(pub_only))).params
     row("4 ActivateCredential: activateHandle public-only, EK with PolicySecret", REFUSE,
         t.call("ActivateCredential", [pub_only, ek], [PW, Use(p)], cred))
     t.flush(p.handle)
@@ -606,8 +610,8 @@ def cases(t):
 
     # 10: one session listed twice; two decrypt sessions ------------------------------------
     s = t.start()
-    row("10 SetPrimaryPolicy(owner) with the same HMAC session listed twice", REFUSE,
-        t.call("SetPrimaryPolicy", [RH_OWNER], [Use(s), Use(s)], set_primary_policy()))
+    row("10 HierarchyChangeAuth(owner) with the same HMAC session listed twice", REFUSE,
+        t.call("HierarchyChangeAuth", [RH_OWNER], [Use(s), Use(s)], keep_owner_auth()))
     s1, s2 = t.start(sym=SYM_XOR), t.start(sym=SYM_XOR)
     u1, u2 = Use(s1, attrs=CONT | DECRYPT), Use(s2, attrs=CONT | DECRYPT)
     res = row("10 HierarchyChangeAuth(owner) with two decrypt sessions", REFUSE,
@@ -625,7 +629,7 @@ def cases(t):
     before = t.lockout_counter()
     s = t.start(bind=RH_LOCKOUT, bind_auth=b"wrong-guess")
     row("5 session bound to lockout with a wrong guess, used on owner (DA-exempt)", REFUSE,
-        t.call("SetPrimaryPolicy", [RH_OWNER], [Use(s)], set_primary_policy()))
+        t.call("HierarchyChangeAuth", [RH_OWNER], [Use(s)], keep_owner_auth()))
     t.flush(s.handle)
     row("5 correct lockoutAuth after that failure", REFUSE,
         t.call("HierarchyChangeAuth", [RH_LOCKOUT], [auth(hmac=b"lockout-auth")],
