@@ -27,8 +27,9 @@ around the authorization rules of TCG TPM 2.0 Part 1 §19 and Part 3 §5:
  10. one session listed twice in a command, two decrypt sessions in a command;
  11. StartAuthSession bound to a public-only object;
 and the legitimate flows next to them (a bound session used on its own object with the
-authValue omitted, a policy session used once, …), so that a refusal is known to come from
-the rule under test and not from a wrong HMAC computed here.
+authValue omitted, a policy session used once, tpm2_startauthsession --bind-context with
+tpm2_unseal, …), so that a refusal is known to come from the rule under test and not from a
+wrong HMAC computed here.
 
 For every case the response code of the TPM under test must equal swtpm's, and swtpm must
 refuse every attack (and accept every legitimate flow). Handles, names and nonces are read
@@ -45,9 +46,11 @@ import argparse
 import hashlib
 import hmac
 import os
+import shutil
 import socket
 import struct
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tpmlib as T  # noqa: E402
@@ -399,8 +402,10 @@ def cases(t):
     rows = []
 
     def row(name, expect, res, extra=None):
-        """Record a case; res is a Result, a Session (StartAuthSession succeeded) or None."""
-        rc = None if res is None else 0 if isinstance(res, Session) else res.rc
+        """Record a case; res is a Result, a Session (StartAuthSession succeeded), a response
+        code or None (not run)."""
+        rc = (res if res is None or isinstance(res, int)
+              else 0 if isinstance(res, Session) else res.rc)
         rows.append((name, expect, rc, extra))
         return res
 
@@ -679,7 +684,46 @@ def cases(t):
     row("legit: lockoutAuth usable again after TPM Reset (lockoutRecovery 0)", ACCEPT,
         t.call("HierarchyChangeAuth", [RH_LOCKOUT], [auth(hmac=b"lockout-auth")], b2(b"")))
     t.flush_all()
+
+    # tpm2-tools: a session bound with --bind-context, used by tpm2_unseal (ESYS leaves the
+    # authValue out of the HMAC because the session is bound to the object).
+    rc, out = tools_bound_unseal(t.tcti.text)
+    row("legit: tpm2_startauthsession --bind-context, tpm2_unseal with that session", ACCEPT, rc)
+    if rc == 0:
+        note("data ok" if out == b"tools sealed" else f"data {out!r}")
     return rows
+
+
+def tools_bound_unseal(tcti):
+    """(0 or the failing step's response code / exit status, unsealed bytes) with tpm2-tools."""
+    work = tempfile.mkdtemp(prefix="vtpm-attacks-")
+    try:
+        def f(name):
+            return os.path.join(work, name)
+        steps = [
+            ("tpm2_createprimary", "-Q", "-C", "o", "-g", "sha256", "-G", "ecc256",
+             "-c", f("prim.ctx")),
+            ("tpm2_create", "-Q", "-C", f("prim.ctx"), "-g", "sha256", "-i-", "-p", "secret",
+             "-u", f("seal.pub"), "-r", f("seal.priv")),
+            ("tpm2_load", "-Q", "-C", f("prim.ctx"), "-u", f("seal.pub"), "-r", f("seal.priv"),
+             "-c", f("seal.ctx")),
+            ("tpm2_startauthsession", "-S", f("session.ctx"), "--hmac-session",
+             "--bind-context", f("seal.ctx"), "--bind-auth", "secret"),
+            ("tpm2_unseal", "-c", f("seal.ctx"), "-p", "session:" + f("session.ctx")),
+            ("tpm2_flushcontext", f("session.ctx")),
+        ]
+        out = b""
+        for argv in steps:
+            res = T.tool(tcti, *argv, ok=None, stdin=b"tools sealed")
+            if res.returncode != 0:
+                return res.tpm_rc() or res.returncode, b""
+            if argv[0] == "tpm2_unseal":
+                out = res.stdout
+            # without a resource manager the tools leave transient objects loaded
+            T.tool(tcti, "tpm2_flushcontext", "-t", ok=True)
+        return 0, out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def fmt(rc):
@@ -691,7 +735,7 @@ def main():
     ap.add_argument("--tcti", required=True, help="TPM under test (mssim:/spawn:host-sim)")
     ap.add_argument("--ref-tcti", default="spawn:swtpm", help="reference (default spawn:swtpm)")
     args = ap.parse_args()
-    T.require_programs("swtpm", "swtpm_setup")
+    T.require_programs("swtpm", "swtpm_setup", "tpm2_startauthsession", "tpm2_unseal")
     with open_target(args.tcti) as tcti, open_target(args.ref_tcti) as ref_tcti:
         ours, ref = Target("ours", tcti), Target("swtpm", ref_tcti)
         for t in (ours, ref):
