@@ -17,6 +17,9 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use vtpm::crypto::hash::HashAlg;
+use vtpm::crypto::hmac::hmac;
+use vtpm::crypto::kdf::kdfa;
 use vtpm::dispatch::COMMANDS;
 use vtpm::{MAX_RESPONSE_SIZE, Tpm};
 use vtpm_fuzz::{FuzzPlatform, check_response, started_tpm};
@@ -205,6 +208,67 @@ fn sym_null() -> Vec<u8> {
     B::new().u16(NULL).0
 }
 
+/// The nonceCaller that `start_auth_session` sends.
+const NONCE_CALLER: [u8; 32] = [0x33; 32];
+
+/// sessionKey = KDFa(SHA-256, bindAuth, "ATH", nonceTPM, nonceCaller, 256) of an unsalted
+/// session bound to an entity whose authValue is `bind_auth` (Part 1 §19.6.8).
+fn session_key(bind_auth: &[u8], nonce_tpm: &[u8]) -> Vec<u8> {
+    let mut key = vec![0u8; 32];
+    kdfa(
+        HashAlg::Sha256,
+        bind_auth,
+        b"ATH",
+        nonce_tpm,
+        &NONCE_CALLER,
+        &mut key,
+    )
+    .unwrap();
+    key
+}
+
+/// The command HMAC of a SHA-256 session (Part 1 §19.6.5): HMAC(sessionKey ‖ authValue,
+/// cpHash ‖ nonceCaller ‖ nonceTPM ‖ attributes), cpHash = H(cc ‖ names ‖ parameters).
+fn session_hmac(
+    key: &[u8],
+    cc: u32,
+    names: &[&[u8]],
+    params: &[u8],
+    nonce_caller: &[u8],
+    nonce_tpm: &[u8],
+    attrs: u8,
+) -> Vec<u8> {
+    let names = names.concat();
+    let cp = HashAlg::Sha256.digest(&[&cc.to_be_bytes(), &names, params]);
+    hmac(
+        HashAlg::Sha256,
+        key,
+        &[cp.as_slice(), nonce_caller, nonce_tpm, &[attrs]],
+    )
+    .as_slice()
+    .to_vec()
+}
+
+/// An HMAC-session command with one authorization: `key` is sessionKey ‖ authValue (the
+/// authValue left out when the session is bound to the entity).
+fn hmac_cmd(
+    cc: u32,
+    handles: &[u32],
+    names: &[&[u8]],
+    session: (u32, &[u8], &[u8]),
+    nonce_caller: &[u8],
+    params: &[u8],
+) -> Vec<u8> {
+    let (handle, key, nonce_tpm) = session;
+    let mac = session_hmac(key, cc, names, params, nonce_caller, nonce_tpm, 1);
+    cmd(
+        cc,
+        handles,
+        Some(&[auth(handle, nonce_caller, 1, &mac)]),
+        params,
+    )
+}
+
 // ---- response parsing ---------------------------------------------------------------------
 
 struct Rsp(Vec<u8>);
@@ -254,6 +318,20 @@ impl<'a> Rd<'a> {
     }
     fn rest(&mut self) -> &'a [u8] {
         self.take(self.0.len())
+    }
+}
+
+impl Rsp {
+    /// nonceTPM of the first response session (tag 0x8002), or of StartAuthSession's answer.
+    fn nonce_tpm(&self, rhandle: bool) -> Vec<u8> {
+        let off = 10 + if rhandle { 4 } else { 0 };
+        let start = if self.0[..2] == [0x80, 0x02] {
+            let n = u32::from_be_bytes(self.0[off..off + 4].try_into().unwrap()) as usize;
+            off + 4 + n
+        } else {
+            off
+        };
+        Rd(&self.0[start..]).b2().to_vec()
     }
 }
 
@@ -941,6 +1019,246 @@ fn sequence_seeds(dir: &Path, execute: &[(u32, &'static str, Vec<u8>)]) {
     ));
     let blob = Rd(made.params(false)).rest().to_vec();
     r.ok(cmd(0x147, &[ak, ek], Some(&[pw(b"ak"), pw(b"")]), &blob));
+    r.write(dir);
+
+    bound_session_seeds(dir);
+    public_only_seeds(dir);
+}
+
+/// Bound sessions (Part 1 §19.6.9): HMACs computed here with vtpm's own SHA-256 / HMAC /
+/// KDFa, so the commands pass the HMAC check and reach what comes after it. The steps whose
+/// answer a TPM that matches bind entities by Name and authValue together (as libtpms does)
+/// gives differently from one that matches on the Name alone are recorded without a check.
+fn bound_session_seeds(dir: &Path) {
+    let mut r = Rec::new("bound_sessions");
+    let (parent, _) = r.create_primary(RH_OWNER, b"", &ecc_public(STORAGE, 3, SHA256));
+    let (private, public) = r.create(parent, b"secret", b"sealed secret", &sealed_public());
+    let (sealed, name) = r.load(parent, &private, &public);
+
+    // Bound to the sealed object: Unseal with the authValue left out, twice (the second with
+    // the nonceTPM of the first answer), then a wrong HMAC (key without the authValue but the
+    // session not bound: an unbound session).
+    let s = r.ok(start_auth_session(RH_NULL, sealed, &[], 0, &sym_null()));
+    let (bound, mut nonce_tpm) = (s.handle(), s.nonce_tpm(true));
+    let key = session_key(b"secret", &nonce_tpm);
+    for nonce in [[0x61u8; 32], [0x62; 32]] {
+        let u = r.ok(hmac_cmd(
+            0x15E,
+            &[sealed],
+            &[&name],
+            (bound, &key, &nonce_tpm),
+            &nonce,
+            &[],
+        ));
+        nonce_tpm = u.nonce_tpm(false);
+    }
+    let s = r.ok(start_auth_session(RH_NULL, RH_NULL, &[], 0, &sym_null()));
+    let (unbound, unbound_nonce) = (s.handle(), s.nonce_tpm(true));
+    let wrong = hmac_cmd(
+        0x15E,
+        &[sealed],
+        &[&name],
+        (unbound, &[], &unbound_nonce),
+        &[0x63; 32],
+        &[],
+    );
+    r.record(0, wrong);
+
+    // The bound session on the owner hierarchy (not its bind entity): the key is sessionKey ‖
+    // ownerAuth. Then ObjectChangeAuth, a Load of the new private area (same Name, another
+    // authValue) and the old bound session on it with the authValue left out.
+    r.ok(cmd(
+        0x129,
+        &[RH_OWNER],
+        Some(&[pw(b"")]),
+        &B::new().b2(b"owner").0,
+    ));
+    let owner_key = [key.as_slice(), b"owner"].concat();
+    let params = B::new().b2(b"owner").0;
+    let c = hmac_cmd(
+        0x129,
+        &[RH_OWNER],
+        &[&RH_OWNER.to_be_bytes()],
+        (bound, &owner_key, &nonce_tpm),
+        &[0x64; 32],
+        &params,
+    );
+    nonce_tpm = r.ok(c).nonce_tpm(false);
+    let changed = r.ok(cmd(
+        0x150,
+        &[sealed, parent],
+        Some(&[pw(b"secret")]),
+        &B::new().b2(b"changed").0,
+    ));
+    let new_private = Rd(changed.params(false)).b2_whole().to_vec();
+    let (reloaded, _) = r.load(parent, &new_private, &public);
+    r.record(
+        0,
+        hmac_cmd(
+            0x15E,
+            &[reloaded],
+            &[&name],
+            (bound, &key, &nonce_tpm),
+            &[0x65; 32],
+            &[],
+        ),
+    );
+
+    // A session bound to the owner hierarchy, then HierarchyChangeAuth: the session used on
+    // the owner with the old authValue left out.
+    let s = r.ok(start_auth_session(RH_NULL, RH_OWNER, &[], 0, &sym_null()));
+    let (owner_bound, owner_nonce) = (s.handle(), s.nonce_tpm(true));
+    let owner_session_key = session_key(b"owner", &owner_nonce);
+    r.ok(cmd(
+        0x129,
+        &[RH_OWNER],
+        Some(&[pw(b"owner")]),
+        &B::new().b2(b"owner2").0,
+    ));
+    r.record(
+        0,
+        hmac_cmd(
+            0x129,
+            &[RH_OWNER],
+            &[&RH_OWNER.to_be_bytes()],
+            (owner_bound, &owner_session_key, &owner_nonce),
+            &[0x66; 32],
+            &B::new().b2(b"owner2").0,
+        ),
+    );
+
+    // A session bound to hash sequence A, used on A (authValue left out) and on B.
+    let seq = |r: &mut Rec, a: &[u8]| {
+        r.ok(cmd(0x186, &[], None, &B::new().b2(a).u16(SHA256).0))
+            .handle()
+    };
+    let (seq_a, seq_b) = (seq(&mut r, b"seq-a"), seq(&mut r, b"seq-b"));
+    let s = r.ok(start_auth_session(RH_NULL, seq_a, &[], 0, &sym_null()));
+    let (seq_bound, seq_nonce) = (s.handle(), s.nonce_tpm(true));
+    let seq_key = session_key(b"seq-a", &seq_nonce);
+    let no_name: &[u8] = &[]; // a sequence object has no public area: an empty Name
+    let update = B::new().b2(b"abc").0;
+    let a = r.ok(hmac_cmd(
+        0x15C,
+        &[seq_a],
+        &[no_name],
+        (seq_bound, &seq_key, &seq_nonce),
+        &[0x67; 32],
+        &update,
+    ));
+    let seq_nonce = a.nonce_tpm(false);
+    r.record(
+        0,
+        hmac_cmd(
+            0x15C,
+            &[seq_b],
+            &[no_name],
+            (seq_bound, &seq_key, &seq_nonce),
+            &[0x68; 32],
+            &update,
+        ),
+    );
+    r.write(dir);
+
+    // A session bound to lockoutAuth with a wrong guess, used on the owner hierarchy: the
+    // failure counts against lockoutAuth (libtpms); then lockoutAuth itself.
+    let mut r = Rec::new("lockout_bound_session");
+    r.ok(cmd(
+        0x13A,
+        &[RH_LOCKOUT],
+        Some(&[pw(b"")]),
+        &B::new().u32(5).u32(1000).u32(0).0,
+    ));
+    r.ok(cmd(
+        0x129,
+        &[RH_LOCKOUT],
+        Some(&[pw(b"")]),
+        &B::new().b2(b"lock").0,
+    ));
+    let s = r.ok(start_auth_session(RH_NULL, RH_LOCKOUT, &[], 0, &sym_null()));
+    let guess = session_key(b"guess", &s.nonce_tpm(true));
+    r.record(
+        0,
+        hmac_cmd(
+            0x129,
+            &[RH_OWNER],
+            &[&RH_OWNER.to_be_bytes()],
+            (s.handle(), &guess, &s.nonce_tpm(true)),
+            &[0x69; 32],
+            &B::new().b2(&[]).0,
+        ),
+    );
+    r.record(
+        0,
+        cmd(
+            0x129,
+            &[RH_LOCKOUT],
+            Some(&[pw(b"lock")]),
+            &B::new().b2(&[]).0,
+        ),
+    );
+    r.ok(cmd(0x17A, &[], None, &B::new().u32(6).u32(0x20E).u32(1).0));
+    r.write(dir);
+}
+
+/// Public-only objects (LoadExternal without a sensitive area) where an authValue is needed:
+/// StartAuthSession bound to one, Sign, Certify, PolicySecret, ActivateCredential. Their
+/// answers are recorded without a check (libtpms: TPM_RC_HANDLE at bind, TPM_RC_AUTH_UNAVAILABLE
+/// for the others).
+fn public_only_seeds(dir: &Path) {
+    let mut r = Rec::new("public_only_objects");
+    // The P-256 base point: a valid public key whose private key no TPM holds.
+    let gx = [
+        0x6B, 0x17, 0xD1, 0xF2, 0xE1, 0x2C, 0x42, 0x47, 0xF8, 0xBC, 0xE6, 0xE5, 0x63, 0xA4, 0x40,
+        0xF2, 0x77, 0x03, 0x7D, 0x81, 0x2D, 0xEB, 0x33, 0xA0, 0xF4, 0xA1, 0x39, 0x45, 0xD8, 0x98,
+        0xC2, 0x96,
+    ];
+    let gy = [
+        0x4F, 0xE3, 0x42, 0xE2, 0xFE, 0x1A, 0x7F, 0x9B, 0x8E, 0xE7, 0xEB, 0x4A, 0x7C, 0x0F, 0x9E,
+        0x16, 0x2B, 0xCE, 0x33, 0x57, 0x6B, 0x31, 0x5E, 0xCE, 0xCB, 0xB6, 0x40, 0x68, 0x37, 0xBF,
+        0x51, 0xF5,
+    ];
+    let mut public = ecc_public(AK, 3, SHA256);
+    public.truncate(public.len() - 4); // the empty unique.x, unique.y
+    let public = B::new().raw(&public).b2(&gx).b2(&gy).0;
+    let loaded = r.ok(cmd(
+        0x167,
+        &[],
+        None,
+        &B::new().u16(0).b2(&public).u32(RH_NULL).0,
+    ));
+    let key = loaded.handle();
+    let name = Rd(loaded.params(true)).b2().to_vec();
+    r.ok(cmd(0x173, &[key], None, &[]));
+    r.record(0, start_auth_session(RH_NULL, key, &[], 0, &sym_null()));
+    let sign = B::new().b2(&[0x11; 32]).u16(NULL).raw(&null_ticket()).0;
+    r.record(0, cmd(0x15D, &[key], Some(&[pw(b"")]), &sign));
+    let (signer, _) = r.create_primary(RH_OWNER, b"", &ecc_public(SIGNING, 3, SHA256));
+    r.record(
+        0,
+        cmd(
+            0x148,
+            &[key, signer],
+            Some(&[pw(b""), pw(b"")]),
+            &B::new().b2(b"nonce").u16(NULL).0,
+        ),
+    );
+    let p = r.ok(start_auth_session(RH_NULL, RH_NULL, &[], 1, &sym_null()));
+    let secret = B::new().b2(&[]).b2(&[]).b2(&[]).u32(0).0;
+    r.record(0, cmd(0x151, &[key, p.handle()], Some(&[pw(b"")]), &secret));
+    let (ek, _) = r.create_primary(RH_ENDORSEMENT, b"", &ecc_public(STORAGE, 3, SHA256));
+    let made = r.ok(cmd(
+        0x168,
+        &[ek],
+        None,
+        &B::new().b2(b"credential secret").b2(&name).0,
+    ));
+    let blob = Rd(made.params(false)).rest().to_vec();
+    r.record(0, cmd(0x147, &[key, ek], Some(&[pw(b""), pw(b"")]), &blob));
+    let saved = r.ok(cmd(0x162, &[key], None, &[]));
+    let ctx = Rd(saved.params(false)).rest().to_vec();
+    r.ok(cmd(0x165, &[], None, &B::new().u32(key).0));
+    r.ok(cmd(0x161, &[], None, &ctx));
     r.write(dir);
 }
 

@@ -414,6 +414,22 @@ fn sessions_differential_against_swtpm() {
     }
 }
 
+/// Authorization attacks against swtpm (tests/clients/attacks_differential.py): bound sessions
+/// matched on the Name alone or after an authValue change, public-only objects authorized,
+/// dictionary-attack sidesteps, garbage HMACs on decrypt-only sessions, policy-session reuse,
+/// object contexts across TPM Reset / Restart / Resume, duplicate sessions; each answers
+/// swtpm's response code, and swtpm refuses every attack.
+#[test]
+fn attacks_differential_against_swtpm() {
+    if let Err(e) = check_script(
+        "attacks_differential_against_swtpm",
+        "attacks_differential.py",
+        &[],
+    ) {
+        panic!("{e}");
+    }
+}
+
 /// NV indices (tests/clients/nv.py): tpm2_nvdefine / nvwrite / nvread / nvincrement /
 /// nvextend checked with hashlib, and error codes taken from swtpm.
 #[test]
