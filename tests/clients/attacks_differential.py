@@ -211,8 +211,11 @@ class Use:
     first parameter with the session of `use` (which then carries the decrypt attribute).
     """
 
-    def __init__(self, sess, auth=b"", attrs=CONT, mac=None):
+    def __init__(self, sess, auth=b"", attrs=CONT, mac=None, crypt_auth=None):
         self.sess, self.auth, self.attrs, self.mac = sess, auth, attrs, mac
+        # Parameter encryption keys with sessionKey ‖ the entity's authValue even when the
+        # HMAC leaves it out because the session is bound (Part 1 §21.1).
+        self.crypt_auth = auth if crypt_auth is None else crypt_auth
         self.nonce = os.urandom(32)
 
 
@@ -297,7 +300,7 @@ class Target:
         if encrypt_with is not None:  # XOR the first TPM2B parameter (Part 1 §21.2)
             u = encrypt_with
             (n,) = struct.unpack(">H", params[:2])
-            mask = kdfa(u.sess.key + u.auth, b"XOR", u.nonce, u.sess.nonce_tpm, 8 * n)
+            mask = kdfa(u.sess.key + u.crypt_auth, b"XOR", u.nonce, u.sess.nonce_tpm, 8 * n)
             params = params[:2] + bytes(a ^ b for a, b in zip(params[2:2 + n], mask)) \
                 + params[2 + n:]
         if names is None:
@@ -551,6 +554,19 @@ def cases(t):
             T.check(t.owner_auth(b"", b"enc-owner") == 0,
                     f"[{t.label}] ownerAuth is not the decrypted parameter")
         t.flush(s.handle)
+    # A session bound to the owner, with XOR, authorizes HierarchyChangeAuth(owner) and
+    # decrypts its newAuth: the HMAC key omits ownerAuth, the XOR key includes it.
+    T.check(t.owner_auth(b"bo") == 0, f"[{t.label}] set ownerAuth")
+    s = t.start(bind=RH_OWNER, bind_auth=b"bo", sym=SYM_XOR)
+    u = Use(s, auth=b"", attrs=CONT | DECRYPT, crypt_auth=b"bo")
+    res = row("legit: owner-bound XOR session decrypts newAuth (key = sessionKey ‖ ownerAuth)",
+              ACCEPT, t.call("HierarchyChangeAuth", [RH_OWNER], [u], b2(b"enc-bound"),
+                             encrypt_with=u))
+    if res.rc == 0:
+        note(hmac_ok(res))
+        T.check(t.owner_auth(b"", b"enc-bound") == 0,
+                f"[{t.label}] ownerAuth is not the decrypted parameter")
+    t.flush(s.handle)
     t.flush_all()
 
     # 7: policy sessions -----------------------------------------------------------------------

@@ -551,8 +551,13 @@ fn admin_role_needs_a_policy_limited_to_the_command() {
         hmac: vec![],
     };
     assert_eq!(
-        h.send(OBJECT_CHANGE_AUTH, &[obj2, parent], &[a.clone()], &p)
-            .rc(),
+        h.send(
+            OBJECT_CHANGE_AUTH,
+            &[obj2, parent],
+            core::slice::from_ref(&a),
+            &p
+        )
+        .rc(),
         0
     );
     // The same session may not Unseal: the command code does not match (POLICY_CC).

@@ -431,8 +431,12 @@ mod tests {
             auth_hash: HashAlg::Sha256,
             nonce_tpm: Nonce::from_slice(&[1; 16]).unwrap(),
             session_key: Secret::from_slice(&key).unwrap(),
-            bind_name: None,
+            bound: None,
+            da_bound: false,
+            lockout_bound: false,
             policy_digest: Digest::EMPTY,
+            policy: crate::state::session::PolicyState::default(),
+            start_ms: 0,
             symmetric: SessionSym::Null,
             saved: None,
         };
