@@ -43,6 +43,7 @@ from servers import open_target  # noqa: E402
 from tpmlib import PW, auth, build  # noqa: E402
 
 RH_OWNER, RH_LOCKOUT, RH_ENDORSEMENT, RH_NULL = 0x40000001, 0x4000000A, 0x4000000B, 0x40000007
+RH_PLATFORM = 0x4000000C
 CC_CREATE_PRIMARY, CC_CREATE, CC_LOAD = 0x131, 0x153, 0x157
 CC_SIGN, CC_QUOTE, CC_READ_PUBLIC, CC_FLUSH = 0x15D, 0x158, 0x173, 0x165
 CC_CONTEXT_SAVE, CC_CONTEXT_LOAD, CC_HASH = 0x162, 0x161, 0x17D
@@ -262,6 +263,27 @@ def conformance_cases(t):
     case("GetCapability(HANDLES) of handle type 0x05", get_cap(1, 0x05000000, 8))
     case("HierarchyChangeAuth: 65 bytes",
          build(T.ST_SESSIONS, CC_HIERARCHY_CHANGE_AUTH, [RH_OWNER], [PW], b2(b"\x5a" * 65)))
+
+    # EvictControl (Part 3 §28.5): the platform may evict an owner's persistent object, but
+    # may not persist one; the owner may not evict a platform object.
+    def evict(auth, obj, target):
+        return build(T.ST_SESSIONS, 0x120, [auth, obj], [PW], struct.pack(">I", target))
+
+    storage = t.primary(RH_OWNER, ecc_template(STORAGE, sym=AES128CFB))
+    t.ok(evict(RH_OWNER, storage, 0x81000020), "EvictControl(owner) to 0x81000020")
+    case("EvictControl(platform): owner primary to 0x81800001",
+         evict(RH_PLATFORM, storage, 0x81800001))
+    # Allowed on both (a success checked here): the platform evicts the owner's object.
+    t.ok(evict(RH_PLATFORM, 0x81000020, 0x81000020), "EvictControl(platform) of 0x81000020")
+    case("ReadPublic of the evicted 0x81000020",
+         build(T.ST_NO_SESSIONS, 0x173, [0x81000020]))
+    t.flush(storage)
+    pp = t.primary(RH_PLATFORM, ecc_template(STORAGE, sym=AES128CFB))
+    t.ok(evict(RH_PLATFORM, pp, 0x81800002), "EvictControl(platform) to 0x81800002")
+    case("EvictControl(owner): evict the platform's 0x81800002",
+         evict(RH_OWNER, 0x81800002, 0x81800002))
+    t.ok(evict(RH_PLATFORM, 0x81800002, 0x81800002), "EvictControl(platform) of 0x81800002")
+    t.flush(pp)
     return rows
 
 

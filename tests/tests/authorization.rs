@@ -767,3 +767,54 @@ fn binding_to_an_nv_index_omits_its_authvalue() {
     let a = s.auth(NV_WRITE, &[&name, &name], &p, b"", 1);
     assert_eq!(h.send(NV_WRITE, &[index, index], &[a], &p).rc(), 0);
 }
+
+#[test]
+fn the_platform_may_evict_an_owner_object_but_the_owner_not_a_platform_one() {
+    let mut h = Harness::new();
+    let parent = storage_primary(&mut h);
+    let persistent = 0x8100_0020u32;
+    h.ok(
+        EVICT_CONTROL,
+        &[RH_OWNER, parent],
+        &[AuthCmd::pw(b"")],
+        &persistent.to_be_bytes(),
+    );
+    // The platform may not put an owner object in its range (HIERARCHY at handle 2) ...
+    let r = h.send(
+        EVICT_CONTROL,
+        &[RH_PLATFORM, parent],
+        &[AuthCmd::pw(b"")],
+        &0x8180_0001u32.to_be_bytes(),
+    );
+    assert_eq!(r.rc(), 0x285);
+    // ... but may evict the owner's persistent object (Part 3 §28.5).
+    h.ok(
+        EVICT_CONTROL,
+        &[RH_PLATFORM, persistent],
+        &[AuthCmd::pw(b"")],
+        &persistent.to_be_bytes(),
+    );
+    let r = h.send(READ_PUBLIC, &[persistent], &[], &[]);
+    assert_eq!(r.rc(), 0x18B, "gone");
+    // A platform primary made persistent cannot be evicted by the owner.
+    let pp = primary(
+        &mut h,
+        RH_PLATFORM,
+        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+    );
+    let ph = 0x8180_0002u32;
+    h.ok(
+        EVICT_CONTROL,
+        &[RH_PLATFORM, pp],
+        &[AuthCmd::pw(b"")],
+        &ph.to_be_bytes(),
+    );
+    let r = h.send(
+        EVICT_CONTROL,
+        &[RH_OWNER, ph],
+        &[AuthCmd::pw(b"")],
+        &ph.to_be_bytes(),
+    );
+    assert_eq!(r.rc(), 0x285);
+    assert_eq!(h.send(READ_PUBLIC, &[ph], &[], &[]).rc(), 0);
+}

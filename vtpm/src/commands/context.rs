@@ -108,7 +108,11 @@ impl<P: Platform> Tpm<P> {
 
     /// TPM2_EvictControl (Part 3 §28.5): make a transient object persistent at a handle of
     /// the authorizing hierarchy's range (owner 0x81000000-0x817FFFFF, platform above), or
-    /// evict a persistent one (its own handle as the parameter).
+    /// evict a persistent one (its own handle as the parameter). The checks in the reference
+    /// implementation's order: an object that cannot be persistent (public-only, stClear),
+    /// then the handle, then what `auth` may do: the platform may evict any persistent
+    /// object but persist only platform objects in its range; the owner may neither touch
+    /// platform objects nor persist outside its range.
     pub(crate) fn evict_control(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         let target = p.u32()?;
         p.finish()?;
@@ -120,30 +124,38 @@ impl<P: Platform> Tpm<P> {
         let Some(Object::Key(k)) = self.objects.get(obj_handle) else {
             return Err(TpmRc::HANDLE.at_handle(2));
         };
-        let owner_range = target < 0x8180_0000;
-        if (auth == RH_OWNER) != owner_range {
-            return Err(TpmRc::RANGE.at_param(1));
-        }
-        let allowed = match auth {
-            RH_PLATFORM => k.hierarchy == RH_PLATFORM,
-            _ => k.hierarchy == RH_OWNER || k.hierarchy == RH_ENDORSEMENT,
-        };
-        if !allowed {
-            return Err(TpmRc::HIERARCHY.at_handle(2));
-        }
-        if handle_type(obj_handle) == HT_PERSISTENT {
-            if target != obj_handle {
-                return Err(TpmRc::HANDLE.at_handle(2));
-            }
-            self.objects.evict(target);
-            return Ok(());
-        }
         if k.public_only
             || k.public
                 .attrs
                 .has(crate::wire::public::ObjectAttrs::ST_CLEAR)
         {
             return Err(TpmRc::ATTRIBUTES.at_handle(2));
+        }
+        let persistent = handle_type(obj_handle) == HT_PERSISTENT;
+        if persistent && target != obj_handle {
+            return Err(TpmRc::HANDLE.at_handle(2));
+        }
+        let owner_range = target < 0x8180_0000;
+        if auth == RH_PLATFORM {
+            if !persistent {
+                if k.hierarchy != RH_PLATFORM {
+                    return Err(TpmRc::HIERARCHY.at_handle(2));
+                }
+                if owner_range {
+                    return Err(TpmRc::RANGE.at_param(1));
+                }
+            }
+        } else {
+            if k.hierarchy != RH_OWNER && k.hierarchy != RH_ENDORSEMENT {
+                return Err(TpmRc::HIERARCHY.at_handle(2));
+            }
+            if !persistent && !owner_range {
+                return Err(TpmRc::RANGE.at_param(1));
+            }
+        }
+        if persistent {
+            self.objects.evict(target);
+            return Ok(());
         }
         if self.objects.get(target).is_some() {
             return Err(TpmRc::NV_DEFINED);
@@ -163,7 +175,8 @@ impl<P: Platform> Tpm<P> {
         p.finish()?;
         let h = c.handle(0);
         let sequence = self.context_sequence;
-        let mut plain = [0u8; MAX_CONTEXT_BLOB];
+        // The plaintext holds the object's sensitive area: wiped when the command returns.
+        let mut plain = zeroize::Zeroizing::new([0u8; MAX_CONTEXT_BLOB]);
         let (saved_handle, hierarchy, n) = match handle_type(h) {
             HT_TRANSIENT => {
                 let k = match self.objects.get(h) {
@@ -172,7 +185,7 @@ impl<P: Platform> Tpm<P> {
                     Some(Object::Sequence(_)) => return Err(TpmRc::TYPE.at_handle(1)),
                     None => return Err(TpmRc::reference_h(0)),
                 };
-                let mut pw = Writer::new(&mut plain);
+                let mut pw = Writer::new(&mut plain[..]);
                 pw.u8(KIND_KEY)?;
                 k.public.marshal_2b(&mut pw)?;
                 pw.tpm2b(k.qualified_name.as_slice())?;
@@ -195,7 +208,7 @@ impl<P: Platform> Tpm<P> {
                 if self.sessions.get(h).is_none() {
                     return Err(TpmRc::reference_h(0));
                 }
-                let mut pw = Writer::new(&mut plain);
+                let mut pw = Writer::new(&mut plain[..]);
                 pw.u8(KIND_SESSION)?;
                 (h, RH_NULL, pw.len())
             }

@@ -107,13 +107,7 @@ impl<P: Platform> Tpm<P> {
         if credential.len() > k.name_alg.size() {
             return Err(TpmRc::SIZE.at_param(1));
         }
-        let mut c_bytes = [0u8; ecc::MAX_DERIVE_BYTES];
-        let c_bytes = c_bytes
-            .get_mut(..k.curve.size().saturating_add(ecc::EXTRA_BYTES))
-            .ok_or(TpmRc::FAILURE)?;
-        self.random(c_bytes)?;
-        let de = ecc::derive_private(k.curve, c_bytes).ok_or(TpmRc::FAILURE)?;
-        c_bytes.iter_mut().for_each(|b| *b = 0);
+        let de = ecc::try_random_private(k.curve, |c| self.random(c))?.ok_or(TpmRc::FAILURE)?;
         let qe = ecc::public_from_private(k.curve, de.expose()).ok_or(TpmRc::FAILURE)?;
         let z = ecc::ecdh(k.curve, de.expose(), k.x.as_slice(), k.y.as_slice())
             .ok_or(TpmRc::ECC_POINT.at_handle(1))?;
@@ -225,13 +219,7 @@ impl<P: Platform> Tpm<P> {
         let PublicKind::Ecc { x, y, .. } = k.public.kind else {
             return Err(TpmRc::KEY.at_handle(1));
         };
-        let mut c_bytes = [0u8; ecc::MAX_DERIVE_BYTES];
-        let c_bytes = c_bytes
-            .get_mut(..curve.size().saturating_add(ecc::EXTRA_BYTES))
-            .ok_or(TpmRc::FAILURE)?;
-        self.random(c_bytes)?;
-        let de = ecc::derive_private(curve, c_bytes).ok_or(TpmRc::FAILURE)?;
-        c_bytes.iter_mut().for_each(|b| *b = 0);
+        let de = ecc::try_random_private(curve, |c| self.random(c))?.ok_or(TpmRc::FAILURE)?;
         let qe = ecc::public_from_private(curve, de.expose()).ok_or(TpmRc::FAILURE)?;
         let (zx, zy) = ecc::multiply(curve, de.expose(), x.as_slice(), y.as_slice())
             .ok_or(TpmRc::ECC_POINT.at_handle(1))?;

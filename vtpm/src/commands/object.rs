@@ -23,12 +23,21 @@ pub const MAX_SENSITIVE_DATA: usize = MAX_SENSITIVE;
 const DERIVATION_HASH: HashAlg = HashAlg::Sha384;
 
 /// TPMS_SENSITIVE_CREATE (Part 2 §11.1.15), borrowed from the command.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct SensitiveCreate<'a> {
     /// userAuth.
     pub user_auth: &'a [u8],
     /// data.
     pub data: &'a [u8],
+}
+
+impl core::fmt::Debug for SensitiveCreate<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SensitiveCreate")
+            .field("user_auth", &"[REDACTED]")
+            .field("data", &"[REDACTED]")
+            .finish()
+    }
 }
 
 impl<'a> SensitiveCreate<'a> {

@@ -71,9 +71,10 @@ impl<P: Platform> Tpm<P> {
         curve: Curve,
         digest: &[u8],
     ) -> TpmResult<ecc::EcdsaSignature> {
-        let mut extra = [0u8; MAX_ECC_KEY_BYTES];
-        self.random(&mut extra)?;
-        ecc::ecdsa_sign(curve, key_d, digest, &extra).ok_or(TpmRc::FAILURE)
+        // The hedging bytes enter the nonce derivation (RFC 6979 §3.6): wiped after use.
+        let mut extra = zeroize::Zeroizing::new([0u8; MAX_ECC_KEY_BYTES]);
+        self.random(&mut extra[..])?;
+        ecc::ecdsa_sign(curve, key_d, digest, &extra[..]).ok_or(TpmRc::FAILURE)
     }
 
     /// TPM2_Sign (Part 3 §20.2). The validation ticket (TPMT_TK_HASHCHECK) is unmarshaled

@@ -105,13 +105,8 @@ impl<P: Platform> Tpm<P> {
         let sensitive = match &mut public.kind {
             PublicKind::Ecc { curve, x, y, .. } => {
                 let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE.at_param(2))?;
-                let mut c = [0u8; ecc::MAX_DERIVE_BYTES];
-                let c = c
-                    .get_mut(..curve.size().saturating_add(ecc::EXTRA_BYTES))
-                    .ok_or(TpmRc::FAILURE)?;
-                self.random(c)?;
-                let d = ecc::derive_private(curve, c).ok_or(TpmRc::FAILURE)?;
-                c.iter_mut().for_each(|b| *b = 0);
+                let d =
+                    ecc::try_random_private(curve, |c| self.random(c))?.ok_or(TpmRc::FAILURE)?;
                 let q = ecc::public_from_private(curve, d.expose()).ok_or(TpmRc::FAILURE)?;
                 *x = q.x;
                 *y = q.y;
