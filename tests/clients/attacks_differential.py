@@ -701,6 +701,34 @@ def cases(t):
         t.call("HierarchyChangeAuth", [RH_LOCKOUT], [auth(hmac=b"lockout-auth")], b2(b"")))
     t.flush_all()
 
+    # Session audit (Part 1 §19.6.14): a deterministic command audited by an HMAC session;
+    # the digest GetSessionAuditDigest reports equals hashlib's on both TPMs.
+    s = t.start()
+    cap = struct.pack(">III", 6, 0x100, 1)  # TPM_PT_FAMILY_INDICATOR
+    res = row("legit: GetCapability audited by an HMAC session (audit | continueSession)", ACCEPT,
+              t.call(0x17A, [], [Use(s, attrs=CONT | 0x80)], cap))
+    want = None
+    if res.rc == 0:
+        cp = sha256(struct.pack(">I", 0x17A) + cap)
+        rp = sha256(struct.pack(">II", 0, 0x17A) + res.params)
+        want = sha256(bytes(32) + cp + rp)
+    res = row("legit: GetSessionAuditDigest of that session (unsigned)", ACCEPT,
+              t.call(0x14D, [RH_ENDORSEMENT, RH_NULL, s.handle], [PW, PW], b2(b"") + b"\x00\x10"))
+    if res.rc == 0:
+        r = Reader(res.params)
+        a = Reader(r.b2b())
+        a.take(6)
+        a.b2b(), a.b2b(), a.take(17 + 8)
+        exclusive, dig = a.u8(), a.b2b()
+        note(f"exclusive={exclusive}, digest " + ("= hashlib's" if dig == want else dig.hex()))
+    row("audit: auditExclusive requested after another command ran (TPM_RC_EXCLUSIVE)", REFUSE,
+        t.call(0x17A, [], [Use(s, attrs=CONT | 0x80 | 0x02)], cap))
+    row("audit: a password session with the audit attribute", REFUSE,
+        t.call("HierarchyChangeAuth", [RH_OWNER], [auth(attrs=0x80)], b2(b"")))
+    row("audit: sessions on FlushContext (TPM_RC_AUTH_CONTEXT)", REFUSE,
+        t.call(0x165, [], [PW], struct.pack(">I", s.handle)))
+    t.flush(s.handle)
+
     # tpm2-tools: a session bound with --bind-context, used by tpm2_unseal (ESYS leaves the
     # authValue out of the HMAC because the session is bound to the object).
     rc, out = tools_bound_unseal(t.tcti.text)

@@ -818,3 +818,95 @@ fn the_platform_may_evict_an_owner_object_but_the_owner_not_a_platform_one() {
     assert_eq!(r.rc(), 0x285);
     assert_eq!(h.send(READ_PUBLIC, &[ph], &[], &[]).rc(), 0);
 }
+
+const GET_SESSION_AUDIT_DIGEST: u32 = 0x14D;
+
+/// GetSessionAuditDigest(endorsement, TPM_RH_NULL signer, `session`): (exclusive, digest)
+/// from the unsigned TPMS_SESSION_AUDIT_INFO.
+fn session_audit(h: &mut Harness, session: u32) -> Result<(u8, Vec<u8>), u32> {
+    let r = h.send(
+        GET_SESSION_AUDIT_DIGEST,
+        &[RH_ENDORSEMENT, RH_NULL, session],
+        &[AuthCmd::pw(b""), AuthCmd::pw(b"")],
+        &[0, 0, 0, 0x10],
+    );
+    if r.rc() != 0 {
+        return Err(r.rc());
+    }
+    let (params, _) = r.split_sessions(0);
+    let (attest, _) = tpm2b_at(params, 0);
+    assert_eq!(&attest[..6], &[0xFF, 0x54, 0x43, 0x47, 0x80, 0x16]);
+    let (_, i) = tpm2b_at(attest, 6); // qualifiedSigner
+    let (_, i) = tpm2b_at(attest, i); // extraData
+    let i = i + 17 + 8; // clockInfo, firmwareVersion
+    let (d, end) = tpm2b_at(attest, i + 1);
+    assert_eq!(end, attest.len());
+    Ok((attest[i], d.to_vec()))
+}
+
+#[test]
+fn session_audit_digest_and_exclusivity() {
+    let mut h = Harness::new();
+    let s = start_session(&mut h, RH_NULL, b"", 0);
+    assert_eq!(
+        session_audit(&mut h, s.handle),
+        Err(0x38A),
+        "TYPE at handle 3"
+    );
+    // GetCapability(TPM_PROPERTIES, TPM_PT_FAMILY_INDICATOR, 1) audited (audit | continue).
+    let params = [6u32, 0x100, 1].map(u32::to_be_bytes).concat();
+    let audit = |h: &mut Harness, attrs: u8| {
+        let a = AuthCmd {
+            handle: s.handle,
+            nonce: vec![3; 16],
+            attrs,
+            hmac: vec![],
+        };
+        h.send(cc::GET_CAPABILITY, &[], &[a], &params)
+    };
+    let r = audit(&mut h, 0x81);
+    assert_eq!(r.rc(), 0);
+    let (rp, area) = r.split_sessions(0);
+    let n = u16::from_be_bytes(area[..2].try_into().unwrap()) as usize;
+    assert_eq!(area[2 + n], 0x83, "auditExclusive reported");
+    let cp = digest(SHA256, &[&cc::GET_CAPABILITY.to_be_bytes(), &params]);
+    let rp_hash = digest(
+        SHA256,
+        &[&0u32.to_be_bytes(), &cc::GET_CAPABILITY.to_be_bytes(), rp],
+    );
+    let d1 = digest(SHA256, &[&[0; 32], &cp, &rp_hash]);
+    assert_eq!(session_audit(&mut h, s.handle), Ok((1, d1.clone())));
+    // GetSessionAuditDigest ran outside the session: no longer exclusive.
+    assert_eq!(session_audit(&mut h, s.handle), Ok((0, d1.clone())));
+    // Asking for exclusivity now fails (TPM_RC_EXCLUSIVE) and changes nothing.
+    assert_eq!(audit(&mut h, 0x83).rc(), 0x121);
+    let r = audit(&mut h, 0x81);
+    let (rp, area) = r.split_sessions(0);
+    assert_eq!(area[2 + n], 0x81, "not exclusive");
+    let rp_hash = digest(
+        SHA256,
+        &[&0u32.to_be_bytes(), &cc::GET_CAPABILITY.to_be_bytes(), rp],
+    );
+    let d2 = digest(SHA256, &[&d1, &cp, &rp_hash]);
+    assert_eq!(session_audit(&mut h, s.handle), Ok((0, d2)));
+    // auditReset starts over and makes it exclusive again.
+    audit(&mut h, 0x85);
+    assert_eq!(session_audit(&mut h, s.handle).unwrap().0, 1);
+    // A password session cannot audit; a policy session cannot either.
+    let a = AuthCmd {
+        handle: RS_PW,
+        nonce: vec![],
+        attrs: 0x80,
+        hmac: vec![],
+    };
+    let p = digest_values(&[(SHA256, &[1; 32])]);
+    assert_eq!(h.send(cc::PCR_EXTEND, &[16], &[a], &p).rc(), 0x982);
+    // Sessions on a command that takes none: TPM_RC_AUTH_CONTEXT.
+    let r = h.send(
+        cc::FLUSH_CONTEXT,
+        &[],
+        &[AuthCmd::pw(b"")],
+        &s.handle.to_be_bytes(),
+    );
+    assert_eq!(r.rc(), 0x145);
+}

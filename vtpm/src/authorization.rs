@@ -67,6 +67,9 @@ pub(crate) struct Authorized<'c> {
     pub decrypt: Option<usize>,
     /// The index of the session that encrypts the first response parameter.
     pub encrypt: Option<usize>,
+    /// The audit session's index and the command's cpHash with its hash (over the
+    /// parameters as received, before decryption).
+    pub audit: Option<(usize, Digest)>,
 }
 
 impl Authorized<'_> {
@@ -76,6 +79,7 @@ impl Authorized<'_> {
             uses: heapless::Vec::new(),
             decrypt: None,
             encrypt: None,
+            audit: None,
         }
     }
 
@@ -101,15 +105,18 @@ impl<P: Platform> Tpm<P> {
     /// implementation's RetrieveSessionData): a password session has only continueSession
     /// and an empty nonce; any other session is loaded, listed once, of the kind its handle
     /// says; decrypt and encrypt each appear in at most one session, on a command that has
-    /// such a parameter, and with a session that has a symmetric algorithm. Returns the
-    /// decrypt and encrypt session indices.
+    /// such a parameter, and with a session that has a symmetric algorithm; audit appears in
+    /// at most one session, an HMAC session, which must still be the exclusive audit session
+    /// if the caller asks for auditExclusive. Returns the decrypt, encrypt and audit session
+    /// indices.
     fn retrieve_sessions(
         &self,
         info: &CommandInfo,
         area: &AuthArea<'_>,
-    ) -> TpmResult<(Option<usize>, Option<usize>)> {
+    ) -> TpmResult<[Option<usize>; 3]> {
         let mut decrypt = None;
         let mut encrypt = None;
+        let mut audit = None;
         for (i, s) in area.iter().enumerate() {
             let n = session_no(i);
             if s.handle == RS_PW {
@@ -147,12 +154,20 @@ impl<P: Platform> Tpm<P> {
                 encrypt = Some(i);
             }
             if s.attrs.has(SessionAttrs::AUDIT) {
-                // Session audit is not offered (GetSessionAuditDigest is not implemented):
-                // an audit digest the caller can never read would be a false promise.
-                return Err(TpmRc::ATTRIBUTES.at_session(n));
+                if audit.is_some() || handle_type(s.handle) == HT_POLICY_SESSION {
+                    return Err(TpmRc::ATTRIBUTES.at_session(n));
+                }
+                if !s.attrs.has(SessionAttrs::AUDIT_RESET)
+                    && sess.audit_digest.is_some()
+                    && s.attrs.has(SessionAttrs::AUDIT_EXCLUSIVE)
+                    && self.exclusive_audit != Some(s.handle)
+                {
+                    return Err(TpmRc::EXCLUSIVE);
+                }
+                audit = Some(i);
             }
         }
-        Ok((decrypt, encrypt))
+        Ok([decrypt, encrypt, audit])
     }
 
     // ---------------------------------------------------------------------------------
@@ -169,14 +184,18 @@ impl<P: Platform> Tpm<P> {
         area: &AuthArea<'c>,
         params: &[u8],
     ) -> TpmResult<Authorized<'c>> {
-        let (decrypt, encrypt) = self.retrieve_sessions(info, area)?;
+        let [decrypt, encrypt, audit] = self.retrieve_sessions(info, area)?;
         if area.len() < usize::from(info.auth) {
             return Err(TpmRc::AUTH_MISSING);
         }
+        let audit = audit
+            .and_then(|i| Some((i, self.sessions.get(area.get(i)?.handle)?.auth_hash)))
+            .map(|(i, alg)| (i, self.cp_hash(c, info, alg, params)));
         let mut out = Authorized {
             uses: heapless::Vec::new(),
             decrypt,
             encrypt,
+            audit,
         };
         for (i, s) in area.iter().enumerate() {
             let n = session_no(i);
@@ -202,8 +221,8 @@ impl<P: Platform> Tpm<P> {
                     include_auth = self.check_auth_session(c, info, area, params, i, h)?;
                 }
                 None => {
-                    let dec_enc = SessionAttrs::DECRYPT | SessionAttrs::ENCRYPT;
-                    if s.attrs.0 & dec_enc == 0 {
+                    let roles = SessionAttrs::DECRYPT | SessionAttrs::ENCRYPT | SessionAttrs::AUDIT;
+                    if s.attrs.0 & roles == 0 {
                         return Err(TpmRc::ATTRIBUTES.at_session(n));
                     }
                     // A session that only encrypts still proves it knows the sessionKey.
@@ -743,14 +762,23 @@ impl<P: Platform> Tpm<P> {
         rp_params: &[u8],
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
-        for u in &auth.uses {
+        let mut attrs = [0u8; MAX_SESSIONS];
+        for (a, u) in attrs.iter_mut().zip(&auth.uses) {
+            *a = u.cmd.attrs.0;
+        }
+        if let Some((i, cp)) = &auth.audit
+            && let Some(a) = attrs.get_mut(*i)
+        {
+            *a = self.audit_command(c, auth, *i, cp, rp_params, *a);
+        }
+        for (u, attrs) in auth.uses.iter().zip(attrs) {
             if u.cmd.handle == RS_PW {
                 w.bytes(&[0, 0, SessionAttrs::CONTINUE_SESSION, 0, 0])?;
                 continue;
             }
             let Some(sess) = self.sessions.get(u.cmd.handle) else {
                 // The command itself flushed the session: answer without a nonce.
-                w.bytes(&[0, 0, u.cmd.attrs.0, 0, 0])?;
+                w.bytes(&[0, 0, attrs, 0, 0])?;
                 continue;
             };
             let alg = sess.auth_hash;
@@ -767,12 +795,12 @@ impl<P: Platform> Tpm<P> {
                         rp.as_slice(),
                         u.next_nonce.as_slice(),
                         u.cmd.nonce,
-                        &[u.cmd.attrs.0],
+                        &[attrs],
                     ],
                 )
             };
             w.tpm2b(u.next_nonce.as_slice())?;
-            w.u8(u.cmd.attrs.0)?;
+            w.u8(attrs)?;
             w.tpm2b(mac.as_slice())?;
         }
         let now = self.clock.time();
@@ -788,10 +816,63 @@ impl<P: Platform> Tpm<P> {
                     }
                 }
             } else {
-                self.sessions.remove(u.cmd.handle);
+                self.flush_session(u.cmd.handle);
             }
         }
         Ok(())
+    }
+
+    /// Session audit of a successful command (Part 1 §19.6.14; the reference
+    /// implementation's UpdateAuditSessionStatus): the first use (or auditReset) starts the
+    /// digest at zeros, makes the session the exclusive audit session and unbinds it; a later
+    /// use keeps exclusivity only if no command ran outside the session since. The digest
+    /// becomes H(digest ‖ cpHash ‖ rpHash). Returns the response's sessionAttributes, with
+    /// auditExclusive reporting exclusivity.
+    fn audit_command(
+        &mut self,
+        c: &Cmd,
+        auth: &Authorized<'_>,
+        i: usize,
+        cp: &Digest,
+        rp_params: &[u8],
+        attrs: u8,
+    ) -> u8 {
+        let Some(u) = auth.uses.get(i) else {
+            return attrs;
+        };
+        let h = u.cmd.handle;
+        let Some(sess) = self.sessions.get_mut(h) else {
+            return attrs;
+        };
+        let alg = sess.auth_hash;
+        let old = match sess.audit_digest {
+            Some(d) if !u.cmd.attrs.has(SessionAttrs::AUDIT_RESET) => {
+                if self.exclusive_audit != Some(h) {
+                    self.exclusive_audit = None;
+                }
+                d
+            }
+            _ => {
+                sess.bound = None;
+                self.exclusive_audit = Some(h);
+                Digest::zeroed(alg.size()).unwrap_or_default()
+            }
+        };
+        let rp = alg.digest(&[&0u32.to_be_bytes(), &c.code.0.to_be_bytes(), rp_params]);
+        sess.audit_digest = Some(alg.digest(&[old.as_slice(), cp.as_slice(), rp.as_slice()]));
+        if self.exclusive_audit == Some(h) {
+            attrs | SessionAttrs::AUDIT_EXCLUSIVE
+        } else {
+            attrs & !SessionAttrs::AUDIT_EXCLUSIVE
+        }
+    }
+
+    /// Flush a session (loaded or saved); it is no longer the exclusive audit session.
+    pub(crate) fn flush_session(&mut self, h: u32) -> bool {
+        if self.exclusive_audit == Some(h) {
+            self.exclusive_audit = None;
+        }
+        self.sessions.remove(h)
     }
 }
 

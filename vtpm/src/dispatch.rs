@@ -54,6 +54,8 @@ pub enum HandleKind {
     Endorsement,
     /// TPMI_SH_POLICY: a loaded policy (or trial) session.
     PolicySession,
+    /// TPMI_SH_HMAC: a loaded HMAC session.
+    HmacSession,
     /// TPMI_DH_CONTEXT: a transient object or a session (presence checked by the handler).
     Context,
 }
@@ -70,6 +72,10 @@ const ADMIN1: u8 = 8;
 const DEC: u8 = 16;
 /// Not a TPMA_CC bit: the first response parameter is a TPM2B (a session may encrypt it).
 const ENC: u8 = 32;
+/// Not a TPMA_CC bit: the command takes no sessions at all (TPM_RC_AUTH_CONTEXT with
+/// TPM_ST_SESSIONS) and does not end an exclusive audit (Part 1 §19.6.14: the resource
+/// manager's ContextSave / ContextLoad / FlushContext, and Startup).
+const NOSESS: u8 = 64;
 
 /// One implemented command (Part 2 §8.9 TPMA_CC; Part 3 for each command's handles).
 #[derive(Clone, Copy, Debug)]
@@ -103,6 +109,12 @@ impl CommandInfo {
         } else {
             Role::User
         }
+    }
+
+    /// Whether the command takes no sessions (Startup, ContextSave, ContextLoad,
+    /// FlushContext).
+    pub const fn no_sessions(&self) -> bool {
+        self.flags & NOSESS != 0
     }
 
     /// Whether the first command parameter is a TPM2B a session may decrypt.
@@ -198,7 +210,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     ),
     cmd(TpmCc::INCREMENTAL_SELF_TEST, &[], 0, NV),
     cmd(TpmCc::SELF_TEST, &[], 0, NV),
-    cmd(TpmCc::STARTUP, &[], 0, NV),
+    cmd(TpmCc::STARTUP, &[], 0, NV | NOSESS),
     cmd(TpmCc::SHUTDOWN, &[], 0, NV),
     cmd(TpmCc::STIR_RANDOM, &[], 0, NV | DEC),
     cmd(
@@ -216,6 +228,12 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(
         TpmCc::GET_TIME,
         &[H::Endorsement, H::ObjectOrNull],
+        2,
+        DEC | ENC,
+    ),
+    cmd(
+        TpmCc::GET_SESSION_AUDIT_DIGEST,
+        &[H::Endorsement, H::ObjectOrNull, H::HmacSession],
         2,
         DEC | ENC,
     ),
@@ -239,10 +257,10 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::SEQUENCE_UPDATE, &[H::Object], 1, DEC),
     cmd(TpmCc::SIGN, &[H::Object], 1, DEC),
     cmd(TpmCc::UNSEAL, &[H::Object], 1, ENC),
-    cmd_rh(TpmCc::CONTEXT_LOAD, &[], 0, 0),
-    cmd(TpmCc::CONTEXT_SAVE, &[H::Context], 0, 0),
+    cmd_rh(TpmCc::CONTEXT_LOAD, &[], 0, NOSESS),
+    cmd(TpmCc::CONTEXT_SAVE, &[H::Context], 0, NOSESS),
     cmd(TpmCc::ECDH_KEY_GEN, &[H::Object], 0, ENC),
-    cmd(TpmCc::FLUSH_CONTEXT, &[], 0, 0),
+    cmd(TpmCc::FLUSH_CONTEXT, &[], 0, NOSESS),
     cmd_rh(TpmCc::LOAD_EXTERNAL, &[], 0, DEC | ENC),
     cmd(TpmCc::MAKE_CREDENTIAL, &[H::Object], 0, DEC | ENC),
     cmd(TpmCc::NV_READ_PUBLIC, &[H::NvIndex], 0, ENC),
@@ -413,6 +431,9 @@ impl<P: Platform> Tpm<P> {
         };
         let params = r.rest();
         let auth = if hdr.tag == TpmSt::SESSIONS {
+            if info.no_sessions() {
+                return Err(TpmRc::AUTH_CONTEXT);
+            }
             self.authorize(&c, info, &area, params)?
         } else {
             if info.auth > 0 {
@@ -508,6 +529,10 @@ impl<P: Platform> Tpm<P> {
         if let Some(s) = rsp.get_mut(2..6) {
             s.copy_from_slice(&size.to_be_bytes());
         }
+        // A command outside the exclusive audit session ends its exclusivity.
+        if auth.audit.is_none() && !info.no_sessions() {
+            self.exclusive_audit = None;
+        }
         // TPMA_CC flushed: the sequence object goes only now, after the response HMAC was
         // computed with its authValue (Part 3 §17.5, §17.6).
         if let Some(i) = info.flushed_handle() {
@@ -550,6 +575,7 @@ impl<P: Platform> Tpm<P> {
                     || matches!(h, RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_NULL)
             }
             HandleKind::PolicySession => ht == HT_POLICY_SESSION,
+            HandleKind::HmacSession => ht == HT_HMAC_SESSION,
             HandleKind::Endorsement => h == RH_ENDORSEMENT,
             HandleKind::HierarchyOrNull => {
                 matches!(h, RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_NULL)
@@ -566,7 +592,9 @@ impl<P: Platform> Tpm<P> {
         if ht == HT_TRANSIENT && self.objects.get(h).is_none() {
             return Err(TpmRc::reference_h(u8::try_from(i).unwrap_or(0)));
         }
-        if kind == HandleKind::PolicySession && self.sessions.get(h).is_none() {
+        if matches!(kind, HandleKind::PolicySession | HandleKind::HmacSession)
+            && self.sessions.get(h).is_none()
+        {
             return Err(TpmRc::reference_h(u8::try_from(i).unwrap_or(0)));
         }
         if ht == HT_NV_INDEX && self.nv.get(h).is_none() {

@@ -68,6 +68,9 @@ pub struct Tpm<P: Platform> {
     pub(crate) nv: state::nv::NvIndices,
     /// The code of the command being executed (for per-command authorization rules).
     pub(crate) current_cc: wire::constants::TpmCc,
+    /// The exclusive audit session (Part 1 §19.6.14: no command ran outside it since its
+    /// audit started).
+    pub(crate) exclusive_audit: Option<u32>,
 }
 
 impl<P: Platform> core::fmt::Debug for Tpm<P> {
@@ -114,6 +117,7 @@ impl<P: Platform> Tpm<P> {
             da: state::da::DictionaryAttack::default(),
             nv: state::nv::NvIndices::default(),
             current_cc: wire::constants::TpmCc(0),
+            exclusive_audit: None,
         };
         if !failure {
             failure = tpm.manufacture().is_err();
@@ -177,6 +181,7 @@ impl<P: Platform> Tpm<P> {
     pub fn init(&mut self) {
         self.objects.clear();
         self.sessions.clear();
+        self.exclusive_audit = None;
         self.phase = Phase::AwaitStartup;
         self.tick();
         self.clock.init_ms = self.clock.last_ms;

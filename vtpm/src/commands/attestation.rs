@@ -154,6 +154,42 @@ impl<P: Platform> Tpm<P> {
         )
     }
 
+    /// TPM2_GetSessionAuditDigest (Part 3 §18.5): TPMS_SESSION_AUDIT_INFO (exclusiveSession ‖
+    /// sessionDigest) of the audit session at handle 3, signed by the key at handle 2 (or
+    /// unsigned for TPM_RH_NULL), authorized by the endorsement hierarchy (privacy admin). A
+    /// session never used for audit is TPM_RC_TYPE.
+    pub(crate) fn get_session_audit_digest(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let qualifying = p.tpm2b(MAX_DATA)?;
+        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        p.finish()?;
+        self.signer(c, 1, scheme)?;
+        let h = c.handle(2);
+        let digest = self
+            .sessions
+            .get(h)
+            .and_then(|s| s.audit_digest)
+            .ok_or(TpmRc::TYPE.at_handle(3))?;
+        let exclusive = self.exclusive_audit == Some(h);
+        self.attest_and_sign(
+            c,
+            1,
+            TpmSt::ATTEST_SESSION_AUDIT,
+            qualifying,
+            scheme,
+            w,
+            |_, aw| {
+                aw.u8(u8::from(exclusive))?;
+                aw.tpm2b(digest.as_slice())?;
+                Ok(())
+            },
+        )
+    }
+
     /// TPM2_GetTime (Part 3 §18.7): TPMS_TIME_ATTEST_INFO (time ‖ clockInfo ‖
     /// firmwareVersion), authorized by the endorsement hierarchy (privacy admin).
     pub(crate) fn get_time(

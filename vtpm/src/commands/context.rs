@@ -96,7 +96,7 @@ impl<P: Platform> Tpm<P> {
         p.finish()?;
         let found = match handle_type(h) {
             HT_TRANSIENT => self.objects.remove(h).is_some(),
-            HT_HMAC_SESSION | HT_POLICY_SESSION => self.sessions.remove(h),
+            HT_HMAC_SESSION | HT_POLICY_SESSION => self.flush_session(h),
             _ => return Err(TpmRc::VALUE.at_param(1)),
         };
         if found {

@@ -73,6 +73,7 @@ impl<P: Platform> Tpm<P> {
             TpmCc::POLICY_OR => self.policy_or(c, p)?,
             TpmCc::POLICY_GET_DIGEST => self.policy_get_digest(c, p, w)?,
             TpmCc::POLICY_RESTART => self.policy_restart(c, p)?,
+            TpmCc::GET_SESSION_AUDIT_DIGEST => self.get_session_audit_digest(c, p, w)?,
             TpmCc::POLICY_COMMAND_CODE => self.policy_command_code(c, p)?,
             TpmCc::POLICY_AUTH_VALUE => self.policy_auth_value(c, p, false)?,
             TpmCc::POLICY_PASSWORD => self.policy_auth_value(c, p, true)?,

@@ -169,6 +169,7 @@ impl<P: Platform> Tpm<P> {
             policy_digest: Digest::zeroed(auth_hash.size()).ok_or(TpmRc::FAILURE)?,
             policy: PolicyState::default(),
             start_ms: self.clock.time(),
+            audit_digest: None,
             symmetric,
             saved: None,
         };

@@ -28,6 +28,7 @@ impl<P: Platform> Tpm<P> {
             self.hier.null_seed = seed;
             self.hier.null_proof = proof;
             self.sessions.clear();
+            self.exclusive_audit = None;
             // A lockoutAuth lock without a recovery time lasts until TPM Reset.
             if self.da.lockout_locked == Some(None) {
                 self.da.lockout_locked = None;

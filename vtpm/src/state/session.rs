@@ -104,6 +104,9 @@ pub struct Session {
     /// TPM time (ms since _TPM_Init) when the session started or its policy last started
     /// over: the base of PolicySecret's relative expiration.
     pub start_ms: u64,
+    /// The session audit digest once the session has been used for audit (isAudit; Part 1
+    /// §19.6.14): H(digestOld ‖ cpHash ‖ rpHash) over each audited command.
+    pub audit_digest: Option<Digest>,
     /// Parameter encryption.
     pub symmetric: SessionSym,
     /// The context sequence number while the session is saved (ContextSave): a saved session

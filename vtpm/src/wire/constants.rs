@@ -25,6 +25,8 @@ newtype! {
         SESSIONS = 0x8002;
         /// TPMS_ATTEST of a quote.
         ATTEST_QUOTE = 0x8018;
+        /// TPMS_ATTEST of GetSessionAuditDigest.
+        ATTEST_SESSION_AUDIT = 0x8016;
         /// TPMS_ATTEST of Certify.
         ATTEST_CERTIFY = 0x8017;
         /// TPMS_ATTEST of GetTime.
@@ -49,6 +51,8 @@ newtype! {
     TpmCc(u32) {
         /// TPM2_EvictControl (Part 3 §28.5).
         EVICT_CONTROL = 0x120;
+        /// TPM2_GetSessionAuditDigest (Part 3 §18.5).
+        GET_SESSION_AUDIT_DIGEST = 0x14D;
         /// TPM2_PolicySecret (Part 3 §23.4).
         POLICY_SECRET = 0x151;
         /// TPM2_PolicyOR (Part 3 §23.6).

@@ -437,6 +437,7 @@ mod tests {
             policy_digest: Digest::EMPTY,
             policy: crate::state::session::PolicyState::default(),
             start_ms: 0,
+            audit_digest: None,
             symmetric: SessionSym::Null,
             saved: None,
         };
