@@ -442,6 +442,43 @@ class Keys:
                 f"nameAlg ‖ H(TPMT_PUBLIC) = {pub.name.hex()}")
         return pub, name, self.read(stem + ".qname"), pem
 
+    def session_audit(self):
+        """tpm2_getrandom through an audit session (tpm2_startauthsession --audit-session),
+        then tpm2_getsessionauditdigest signed by an ECDSA P-256 key: the signature verifies
+        with `cryptography`, and the digest equals H(0…0 ‖ cpHash ‖ rpHash) from hashlib
+        (Part 1 §19.6.14)."""
+        ak = self.path("audit-ak.ctx")
+        self.tool("tpm2_createprimary", "-C", "e", "-g", "sha256", "-G", "ecc256:ecdsa-sha256",
+                  "-a", "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign", "-c", ak)
+        _, _, _, pem = self.readpublic(ak, "audit-ak")
+        sess = self.path("audit.ctx")
+        self.tool("tpm2_startauthsession", "-S", sess, "--audit-session")
+        rnd = bytes.fromhex(self.tool("tpm2_getrandom", "8", "--hex", "-S", sess).text.strip())
+        T.check(len(rnd) == 8, f"getrandom through the audit session: {rnd.hex()}")
+        msg, sig = self.path("audit.msg"), self.path("audit.sig")
+        self.tool("tpm2_getsessionauditdigest", "-S", sess, "-c", ak, "-g", "sha256",
+                  "-m", msg, "-s", sig, "-f", "plain")
+        with open(pem, "rb") as f:
+            key = crypto.serialization.load_pem_public_key(f.read())
+        data = self.read("audit.msg")
+        try:
+            key.verify(self.read("audit.sig"), data,
+                       crypto.ec.ECDSA(crypto.hashes.SHA256()))
+        except crypto.InvalidSignature:
+            raise T.Failure("getsessionauditdigest: the signature does not verify")
+        r = Reader(data, "TPMS_ATTEST (session audit)")
+        T.check(r.u32() == 0xFF544347 and r.u16() == 0x8016,
+                "getsessionauditdigest: not a TPM_ST_ATTEST_SESSION_AUDIT")
+        r.b2b(), r.b2b(), r.take(17), r.u64()
+        r.u8()  # exclusiveSession: the tools' own commands may have ended exclusivity
+        digest = r.b2b()
+        cp = h("sha256", struct.pack(">IH", 0x17B, 8))
+        rp = h("sha256", struct.pack(">IIH", 0, 0x17B, 8) + rnd)
+        T.check(digest == h("sha256", bytes(32) + cp + rp),
+                f"session audit digest {digest.hex()} != H(0 ‖ cpHash ‖ rpHash)")
+        self.tool("tpm2_flushcontext", sess)
+        T.log("session audit: getrandom audited, digest = hashlib's, signature verified")
+
     def check_pem(self, pem, pub, what):
         with open(pem, "rb") as f:
             key = crypto.serialization.load_pem_public_key(f.read())
@@ -466,6 +503,7 @@ class Keys:
         self.credentials()
         self.sealing()
         self.contexts()
+        self.session_audit()
         self.errors()
         T.check(not self.transient_handles(), "transient handles left at the end")
         left = self.sessions()
