@@ -577,6 +577,15 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             ),
         ),
         (
+            0x14D,
+            "GetSessionAuditDigest",
+            s2(
+                0x14D,
+                &[RH_ENDORSEMENT, T0, HMAC_S],
+                B::new().b2(b"nonce").u16(NULL).0,
+            ),
+        ),
+        (
             0x150,
             "ObjectChangeAuth",
             s1(0x150, &[T1, T0], B::new().b2(b"new").0),
@@ -659,6 +668,12 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             "MakeCredential",
             s0(0x168, &[T0], B::new().b2(b"secret").b2(&[0; 34]).0),
         ),
+        (0x16B, "PolicyAuthValue", s0(0x16B, &[POLICY_S], vec![])),
+        (
+            0x16C,
+            "PolicyCommandCode",
+            s0(0x16C, &[POLICY_S], B::new().u32(0x150).0),
+        ),
         (
             0x171,
             "PolicyOR",
@@ -710,6 +725,7 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             s0(0x186, &[], B::new().b2(&[]).u16(SHA256).0),
         ),
         (0x189, "PolicyGetDigest", s0(0x189, &[POLICY_S], vec![])),
+        (0x18C, "PolicyPassword", s0(0x18C, &[POLICY_S], vec![])),
         (
             0x191,
             "CreateLoaded",
