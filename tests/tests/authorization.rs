@@ -910,3 +910,39 @@ fn session_audit_digest_and_exclusivity() {
     );
     assert_eq!(r.rc(), 0x145);
 }
+
+#[test]
+fn rewrapping_an_object_never_reuses_a_keystream_nor_shows_the_auth_length() {
+    let mut h = Harness::new();
+    let parent = storage_primary(&mut h);
+    let t = sealed_template(0x40, &[]);
+    let (obj, _, private, _) = child(&mut h, parent, &t, b"a", b"secret");
+    let change = |h: &mut Harness, new: &[u8]| {
+        let mut p = Vec::new();
+        tpm2b(&mut p, new);
+        let r = h.ok(OBJECT_CHANGE_AUTH, &[obj, parent], &[AuthCmd::pw(b"a")], &p);
+        let (params, _) = r.split_sessions(0);
+        let (_, end) = tpm2b_at(params, 0);
+        params[..end].to_vec()
+    };
+    let (p1, p2) = (
+        change(&mut h, b"known-bytes"),
+        change(&mut h, b"known-bytes"),
+    );
+    assert_ne!(
+        p1, p2,
+        "the same object and authValue wrapped twice differ (fresh IV)"
+    );
+    let p3 = change(&mut h, b"a-much-longer-authvalue-of-32-by");
+    assert_eq!(p1.len(), private.len(), "authValue length does not show");
+    assert_eq!(p3.len(), private.len());
+    // XOR of two wraps of the same object with a known new authValue reveals nothing of
+    // the first: the ciphertexts after the IV differ in more than the authValue bytes.
+    let diff = p1
+        .iter()
+        .zip(&p2)
+        .skip(2 + 2 + 32 + 2 + 16)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(diff > 40, "ciphertexts differ throughout ({diff} bytes)");
+}

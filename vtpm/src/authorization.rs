@@ -424,6 +424,15 @@ impl<P: Platform> Tpm<P> {
         if c.code == TpmCc::POLICY_SECRET && !st.auth_value_needed && !st.password_needed {
             return Err(TpmRc::MODE);
         }
+        // PolicyPCR checked PCRs that have changed since.
+        if st
+            .pcr_counter
+            .is_some_and(|c| c != self.pcrs.update_counter)
+        {
+            return Err(TpmRc::PCR_CHANGED);
+        }
+        // The digests' sizes tell their hashes apart (SHA-256/384/512 only), so equal
+        // digests mean the same policy hash algorithm.
         let auth_policy = self.entity_policy(h);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             auth_policy.as_slice(),
@@ -461,6 +470,21 @@ impl<P: Platform> Tpm<P> {
             && nh != self.name_hash(c, info, sess.auth_hash)
         {
             return Err(TpmRc::POLICY_FAIL);
+        }
+        if let Some(th) = st.template_hash
+            && template_hash(c.code, sess.auth_hash, params) != Some(th)
+        {
+            return Err(TpmRc::POLICY_FAIL);
+        }
+        if let Some(want) = st.nv_written {
+            let written = self
+                .nv
+                .get(h)
+                .map(|nv| nv.has(crate::state::nv::attr::WRITTEN))
+                .ok_or(TpmRc::POLICY_FAIL)?;
+            if written != want {
+                return Err(TpmRc::POLICY_FAIL);
+            }
         }
         Ok(())
     }
@@ -812,7 +836,9 @@ impl<P: Platform> Tpm<P> {
                 if let Some(sess) = self.sessions.get_mut(u.cmd.handle) {
                     sess.nonce_tpm = u.next_nonce;
                     if sess.kind == SessionKind::Policy {
-                        sess.reset_policy(now);
+                        // The nonce rolled: a new timing interval starts too.
+                        sess.reset_policy();
+                        sess.start_ms = now;
                     }
                 }
             } else {
@@ -874,6 +900,24 @@ impl<P: Platform> Tpm<P> {
         }
         self.sessions.remove(h)
     }
+}
+
+/// The template hash of a create command (Part 3 §23.21; the reference implementation's
+/// CompareTemplateHash): H(contents of inPublic), the second parameter of Create,
+/// CreatePrimary and CreateLoaded (the first, inSensitive, may be encrypted; its size is
+/// not). `None` for any other command.
+fn template_hash(code: TpmCc, alg: HashAlg, params: &[u8]) -> Option<Digest> {
+    if !matches!(
+        code,
+        TpmCc::CREATE | TpmCc::CREATE_PRIMARY | TpmCc::CREATE_LOADED
+    ) {
+        return None;
+    }
+    let mut r = crate::wire::Reader::new(params);
+    let first = usize::from(r.u16().ok()?);
+    r.bytes(first).ok()?;
+    let public = r.tpm2b(crate::MAX_COMMAND_SIZE).ok()?;
+    Some(alg.digest(&[public]))
 }
 
 /// Encrypt or decrypt the data of a TPM2B parameter in place with the session's algorithm

@@ -226,6 +226,12 @@ pub const COMMANDS: &[CommandInfo] = &[
         ADMIN1 | DEC | ENC,
     ),
     cmd(
+        TpmCc::POLICY_NV,
+        &[H::NvAuth, H::NvIndex, H::PolicySession],
+        1,
+        DEC,
+    ),
+    cmd(
         TpmCc::GET_TIME,
         &[H::Endorsement, H::ObjectOrNull],
         2,
@@ -257,6 +263,12 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::SEQUENCE_UPDATE, &[H::Object], 1, DEC),
     cmd(TpmCc::SIGN, &[H::Object], 1, DEC),
     cmd(TpmCc::UNSEAL, &[H::Object], 1, ENC),
+    cmd(
+        TpmCc::POLICY_SIGNED,
+        &[H::Object, H::PolicySession],
+        0,
+        DEC | ENC,
+    ),
     cmd_rh(TpmCc::CONTEXT_LOAD, &[], 0, NOSESS),
     cmd(TpmCc::CONTEXT_SAVE, &[H::Context], 0, NOSESS),
     cmd(TpmCc::ECDH_KEY_GEN, &[H::Object], 0, ENC),
@@ -264,9 +276,15 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd_rh(TpmCc::LOAD_EXTERNAL, &[], 0, DEC | ENC),
     cmd(TpmCc::MAKE_CREDENTIAL, &[H::Object], 0, DEC | ENC),
     cmd(TpmCc::NV_READ_PUBLIC, &[H::NvIndex], 0, ENC),
+    cmd(TpmCc::POLICY_AUTHORIZE, &[H::PolicySession], 0, DEC),
     cmd(TpmCc::POLICY_AUTH_VALUE, &[H::PolicySession], 0, 0),
     cmd(TpmCc::POLICY_COMMAND_CODE, &[H::PolicySession], 0, 0),
+    cmd(TpmCc::POLICY_COUNTER_TIMER, &[H::PolicySession], 0, DEC),
+    cmd(TpmCc::POLICY_CP_HASH, &[H::PolicySession], 0, DEC),
+    cmd(TpmCc::POLICY_LOCALITY, &[H::PolicySession], 0, 0),
+    cmd(TpmCc::POLICY_NAME_HASH, &[H::PolicySession], 0, DEC),
     cmd(TpmCc::POLICY_OR, &[H::PolicySession], 0, 0),
+    cmd(TpmCc::POLICY_TICKET, &[H::PolicySession], 0, DEC),
     cmd(TpmCc::READ_PUBLIC, &[H::Object], 0, ENC),
     cmd_rh(
         TpmCc::START_AUTH_SESSION,
@@ -280,6 +298,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::GET_TEST_RESULT, &[], 0, 0),
     cmd(TpmCc::HASH, &[], 0, DEC | ENC),
     cmd(TpmCc::PCR_READ, &[], 0, 0),
+    cmd(TpmCc::POLICY_PCR, &[H::PolicySession], 0, DEC),
     cmd(TpmCc::POLICY_RESTART, &[H::PolicySession], 0, 0),
     cmd(TpmCc::READ_CLOCK, &[], 0, 0),
     cmd(TpmCc::PCR_EXTEND, &[H::PcrOrNull], 1, NV),
@@ -292,7 +311,15 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd_rh(TpmCc::HASH_SEQUENCE_START, &[], 0, DEC),
     cmd(TpmCc::POLICY_GET_DIGEST, &[H::PolicySession], 0, ENC),
     cmd(TpmCc::POLICY_PASSWORD, &[H::PolicySession], 0, 0),
+    cmd(TpmCc::POLICY_NV_WRITTEN, &[H::PolicySession], 0, 0),
+    cmd(TpmCc::POLICY_TEMPLATE, &[H::PolicySession], 0, DEC),
     cmd_rh(TpmCc::CREATE_LOADED, &[H::Parent], 1, DEC | ENC),
+    cmd(
+        TpmCc::POLICY_AUTHORIZE_NV,
+        &[H::NvAuth, H::NvIndex, H::PolicySession],
+        1,
+        0,
+    ),
 ];
 
 /// Look a command up in [`COMMANDS`].

@@ -62,6 +62,17 @@ impl<P: Platform> Tpm<P> {
         Ok(nv)
     }
 
+    /// Read access to the index at handle 2 as NV_Read checks it (Part 3 §31.13): the
+    /// authorization may read, the index is not read-locked and has been written
+    /// (TPM_RC_NV_UNINITIALIZED). Used by PolicyNV and PolicyAuthorizeNV.
+    pub(crate) fn nv_read_access(&self, c: &Cmd) -> TpmResult<&NvIndex> {
+        let nv = self.nv_access(c, false)?;
+        if !nv.has(attr::WRITTEN) {
+            return Err(TpmRc::NV_UNINITIALIZED);
+        }
+        Ok(nv)
+    }
+
     /// TPM2_NV_DefineSpace (Part 3 §31.3).
     pub(crate) fn nv_define_space(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         let auth = p.tpm2b(MAX_DIGEST)?;

@@ -171,21 +171,30 @@ impl<P: Platform> Tpm<P> {
         w.u16(TpmSt::VERIFIED.0)?;
         let hierarchy = key.hierarchy;
         w.u32(hierarchy)?;
-        match self.hier.proof(hierarchy).filter(|_| hierarchy != RH_NULL) {
-            Some(proof) => {
-                let t = hmac(
-                    crate::commands::hash::TICKET_HASH,
-                    proof.expose(),
-                    &[
-                        &TpmSt::VERIFIED.0.to_be_bytes(),
-                        digest,
-                        key.name.as_slice(),
-                    ],
-                );
-                w.tpm2b(t.as_slice())?;
-            }
+        match self.verified_ticket(hierarchy, digest, key.name.as_slice()) {
+            Some(t) => w.tpm2b(t.as_slice())?,
             None => w.u16(0)?,
         }
         Ok(())
+    }
+
+    /// The HMAC of a TPMT_TK_VERIFIED (Part 2 §10.7.4): HMAC(proof, TPM_ST_VERIFIED ‖ digest
+    /// ‖ keyName), keyed with the hierarchy's proof; `None` (a null ticket) for the null
+    /// hierarchy. PolicyAuthorize checks tickets against it.
+    pub(crate) fn verified_ticket(
+        &self,
+        hierarchy: u32,
+        digest: &[u8],
+        key_name: &[u8],
+    ) -> Option<Digest> {
+        let proof = self
+            .hier
+            .proof(hierarchy)
+            .filter(|_| hierarchy != RH_NULL)?;
+        Some(hmac(
+            crate::commands::hash::TICKET_HASH,
+            proof.expose(),
+            &[&TpmSt::VERIFIED.0.to_be_bytes(), digest, key_name],
+        ))
     }
 }

@@ -1,11 +1,15 @@
 //! Creating and loading ordinary objects under a storage parent (Part 3 §12.1, §12.2, §12.7,
 //! §12.9) and the TPM2B_PRIVATE protection of Part 1 §23 ("outer wrap" for storage):
 //!
-//! `TPM2B_PRIVATE = integrity TPM2B ‖ AES-CFB(symKey, IV = 0)(u16 size ‖ TPMT_SENSITIVE)`,
-//! `symKey = KDFa(parent.nameAlg, parent.seedValue, "STORAGE", Name, ∅, parent key bits)`,
-//! `integrity = HMAC(KDFa(parent.nameAlg, parent.seedValue, "INTEGRITY", ∅, ∅, digest bits),
-//! encSensitive ‖ Name)`. The symmetric key depends on the object's Name, so an IV of zero
-//! never encrypts two sensitive areas under one key.
+//! `TPM2B_PRIVATE = integrity TPM2B ‖ IV TPM2B ‖ AES-CFB(symKey, IV)(u16 size ‖
+//! TPMT_SENSITIVE)`, `symKey = KDFa(parent.nameAlg, parent.seedValue, "STORAGE", Name, ∅,
+//! parent key bits)`, `integrity = HMAC(KDFa(parent.nameAlg, parent.seedValue, "INTEGRITY", ∅,
+//! ∅, digest bits), IV TPM2B ‖ encSensitive ‖ Name)`. The symmetric key depends only on the
+//! parent and the Name, and ObjectChangeAuth wraps the same Name again, so each wrap draws a
+//! fresh random IV (as the reference implementation's outer wrap with useIV): two blobs of
+//! one object never share a keystream. The authValue is padded with zeros to the nameAlg
+//! digest size (trailing zeros are not significant, Part 1 §19.6.4), so the blob's length
+//! does not tell the authValue's.
 
 use crate::Tpm;
 use crate::commands::object::{CreationParent, SensitiveCreate, qualified_name};
@@ -40,10 +44,20 @@ struct ParentInfo {
     params: ParentParams,
 }
 
-/// Write TPMT_SENSITIVE (Part 2 §12.3.2.5) of `k`.
+/// The size of the wrap's IV (the AES block).
+const WRAP_IV: usize = 16;
+
+/// Write TPMT_SENSITIVE (Part 2 §12.3.2.5) of `k`, its authValue padded to the nameAlg
+/// digest size.
 fn marshal_sensitive(w: &mut Writer<'_>, k: &KeyObject) -> TpmResult<()> {
     w.u16(k.public.type_alg().0)?;
-    w.tpm2b(k.auth.expose())?;
+    let digest = k.public.name_alg.map_or(0, HashAlg::size);
+    let mut auth = Auth::from_slice(k.auth.expose()).ok_or(TpmRc::SIZE)?;
+    let pad = [0u8; MAX_DIGEST];
+    if let Some(zeros) = digest.checked_sub(auth.len()).and_then(|n| pad.get(..n)) {
+        auth.extend(zeros).ok_or(TpmRc::SIZE)?;
+    }
+    w.tpm2b(auth.expose())?;
     w.tpm2b(k.seed_value.expose())?;
     w.tpm2b(k.sensitive.expose())?;
     Ok(())
@@ -166,8 +180,10 @@ impl<P: Platform> Tpm<P> {
         Ok((sym, mac))
     }
 
-    /// Write TPM2B_PRIVATE for `k` under `parent`.
-    fn wrap(parent: &ParentInfo, k: &KeyObject, w: &mut Writer<'_>) -> TpmResult<()> {
+    /// Write TPM2B_PRIVATE for `k` under `parent`, with a fresh IV from the DRBG.
+    fn wrap(&mut self, parent: &ParentInfo, k: &KeyObject, w: &mut Writer<'_>) -> TpmResult<()> {
+        let mut iv = [0u8; WRAP_IV];
+        self.random(&mut iv)?;
         let mut plain = Secret::<MAX_PRIVATE>::zeroed(MAX_PRIVATE).ok_or(TpmRc::FAILURE)?;
         let n = {
             let mut pw = Writer::new(plain.expose_mut());
@@ -176,10 +192,18 @@ impl<P: Platform> Tpm<P> {
         };
         let body = plain.expose_mut().get_mut(..n).ok_or(TpmRc::FAILURE)?;
         let (sym, mac) = Self::storage_keys(parent, k.name.as_slice())?;
-        aes_cfb_encrypt(sym.expose(), &[0; 16], body).ok_or(TpmRc::FAILURE)?;
-        let integrity = hmac(parent.name_alg, mac.expose(), &[body, k.name.as_slice()]);
+        aes_cfb_encrypt(sym.expose(), &iv, body).ok_or(TpmRc::FAILURE)?;
+        let iv_size = u16::try_from(WRAP_IV)
+            .map_err(|_| TpmRc::FAILURE)?
+            .to_be_bytes();
+        let integrity = hmac(
+            parent.name_alg,
+            mac.expose(),
+            &[&iv_size, &iv, body, k.name.as_slice()],
+        );
         w.tpm2b_with(|w| {
             w.tpm2b(integrity.as_slice())?;
+            w.tpm2b(&iv)?;
             w.bytes(body)
         })?;
         Ok(())
@@ -198,14 +222,23 @@ impl<P: Platform> Tpm<P> {
         let name = public.name()?;
         let mut r = Reader::new(private);
         let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| TpmRc::SIZE.at_param(1))?;
-        let body = r.rest();
+        let iv_and_body = r.rest();
         let (sym, mac) = Self::storage_keys(parent, name.as_slice())?;
-        let expect = hmac(parent.name_alg, mac.expose(), &[body, name.as_slice()]);
+        let expect = hmac(
+            parent.name_alg,
+            mac.expose(),
+            &[iv_and_body, name.as_slice()],
+        );
         if !bool::from(subtle::ConstantTimeEq::ct_eq(expect.as_slice(), integrity)) {
             return Err(TpmRc::INTEGRITY.at_param(1));
         }
+        let iv = r.tpm2b(WRAP_IV).map_err(|_| TpmRc::SIZE.at_param(1))?;
+        if iv.len() != WRAP_IV {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
+        let body = r.rest();
         let mut plain = Secret::<MAX_PRIVATE>::from_slice(body).ok_or(TpmRc::SIZE.at_param(1))?;
-        aes_cfb_decrypt(sym.expose(), &[0; 16], plain.expose_mut()).ok_or(TpmRc::FAILURE)?;
+        aes_cfb_decrypt(sym.expose(), iv, plain.expose_mut()).ok_or(TpmRc::FAILURE)?;
         let mut pr = Reader::new(plain.expose());
         let inner = pr.tpm2b(MAX_PRIVATE).map_err(|_| TpmRc::SIZE.at_param(1))?;
         let mut s = Reader::new(inner);
@@ -261,7 +294,7 @@ impl<P: Platform> Tpm<P> {
         crate::commands::object::create_checks(&template, sens.data.len(), Some(&parent.params))
             .map_err(|rc| rc.at_param(2))?;
         let k = self.generate_object(&parent, &template, &sens)?;
-        Self::wrap(&parent, &k, w)?;
+        self.wrap(&parent, &k, w)?;
         k.public.marshal_2b(w)?;
         let cp = CreationParent {
             name: parent.name.as_slice(),
@@ -305,7 +338,7 @@ impl<P: Platform> Tpm<P> {
             return Err(TpmRc::OBJECT_MEMORY);
         }
         let k = self.generate_object(&parent, &template, &sens)?;
-        Self::wrap(&parent, &k, w)?;
+        self.wrap(&parent, &k, w)?;
         k.public.marshal_2b(w)?;
         w.tpm2b(k.name.as_slice())?;
         self.objects
@@ -371,7 +404,7 @@ impl<P: Platform> Tpm<P> {
             return Err(TpmRc::SIZE.at_param(1));
         }
         k.auth = auth;
-        Self::wrap(&parent, &k, w)
+        self.wrap(&parent, &k, w)
     }
 
     /// TPM2_Unseal (Part 3 §12.7): the data of a sealed data object.

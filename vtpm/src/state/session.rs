@@ -77,6 +77,12 @@ pub struct PolicyState {
     pub password_needed: bool,
     /// Time (ms of TPM time, Part 1 §36) after which the policy has expired; 0 = never.
     pub timeout_ms: u64,
+    /// pcrUpdateCounter when TPM2_PolicyPCR checked the PCRs: a change before use fails.
+    pub pcr_counter: Option<u32>,
+    /// The TPMT_PUBLIC digest a create command must use (TPM2_PolicyTemplate).
+    pub template_hash: Option<Digest>,
+    /// TPM2_PolicyNvWritten: whether the authorized NV index must have been written.
+    pub nv_written: Option<bool>,
 }
 
 /// One session.
@@ -117,11 +123,10 @@ pub struct Session {
 impl Session {
     /// Start the policy over (Part 3 §23.19 PolicyRestart; and after each authorization, as
     /// the reference implementation's SessionResetPolicyData): policyDigest back to zeros and
-    /// every assertion dropped; the bind attributes stay.
-    pub fn reset_policy(&mut self, now_ms: u64) {
+    /// every assertion dropped; the bind attributes and the start time stay.
+    pub fn reset_policy(&mut self) {
         self.policy_digest = Digest::zeroed(self.auth_hash.size()).unwrap_or_default();
         self.policy = PolicyState::default();
-        self.start_ms = now_ms;
     }
 }
 

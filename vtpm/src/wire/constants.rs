@@ -57,6 +57,30 @@ newtype! {
         POLICY_SECRET = 0x151;
         /// TPM2_PolicyOR (Part 3 §23.6).
         POLICY_OR = 0x171;
+        /// TPM2_PolicyNV (Part 3 §23.9).
+        POLICY_NV = 0x149;
+        /// TPM2_PolicySigned (Part 3 §23.3).
+        POLICY_SIGNED = 0x160;
+        /// TPM2_PolicyAuthorize (Part 3 §23.16).
+        POLICY_AUTHORIZE = 0x16A;
+        /// TPM2_PolicyCounterTimer (Part 3 §23.10).
+        POLICY_COUNTER_TIMER = 0x16D;
+        /// TPM2_PolicyCpHash (Part 3 §23.13).
+        POLICY_CP_HASH = 0x16E;
+        /// TPM2_PolicyLocality (Part 3 §23.8).
+        POLICY_LOCALITY = 0x16F;
+        /// TPM2_PolicyNameHash (Part 3 §23.14).
+        POLICY_NAME_HASH = 0x170;
+        /// TPM2_PolicyTicket (Part 3 §23.5).
+        POLICY_TICKET = 0x172;
+        /// TPM2_PolicyPCR (Part 3 §23.7).
+        POLICY_PCR = 0x17F;
+        /// TPM2_PolicyNvWritten (Part 3 §23.20).
+        POLICY_NV_WRITTEN = 0x18F;
+        /// TPM2_PolicyTemplate (Part 3 §23.21).
+        POLICY_TEMPLATE = 0x190;
+        /// TPM2_PolicyAuthorizeNV (Part 3 §23.22).
+        POLICY_AUTHORIZE_NV = 0x192;
         /// TPM2_PolicyAuthValue (Part 3 §23.17).
         POLICY_AUTH_VALUE = 0x16B;
         /// TPM2_PolicyCommandCode (Part 3 §23.11).

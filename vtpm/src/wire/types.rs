@@ -186,7 +186,10 @@ pub type Auth = Secret<MAX_DIGEST>;
 /// TPM2B_NONCE contents (Part 2 §10.4.4).
 pub type Nonce = Buf<MAX_DIGEST>;
 /// TPM2B_NAME contents (Part 2 §10.5.3): a handle, or nameAlg ‖ digest.
-pub type Name = Buf<{ 2 + MAX_DIGEST }>;
+pub type Name = Buf<MAX_NAME>;
+
+/// The largest TPM2B_NAME contents: nameAlg ‖ digest.
+pub const MAX_NAME: usize = 2 + MAX_DIGEST;
 
 /// The Name of an entity whose Name is its handle (PCR, permanent, session; Part 1 §16).
 pub fn handle_name(handle: u32) -> Name {
