@@ -591,6 +591,15 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             s1(0x150, &[T1, T0], B::new().b2(b"new").0),
         ),
         (
+            0x149,
+            "PolicyNV",
+            s1(
+                0x149,
+                &[NV, NV, POLICY_S],
+                B::new().b2(&[0; 8]).u16(0).u16(3).0,
+            ),
+        ),
+        (
             0x151,
             "PolicySecret",
             s1(
@@ -668,11 +677,61 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             "MakeCredential",
             s0(0x168, &[T0], B::new().b2(b"secret").b2(&[0; 34]).0),
         ),
+        (
+            0x160,
+            "PolicySigned",
+            s0(
+                0x160,
+                &[T0, POLICY_S],
+                B::new()
+                    .b2(&[])
+                    .b2(&[])
+                    .b2(&[])
+                    .u32(0)
+                    .u16(0x18)
+                    .u16(SHA256)
+                    .b2(&[1; 32])
+                    .b2(&[2; 32])
+                    .0,
+            ),
+        ),
+        (
+            0x16A,
+            "PolicyAuthorize",
+            s0(
+                0x16A,
+                &[POLICY_S],
+                B::new()
+                    .b2(&[0; 32])
+                    .b2(&[])
+                    .b2(&[&SHA256.to_be_bytes()[..], &[3; 32]].concat())
+                    .u16(0x8022)
+                    .u32(RH_OWNER)
+                    .b2(&[4; 48])
+                    .0,
+            ),
+        ),
         (0x16B, "PolicyAuthValue", s0(0x16B, &[POLICY_S], vec![])),
         (
             0x16C,
             "PolicyCommandCode",
             s0(0x16C, &[POLICY_S], B::new().u32(0x150).0),
+        ),
+        (
+            0x16D,
+            "PolicyCounterTimer",
+            s0(0x16D, &[POLICY_S], B::new().b2(&[0; 8]).u16(0).u16(7).0),
+        ),
+        (
+            0x16E,
+            "PolicyCpHash",
+            s0(0x16E, &[POLICY_S], B::new().b2(&[5; 32]).0),
+        ),
+        (0x16F, "PolicyLocality", s0(0x16F, &[POLICY_S], vec![3])),
+        (
+            0x170,
+            "PolicyNameHash",
+            s0(0x170, &[POLICY_S], B::new().b2(&[6; 32]).0),
         ),
         (
             0x171,
@@ -681,6 +740,23 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
                 0x171,
                 &[POLICY_S],
                 B::new().u32(2).b2(&[0; 32]).b2(&[1; 32]).0,
+            ),
+        ),
+        (
+            0x172,
+            "PolicyTicket",
+            s0(
+                0x172,
+                &[POLICY_S],
+                B::new()
+                    .b2(&[0; 8])
+                    .b2(&[])
+                    .b2(&[])
+                    .b2(&[&SHA256.to_be_bytes()[..], &[3; 32]].concat())
+                    .u16(0x8023)
+                    .u32(RH_OWNER)
+                    .b2(&[4; 48])
+                    .0,
             ),
         ),
         (0x173, "ReadPublic", s0(0x173, &[T0], vec![])),
@@ -711,6 +787,11 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             ),
         ),
         (0x17E, "PCR_Read", s0(0x17E, &[], pcr_sel())),
+        (
+            0x17F,
+            "PolicyPCR",
+            s0(0x17F, &[POLICY_S], B::new().b2(&[]).raw(&pcr_sel()).0),
+        ),
         (0x180, "PolicyRestart", s0(0x180, &[POLICY_S], vec![])),
         (0x181, "ReadClock", s0(0x181, &[], vec![])),
         (0x182, "PCR_Extend", s1(0x182, &[PCR], digests())),
@@ -726,6 +807,12 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
         ),
         (0x189, "PolicyGetDigest", s0(0x189, &[POLICY_S], vec![])),
         (0x18C, "PolicyPassword", s0(0x18C, &[POLICY_S], vec![])),
+        (0x18F, "PolicyNvWritten", s0(0x18F, &[POLICY_S], vec![1])),
+        (
+            0x190,
+            "PolicyTemplate",
+            s0(0x190, &[POLICY_S], B::new().b2(&[7; 32]).0),
+        ),
         (
             0x191,
             "CreateLoaded",
@@ -737,6 +824,11 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
                     .b2(&ecc_public(STORAGE, 3, SHA256))
                     .0,
             ),
+        ),
+        (
+            0x192,
+            "PolicyAuthorizeNV",
+            s1(0x192, &[NV, NV, POLICY_S], vec![]),
         ),
     ]
 }
