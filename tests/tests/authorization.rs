@@ -946,3 +946,98 @@ fn rewrapping_an_object_never_reuses_a_keystream_nor_shows_the_auth_length() {
         .count();
     assert!(diff > 40, "ciphertexts differ throughout ({diff} bytes)");
 }
+
+const POLICY_PCR: u32 = 0x17F;
+const POLICY_LOCALITY: u32 = 0x16F;
+const POLICY_CP_HASH: u32 = 0x16E;
+
+fn policy_use(s: &CallerSession) -> AuthCmd {
+    AuthCmd {
+        handle: s.handle,
+        nonce: vec![9; 16],
+        attrs: 1,
+        hmac: vec![],
+    }
+}
+
+#[test]
+fn policy_pcr_fails_once_a_selected_pcr_changes() {
+    let mut h = Harness::new();
+    let parent = storage_primary(&mut h);
+    // sha256:15 (PCR 16 and 23 do not move pcrUpdateCounter, PC Client TPM_PT_PCR_NO_INCREMENT)
+    let sel = [
+        &1u32.to_be_bytes()[..],
+        &SHA256.to_be_bytes(),
+        &[3, 0, 0x80, 0],
+    ]
+    .concat();
+    let pcr_digest = digest(SHA256, &[&[0; 32]]);
+    let policy = digest(
+        SHA256,
+        &[&[0; 32], &POLICY_PCR.to_be_bytes(), &sel, &pcr_digest],
+    );
+    let (obj, _, _, _) = child(&mut h, parent, &sealed_template(0, &policy), b"", b"s");
+    let pcr_policy = |h: &mut Harness, given: &[u8]| {
+        let s = start_session(h, RH_NULL, b"", 1);
+        let mut p = Vec::new();
+        tpm2b(&mut p, given);
+        p.extend(&sel);
+        (h.send(POLICY_PCR, &[s.handle], &[], &p).rc(), s)
+    };
+    let (rc, s) = pcr_policy(&mut h, &pcr_digest);
+    assert_eq!(rc, 0);
+    assert_eq!(unseal(&mut h, obj, policy_use(&s)).rc(), 0);
+    let (rc, s) = pcr_policy(&mut h, b"");
+    assert_eq!(rc, 0);
+    let p = digest_values(&[(SHA256, &[1; 32])]);
+    h.ok(cc::PCR_EXTEND, &[15], &[AuthCmd::pw(b"")], &p);
+    assert_eq!(
+        unseal(&mut h, obj, policy_use(&s)).rc(),
+        0x128,
+        "PCR_CHANGED"
+    );
+    let (rc, _) = pcr_policy(&mut h, &pcr_digest);
+    assert_eq!(rc, 0x1C4, "the old PCR digest: VALUE at parameter 1");
+}
+
+#[test]
+fn policy_locality_and_cp_hash_are_checked_at_use() {
+    let mut h = Harness::new();
+    let parent = storage_primary(&mut h);
+    // Locality 1 only (TPMA_LOCALITY bit 1).
+    let policy = digest(SHA256, &[&[0; 32], &POLICY_LOCALITY.to_be_bytes(), &[0x02]]);
+    let (obj, _, _, _) = child(&mut h, parent, &sealed_template(0, &policy), b"", b"s");
+    let s = start_session(&mut h, RH_NULL, b"", 1);
+    h.ok(POLICY_LOCALITY, &[s.handle], &[], &[0x02]);
+    assert_eq!(unseal(&mut h, obj, policy_use(&s)).rc(), 0x907, "LOCALITY");
+    h.locality = 1;
+    assert_eq!(unseal(&mut h, obj, policy_use(&s)).rc(), 0);
+    h.locality = 0;
+    assert_eq!(
+        h.send(POLICY_LOCALITY, &[s.handle], &[], &[0x40]).rc(),
+        0,
+        "extended locality on a fresh policy"
+    );
+    assert_eq!(
+        h.send(POLICY_LOCALITY, &[s.handle], &[], &[0x01]).rc(),
+        0x1CD,
+        "mixing normal and extended: RANGE"
+    );
+    // PolicyCpHash: the policy allows Unseal of this object only.
+    let name = {
+        let public = read_public(&mut h, obj);
+        [&SHA256.to_be_bytes()[..], &digest(SHA256, &[&public[2..]])].concat()
+    };
+    let cp = digest(SHA256, &[&UNSEAL.to_be_bytes(), &name]);
+    let policy = digest(SHA256, &[&[0; 32], &POLICY_CP_HASH.to_be_bytes(), &cp]);
+    let (obj2, _, _, _) = child(&mut h, parent, &sealed_template(0, &policy), b"", b"t");
+    let s = start_session(&mut h, RH_NULL, b"", 1);
+    let mut p = Vec::new();
+    tpm2b(&mut p, &cp);
+    h.ok(POLICY_CP_HASH, &[s.handle], &[], &p);
+    assert_eq!(
+        unseal(&mut h, obj2, policy_use(&s)).rc(),
+        POLICY_FAIL_S1,
+        "cpHash names the first object"
+    );
+}

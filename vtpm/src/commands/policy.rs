@@ -910,3 +910,25 @@ impl<P: Platform> Tpm<P> {
         self.update_session(c, 0, Session::reset_policy)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_condition;
+
+    #[test]
+    fn tpm_eo_comparisons() {
+        let (a, b) = ([0x80u8, 0], [0x7Fu8, 0xFF]); // a negative if signed, larger unsigned
+        let t = |op| check_condition(op, &a, &b).unwrap();
+        assert!(!t(0) && t(1));
+        assert!(!t(2) && t(3), "signed: a < b; unsigned: a > b");
+        assert!(t(4) && !t(5));
+        assert!(!t(6) && t(7));
+        assert!(t(8) && !t(9));
+        assert!(check_condition(0xA, &[0xF0], &[0x30]).unwrap());
+        assert!(!check_condition(0xA, &[0xF0], &[0x31]).unwrap());
+        assert!(check_condition(0xB, &[0xF0], &[0x0F]).unwrap());
+        assert!(!check_condition(0xB, &[0xF0], &[0x10]).unwrap());
+        assert!(check_condition(0, &[], &[]).unwrap());
+        assert!(check_condition(0xC, &[1], &[1]).is_err());
+    }
+}
