@@ -59,6 +59,7 @@ from tpmlib import PW, auth, build  # noqa: E402
 
 # --- constants (Part 2) -------------------------------------------------------------------
 RH_OWNER, RH_NULL, RH_LOCKOUT, RH_ENDORSEMENT = 0x40000001, 0x40000007, 0x4000000A, 0x4000000B
+RH_PLATFORM = 0x4000000C
 SHA256, ALG_NULL, ALG_XOR, ALG_AES, ALG_CFB = 0x000B, 0x0010, 0x000A, 0x0006, 0x0043
 ALG_ECC, ALG_KEYEDHASH, ALG_ECDSA = 0x0023, 0x0008, 0x0018
 CC = dict(
@@ -735,6 +736,23 @@ def cases(t):
     row("legit: tpm2_startauthsession --bind-context, tpm2_unseal with that session", ACCEPT, rc)
     if rc == 0:
         note("data ok" if out == b"tools sealed" else f"data {out!r}")
+
+    # HierarchyControl (Part 3 §24.2): firmware takes platform authority away from the guest
+    # until the next boot; nobody else may.
+    def hctl(auth_handle, enable, state):
+        return t.call(0x121, [auth_handle], [PW], struct.pack(">IB", enable, state))
+
+    row("hierarchy: the owner disables the platform hierarchy (AUTH_TYPE)", REFUSE,
+        hctl(RH_OWNER, RH_PLATFORM, 0))
+    row("legit: the platform disables itself", ACCEPT, hctl(RH_PLATFORM, RH_PLATFORM, 0))
+    row("hierarchy: the disabled platform enables itself again", REFUSE,
+        hctl(RH_PLATFORM, RH_PLATFORM, 1))
+    row("hierarchy: Clear through the disabled platform", REFUSE,
+        t.call(0x126, [RH_PLATFORM], [PW]))
+    t.init()
+    t.ok("Startup", "Startup", params=struct.pack(">H", 0))
+    row("legit: the platform hierarchy is back after _TPM_Init + Startup(CLEAR)", ACCEPT,
+        hctl(RH_PLATFORM, RH_PLATFORM, 1))
     return rows
 
 

@@ -1041,3 +1041,70 @@ fn policy_locality_and_cp_hash_are_checked_at_use() {
         "cpHash names the first object"
     );
 }
+
+const HIERARCHY_CONTROL: u32 = 0x121;
+
+#[test]
+fn hierarchy_control_takes_the_platform_away_until_the_next_boot() {
+    let mut h = Harness::new();
+    let pw = || [AuthCmd::pw(b"")];
+    let ctl = |h: &mut Harness, auth: u32, enable: u32, state: u8| {
+        let p = [&enable.to_be_bytes()[..], &[state]].concat();
+        h.send(HIERARCHY_CONTROL, &[auth], &pw(), &p).rc()
+    };
+    // Only the platform may touch the platform hierarchy.
+    assert_eq!(ctl(&mut h, RH_OWNER, RH_PLATFORM, 0), 0x124, "AUTH_TYPE");
+    // The owner may disable its own hierarchy, not enable it again.
+    let parent = storage_primary(&mut h);
+    h.ok(
+        EVICT_CONTROL,
+        &[RH_OWNER, parent],
+        &pw(),
+        &0x8100_0030u32.to_be_bytes(),
+    );
+    assert_eq!(ctl(&mut h, RH_OWNER, RH_OWNER, 0), 0);
+    assert_eq!(
+        h.send(READ_PUBLIC, &[parent], &[], &[]).rc(),
+        0x910,
+        "flushed"
+    );
+    assert_eq!(
+        h.send(READ_PUBLIC, &[0x8100_0030], &[], &[]).rc(),
+        0x18B,
+        "a persistent owner object is out of reach"
+    );
+    assert_eq!(
+        ctl(&mut h, RH_OWNER, RH_OWNER, 1),
+        0x185,
+        "HIERARCHY at handle 1"
+    );
+    assert_eq!(ctl(&mut h, RH_PLATFORM, RH_OWNER, 1), 0);
+    assert_eq!(h.send(READ_PUBLIC, &[0x8100_0030], &[], &[]).rc(), 0);
+    // The platform disables itself: its authorization is gone until Startup(CLEAR).
+    assert_eq!(ctl(&mut h, RH_PLATFORM, RH_PLATFORM, 0), 0);
+    assert_eq!(ctl(&mut h, RH_PLATFORM, RH_PLATFORM, 1), 0x185);
+    let r = h.send(cc::CLEAR, &[RH_PLATFORM], &pw(), &[]);
+    assert_eq!(r.rc(), 0x185, "no Clear through the platform");
+    assert_eq!(ctl(&mut h, RH_OWNER, RH_PLATFORM_NV, 0), 0x124);
+    assert_eq!(
+        h.send(
+            HIERARCHY_CONTROL,
+            &[RH_OWNER],
+            &pw(),
+            &[0x40, 0, 0, 0x0D, 2]
+        )
+        .rc(),
+        0x2C4,
+        "state 2: VALUE at parameter 2"
+    );
+    h.ok(cc::SHUTDOWN, &[], &[], &[0, 0]);
+    h.tpm.init();
+    h.ok(cc::STARTUP, &[], &[], &[0, 0]);
+    assert_eq!(
+        ctl(&mut h, RH_PLATFORM, RH_PLATFORM, 1),
+        0,
+        "back after the reboot"
+    );
+}
+
+const RH_PLATFORM_NV: u32 = 0x4000_000D;

@@ -36,6 +36,8 @@ pub enum HandleKind {
     EntityOrNull,
     /// TPMI_RH_CLEAR: TPM_RH_LOCKOUT or TPM_RH_PLATFORM.
     Clear,
+    /// TPMI_RH_HIERARCHY: owner, endorsement or platform.
+    Hierarchy,
     /// TPMI_RH_HIERARCHY_AUTH: owner, endorsement, platform or lockout.
     HierarchyAuth,
     /// TPMI_RH_HIERARCHY+: owner, endorsement, platform or null.
@@ -184,6 +186,7 @@ use HandleKind as H;
 /// The implemented commands, sorted by code.
 pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::EVICT_CONTROL, &[H::Provision, H::Object], 1, NV),
+    cmd(TpmCc::HIERARCHY_CONTROL, &[H::Hierarchy], 1, NV | EXTENSIVE),
     cmd(TpmCc::NV_UNDEFINE_SPACE, &[H::Provision, H::NvIndex], 1, NV),
     cmd(TpmCc::CLEAR, &[H::Clear], 1, NV | EXTENSIVE),
     cmd(TpmCc::CLEAR_CONTROL, &[H::Clear], 1, NV),
@@ -586,6 +589,7 @@ impl<P: Platform> Tpm<P> {
                     || (h == RH_NULL && kind == HandleKind::EntityOrNull)
             }
             HandleKind::Clear => matches!(h, RH_LOCKOUT | RH_PLATFORM),
+            HandleKind::Hierarchy => matches!(h, RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM),
             HandleKind::HierarchyAuth => {
                 matches!(h, RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_LOCKOUT)
             }
@@ -624,10 +628,22 @@ impl<P: Platform> Tpm<P> {
         {
             return Err(TpmRc::reference_h(u8::try_from(i).unwrap_or(0)));
         }
-        if ht == HT_NV_INDEX && self.nv.get(h).is_none() {
+        // An index or persistent object of a disabled hierarchy is not there (Part 3 §24.2).
+        if ht == HT_NV_INDEX
+            && !self.nv.get(h).is_some_and(|nv| {
+                if nv.has(crate::state::nv::attr::PLATFORMCREATE) {
+                    self.hier.ph_enable_nv
+                } else {
+                    self.hier.sh_enable
+                }
+            })
+        {
             return Err(TpmRc::HANDLE.at_handle(n));
         }
-        if ht == HT_PERSISTENT && self.objects.get(h).is_none() {
+        if ht == HT_PERSISTENT
+            && !matches!(self.objects.get(h), Some(crate::state::object::Object::Key(k))
+                if self.hier.enabled(k.hierarchy))
+        {
             return Err(TpmRc::HANDLE.at_handle(n));
         }
         if ht == HT_PERMANENT && !self.hier.enabled(h) {

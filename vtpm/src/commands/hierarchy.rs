@@ -4,7 +4,9 @@ use crate::Tpm;
 use crate::dispatch::{Cmd, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
-use crate::wire::constants::handle::{RH_ENDORSEMENT, RH_LOCKOUT, RH_OWNER};
+use crate::wire::constants::handle::{
+    RH_ENDORSEMENT, RH_LOCKOUT, RH_OWNER, RH_PLATFORM, RH_PLATFORM_NV,
+};
 use crate::wire::types::{Auth, Digest, MAX_DIGEST};
 
 /// The hash of the context integrity HMAC (TPM_PT_CONTEXT_HASH: SHA-384).
@@ -51,6 +53,59 @@ impl<P: Platform> Tpm<P> {
         self.objects.flush_hierarchies(&[RH_OWNER, RH_ENDORSEMENT]);
         self.nv
             .retain(|nv| nv.has(crate::state::nv::attr::PLATFORMCREATE));
+        Ok(())
+    }
+
+    /// TPM2_HierarchyControl (Part 3 §24.2): enable or disable the owner, endorsement or
+    /// platform hierarchy or the platform's NV indices. Only the platform may touch the
+    /// platform's (and re-enable the others); the owner and endorsement may disable their
+    /// own (TPM_RC_AUTH_TYPE otherwise). Disabling a hierarchy flushes its transient objects;
+    /// its persistent objects and NV indices stay, unreachable (TPM_RC_HANDLE). Once the
+    /// platform hierarchy is disabled nothing re-enables it before the next Startup(CLEAR).
+    pub(crate) fn hierarchy_control(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        let enable = p.u32()?;
+        let state = p.u8()?;
+        if !matches!(
+            enable,
+            RH_OWNER | RH_ENDORSEMENT | RH_PLATFORM | RH_PLATFORM_NV
+        ) {
+            return Err(TpmRc::VALUE.at_param(1));
+        }
+        let select = match state {
+            0 => false,
+            1 => true,
+            _ => return Err(TpmRc::VALUE.at_param(2)),
+        };
+        p.finish()?;
+        let auth = c.handle(0);
+        let h = &mut self.hier;
+        let slot = match enable {
+            RH_OWNER => {
+                if (auth != RH_PLATFORM && auth != RH_OWNER)
+                    || (!h.sh_enable && select && auth != RH_PLATFORM)
+                {
+                    return Err(TpmRc::AUTH_TYPE);
+                }
+                &mut h.sh_enable
+            }
+            RH_ENDORSEMENT => {
+                if (auth != RH_PLATFORM && auth != RH_ENDORSEMENT)
+                    || (!h.eh_enable && select && auth != RH_PLATFORM)
+                {
+                    return Err(TpmRc::AUTH_TYPE);
+                }
+                &mut h.eh_enable
+            }
+            _ if auth != RH_PLATFORM => return Err(TpmRc::AUTH_TYPE),
+            RH_PLATFORM => &mut h.ph_enable,
+            _ => &mut h.ph_enable_nv,
+        };
+        if *slot != select {
+            *slot = select;
+            if !select && enable != RH_PLATFORM_NV {
+                self.objects.flush_transient(enable);
+            }
+        }
         Ok(())
     }
 

@@ -66,6 +66,7 @@ impl<P: Platform> Tpm<P> {
             TpmCc::DICTIONARY_ATTACK_LOCK_RESET => self.da_lock_reset(p)?,
             TpmCc::DICTIONARY_ATTACK_PARAMETERS => self.da_parameters(p)?,
             TpmCc::CLEAR_CONTROL => self.clear_control(c, p)?,
+            TpmCc::HIERARCHY_CONTROL => self.hierarchy_control(c, p)?,
             TpmCc::HIERARCHY_CHANGE_AUTH => self.hierarchy_change_auth(c, p)?,
             TpmCc::FLUSH_CONTEXT => self.flush_context(p)?,
             TpmCc::CONTEXT_SAVE => self.context_save(c, p, w)?,

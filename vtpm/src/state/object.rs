@@ -208,6 +208,16 @@ impl Objects {
         }
     }
 
+    /// Flush the transient objects of `hierarchy` (a disabled hierarchy's persistent
+    /// objects stay, unreachable until it is enabled again).
+    pub fn flush_transient(&mut self, hierarchy: u32) {
+        for s in self.slots.iter_mut() {
+            if matches!(s, Some(Object::Key(k)) if k.hierarchy == hierarchy) {
+                *s = None;
+            }
+        }
+    }
+
     /// Whether a free slot exists.
     pub fn has_free(&self) -> bool {
         self.slots.iter().any(Option::is_none)

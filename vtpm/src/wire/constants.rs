@@ -127,6 +127,8 @@ newtype! {
         CLEAR = 0x126;
         /// TPM2_ClearControl (Part 3 §24.7).
         CLEAR_CONTROL = 0x127;
+        /// TPM2_HierarchyControl (Part 3 §24.2).
+        HIERARCHY_CONTROL = 0x121;
         /// TPM2_HierarchyChangeAuth (Part 3 §24.8).
         HIERARCHY_CHANGE_AUTH = 0x129;
         /// TPM2_CreatePrimary (Part 3 §24.1).
