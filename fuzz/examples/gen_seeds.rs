@@ -485,7 +485,27 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             "NV_UndefineSpace",
             s1(0x122, &[RH_OWNER, NV], vec![]),
         ),
+        (
+            0x121,
+            "HierarchyControl",
+            s1(
+                0x121,
+                &[RH_OWNER],
+                B::new().u32(RH_OWNER).0.into_iter().chain([1]).collect(),
+            ),
+        ),
         (0x126, "Clear", s1(0x126, &[RH_LOCKOUT], vec![])),
+        (
+            0x128,
+            "ClockSet",
+            s1(0x128, &[RH_OWNER], B::new().u32(0).u32(100_000).0),
+        ),
+        (
+            0x12E,
+            "SetPrimaryPolicy",
+            s1(0x12E, &[RH_OWNER], B::new().b2(&[9; 32]).u16(SHA256).0),
+        ),
+        (0x130, "ClockRateAdjust", s1(0x130, &[RH_PLATFORM], vec![1])),
         (
             0x12A,
             "NV_DefineSpace",

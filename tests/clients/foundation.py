@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import sys
+import struct
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -77,6 +78,8 @@ class Foundation:
         self.hash()
         self.getcap()
         self.readclock()
+        self.setclock()
+        self.primary_policy()
         self.dictionarylockout()
         self.clear()
         self.shutdown()
@@ -394,6 +397,54 @@ class Foundation:
                 f"tpm2_readclock went backwards: {t1}/{c1['clock']} then {t2}/{c2['clock']}")
         T.check(c1["safe"] in ("yes", "no"), f"tpm2_readclock: safe is {c1['safe']!r}")
         T.log(f"ok: tpm2_readclock (time {t1} -> {t2} ms, reset_count {c1['reset_count']})")
+
+    def setclock(self):
+        """tpm2_setclock moves Clock forward (never back: TPM_RC_VALUE), tpm2_clockrateadjust
+        takes a valid adjustment (TPM2_ClockSet / ClockRateAdjust, Part 3 §29)."""
+        def clock():
+            top = T.parse_toplevel(self.tool("tpm2_readclock").text)
+            return int(T.subfields(top["clock_info"][1])["clock"])
+
+        target = clock() + 50_000_000
+        self.tool("tpm2_setclock", str(target))
+        after = clock()
+        T.check(target <= after < target + 60_000, f"tpm2_setclock {target}: clock {after}")
+        res = self.tool("tpm2_setclock", "5", ok=False)
+        T.check("0x1c4" in res.stderr.lower() or "0x1C4" in res.stderr,
+                f"tpm2_setclock backwards must fail with TPM_RC_VALUE (0x1C4): {res.stderr}")
+        self.tool("tpm2_clockrateadjust", "ss")
+        self.tool("tpm2_clockrateadjust", "f")
+        T.log(f"ok: tpm2_setclock (clock {after}), backwards refused, tpm2_clockrateadjust")
+
+    def primary_policy(self):
+        """tpm2_setprimarypolicy gives the owner hierarchy an authPolicy
+        (PolicyCommandCode(NV_DefineSpace), computed in a trial session and with hashlib);
+        a policy session satisfying it defines an index, one for another command code
+        cannot; the policy is then removed (TPM2_SetPrimaryPolicy, Part 3 §24.6)."""
+        trial, pol = self.path("trial.ctx"), self.path("owner.pol")
+        self.tool("tpm2_startauthsession", "-S", trial)
+        self.tool("tpm2_policycommandcode", "-S", trial, "-L", pol, "TPM2_CC_NV_DefineSpace")
+        self.tool("tpm2_flushcontext", trial)
+        with open(pol, "rb") as f:
+            digest = f.read()
+        want = hashlib.sha256(bytes(32) + struct.pack(">II", 0x16C, 0x12A)).digest()
+        T.check(digest == want, f"PolicyCommandCode digest {digest.hex()} != {want.hex()}")
+        self.tool("tpm2_setprimarypolicy", "-C", "o", "-L", pol, "-g", "sha256")
+        for cc, index, ok in (("TPM2_CC_NV_DefineSpace", "0x1500100", True),
+                              ("TPM2_CC_NV_UndefineSpace", "0x1500101", False)):
+            sess = self.path("policy.ctx")
+            self.tool("tpm2_startauthsession", "--policy-session", "-S", sess)
+            self.tool("tpm2_policycommandcode", "-S", sess, cc)
+            res = self.tool("tpm2_nvdefine", index, "-C", "o", "-s", "8",
+                            "-a", "ownerread|ownerwrite", "-P", f"session:{sess}", ok=ok)
+            self.tool("tpm2_flushcontext", sess, ok=None)
+            if not ok:
+                T.check("0x99d" in res.stderr.lower(),
+                        f"a policy for another command must fail with POLICY_FAIL: {res.stderr}")
+        self.tool("tpm2_nvundefine", "0x1500100", "-C", "o")
+        self.tool("tpm2_setprimarypolicy", "-C", "o")
+        T.log("ok: tpm2_setprimarypolicy (owner policy = PolicyCommandCode(NV_DefineSpace)), "
+              "a policy session defines an index, a wrong command code is refused")
 
     def dictionarylockout(self):
         """tpm2_dictionarylockout sets the DA parameters and clears the counter; getcap reads

@@ -190,6 +190,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::NV_UNDEFINE_SPACE, &[H::Provision, H::NvIndex], 1, NV),
     cmd(TpmCc::CLEAR, &[H::Clear], 1, NV | EXTENSIVE),
     cmd(TpmCc::CLEAR_CONTROL, &[H::Clear], 1, NV),
+    cmd(TpmCc::CLOCK_SET, &[H::Provision], 1, NV),
     cmd(
         TpmCc::HIERARCHY_CHANGE_AUTH,
         &[H::HierarchyAuth],
@@ -197,6 +198,8 @@ pub const COMMANDS: &[CommandInfo] = &[
         NV | DEC,
     ),
     cmd(TpmCc::NV_DEFINE_SPACE, &[H::Provision], 1, NV | DEC),
+    cmd(TpmCc::SET_PRIMARY_POLICY, &[H::HierarchyAuth], 1, NV | DEC),
+    cmd(TpmCc::CLOCK_RATE_ADJUST, &[H::Provision], 1, 0),
     cmd_rh(TpmCc::CREATE_PRIMARY, &[H::HierarchyOrNull], 1, DEC | ENC),
     cmd(TpmCc::NV_INCREMENT, &[H::NvAuth, H::NvIndex], 1, NV),
     cmd(TpmCc::NV_EXTEND, &[H::NvAuth, H::NvIndex], 1, NV | DEC),
@@ -395,6 +398,11 @@ impl<'a> Params<'a> {
     /// The next parameter, a `u32`.
     pub fn u32(&mut self) -> TpmResult<u32> {
         self.next(|r| Ok(r.u32()?))
+    }
+
+    /// The next parameter, a `u64`.
+    pub fn u64(&mut self) -> TpmResult<u64> {
+        self.next(|r| Ok(r.u64()?))
     }
 
     /// The next parameter, a TPM2B of at most `max` bytes.

@@ -111,6 +111,7 @@ impl<P: Platform> Tpm<P> {
                 reset_count: 0,
                 restart_count: 0,
                 total_resets: 0,
+                clock_offset_ms: 0,
                 clear_count: 0,
             },
             context_sequence: 1,

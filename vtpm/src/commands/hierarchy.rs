@@ -109,6 +109,29 @@ impl<P: Platform> Tpm<P> {
         Ok(())
     }
 
+    /// TPM2_SetPrimaryPolicy (Part 3 §24.6): the authPolicy of a hierarchy (owner,
+    /// endorsement, platform or lockout). Its size must be hashAlg's digest size (an empty
+    /// policy with TPM_ALG_NULL removes it): TPM_RC_SIZE at parameter 1 otherwise.
+    pub(crate) fn set_primary_policy(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        let policy = p.tpm2b(MAX_DIGEST)?;
+        let alg = p.next(crate::wire::types::read_hash_or_null)?;
+        p.finish()?;
+        if policy.len() != alg.map_or(0, crate::crypto::hash::HashAlg::size) {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
+        let digest = Digest::from_slice(policy).ok_or(TpmRc::SIZE.at_param(1))?;
+        let h = &mut self.hier;
+        let slot = match c.handle(0) {
+            RH_OWNER => &mut h.owner_policy,
+            RH_ENDORSEMENT => &mut h.endorsement_policy,
+            RH_PLATFORM => &mut h.platform_policy,
+            RH_LOCKOUT => &mut h.lockout_policy,
+            _ => return Err(TpmRc::VALUE.at_handle(1)),
+        };
+        *slot = digest;
+        Ok(())
+    }
+
     /// TPM2_ClearControl (Part 3 §24.7): lockout may only set disableClear; platform may
     /// also clear it (TPM_RC_AUTH_FAIL for lockout trying to clear it).
     pub(crate) fn clear_control(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {

@@ -51,6 +51,8 @@ pub struct Clock {
     /// TPM Resets since manufacture (totalResetCount): never cleared, not even by
     /// TPM2_Clear; saved contexts are bound to it (Part 1 §30.3).
     pub total_resets: u64,
+    /// What TPM2_ClockSet added to Clock (Part 3 §29.2): Clock only moves forward.
+    pub clock_offset_ms: u64,
     /// Startup(CLEAR) count (the reference implementation's clearCount): saved contexts of
     /// stClear objects are bound to it, so they do not load after a TPM Restart.
     pub clear_count: u64,
@@ -60,11 +62,18 @@ impl Clock {
     /// TPMS_CLOCK_INFO now.
     pub fn info(&self) -> ClockInfo {
         ClockInfo {
-            clock: self.last_ms.saturating_sub(self.base_ms),
+            clock: self.clock(),
             reset_count: self.reset_count,
             restart_count: self.restart_count,
             safe: true,
         }
+    }
+
+    /// TPMS_CLOCK_INFO.clock: ms since manufacture, plus what ClockSet added.
+    pub fn clock(&self) -> u64 {
+        self.last_ms
+            .saturating_sub(self.base_ms)
+            .saturating_add(self.clock_offset_ms)
     }
 
     /// TPMS_TIME_INFO.time: ms since the last _TPM_Init.

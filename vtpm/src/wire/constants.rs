@@ -129,6 +129,12 @@ newtype! {
         CLEAR_CONTROL = 0x127;
         /// TPM2_HierarchyControl (Part 3 §24.2).
         HIERARCHY_CONTROL = 0x121;
+        /// TPM2_ClockSet (Part 3 §29.2).
+        CLOCK_SET = 0x128;
+        /// TPM2_SetPrimaryPolicy (Part 3 §24.6).
+        SET_PRIMARY_POLICY = 0x12E;
+        /// TPM2_ClockRateAdjust (Part 3 §29.3).
+        CLOCK_RATE_ADJUST = 0x130;
         /// TPM2_HierarchyChangeAuth (Part 3 §24.8).
         HIERARCHY_CHANGE_AUTH = 0x129;
         /// TPM2_CreatePrimary (Part 3 §24.1).
