@@ -315,6 +315,11 @@ impl<P: Platform, T: TdxTransport, const N: usize> VtpmServer<P, T, N> {
             return refuse(status::NOT_STARTED);
         };
         let payload = self.plain.get_mut(..plen).unwrap_or(&mut []);
+        // A hello on an open channel starts a new one (the user TD rebooted its firmware or
+        // lost the channel); the old keys are wiped. Only the TD measured into PCR 0 passes.
+        if matches!(inst.link, Link::Open(_)) && is_hello(payload) {
+            inst.link = Link::Waiting;
+        }
         match &mut inst.link {
             Link::Waiting => match accept(inst, payload, &self.policy, &mut self.transport) {
                 Ok(hello) => {
@@ -387,6 +392,12 @@ impl<P: Platform, T: TdxTransport, const N: usize> VtpmServer<P, T, N> {
             }
         }
     }
+}
+
+fn is_hello(b: &[u8]) -> bool {
+    b.len() == channel::HELLO_SIZE
+        && b.first() == Some(&channel::VERSION)
+        && b.get(1) == Some(&channel::kind::HELLO)
 }
 
 fn refuse(st: u8) -> (Event, u8, usize) {
