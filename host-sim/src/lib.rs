@@ -19,6 +19,8 @@ mod platform;
 pub mod qemu;
 pub mod snp;
 pub mod snp_verify;
+pub mod tdx;
+pub mod tdx_verify;
 pub mod vcek_cert;
 
 pub use platform::{EntropyFault, SimPlatform};

@@ -4,6 +4,7 @@
 //! host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N] [--idle-timeout SECONDS]
 //! host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
 //! host-sim verify-snp-report REPORT.bin VCEK
+//! host-sim verify-tdx-quote QUOTE [--root CERT] [--ignore-time]
 //! tpm_server [-port N] [-rm] [-h]        (this binary invoked under the name `tpm_server`)
 //! ```
 //! Under the name `tpm_server` (a symlink or copy) it accepts the flags of IBM's `tpm_server`
@@ -24,6 +25,7 @@ Usage:
                  [--idle-timeout SECONDS]
   host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
   host-sim verify-snp-report REPORT.bin VCEK
+  host-sim verify-tdx-quote QUOTE [--root CERT] [--ignore-time]
   host-sim --help
 
 serve     Serve the Microsoft TPM simulator protocol on 127.0.0.1: TPM commands on port N,
@@ -43,6 +45,9 @@ qemu      Serve one QEMU through its tpm-emulator backend on the unix socket PAT
 
 verify-snp-report  Print an SEV-SNP attestation report and verify its signature with the VCEK
           (certificate DER/PEM or public key); `host-sim verify-snp-report --help`.
+
+verify-tdx-quote  Verify an Intel TDX quote (v4/v5) up to the pinned Intel SGX Root CA and
+          print its TD fields; `host-sim verify-tdx-quote --help`.
 
 Invoked as `tpm_server` (symlink or copy), it takes IBM tpm_server's flags instead:
   tpm_server [-port N] [-rm] [-h]
@@ -71,6 +76,8 @@ enum Action {
     Qemu(Vec<String>),
     /// `host-sim verify-snp-report ARGS...`: see [`host_sim::snp_verify::main`].
     VerifySnpReport(Vec<String>),
+    /// `host-sim verify-tdx-quote ARGS...`: see [`host_sim::tdx_verify::main`].
+    VerifyTdxQuote(Vec<String>),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -170,6 +177,7 @@ fn parse_host_sim(args: &[String]) -> Result<Action, UsageError> {
         "serve" => {}
         "qemu" => return Ok(Action::Qemu(rest.to_vec())),
         "verify-snp-report" => return Ok(Action::VerifySnpReport(rest.to_vec())),
+        "verify-tdx-quote" => return Ok(Action::VerifyTdxQuote(rest.to_vec())),
         other => return Err(usage_error(format!("unknown command `{other}`"), USAGE)),
     }
     let mut opts = ServeOptions::default();
@@ -294,6 +302,7 @@ fn main() -> ExitCode {
         Ok(Action::Serve(opts)) => serve(prog, &opts),
         Ok(Action::Qemu(args)) => host_sim::qemu::main(&args),
         Ok(Action::VerifySnpReport(args)) => host_sim::snp_verify::main(&args),
+        Ok(Action::VerifyTdxQuote(args)) => host_sim::tdx_verify::main(&args),
         Err(e) => {
             eprintln!("{prog}: {}\n\n{}", e.message, e.usage);
             ExitCode::from(2)
