@@ -1108,3 +1108,64 @@ fn hierarchy_control_takes_the_platform_away_until_the_next_boot() {
 }
 
 const RH_PLATFORM_NV: u32 = 0x4000_000D;
+/// NV_DefineSpace of `index` (nameAlg SHA-256, empty authValue and authPolicy).
+fn define_nv(h: &mut Harness, index: u32, attrs: u32, size: u16) {
+    let mut public = index.to_be_bytes().to_vec();
+    public.extend(SHA256.to_be_bytes());
+    public.extend(attrs.to_be_bytes());
+    tpm2b(&mut public, b"");
+    public.extend(size.to_be_bytes());
+    let mut p = Vec::new();
+    tpm2b(&mut p, b"");
+    tpm2b(&mut p, &public);
+    h.ok(NV_DEFINE_SPACE, &[RH_OWNER], &[AuthCmd::pw(b"")], &p);
+}
+
+/// Part 3 §23.22: PolicyAuthorizeNV reads a TPMT_HA from the index whatever its type. A
+/// counter is not refused for being a counter (libtpms and the reference code alike): its
+/// value is not a TPMT_HA of the session's hash (TPM_RC_HASH); an ordinary index holding
+/// sha256 ‖ policyDigest is accepted, one too short for the digest is TPM_RC_INSUFFICIENT.
+#[test]
+fn policy_authorize_nv_reads_a_tpmt_ha_from_any_index_type() {
+    const POLICY_AUTHORIZE_NV: u32 = 0x192;
+    const NV_INCREMENT: u32 = 0x134;
+    const HASH: u32 = 0x083;
+    const INSUFFICIENT: u32 = 0x09A;
+    // AUTHWRITE | AUTHREAD | NO_DA, and TPM_NT_COUNTER for the counter.
+    let (ordinary, short, counter) = (0x0150_0010u32, 0x0150_0011u32, 0x0150_0012u32);
+    let mut h = Harness::new();
+    define_nv(&mut h, ordinary, 0x0204_0004, 34);
+    define_nv(&mut h, short, 0x0204_0004, 8);
+    define_nv(&mut h, counter, 0x0204_0014, 8);
+    h.ok(NV_INCREMENT, &[counter, counter], &[AuthCmd::pw(b"")], &[]);
+    let write = |h: &mut Harness, index: u32, data: &[u8]| {
+        let mut p = Vec::new();
+        tpm2b(&mut p, data);
+        p.extend(0u16.to_be_bytes());
+        h.ok(NV_WRITE, &[index, index], &[AuthCmd::pw(b"")], &p);
+    };
+    write(
+        &mut h,
+        ordinary,
+        &[&SHA256.to_be_bytes()[..], &[0; 32]].concat(),
+    );
+    write(
+        &mut h,
+        short,
+        &[&SHA256.to_be_bytes()[..], &[0; 6]].concat(),
+    );
+    let s = start_session(&mut h, RH_NULL, b"", 1);
+    let mut authorize_nv = |index: u32| {
+        h.send(
+            POLICY_AUTHORIZE_NV,
+            &[index, index, s.handle],
+            &[AuthCmd::pw(b"")],
+            &[],
+        )
+        .rc()
+    };
+    assert_eq!(authorize_nv(counter), HASH, "counter value is no TPMT_HA");
+    assert_eq!(authorize_nv(short), INSUFFICIENT, "digest cut short");
+    // policyDigest is still all zeros: the ordinary index holds exactly that.
+    assert_eq!(authorize_nv(ordinary), 0);
+}

@@ -852,10 +852,13 @@ impl<P: Platform> Tpm<P> {
         self.update_session(c, 0, |s| s.policy_digest = d)
     }
 
-    /// TPM2_PolicyAuthorizeNV (Part 3 §23.22): the policy stored in an ordinary NV index (a
-    /// TPMT_HA) replaces the session's digest if it equals it. Outside a trial session the
-    /// index must be readable (as NV_Read), ordinary (TPM_RC_ATTRIBUTES at handle 2), hold a
-    /// digest of the session's hash (TPM_RC_HASH) equal to policyDigest (TPM_RC_VALUE).
+    /// TPM2_PolicyAuthorizeNV (Part 3 §23.22): the policy stored in an NV index (a TPMT_HA)
+    /// replaces the session's digest if it equals it. Outside a trial session the index must
+    /// be readable (as NV_Read); its first bytes are unmarshaled as a TPMT_HA, whatever the
+    /// index type (as the detailed actions of §23.22: a counter, bit-field or PIN index is
+    /// not refused for its type, its contents fail to be a TPMT_HA of the session's hash),
+    /// which must name the session's hash (TPM_RC_HASH) and be whole (TPM_RC_INSUFFICIENT),
+    /// with a digest equal to policyDigest (TPM_RC_VALUE).
     /// policyDigest ← H(0…0 ‖ TPM_CC_PolicyAuthorizeNV ‖ nvIndexName).
     pub(crate) fn policy_authorize_nv(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         p.finish()?;
@@ -863,10 +866,6 @@ impl<P: Platform> Tpm<P> {
         let alg = sess.auth_hash;
         if sess.kind != SessionKind::Trial {
             let nv = self.nv_read_access(c)?;
-            use crate::state::nv::attr;
-            if nv.attrs & attr::TYPE_MASK != attr::NT_ORDINARY {
-                return Err(TpmRc::ATTRIBUTES.at_handle(2));
-            }
             let mut r = Reader::new(nv.data.as_slice());
             let stored = HashAlg::from_alg(TpmAlgId(r.u16()?)).ok_or(TpmRc::HASH)?;
             if stored != alg {
