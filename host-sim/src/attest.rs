@@ -746,7 +746,7 @@ pub fn render(r: &Run, seed: u64, tamper: Option<Tamper>) -> String {
         &hex(&cfg.measurement)[..24]
     );
     s += &format!(
-        "         vTPM at VMPL0: EK P-384 {:#010x}, EK cert {} B at NV 0x01C00016, CA cert {} B at NV {:#010x}\n",
+        "         vTPM at VMPL0: EK P-384 {:#010x}, EK cert {} B at NV 0x01C00016, CA cert {} B at NV 0x{:08X}\n",
         vm.svc.ek().handle(),
         c.ek_cert.len(),
         c.ca_cert.len(),
