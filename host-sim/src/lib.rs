@@ -10,10 +10,16 @@
 //!   fault injection); [`snp`]: `platform_snp::SnpPlatform` over it; [`snp_verify`]: the
 //!   `verify-snp-report` command; [`vcek_cert`]: its self-issued VCEK certificate.
 //!
+//! - [`attest`]: `host-sim attest`, a simulated SEV-SNP VM measured into the vTPM and attested
+//!   end to end by [`verifier`] (the remote verifier as a library), with the TCG crypto-agile
+//!   event log of [`eventlog`].
+//!
 //! The server binds to 127.0.0.1 only.
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 pub mod amdsp;
+pub mod attest;
+pub mod eventlog;
 pub mod mssim;
 mod platform;
 pub mod qemu;
@@ -22,5 +28,6 @@ pub mod snp_verify;
 pub mod tdx;
 pub mod tdx_verify;
 pub mod vcek_cert;
+pub mod verifier;
 
 pub use platform::{EntropyFault, SimPlatform};

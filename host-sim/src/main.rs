@@ -1,6 +1,7 @@
 //! `host-sim`: run the vtpm core behind the Microsoft TPM simulator protocol.
 //!
 //! ```text
+//! host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE]
 //! host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N] [--idle-timeout SECONDS]
 //! host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
 //! host-sim verify-snp-report REPORT.bin VCEK
@@ -21,6 +22,7 @@ use host_sim::mssim::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_POR
 
 const USAGE: &str = "\
 Usage:
+  host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE]
   host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N]
                  [--idle-timeout SECONDS]
   host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
@@ -39,6 +41,9 @@ serve     Serve the Microsoft TPM simulator protocol on 127.0.0.1: TPM commands 
   --idle-timeout SECONDS  close a connection that sends nothing (or takes no reply) for this
             long (default 600); 0: never, for a client that keeps one connection open while
             idle (tpm2-abrmd)
+
+attest    Boot a simulated SEV-SNP confidential VM, measure its boot into the vTPM and attest
+          it remotely end to end (`host-sim attest --help`).
 
 qemu      Serve one QEMU through its tpm-emulator backend on the unix socket PATH
           (`host-sim qemu --help` for the QEMU command line).
@@ -78,6 +83,8 @@ enum Action {
     VerifySnpReport(Vec<String>),
     /// `host-sim verify-tdx-quote ARGS...`: see [`host_sim::tdx_verify::main`].
     VerifyTdxQuote(Vec<String>),
+    /// `host-sim attest ARGS...`: see [`host_sim::attest::main`].
+    Attest(Vec<String>),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -178,6 +185,7 @@ fn parse_host_sim(args: &[String]) -> Result<Action, UsageError> {
         "qemu" => return Ok(Action::Qemu(rest.to_vec())),
         "verify-snp-report" => return Ok(Action::VerifySnpReport(rest.to_vec())),
         "verify-tdx-quote" => return Ok(Action::VerifyTdxQuote(rest.to_vec())),
+        "attest" => return Ok(Action::Attest(rest.to_vec())),
         other => return Err(usage_error(format!("unknown command `{other}`"), USAGE)),
     }
     let mut opts = ServeOptions::default();
@@ -303,6 +311,7 @@ fn main() -> ExitCode {
         Ok(Action::Qemu(args)) => host_sim::qemu::main(&args),
         Ok(Action::VerifySnpReport(args)) => host_sim::snp_verify::main(&args),
         Ok(Action::VerifyTdxQuote(args)) => host_sim::tdx_verify::main(&args),
+        Ok(Action::Attest(args)) => host_sim::attest::main(&args),
         Err(e) => {
             eprintln!("{prog}: {}\n\n{}", e.message, e.usage);
             ExitCode::from(2)

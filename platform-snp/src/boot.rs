@@ -120,6 +120,9 @@ pub struct BootConfig {
     /// Make the EK persistent at this handle (and flush the transient one); `None` keeps it
     /// as a transient object.
     pub ek_persistent_handle: Option<u32>,
+    /// Issue the per-boot CA and EK certificates rooted in the SNP report and store them in NV
+    /// ([`crate::ekcert::provision`]).
+    pub ek_certificate: bool,
 }
 
 impl Default for BootConfig {
@@ -128,16 +131,18 @@ impl Default for BootConfig {
         Self {
             ek: EkTemplate::EccP384H3,
             ek_persistent_handle: EkTemplate::EccP384H3.profile_handle(),
+            ek_certificate: true,
         }
     }
 }
 
 impl BootConfig {
-    /// L-2 (P-256), kept transient.
+    /// L-2 (P-256), kept transient, without certificates.
     pub const fn p256() -> Self {
         Self {
             ek: EkTemplate::EccP256L2,
             ek_persistent_handle: None,
+            ek_certificate: false,
         }
     }
 }
@@ -193,6 +198,8 @@ pub enum BootError {
     FlushContext(u32),
     /// A response did not have the expected shape.
     MalformedResponse,
+    /// The EK or CA certificate could not be made or stored.
+    EkCertificate(crate::ekcert::EkCertError),
 }
 
 /// A tiny big-endian writer that never panics (a full buffer makes it stop writing; callers
@@ -276,6 +283,9 @@ pub fn boot<P: Platform>(platform: P, config: &BootConfig) -> Result<VtpmService
         return Err(BootError::FailureMode);
     }
     let ek = create_ek(&mut tpm, config)?;
+    if config.ek_certificate {
+        crate::ekcert::provision(&mut tpm, &ek).map_err(BootError::EkCertificate)?;
+    }
     Ok(VtpmService::new(tpm, ek))
 }
 

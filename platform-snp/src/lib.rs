@@ -12,6 +12,7 @@
 //! | [`transport`] | [`transport::GuestRequestTransport`]: the door to the hypervisor | AMD 56421 |
 //! | [`svsm`] | SVSM vTPM protocol and vTPM service attestation | AMD 58019 ch. 7, 8 |
 //! | [`boot`] | manufacture the vTPM and create the EK | TCG EK Credential Profile |
+//! | [`ekcert`] | per-boot CA bound in REPORT_DATA, CA and EK certificates in NV | TCG EK Credential Profile §2.2, §3.2; RFC 5280 |
 //! | `hw` | GHCB VMGEXIT, RDSEED / RDRAND, TSC (bare metal only) | AMD 56421, APM |
 //!
 //! # Panics
@@ -25,6 +26,7 @@
 )]
 
 pub mod boot;
+pub mod ekcert;
 mod layout;
 pub mod msg;
 mod platform;

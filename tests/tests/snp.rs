@@ -202,22 +202,23 @@ fn boot_creates_the_h3_ek_and_evidence_verifies() {
     let parsed = report::verify(raw, &key).unwrap();
     assert_eq!(parsed.report_data, rd);
     assert_eq!(parsed.cpuid().unwrap().family, 0x19);
-    // One round trip: PSP counter 2, requester in step.
-    assert_eq!(sp.lock().counter(0), 2);
-    assert_eq!(svc.tpm().platform().requester().last_seqno(), 2);
-    // A second report uses seqno 3 / 4.
+    // Two round trips (the boot's report for the EK CA, then this one): PSP counter 4,
+    // requester in step.
+    assert_eq!(sp.lock().counter(0), 4);
+    assert_eq!(svc.tpm().platform().requester().last_seqno(), 4);
+    // The next report uses seqno 5 / 6.
     svc.tpm_mut()
         .platform_mut()
         .evidence(&rd, &mut out)
         .unwrap();
-    assert_eq!(sp.lock().counter(0), 4);
+    assert_eq!(sp.lock().counter(0), 6);
     // Too small a buffer: refused before any request.
     let mut small = [0u8; 100];
     assert_eq!(
         svc.tpm_mut().platform_mut().evidence(&rd, &mut small),
         Err(PlatformError::BufferTooSmall)
     );
-    assert_eq!(sp.lock().counter(0), 4);
+    assert_eq!(sp.lock().counter(0), 6);
 }
 
 #[test]
@@ -600,9 +601,10 @@ fn svsm_attest_bad_requests() {
         }
         assert_eq!(mem.at(REPORT_GPA, 16), &[0; 16], "{why}: nothing written");
     }
-    // None of them cost a guest request: the PSP counter is where boot left it.
-    assert_eq!(sp.lock().counter(0), 0);
-    assert_eq!(sp.lock().stats(), (0, 0));
+    // None of them cost a guest request: the PSP counter is where boot left it (one report
+    // for the EK CA certificate).
+    assert_eq!(sp.lock().counter(0), 2);
+    assert_eq!(sp.lock().stats(), (1, 0));
 }
 
 #[test]

@@ -400,7 +400,7 @@ impl<P: Platform> Tpm<P> {
     fn is_nv_write(&self) -> bool {
         matches!(
             self.current_cc,
-            TpmCc::NV_WRITE | TpmCc::NV_INCREMENT | TpmCc::NV_EXTEND
+            TpmCc::NV_WRITE | TpmCc::NV_INCREMENT | TpmCc::NV_EXTEND | TpmCc::NV_WRITE_LOCK
         )
     }
 

@@ -204,6 +204,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::NV_INCREMENT, &[H::NvAuth, H::NvIndex], 1, NV),
     cmd(TpmCc::NV_EXTEND, &[H::NvAuth, H::NvIndex], 1, NV | DEC),
     cmd(TpmCc::NV_WRITE, &[H::NvAuth, H::NvIndex], 1, NV | DEC),
+    cmd(TpmCc::NV_WRITE_LOCK, &[H::NvAuth, H::NvIndex], 1, NV),
     cmd(TpmCc::DICTIONARY_ATTACK_LOCK_RESET, &[H::Lockout], 1, NV),
     cmd(TpmCc::DICTIONARY_ATTACK_PARAMETERS, &[H::Lockout], 1, NV),
     cmd(TpmCc::PCR_EVENT, &[H::PcrOrNull], 1, NV | DEC),

@@ -63,6 +63,7 @@ impl<P: Platform> Tpm<P> {
             TpmCc::NV_UNDEFINE_SPACE => self.nv_undefine_space(c, p)?,
             TpmCc::NV_READ_PUBLIC => self.nv_read_public(c, p, w)?,
             TpmCc::NV_WRITE => self.nv_write(c, p)?,
+            TpmCc::NV_WRITE_LOCK => self.nv_write_lock(c, p)?,
             TpmCc::NV_INCREMENT => self.nv_increment(c, p)?,
             TpmCc::NV_EXTEND => self.nv_extend(c, p)?,
             TpmCc::NV_READ => self.nv_read(c, p, w)?,

@@ -7,7 +7,7 @@ use crate::platform::Platform;
 use crate::state::nv::{MAX_NV_INDEX_SIZE, NvIndex, attr};
 use crate::wire::Writer;
 use crate::wire::constants::handle::{HT_NV_INDEX, RH_OWNER, RH_PLATFORM, handle_type};
-use crate::wire::types::{Auth, Buf, Digest, MAX_BUFFER, MAX_DIGEST, read_hash};
+use crate::wire::types::{Auth, Digest, MAX_BUFFER, MAX_DIGEST, read_hash};
 
 /// Whether `auth_handle` may write (`write`) or read the index (Part 3 §31.3.1: the owner
 /// with OWNERWRITE/OWNERREAD, the platform with PPWRITE/PPREAD, the index itself with
@@ -127,18 +127,10 @@ impl<P: Platform> Tpm<P> {
         if self.nv.get(handle).is_some() {
             return Err(TpmRc::NV_DEFINED);
         }
-        if !self.nv.has_free() {
+        if !self.nv.has_room(usize::from(size)) {
             return Err(TpmRc::NV_SPACE);
         }
-        let index = NvIndex {
-            handle,
-            name_alg,
-            attrs,
-            auth_policy: policy,
-            data_size: size,
-            auth,
-            data: Buf::EMPTY,
-        };
+        let index = NvIndex::new(handle, name_alg, attrs, policy, size, auth);
         self.nv.insert(index).ok_or(TpmRc::NV_SPACE)
     }
 
@@ -194,20 +186,19 @@ impl<P: Platform> Tpm<P> {
         if nv.has(attr::WRITEALL) && data.len() != size {
             return Err(TpmRc::NV_RANGE);
         }
-        let nv = self
+        let written = nv.has(attr::WRITTEN);
+        let bytes = self
             .nv
-            .get_mut(c.handle(1))
+            .data_mut(c.handle(1))
             .ok_or(TpmRc::HANDLE.at_handle(2))?;
-        if !nv.has(attr::WRITTEN) {
-            nv.data = Buf::zeroed(size).ok_or(TpmRc::NV_SIZE)?;
+        if !written {
+            bytes.fill(0);
         }
-        nv.data
-            .as_mut_slice()
+        bytes
             .get_mut(offset..end)
             .ok_or(TpmRc::NV_RANGE)?
             .copy_from_slice(data);
-        nv.attrs |= attr::WRITTEN;
-        Ok(())
+        self.set_written(c.handle(1))
     }
 
     /// TPM2_NV_Increment (Part 3 §31.8): a counter index, an 8-byte big-endian value. The
@@ -222,18 +213,20 @@ impl<P: Platform> Tpm<P> {
             return Err(TpmRc::ATTRIBUTES.at_handle(2));
         }
         let value = if nv.has(attr::WRITTEN) {
-            nv.counter_value()
+            self.nv.counter_value(nv)
         } else {
             self.nv.max_counter()
         };
         let next = value.checked_add(1).ok_or(TpmRc::NV_RANGE)?;
-        let nv = self
+        let bytes = self
             .nv
-            .get_mut(c.handle(1))
+            .data_mut(c.handle(1))
             .ok_or(TpmRc::HANDLE.at_handle(2))?;
-        nv.data = Buf::from_slice(&next.to_be_bytes()).ok_or(TpmRc::FAILURE)?;
-        nv.attrs |= attr::WRITTEN;
-        Ok(())
+        bytes
+            .get_mut(..8)
+            .ok_or(TpmRc::FAILURE)?
+            .copy_from_slice(&next.to_be_bytes());
+        self.set_written(c.handle(1))
     }
 
     /// TPM2_NV_Extend (Part 3 §31.9): an extend index, data ← H(data ‖ new).
@@ -245,19 +238,17 @@ impl<P: Platform> Tpm<P> {
             return Err(TpmRc::ATTRIBUTES.at_handle(2));
         }
         let alg = nv.name_alg;
-        let old = if nv.has(attr::WRITTEN) {
-            nv.data
-        } else {
-            Buf::zeroed(alg.size()).ok_or(TpmRc::FAILURE)?
-        };
-        let d = alg.digest(&[old.as_slice(), new]);
-        let nv = self
+        // Unwritten, the reserved bytes are zero: the digest starts from dataSize zeros.
+        let d = alg.digest(&[self.nv.data(nv), new]);
+        let bytes = self
             .nv
-            .get_mut(c.handle(1))
+            .data_mut(c.handle(1))
             .ok_or(TpmRc::HANDLE.at_handle(2))?;
-        nv.data = Buf::from_slice(d.as_slice()).ok_or(TpmRc::FAILURE)?;
-        nv.attrs |= attr::WRITTEN;
-        Ok(())
+        if bytes.len() != d.as_slice().len() {
+            return Err(TpmRc::FAILURE);
+        }
+        bytes.copy_from_slice(d.as_slice());
+        self.set_written(c.handle(1))
     }
 
     /// TPM2_NV_Read (Part 3 §31.13): TPM_RC_NV_UNINITIALIZED before the first write.
@@ -278,8 +269,37 @@ impl<P: Platform> Tpm<P> {
             return Err(TpmRc::VALUE.at_param(1));
         }
         let end = offset.checked_add(size).ok_or(TpmRc::NV_RANGE)?;
-        let data = nv.data.as_slice().get(offset..end).ok_or(TpmRc::NV_RANGE)?;
+        let data = self.nv.data(nv).get(offset..end).ok_or(TpmRc::NV_RANGE)?;
         w.tpm2b(data)?;
+        Ok(())
+    }
+
+    /// Set TPMA_NV_WRITTEN on `handle`.
+    fn set_written(&mut self, handle: u32) -> TpmResult<()> {
+        let nv = self.nv.get_mut(handle).ok_or(TpmRc::HANDLE.at_handle(2))?;
+        nv.attrs |= attr::WRITTEN;
+        Ok(())
+    }
+
+    /// TPM2_NV_WriteLock (Part 3 §31.11): an index with TPMA_NV_WRITEDEFINE becomes read-only
+    /// until it is undefined (TPMA_NV_WRITE_STCLEAR is not implemented). Without WRITEDEFINE:
+    /// TPM_RC_ATTRIBUTES at handle 2; an index already locked answers success, as the
+    /// reference implementation does, before the write-access check.
+    pub(crate) fn nv_write_lock(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        p.finish()?;
+        let nv = self.nv(c, 1)?;
+        if !nv.has(attr::WRITEDEFINE) {
+            return Err(TpmRc::ATTRIBUTES.at_handle(2));
+        }
+        if nv.has(attr::WRITELOCKED) {
+            return Ok(());
+        }
+        self.nv_access(c, true)?;
+        let nv = self
+            .nv
+            .get_mut(c.handle(1))
+            .ok_or(TpmRc::HANDLE.at_handle(2))?;
+        nv.attrs |= attr::WRITELOCKED;
         Ok(())
     }
 }

@@ -744,7 +744,7 @@ impl<P: Platform> Tpm<P> {
         if sess.kind != SessionKind::Trial {
             let nv = self.nv_read_access(c)?;
             let off = usize::from(offset);
-            let size = nv.data.as_slice().len();
+            let size = self.nv.data(nv).len();
             if off > size {
                 return Err(TpmRc::VALUE.at_param(2));
             }
@@ -752,9 +752,9 @@ impl<P: Platform> Tpm<P> {
                 .checked_add(operand.len())
                 .filter(|e| *e <= size)
                 .ok_or(TpmRc::SIZE.at_param(1))?;
-            let a = nv
-                .data
-                .as_slice()
+            let a = self
+                .nv
+                .data(nv)
                 .get(off..end)
                 .ok_or(TpmRc::SIZE.at_param(1))?;
             if !check_condition(op, a, operand)? {
@@ -866,7 +866,7 @@ impl<P: Platform> Tpm<P> {
         let alg = sess.auth_hash;
         if sess.kind != SessionKind::Trial {
             let nv = self.nv_read_access(c)?;
-            let mut r = Reader::new(nv.data.as_slice());
+            let mut r = Reader::new(self.nv.data(nv));
             let stored = HashAlg::from_alg(TpmAlgId(r.u16()?)).ok_or(TpmRc::HASH)?;
             if stored != alg {
                 return Err(TpmRc::HASH);

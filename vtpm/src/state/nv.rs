@@ -1,13 +1,21 @@
 //! NV indices (Part 1 §37), held in RAM for the life of the TPM instance: an ephemeral TPM has
 //! no storage that outlives the confidential VM's boot.
 
+//!
+//! The data of all indices shares one pool of [`NV_POOL_SIZE`] bytes, reserved in full at
+//! TPM2_NV_DefineSpace (TPM_RC_NV_SPACE when it does not fit, Part 3 §31.3.1), so one index may
+//! hold a certificate that carries a hardware report (an EK CA certificate with a 1184-byte SEV-SNP
+//! report is about 1.8 KB) while the sum stays what fixed 1 KiB slots cost.
+
 use crate::crypto::hash::HashAlg;
-use crate::wire::types::{Auth, Buf, Digest, Name};
+use crate::wire::types::{Auth, Digest, Name};
 
 /// Indices that can be defined.
 pub const MAX_NV_INDICES: usize = 8;
-/// Largest index data (TPM_PT_NV_INDEX_MAX).
-pub const MAX_NV_INDEX_SIZE: usize = 1024;
+/// Largest index data (TPM_PT_NV_INDEX_MAX): room for a certificate carrying an SEV-SNP report.
+pub const MAX_NV_INDEX_SIZE: usize = 2048;
+/// Bytes shared by the data of all indices.
+pub const NV_POOL_SIZE: usize = 8192;
 
 /// TPMA_NV bits (Part 2 §13.4).
 pub mod attr {
@@ -31,6 +39,8 @@ pub mod attr {
     pub const POLICY_DELETE: u32 = 0x400;
     /// TPMA_NV_WRITELOCKED.
     pub const WRITELOCKED: u32 = 0x800;
+    /// TPMA_NV_WRITEDEFINE: TPM2_NV_WriteLock locks writes until the index is undefined.
+    pub const WRITEDEFINE: u32 = 0x2000;
     /// TPMA_NV_WRITEALL.
     pub const WRITEALL: u32 = 0x1000;
     /// TPMA_NV_PPREAD.
@@ -49,14 +59,14 @@ pub mod attr {
     pub const WRITTEN: u32 = 0x2000_0000;
     /// TPMA_NV_PLATFORMCREATE.
     pub const PLATFORMCREATE: u32 = 0x4000_0000;
-    /// Bits this TPM does not implement (locks, orderly, STCLEAR and the BITS / PIN types are
-    /// refused at definition): WRITEDEFINE, WRITE_STCLEAR, GLOBALLOCK, ORDERLY, CLEAR_STCLEAR,
-    /// READ_STCLEAR and the reserved bits 8-9, 20-24.
+    /// Bits this TPM does not implement (the STCLEAR locks, orderly and the BITS / PIN types are
+    /// refused at definition): WRITE_STCLEAR, GLOBALLOCK, ORDERLY, CLEAR_STCLEAR, READ_STCLEAR
+    /// and the reserved bits 8-9, 20-24.
     pub const UNSUPPORTED: u32 =
-        0x2000 | 0x4000 | 0x8000 | 0x400_0000 | 0x800_0000 | 0x8000_0000 | 0x300 | 0x1F0_0000;
+        0x4000 | 0x8000 | 0x400_0000 | 0x800_0000 | 0x8000_0000 | 0x300 | 0x1F0_0000;
 }
 
-/// One NV index: TPMS_NV_PUBLIC (Part 2 §13.5) and its data.
+/// One NV index: TPMS_NV_PUBLIC (Part 2 §13.5); its data lives in the [`NvIndices`] pool.
 #[derive(Clone)]
 pub struct NvIndex {
     /// nvIndex.
@@ -71,8 +81,8 @@ pub struct NvIndex {
     pub data_size: u16,
     /// authValue.
     pub auth: Auth,
-    /// The data (dataSize bytes once written).
-    pub data: Buf<MAX_NV_INDEX_SIZE>,
+    /// Where its dataSize bytes start in the pool (set by [`NvIndices::insert`]).
+    offset: usize,
 }
 
 /// The public area and the authValue (itself a redacting `Secret`); the data prints as
@@ -93,12 +103,33 @@ impl core::fmt::Debug for NvIndex {
             .field("auth_policy", &self.auth_policy)
             .field("data_size", &self.data_size)
             .field("auth", &self.auth)
-            .field("data", &Redacted(self.data.len()))
+            .field("data", &Redacted(usize::from(self.data_size)))
             .finish()
     }
 }
 
 impl NvIndex {
+    /// An index with this public area and authValue; its data is reserved by
+    /// [`NvIndices::insert`].
+    pub fn new(
+        handle: u32,
+        name_alg: HashAlg,
+        attrs: u32,
+        auth_policy: Digest,
+        data_size: u16,
+        auth: Auth,
+    ) -> Self {
+        Self {
+            handle,
+            name_alg,
+            attrs,
+            auth_policy,
+            data_size,
+            auth,
+            offset: 0,
+        }
+    }
+
     /// Marshaled TPMS_NV_PUBLIC.
     pub fn public_bytes(&self, out: &mut [u8; 128]) -> usize {
         let mut w = crate::wire::Writer::new(out);
@@ -125,29 +156,31 @@ impl NvIndex {
     pub const fn has(&self, bit: u32) -> bool {
         self.attrs & bit != 0
     }
-
-    /// The value of a written counter index (8 bytes, big-endian); 0 for any other index.
-    pub fn counter_value(&self) -> u64 {
-        if self.attrs & attr::TYPE_MASK != attr::NT_COUNTER || !self.has(attr::WRITTEN) {
-            return 0;
-        }
-        self.data
-            .as_slice()
-            .try_into()
-            .map(u64::from_be_bytes)
-            .unwrap_or(0)
-    }
 }
 
-/// The defined indices.
-#[derive(Default)]
+/// The defined indices and the pool holding their data, packed from its start in definition
+/// order; bytes past the last index are zero.
 pub struct NvIndices {
     slots: [Option<NvIndex>; MAX_NV_INDICES],
+    pool: [u8; NV_POOL_SIZE],
+    /// Pool bytes reserved by the defined indices.
+    used: usize,
     /// The highest value of any counter index undefined so far (the reference
     /// implementation's s_maxCounter, Part 1 §37.2.3 / Part 3 §31.8): a counter's first
     /// increment starts above it, so undefining and defining a counter again never rolls it
     /// back. It lives as long as the indices do (this instance).
     max_counter: u64,
+}
+
+impl Default for NvIndices {
+    fn default() -> Self {
+        Self {
+            slots: Default::default(),
+            pool: [0; NV_POOL_SIZE],
+            used: 0,
+            max_counter: 0,
+        }
+    }
 }
 
 impl NvIndices {
@@ -161,8 +194,14 @@ impl NvIndices {
         self.slots.iter_mut().flatten().find(|i| i.handle == handle)
     }
 
-    /// Define an index; `None` if all slots are used.
-    pub fn insert(&mut self, index: NvIndex) -> Option<()> {
+    /// Define an index and reserve its dataSize bytes (zero); `None` if all slots are used or
+    /// the pool has no room.
+    pub fn insert(&mut self, mut index: NvIndex) -> Option<()> {
+        if !self.has_room(usize::from(index.data_size)) {
+            return None;
+        }
+        index.offset = self.used;
+        self.used = self.used.checked_add(usize::from(index.data_size))?;
         *self.slots.iter_mut().find(|s| s.is_none())? = Some(index);
         Some(())
     }
@@ -172,18 +211,80 @@ impl NvIndices {
         self.slots.iter().any(Option::is_none)
     }
 
+    /// Whether a slot is free and the pool has `size` bytes left.
+    pub fn has_room(&self, size: usize) -> bool {
+        self.has_free()
+            && self
+                .used
+                .checked_add(size)
+                .is_some_and(|end| end <= NV_POOL_SIZE)
+    }
+
+    /// Pool bytes not reserved by any index.
+    pub fn free_bytes(&self) -> usize {
+        NV_POOL_SIZE.saturating_sub(self.used)
+    }
+
+    /// The dataSize bytes of `index` (zero until written).
+    pub fn data(&self, index: &NvIndex) -> &[u8] {
+        let end = index.offset.saturating_add(usize::from(index.data_size));
+        self.pool.get(index.offset..end).unwrap_or(&[])
+    }
+
+    /// The dataSize bytes of the index `handle`, mutably.
+    pub fn data_mut(&mut self, handle: u32) -> Option<&mut [u8]> {
+        let (offset, size) = self
+            .get(handle)
+            .map(|i| (i.offset, usize::from(i.data_size)))?;
+        self.pool.get_mut(offset..offset.checked_add(size)?)
+    }
+
+    /// The value of a written counter index (8 bytes, big-endian); 0 for any other index.
+    pub fn counter_value(&self, index: &NvIndex) -> u64 {
+        if index.attrs & attr::TYPE_MASK != attr::NT_COUNTER || !index.has(attr::WRITTEN) {
+            return 0;
+        }
+        self.data(index)
+            .try_into()
+            .map(u64::from_be_bytes)
+            .unwrap_or(0)
+    }
+
+    /// Take the index out of `slot`: raise [`NvIndices::max_counter`] with its counter value,
+    /// close the gap its data leaves in the pool and zero the freed tail.
+    fn take_slot(&mut self, slot: usize) {
+        let Some(i) = self.slots.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        self.max_counter = self.max_counter.max(self.counter_value(&i));
+        let size = usize::from(i.data_size);
+        let start = i.offset;
+        let end = start.saturating_add(size).min(self.used);
+        if end <= self.used && start <= end {
+            self.pool.copy_within(end..self.used, start);
+            let new_used = self.used.saturating_sub(end.saturating_sub(start));
+            if let Some(tail) = self.pool.get_mut(new_used..self.used) {
+                tail.fill(0);
+            }
+            self.used = new_used;
+        }
+        for other in self.slots.iter_mut().flatten() {
+            if other.offset > start {
+                other.offset = other.offset.saturating_sub(size);
+            }
+        }
+    }
+
     /// Undefine `handle`; returns whether it existed. A written counter's value raises
-    /// [`NvIndices::max_counter`].
+    /// [`NvIndices::max_counter`]; its data is wiped from the pool.
     pub fn remove(&mut self, handle: u32) -> bool {
         match self
             .slots
-            .iter_mut()
-            .find(|s| s.as_ref().is_some_and(|i| i.handle == handle))
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|i| i.handle == handle))
         {
-            Some(s) => {
-                if let Some(i) = s.take() {
-                    self.max_counter = self.max_counter.max(i.counter_value());
-                }
+            Some(slot) => {
+                self.take_slot(slot);
                 true
             }
             None => false,
@@ -193,11 +294,14 @@ impl NvIndices {
     /// Remove the indices `keep` rejects (TPM2_Clear drops the owner's); their counters
     /// raise [`NvIndices::max_counter`] as [`NvIndices::remove`] does.
     pub fn retain(&mut self, keep: impl Fn(&NvIndex) -> bool) {
-        for s in self.slots.iter_mut() {
-            if s.as_ref().is_some_and(|i| !keep(i))
-                && let Some(i) = s.take()
+        for slot in 0..MAX_NV_INDICES {
+            if self
+                .slots
+                .get(slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|i| !keep(i))
             {
-                self.max_counter = self.max_counter.max(i.counter_value());
+                self.take_slot(slot);
             }
         }
     }
@@ -228,19 +332,59 @@ mod tests {
     fn nv_index_debug_redacts_auth_and_data() {
         let data = [0xD4u8; 40];
         let password = b"nv-index-password";
-        let i = NvIndex {
-            handle: 0x0150_0016,
-            name_alg: HashAlg::Sha256,
-            attrs: attr::AUTHREAD | attr::AUTHWRITE | attr::WRITTEN,
-            auth_policy: Digest::EMPTY,
-            data_size: 40,
-            auth: Auth::from_slice(password).unwrap(),
-            data: Buf::from_slice(&data).unwrap(),
-        };
+        let mut nv = NvIndices::default();
+        nv.insert(NvIndex::new(
+            0x0150_0016,
+            HashAlg::Sha256,
+            attr::AUTHREAD | attr::AUTHWRITE | attr::WRITTEN,
+            Digest::EMPTY,
+            40,
+            Auth::from_slice(password).unwrap(),
+        ))
+        .unwrap();
+        nv.data_mut(0x0150_0016).unwrap().copy_from_slice(&data);
+        let i = nv.get(0x0150_0016).unwrap();
         let d = format!("{i:?}");
         assert_redacted(&d, &data);
         assert_redacted(&d, password);
         assert!(d.contains("0x01500016"), "{d}");
         assert!(d.contains("[REDACTED] (40 bytes)"), "{d}");
+    }
+
+    #[test]
+    fn pool_packs_and_wipes() {
+        let mut nv = NvIndices::default();
+        let def = |h: u32, size: u16| {
+            NvIndex::new(
+                h,
+                HashAlg::Sha256,
+                attr::AUTHREAD | attr::AUTHWRITE,
+                Digest::EMPTY,
+                size,
+                Auth::default(),
+            )
+        };
+        nv.insert(def(0x0100_0001, 2048)).unwrap();
+        nv.insert(def(0x0100_0002, 1000)).unwrap();
+        nv.insert(def(0x0100_0003, 16)).unwrap();
+        nv.data_mut(0x0100_0001).unwrap().fill(0xA1);
+        nv.data_mut(0x0100_0002).unwrap().fill(0xB2);
+        nv.data_mut(0x0100_0003).unwrap().fill(0xC3);
+        assert_eq!(nv.free_bytes(), NV_POOL_SIZE - 3064);
+        assert!(nv.remove(0x0100_0002));
+        assert_eq!(nv.free_bytes(), NV_POOL_SIZE - 2064);
+        let a = nv.get(0x0100_0001).unwrap();
+        assert!(nv.data(a).iter().all(|&b| b == 0xA1));
+        let c = nv.get(0x0100_0003).unwrap();
+        assert_eq!(nv.data(c), &[0xC3; 16]);
+        // The freed tail is zero again.
+        assert!(nv.pool[2064..].iter().all(|&b| b == 0));
+        // Too big for what is left: refused, nothing changes.
+        assert!(nv.insert(def(0x0100_0004, 7000)).is_none());
+        assert!(nv.get(0x0100_0004).is_none());
+        assert_eq!(nv.free_bytes(), NV_POOL_SIZE - 2064);
+        nv.retain(|i| i.handle != 0x0100_0001);
+        assert_eq!(nv.data(nv.get(0x0100_0003).unwrap()), &[0xC3; 16]);
+        assert_eq!(nv.free_bytes(), NV_POOL_SIZE - 16);
     }
 }

@@ -119,6 +119,8 @@ newtype! {
         NV_EXTEND = 0x136;
         /// TPM2_NV_Write (Part 3 §31.7).
         NV_WRITE = 0x137;
+        /// TPM2_NV_WriteLock (Part 3 §31.11).
+        NV_WRITE_LOCK = 0x138;
         /// TPM2_NV_Read (Part 3 §31.13).
         NV_READ = 0x14E;
         /// TPM2_NV_ReadPublic (Part 3 §31.6).

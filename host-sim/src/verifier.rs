@@ -1,0 +1,1005 @@
+//! A remote verifier for an SEV-SNP confidential VM with an ephemeral vTPM: from the hardware
+//! report to the EK, to an attestation key, to a quote, to the PCRs and the event log.
+//!
+//! It trusts the AMD key that signs reports for this chip (the VCEK, which a deployment checks
+//! up AMD's chain ARK → ASK → VCEK: see [`crate::snp_verify`]) and a [`ReferencePolicy`] (the
+//! expected launch measurement and boot digests). Nothing the host or the guest says is taken on
+//! its word. The checks, in order, each a named function with a typed [`VerifyError`]:
+//!
+//! | step | check | what |
+//! |---|---|---|
+//! | a | [`check_report_signature`] | the SVSM attestation report is signed by the VCEK (AMD 56860 Table 21) |
+//! | a | [`check_vmpl`] | it comes from VMPL 0, the SVSM (not the guest kernel) |
+//! | a | [`check_guest_policy`] | debug and migration agents are off |
+//! | a | [`check_measurement`] | the launch measurement is the reference one |
+//! | a | [`check_nonce_binding`] | REPORT_DATA = SHA-512(nonce ‖ manifest) (AMD 58019 §7) |
+//! | b | [`check_ca_report`] | the CA certificate carries a VCEK-signed report of the same chip and launch |
+//! | b | [`check_ca_binding`] | that report's REPORT_DATA = SHA-384(CA key) ‖ 0^16 |
+//! | b | [`check_ek_certificate`] | the EK certificate is signed by that CA, with the TCG EK fields |
+//! | b | [`check_ek_matches_manifest`] | its key is the EK of the manifest |
+//! | c | [`make_credential`] / [`check_activation`] | the AK lives in the TPM that holds the EK (TPM 2.0 Part 1 §24) |
+//! | d | [`check_quote`] | the AK signed the quote; its nonce is ours (Part 3 §18.4) |
+//! | e | [`check_pcr_digest`] | the replayed event log gives the quoted PCRs |
+//! | e | [`check_event_policy`] | each measured event is the reference one |
+//!
+//! The interaction with the attested machine is the [`Attester`] trait; [`verify`] runs every
+//! check and returns an [`Appraisal`] (serde-serializable, one [`Check`] per line).
+
+// Lengths cast below are bounded by a 4 KiB page, a TPM2B or the event log's u32 fields.
+#![allow(clippy::cast_possible_truncation)]
+use std::fmt;
+
+use hmac::{KeyInit, Mac};
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use platform_snp::report::{self, AttestationReport};
+use platform_snp::svsm::attestation_report_data;
+use platform_snp::{VcekPublicKey, ekcert};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256, Sha384};
+use x509_cert::Certificate;
+use x509_cert::der::{Decode, Encode};
+
+use crate::eventlog::{self, Event};
+use crate::snp_verify::hex;
+
+/// What the verifier expects of the machine: a JSON (or any serde format) file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferencePolicy {
+    /// The expected launch MEASUREMENT (48 bytes, hex).
+    pub launch_measurement: String,
+    /// Whether a guest policy with DEBUG set is acceptable (never, in production).
+    #[serde(default)]
+    pub allow_debug: bool,
+    /// The PCRs the quote covers (SHA-256 bank).
+    pub quoted_pcrs: Vec<u32>,
+    /// The measured events, in log order (EV_NO_ACTION and EV_SEPARATOR events excluded).
+    pub events: Vec<ReferenceEvent>,
+}
+
+/// One expected measurement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceEvent {
+    /// A name for people ("kernel").
+    pub name: String,
+    /// The PCR.
+    pub pcr: u32,
+    /// The PFP event type name ("EV_EFI_BOOT_SERVICES_APPLICATION").
+    pub event_type: String,
+    /// The expected SHA-384 digest (hex).
+    pub sha384: String,
+}
+
+/// What the verifier asks of the attested machine. Each answer is untrusted.
+pub trait Attester {
+    /// SVSM_ATTEST_SINGLE_SERVICE for the vTPM with this nonce: (report, manifest).
+    fn svsm_attest(&mut self, nonce: &[u8; 64]) -> Result<(Vec<u8>, Vec<u8>), String>;
+    /// The contents of an NV index (the EK and CA certificates).
+    fn nv_read(&mut self, index: u32) -> Result<Vec<u8>, String>;
+    /// The attestation key's TPMT_PUBLIC.
+    fn ak_public(&mut self) -> Result<Vec<u8>, String>;
+    /// TPM2_ActivateCredential with the AK and the EK: the recovered credential.
+    fn activate_credential(&mut self, id_object: &[u8], secret: &[u8]) -> Result<Vec<u8>, String>;
+    /// TPM2_Quote with the AK over `pcrs` (SHA-256 bank): (TPMS_ATTEST, TPMT_SIGNATURE).
+    fn quote(&mut self, nonce: &[u8], pcrs: &[u32]) -> Result<(Vec<u8>, Vec<u8>), String>;
+    /// The TCG event log.
+    fn event_log(&mut self) -> Result<Vec<u8>, String>;
+}
+
+/// Why a check failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The attester did not answer (what it said).
+    Attester(String),
+    /// A report does not parse or its VCEK signature does not verify.
+    ReportSignature(String),
+    /// The report is not from VMPL 0.
+    Vmpl(u32),
+    /// The guest policy allows debugging or a migration agent.
+    GuestPolicy(u64),
+    /// The launch measurement is not the reference one.
+    Measurement {
+        /// Reference.
+        expected: String,
+        /// Reported.
+        actual: String,
+    },
+    /// REPORT_DATA is not SHA-512(nonce ‖ manifest): a stale or foreign answer.
+    NonceBinding,
+    /// A certificate does not parse or lacks a field (which).
+    Certificate(String),
+    /// The CA certificate's report is not of the attested chip and launch (which field).
+    CaPlatform(&'static str),
+    /// The CA certificate's report does not bind the CA key.
+    CaBinding,
+    /// A certificate signature does not verify (which certificate).
+    CertificateSignature(&'static str),
+    /// The EK certificate's key is not the manifest's EK.
+    EkMismatch,
+    /// The AK is not a restricted signing key fixed to the TPM.
+    AkAttributes(u32),
+    /// ActivateCredential failed or recovered another secret: the AK is not in this TPM.
+    Activation(String),
+    /// The quote's signature does not verify with the AK.
+    QuoteSignature,
+    /// The quote is malformed or carries another nonce (what).
+    QuoteContent(String),
+    /// The event log does not parse.
+    EventLog(String),
+    /// The replayed log does not give the quoted PCR digest.
+    PcrDigest {
+        /// From the quote.
+        quoted: String,
+        /// From the replayed log.
+        replayed: String,
+    },
+    /// An event is not the reference one (its position and name).
+    EventPolicy(String),
+    /// The reference policy itself is malformed.
+    Policy(String),
+    /// Not run: an earlier check it depends on failed.
+    Skipped,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Attester(e) => write!(f, "the attester did not answer: {e}"),
+            Self::ReportSignature(e) => write!(f, "report signature: {e}"),
+            Self::Vmpl(v) => write!(f, "report from VMPL {v}, not 0"),
+            Self::GuestPolicy(p) => write!(f, "guest policy {p:#x} allows debug or migration"),
+            Self::Measurement { expected, actual } => {
+                write!(
+                    f,
+                    "launch measurement {actual} is not the reference {expected}"
+                )
+            }
+            Self::NonceBinding => write!(f, "REPORT_DATA is not SHA-512(our nonce ‖ manifest)"),
+            Self::Certificate(e) => write!(f, "certificate: {e}"),
+            Self::CaPlatform(what) => write!(f, "the CA's report differs in {what}"),
+            Self::CaBinding => write!(f, "the CA's report does not bind the CA key"),
+            Self::CertificateSignature(which) => write!(f, "{which} signature does not verify"),
+            Self::EkMismatch => write!(f, "the EK certificate's key is not the manifest's EK"),
+            Self::AkAttributes(a) => write!(
+                f,
+                "AK attributes {a:#010x} are not a fixed restricted signing key"
+            ),
+            Self::Activation(e) => write!(f, "credential not activated: {e}"),
+            Self::QuoteSignature => write!(f, "the quote's signature does not verify with the AK"),
+            Self::QuoteContent(e) => write!(f, "quote: {e}"),
+            Self::EventLog(e) => write!(f, "event log: {e}"),
+            Self::PcrDigest { quoted, replayed } => {
+                write!(
+                    f,
+                    "replayed PCR digest {replayed} is not the quoted {quoted}"
+                )
+            }
+            Self::EventPolicy(e) => write!(f, "{e}"),
+            Self::Policy(e) => write!(f, "reference policy: {e}"),
+            Self::Skipped => write!(f, "skipped"),
+        }
+    }
+}
+
+impl core::error::Error for VerifyError {}
+
+/// One line of the appraisal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// Step letter and check name ("a.report-signature").
+    pub name: &'static str,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was seen (on success) or why it failed.
+    pub detail: String,
+}
+
+/// The result of [`verify`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Appraisal {
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+    /// True when every check passed.
+    pub verdict: bool,
+    /// The nonces used (hex): SVSM attestation, quote.
+    pub nonces: Vec<String>,
+}
+
+impl Appraisal {
+    /// The first failing check.
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks.iter().find(|c| !c.ok)
+    }
+
+    fn record(&mut self, name: &'static str, r: Result<String, VerifyError>) -> bool {
+        let (ok, detail) = match r {
+            Ok(d) => (true, d),
+            Err(e) => (false, e.to_string()),
+        };
+        self.checks.push(Check { name, ok, detail });
+        ok
+    }
+}
+
+/// Everything the verifier received, for `--out` and third-party tools.
+#[derive(Clone, Debug, Default)]
+pub struct Collected {
+    /// The SVSM attestation report.
+    pub report: Vec<u8>,
+    /// The manifest (the EK's TPMT_PUBLIC).
+    pub manifest: Vec<u8>,
+    /// The SVSM attestation nonce.
+    pub nonce: Vec<u8>,
+    /// The CA certificate (DER).
+    pub ca_cert: Vec<u8>,
+    /// The EK certificate (DER).
+    pub ek_cert: Vec<u8>,
+    /// The AK's TPMT_PUBLIC.
+    pub ak_public: Vec<u8>,
+    /// The quote nonce.
+    pub quote_nonce: Vec<u8>,
+    /// TPMS_ATTEST.
+    pub quote_msg: Vec<u8>,
+    /// TPMT_SIGNATURE.
+    pub quote_sig: Vec<u8>,
+    /// The quoted PCR values, in selection order.
+    pub quote_pcrs: Vec<[u8; 32]>,
+    /// The event log.
+    pub event_log: Vec<u8>,
+}
+
+fn unhex(s: &str) -> Result<Vec<u8>, VerifyError> {
+    if !s.len().is_multiple_of(2) {
+        return Err(VerifyError::Policy(format!("odd-length hex {s:?}")));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&s[i..i + 2], 16)
+                .map_err(|_| VerifyError::Policy(format!("not hex: {s:?}")))
+        })
+        .collect()
+}
+
+// ---- a. SVSM attestation ---------------------------------------------------------------------
+
+/// The report parses and its VCEK signature verifies (ECDSA P-384 / SHA-384 over 0x000-0x29F).
+pub fn check_report_signature(
+    raw: &[u8],
+    vcek: &VcekPublicKey,
+) -> Result<AttestationReport, VerifyError> {
+    report::verify(raw, vcek)
+        .map_err(|e| VerifyError::ReportSignature(crate::snp_verify::explain(&e)))
+}
+
+/// VMPL 0: REPORT_DATA was chosen by the SVSM, not by the guest kernel (AMD 58019 §7).
+pub fn check_vmpl(r: &AttestationReport) -> Result<String, VerifyError> {
+    if r.vmpl == 0 {
+        Ok("VMPL 0 (SVSM)".into())
+    } else {
+        Err(VerifyError::Vmpl(r.vmpl))
+    }
+}
+
+/// The guest policy: DEBUG (bit 19) off unless allowed, MIGRATE_MA (bit 18) off.
+pub fn check_guest_policy(
+    r: &AttestationReport,
+    p: &ReferencePolicy,
+) -> Result<String, VerifyError> {
+    let gp = r.policy();
+    if (gp.debug() && !p.allow_debug) || gp.migrate_ma() {
+        return Err(VerifyError::GuestPolicy(gp.0));
+    }
+    Ok(format!("policy {:#x}: debug off, no migration agent", gp.0))
+}
+
+/// The launch measurement equals the reference.
+pub fn check_measurement(
+    r: &AttestationReport,
+    p: &ReferencePolicy,
+) -> Result<String, VerifyError> {
+    let expected = unhex(&p.launch_measurement)?;
+    if r.measurement[..] != expected[..] {
+        return Err(VerifyError::Measurement {
+            expected: p.launch_measurement.clone(),
+            actual: hex(&r.measurement),
+        });
+    }
+    Ok(format!("measurement {}…", &p.launch_measurement[..16]))
+}
+
+/// REPORT_DATA = SHA-512(nonce ‖ manifest) (AMD 58019 §7.1): fresh, and about this EK.
+pub fn check_nonce_binding(
+    r: &AttestationReport,
+    nonce: &[u8; 64],
+    manifest: &[u8],
+) -> Result<String, VerifyError> {
+    if attestation_report_data(nonce, manifest) != r.report_data {
+        return Err(VerifyError::NonceBinding);
+    }
+    Ok(format!(
+        "REPORT_DATA = SHA-512(nonce ‖ manifest), manifest {} bytes",
+        manifest.len()
+    ))
+}
+
+// ---- b. EK certificate chain ------------------------------------------------------------------
+
+fn parse_cert(der: &[u8], what: &str) -> Result<Certificate, VerifyError> {
+    Certificate::from_der(der).map_err(|e| VerifyError::Certificate(format!("{what}: {e}")))
+}
+
+fn spki_point(c: &Certificate) -> Vec<u8> {
+    c.tbs_certificate()
+        .subject_public_key_info()
+        .subject_public_key
+        .raw_bytes()
+        .to_vec()
+}
+
+/// ECDSA P-384 / SHA-384 signature of `cert` by the SEC 1 key `issuer_point`.
+fn cert_signed_by(cert: &Certificate, issuer_point: &[u8]) -> bool {
+    let Ok(vk) = p384::ecdsa::VerifyingKey::from_sec1_bytes(issuer_point) else {
+        return false;
+    };
+    let Ok(tbs) = cert.tbs_certificate().to_der() else {
+        return false;
+    };
+    let Ok(sig) = p384::ecdsa::Signature::from_der(cert.signature().raw_bytes()) else {
+        return false;
+    };
+    cert.signature_algorithm().oid.to_string() == "1.2.840.10045.4.3.3"
+        && vk.verify_prehash(&Sha384::digest(&tbs), &sig).is_ok()
+}
+
+/// The CA certificate: self-signed, carrying a report signed by the VCEK whose chip and launch
+/// measurement are those of the SVSM attestation. Returns (CA certificate, its report).
+pub fn check_ca_report(
+    ca_der: &[u8],
+    vcek: &VcekPublicKey,
+    svsm: &AttestationReport,
+) -> Result<(Certificate, AttestationReport), VerifyError> {
+    let ca = parse_cert(ca_der, "CA")?;
+    if !cert_signed_by(&ca, &spki_point(&ca)) {
+        return Err(VerifyError::CertificateSignature(
+            "the CA certificate's own",
+        ));
+    }
+    let ext = ca
+        .tbs_certificate()
+        .extensions()
+        .and_then(|e| {
+            e.iter()
+                .find(|x| x.extn_id.to_string() == ekcert::OID_SNP_REPORT.to_string())
+        })
+        .ok_or_else(|| VerifyError::Certificate("CA: no SNP report extension".into()))?;
+    let raw = x509_cert::der::asn1::OctetString::from_der(ext.extn_value.as_bytes())
+        .map_err(|e| VerifyError::Certificate(format!("CA report extension: {e}")))?;
+    let r = check_report_signature(raw.as_bytes(), vcek)?;
+    if r.chip_id != svsm.chip_id {
+        return Err(VerifyError::CaPlatform("CHIP_ID"));
+    }
+    if r.measurement != svsm.measurement {
+        return Err(VerifyError::CaPlatform("MEASUREMENT"));
+    }
+    if r.vmpl != 0 {
+        return Err(VerifyError::CaPlatform("VMPL"));
+    }
+    Ok((ca, r))
+}
+
+/// The CA's report binds its key: REPORT_DATA = SHA-384(SEC 1 point) ‖ 16 zero bytes.
+pub fn check_ca_binding(ca: &Certificate, r: &AttestationReport) -> Result<String, VerifyError> {
+    if ekcert::report_data_for(&spki_point(ca)) != r.report_data {
+        return Err(VerifyError::CaBinding);
+    }
+    Ok("REPORT_DATA = SHA-384(CA key) ‖ 0¹⁶".into())
+}
+
+/// The EK certificate is issued and signed by the CA and has the TCG EK profile's
+/// tcg-kp-EKCertificate extended key usage.
+pub fn check_ek_certificate(ek_der: &[u8], ca: &Certificate) -> Result<Certificate, VerifyError> {
+    let ek = parse_cert(ek_der, "EK")?;
+    if ek.tbs_certificate().issuer() != ca.tbs_certificate().subject()
+        || !cert_signed_by(&ek, &spki_point(ca))
+    {
+        return Err(VerifyError::CertificateSignature("the EK certificate's CA"));
+    }
+    let has_eku = ek.tbs_certificate().extensions().is_some_and(|e| {
+        e.iter().any(|x| {
+            x.extn_id.to_string() == "2.5.29.37"
+                && x.extn_value
+                    .as_bytes()
+                    .windows(7)
+                    .any(|w| w == [0x06, 0x05, 0x67, 0x81, 0x05, 0x08, 0x01])
+        })
+    });
+    if !has_eku {
+        return Err(VerifyError::Certificate(
+            "EK: no tcg-kp-EKCertificate".into(),
+        ));
+    }
+    Ok(ek)
+}
+
+/// The (x, y) of an ECC TPMT_PUBLIC (Part 2 §12.2.4): type, nameAlg, objectAttributes,
+/// authPolicy, TPMS_ECC_PARMS (symmetric, scheme, curveID, kdf), then unique x and y.
+pub fn ecc_public_xy(public: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let u16_at = |at: usize| -> Option<usize> {
+        Some(usize::from(u16::from_be_bytes(
+            public.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    if u16_at(0)? != 0x0023 {
+        return None;
+    }
+    let mut at = 10 + u16_at(8)?;
+    // symmetric: algorithm, then keyBits and mode unless TPM_ALG_NULL.
+    at += if u16_at(at)? == 0x0010 { 2 } else { 6 };
+    // scheme: algorithm, then its hash unless TPM_ALG_NULL.
+    at += if u16_at(at)? == 0x0010 { 2 } else { 4 };
+    let curve = u16_at(at)?;
+    at += 2;
+    // kdf: algorithm, then its hash unless TPM_ALG_NULL.
+    at += if u16_at(at)? == 0x0010 { 2 } else { 4 };
+    let size = match curve {
+        3 => 32,
+        4 => 48,
+        _ => return None,
+    };
+    let xn = u16_at(at)?;
+    let x = public.get(at + 2..at + 2 + xn)?.to_vec();
+    at += 2 + xn;
+    let yn = u16_at(at)?;
+    let y = public.get(at + 2..at + 2 + yn)?.to_vec();
+    if x.len() != size || y.len() != size || at + 2 + yn != public.len() {
+        return None;
+    }
+    Some((x, y))
+}
+
+/// The EK certificate's key is the manifest's EK (the EK the SVSM attested with our nonce).
+pub fn check_ek_matches_manifest(ek: &Certificate, manifest: &[u8]) -> Result<String, VerifyError> {
+    let (x, y) = ecc_public_xy(manifest).ok_or(VerifyError::EkMismatch)?;
+    let point = spki_point(ek);
+    if point.first() != Some(&4) || point[1..] != [x, y].concat()[..] {
+        return Err(VerifyError::EkMismatch);
+    }
+    Ok(format!(
+        "EK P-{} x = {}…",
+        (point.len() - 1) * 4,
+        hex(&point[1..9])
+    ))
+}
+
+// ---- c. credential activation (TPM 2.0 Part 1 §24, Part 3 §12.6) ------------------------------
+
+fn kdfa_sha384(key: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 1u32;
+    while out.len() * 8 < bits as usize {
+        let mut m = <hmac::Hmac<Sha384> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| {
+            <hmac::Hmac<Sha384> as KeyInit>::new_from_slice(&[0])
+                .unwrap_or_else(|_| unreachable_hmac())
+        });
+        m.update(&i.to_be_bytes());
+        m.update(label);
+        m.update(&[0]);
+        m.update(u);
+        m.update(v);
+        m.update(&bits.to_be_bytes());
+        out.extend(m.finalize().into_bytes());
+        i += 1;
+    }
+    out.truncate(bits as usize / 8);
+    out
+}
+
+#[allow(clippy::panic)]
+fn unreachable_hmac() -> ! {
+    panic!("HMAC takes keys of any length")
+}
+
+fn kdfe_sha384(z: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 1u32;
+    while out.len() * 8 < bits {
+        let d = Sha384::new()
+            .chain_update(i.to_be_bytes())
+            .chain_update(z)
+            .chain_update(label)
+            .chain_update([0])
+            .chain_update(u)
+            .chain_update(v)
+            .finalize();
+        out.extend(d);
+        i += 1;
+    }
+    out.truncate(bits / 8);
+    out
+}
+
+fn tpm2b(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend((b.len() as u16).to_be_bytes());
+    out.extend(b);
+}
+
+/// The Name of an object: nameAlg ‖ H_nameAlg(TPMT_PUBLIC) (Part 1 §16), SHA-256 or SHA-384.
+pub fn object_name(public: &[u8]) -> Option<Vec<u8>> {
+    let alg = u16::from_be_bytes(public.get(2..4)?.try_into().ok()?);
+    let d = match alg {
+        0x000B => Sha256::digest(public).to_vec(),
+        0x000C => Sha384::digest(public).to_vec(),
+        _ => return None,
+    };
+    Some([alg.to_be_bytes().to_vec(), d].concat())
+}
+
+/// TPM2_MakeCredential done by the verifier (Part 1 §24.4, Annex C.6.1) for an H-3 EK
+/// (P-384, SHA-384, AES-256-CFB): an ephemeral ECDH key gives the seed
+/// `KDFe(SHA-384, Z, "IDENTITY", ephemeral x, EK x)`; the credential is AES-256-CFB encrypted
+/// under `KDFa(seed, "STORAGE", name)` and MACed with `KDFa(seed, "INTEGRITY")`. Returns
+/// (TPM2B_ID_OBJECT contents, TPM2B_ENCRYPTED_SECRET contents).
+pub fn make_credential(
+    ek_public: &[u8],
+    ak_name: &[u8],
+    credential: &[u8],
+    ephemeral: &p384::SecretKey,
+) -> Result<(Vec<u8>, Vec<u8>), VerifyError> {
+    use cfb_mode::cipher::KeyIvInit;
+    let bad = || VerifyError::Activation("the EK is not a P-384 key".into());
+    let (x, y) = ecc_public_xy(ek_public).ok_or_else(bad)?;
+    if x.len() != 48 {
+        return Err(bad());
+    }
+    let ek = p384::PublicKey::from_sec1_bytes(&[&[4u8][..], &x, &y].concat()).map_err(|_| bad())?;
+    let z = p384::ecdh::diffie_hellman(ephemeral.to_nonzero_scalar(), ek.as_affine());
+    let eph = ephemeral.public_key();
+    let (ex, ey) = {
+        use p384::elliptic_curve::point::AffineCoordinates;
+        (eph.as_affine().x().to_vec(), eph.as_affine().y().to_vec())
+    };
+    let seed = kdfe_sha384(z.raw_secret_bytes(), b"IDENTITY", &ex, &x, 384);
+    let sym = kdfa_sha384(&seed, b"STORAGE", ak_name, &[], 256);
+    let mut enc = Vec::new();
+    tpm2b(&mut enc, credential);
+    cfb_mode::Encryptor::<aes::Aes256>::new_from_slices(&sym, &[0u8; 16])
+        .map_err(|_| bad())?
+        .encrypt(&mut enc);
+    let hmac_key = kdfa_sha384(&seed, b"INTEGRITY", &[], &[], 384);
+    let mut m = <hmac::Hmac<Sha384> as KeyInit>::new_from_slice(&hmac_key).map_err(|_| bad())?;
+    m.update(&enc);
+    m.update(ak_name);
+    let mut id_object = Vec::new();
+    tpm2b(&mut id_object, &m.finalize().into_bytes());
+    id_object.extend(enc);
+    let mut secret = Vec::new();
+    tpm2b(&mut secret, &ex);
+    tpm2b(&mut secret, &ey);
+    Ok((id_object, secret))
+}
+
+/// The AK is a restricted signing key fixed to its TPM (TPMA_OBJECT fixedTPM, fixedParent,
+/// sensitiveDataOrigin, restricted, sign; Part 2 §8.3) and not a decryption key.
+pub fn check_ak_attributes(ak_public: &[u8]) -> Result<u32, VerifyError> {
+    let attrs = ak_public
+        .get(4..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_be_bytes)
+        .ok_or(VerifyError::AkAttributes(0))?;
+    let need = 0x2 | 0x10 | 0x20 | 0x1_0000 | 0x4_0000;
+    if attrs & need != need || attrs & 0x2_0000 != 0 {
+        return Err(VerifyError::AkAttributes(attrs));
+    }
+    Ok(attrs)
+}
+
+/// The credential came back: the AK named in MakeCredential is in the TPM that holds the EK.
+pub fn check_activation(
+    recovered: Result<Vec<u8>, String>,
+    credential: &[u8],
+) -> Result<String, VerifyError> {
+    match recovered {
+        Ok(c) if c == credential => Ok("ActivateCredential returned our secret".into()),
+        Ok(_) => Err(VerifyError::Activation("another secret came back".into())),
+        Err(e) => Err(VerifyError::Activation(e)),
+    }
+}
+
+// ---- d. quote -----------------------------------------------------------------------------------
+
+/// The parts of a TPMS_ATTEST of type TPM_ST_ATTEST_QUOTE (Part 2 §10.12.12).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quote {
+    /// extraData (the nonce).
+    pub extra_data: Vec<u8>,
+    /// The TPML_PCR_SELECTION bytes.
+    pub pcr_select: Vec<u8>,
+    /// pcrDigest.
+    pub pcr_digest: Vec<u8>,
+    /// clockInfo.clock.
+    pub clock: u64,
+}
+
+/// Parse a quote's TPMS_ATTEST.
+pub fn parse_quote(m: &[u8]) -> Result<Quote, VerifyError> {
+    struct R<'a>(&'a [u8], usize);
+    impl<'a> R<'a> {
+        fn take(&mut self, n: usize) -> Result<&'a [u8], VerifyError> {
+            let s = self
+                .0
+                .get(self.1..self.1 + n)
+                .ok_or_else(|| VerifyError::QuoteContent("truncated TPMS_ATTEST".into()))?;
+            self.1 += n;
+            Ok(s)
+        }
+        fn u16(&mut self) -> Result<usize, VerifyError> {
+            let b = self.take(2)?;
+            Ok(usize::from(u16::from_be_bytes([b[0], b[1]])))
+        }
+        fn tpm2b(&mut self) -> Result<&'a [u8], VerifyError> {
+            let n = self.u16()?;
+            self.take(n)
+        }
+    }
+    let bad = |w: &str| VerifyError::QuoteContent(w.into());
+    let mut r = R(m, 0);
+    if r.take(4)? != 0xFF54_4347u32.to_be_bytes() {
+        return Err(bad("magic is not TPM_GENERATED_VALUE"));
+    }
+    if r.take(2)? != 0x8018u16.to_be_bytes() {
+        return Err(bad("not TPM_ST_ATTEST_QUOTE"));
+    }
+    r.tpm2b()?; // qualifiedSigner
+    let extra_data = r.tpm2b()?.to_vec();
+    let clock = u64::from_be_bytes(r.take(8)?.try_into().unwrap_or_default());
+    r.take(4 + 4 + 1)?; // resetCount, restartCount, safe
+    r.take(8)?; // firmwareVersion
+    let sel_start = r.1;
+    let count = u32::from_be_bytes(r.take(4)?.try_into().unwrap_or_default());
+    for _ in 0..count {
+        r.take(2)?;
+        let n = usize::from(r.take(1)?[0]);
+        r.take(n)?;
+    }
+    let pcr_select = m[sel_start..r.1].to_vec();
+    let pcr_digest = r.tpm2b()?.to_vec();
+    Ok(Quote {
+        extra_data,
+        pcr_select,
+        pcr_digest,
+        clock,
+    })
+}
+
+/// The AK's ECDSA signature (TPMT_SIGNATURE, P-256 / SHA-256) over the TPMS_ATTEST verifies,
+/// and extraData is our nonce.
+pub fn check_quote(
+    ak_public: &[u8],
+    msg: &[u8],
+    sig: &[u8],
+    nonce: &[u8],
+) -> Result<Quote, VerifyError> {
+    let (x, y) = ecc_public_xy(ak_public).ok_or(VerifyError::QuoteSignature)?;
+    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&[&[4u8][..], &x, &y].concat())
+        .map_err(|_| VerifyError::QuoteSignature)?;
+    // TPMT_SIGNATURE: sigAlg ECDSA (0x18), hash SHA-256 (0x0B), r, s.
+    if sig.get(..4) != Some(&[0x00, 0x18, 0x00, 0x0B]) {
+        return Err(VerifyError::QuoteSignature);
+    }
+    let rn = usize::from(u16::from_be_bytes([sig[4], sig[5]]));
+    let r = sig.get(6..6 + rn).ok_or(VerifyError::QuoteSignature)?;
+    let sn = usize::from(u16::from_be_bytes(
+        sig.get(6 + rn..8 + rn)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(VerifyError::QuoteSignature)?,
+    ));
+    let s = sig
+        .get(8 + rn..8 + rn + sn)
+        .ok_or(VerifyError::QuoteSignature)?;
+    let pad = |v: &[u8]| {
+        let mut b = [0u8; 32];
+        b[32 - v.len().min(32)..].copy_from_slice(&v[v.len().saturating_sub(32)..]);
+        b
+    };
+    let signature = p256::ecdsa::Signature::from_scalars(pad(r), pad(s))
+        .map_err(|_| VerifyError::QuoteSignature)?;
+    vk.verify_prehash(&Sha256::digest(msg), &signature)
+        .map_err(|_| VerifyError::QuoteSignature)?;
+    let q = parse_quote(msg)?;
+    if q.extra_data != nonce {
+        return Err(VerifyError::QuoteContent(format!(
+            "extraData {} is not our nonce {}",
+            hex(&q.extra_data),
+            hex(nonce)
+        )));
+    }
+    Ok(q)
+}
+
+// ---- e. event log -----------------------------------------------------------------------------
+
+/// SHA-256 of the replayed SHA-256 PCRs in `pcrs` equals the quote's pcrDigest.
+pub fn check_pcr_digest(
+    q: &Quote,
+    events: &[Event],
+    pcrs: &[u32],
+) -> Result<Vec<[u8; 32]>, VerifyError> {
+    let (b256, _) = eventlog::replay(events);
+    let values: Vec<[u8; 32]> = pcrs.iter().map(|&i| b256[i as usize]).collect();
+    let mut h = Sha256::new();
+    for v in &values {
+        h.update(v);
+    }
+    let replayed = h.finalize().to_vec();
+    if replayed != q.pcr_digest {
+        return Err(VerifyError::PcrDigest {
+            quoted: hex(&q.pcr_digest),
+            replayed: hex(&replayed),
+        });
+    }
+    Ok(values)
+}
+
+/// Each measured event (not EV_NO_ACTION / EV_SEPARATOR) is the policy's, in order.
+pub fn check_event_policy(events: &[Event], p: &ReferencePolicy) -> Result<String, VerifyError> {
+    let measured: Vec<&Event> = events
+        .iter()
+        .filter(|e| {
+            !matches!(
+                e.event_type,
+                eventlog::EV_NO_ACTION | eventlog::EV_SEPARATOR
+            )
+        })
+        .collect();
+    for (i, want) in p.events.iter().enumerate() {
+        let Some(e) = measured.get(i) else {
+            return Err(VerifyError::EventPolicy(format!(
+                "{} (PCR {}) was not measured",
+                want.name, want.pcr
+            )));
+        };
+        if e.pcr != want.pcr
+            || eventlog::type_name(e.event_type) != want.event_type
+            || e.sha384[..] != unhex(&want.sha384)?[..]
+        {
+            return Err(VerifyError::EventPolicy(format!(
+                "{} (PCR {}): measured {} {}…, reference {}…",
+                want.name,
+                want.pcr,
+                eventlog::type_name(e.event_type),
+                &hex(&e.sha384)[..16],
+                &want.sha384[..16.min(want.sha384.len())]
+            )));
+        }
+    }
+    if measured.len() != p.events.len() {
+        return Err(VerifyError::EventPolicy(format!(
+            "{} events measured, {} in the reference",
+            measured.len(),
+            p.events.len()
+        )));
+    }
+    Ok(format!(
+        "{} measured events match the reference",
+        measured.len()
+    ))
+}
+
+/// Run every check against `attester`, trusting `vcek` and `policy`. Fresh nonces come from
+/// `random`. Returns the appraisal and everything received.
+pub fn verify(
+    attester: &mut dyn Attester,
+    vcek: &VcekPublicKey,
+    policy: &ReferencePolicy,
+    random: &mut dyn FnMut(&mut [u8]),
+) -> (Appraisal, Collected) {
+    let mut a = Appraisal::default();
+    let mut c = Collected::default();
+    let skip = || Err(VerifyError::Skipped);
+
+    // a. SVSM attestation with a fresh nonce.
+    let mut nonce = [0u8; 64];
+    random(&mut nonce);
+    c.nonce = nonce.to_vec();
+    a.nonces.push(hex(&nonce));
+    let svsm = attester.svsm_attest(&nonce);
+    let svsm_report = match &svsm {
+        Ok((raw, manifest)) => {
+            c.report = raw.clone();
+            c.manifest = manifest.clone();
+            let r = check_report_signature(raw, vcek);
+            let ok = a.record(
+                "a.report-signature",
+                r.as_ref()
+                    .map(|r| {
+                        format!(
+                            "VCEK signature, report v{}, chip {}…",
+                            r.version,
+                            &hex(&r.chip_id)[..16]
+                        )
+                    })
+                    .map_err(Clone::clone),
+            );
+            if ok { r.ok() } else { None }
+        }
+        Err(e) => {
+            a.record("a.report-signature", Err(VerifyError::Attester(e.clone())));
+            None
+        }
+    };
+    match &svsm_report {
+        Some(r) => {
+            a.record("a.vmpl", check_vmpl(r));
+            a.record("a.guest-policy", check_guest_policy(r, policy));
+            a.record("a.launch-measurement", check_measurement(r, policy));
+            a.record(
+                "a.nonce-binding",
+                check_nonce_binding(r, &nonce, &c.manifest),
+            );
+        }
+        None => {
+            for n in [
+                "a.vmpl",
+                "a.guest-policy",
+                "a.launch-measurement",
+                "a.nonce-binding",
+            ] {
+                a.record(n, skip());
+            }
+        }
+    }
+
+    // b. The EK certificate chain from NV.
+    c.ca_cert = attester.nv_read(ekcert::CA_CERT_INDEX).unwrap_or_default();
+    c.ek_cert = attester
+        .nv_read(ekcert::EK_CERT_INDEX_P384)
+        .unwrap_or_default();
+    let ca = match &svsm_report {
+        Some(r) => match check_ca_report(&c.ca_cert, vcek, r) {
+            Ok((ca, car)) => {
+                a.record(
+                    "b.ca-report",
+                    Ok(format!("CA certificate ({} bytes) carries a VCEK-signed report, same chip and launch", c.ca_cert.len())),
+                );
+                a.record("b.ca-binding", check_ca_binding(&ca, &car));
+                Some(ca)
+            }
+            Err(e) => {
+                a.record("b.ca-report", Err(e));
+                a.record("b.ca-binding", skip());
+                None
+            }
+        },
+        None => {
+            a.record("b.ca-report", skip());
+            a.record("b.ca-binding", skip());
+            None
+        }
+    };
+    let ek = match &ca {
+        Some(ca) => {
+            let r = check_ek_certificate(&c.ek_cert, ca);
+            a.record(
+                "b.ek-certificate",
+                r.as_ref()
+                    .map(|_| {
+                        format!(
+                            "EK certificate ({} bytes) signed by the CA, tcg-kp-EKCertificate",
+                            c.ek_cert.len()
+                        )
+                    })
+                    .map_err(Clone::clone),
+            );
+            r.ok()
+        }
+        None => {
+            a.record("b.ek-certificate", skip());
+            None
+        }
+    };
+    let ek_ok = match &ek {
+        Some(ek) => a.record(
+            "b.ek-matches-manifest",
+            check_ek_matches_manifest(ek, &c.manifest),
+        ),
+        None => a.record("b.ek-matches-manifest", skip()),
+    };
+
+    // c. The AK, by MakeCredential / ActivateCredential against the EK.
+    c.ak_public = attester.ak_public().unwrap_or_default();
+    let ak_attrs = check_ak_attributes(&c.ak_public);
+    a.record(
+        "c.ak-attributes",
+        ak_attrs
+            .as_ref()
+            .map(|at| format!("restricted signing key, fixedTPM ({at:#010x})"))
+            .map_err(Clone::clone),
+    );
+    if ek_ok {
+        let mut credential = [0u8; 32];
+        random(&mut credential);
+        let mut d = [0u8; 48];
+        random(&mut d);
+        let eph = p384::SecretKey::from_slice(&d);
+        let made = match (eph, object_name(&c.ak_public)) {
+            (Ok(eph), Some(name)) => make_credential(&c.manifest, &name, &credential, &eph),
+            _ => Err(VerifyError::Activation("no AK name".into())),
+        };
+        match made {
+            Ok((id, secret)) => {
+                let got = attester.activate_credential(&id, &secret);
+                a.record("c.activate-credential", check_activation(got, &credential));
+            }
+            Err(e) => {
+                a.record("c.activate-credential", Err(e));
+            }
+        }
+    } else {
+        a.record("c.activate-credential", skip());
+    }
+
+    // d. A quote with a fresh nonce.
+    let mut qnonce = [0u8; 32];
+    random(&mut qnonce);
+    c.quote_nonce = qnonce.to_vec();
+    a.nonces.push(hex(&qnonce));
+    let quote = match attester.quote(&qnonce, &policy.quoted_pcrs) {
+        Ok((msg, sig)) => {
+            c.quote_msg = msg.clone();
+            c.quote_sig = sig.clone();
+            let r = check_quote(&c.ak_public, &msg, &sig, &qnonce);
+            a.record(
+                "d.quote",
+                r.as_ref()
+                    .map(|q| {
+                        format!(
+                            "AK signature and nonce; PCRs {:?} (SHA-256)",
+                            policy.quoted_pcrs
+                        )
+                        .replace(", ", ",")
+                            + &format!(", clock {} ms", q.clock)
+                    })
+                    .map_err(Clone::clone),
+            );
+            r.ok()
+        }
+        Err(e) => {
+            a.record("d.quote", Err(VerifyError::Attester(e)));
+            None
+        }
+    };
+
+    // e. The event log, replayed.
+    c.event_log = attester.event_log().unwrap_or_default();
+    match eventlog::parse(&c.event_log) {
+        Ok(events) => {
+            a.record(
+                "e.event-log",
+                Ok(format!("{} events, SHA-256 and SHA-384", events.len())),
+            );
+            match &quote {
+                Some(q) => {
+                    let r = check_pcr_digest(q, &events, &policy.quoted_pcrs);
+                    if let Ok(v) = &r {
+                        c.quote_pcrs = v.clone();
+                    }
+                    a.record(
+                        "e.replay-matches-quote",
+                        r.map(|_| "replayed PCRs give the quoted digest".into()),
+                    );
+                }
+                None => {
+                    a.record("e.replay-matches-quote", skip());
+                }
+            }
+            a.record("e.reference-policy", check_event_policy(&events, policy));
+        }
+        Err(e) => {
+            a.record("e.event-log", Err(VerifyError::EventLog(e.to_string())));
+            a.record("e.replay-matches-quote", skip());
+            a.record("e.reference-policy", skip());
+        }
+    }
+    a.verdict = a.checks.iter().all(|c| c.ok);
+    (a, c)
+}

@@ -1,0 +1,747 @@
+//! EK certificates rooted in the SEV-SNP report, made by the firmware at boot without a heap.
+//!
+//! At each boot the firmware draws a fresh P-384 **CA key**, asks the AMD-SP for an attestation
+//! report whose REPORT_DATA is `SHA-384(CA public key, 97-byte SEC 1 uncompressed) ‖ 16 zero
+//! bytes`, and issues two X.509 v3 certificates (RFC 5280), both ecdsa-with-SHA384:
+//!
+//! - the **CA certificate**, self-issued, `cA = TRUE, pathLen 0`, carrying the raw 1184-byte
+//!   ATTESTATION_REPORT (AMD 56860 Table 21) in the extension [`OID_SNP_REPORT`];
+//! - the **EK certificate**, signed by the CA, shaped as the TCG EK Credential Profile for TPM
+//!   Family 2.0 (v2.5, §3.2) asks: empty subject with a critical subjectAltName holding the TPM
+//!   manufacturer, model and version (§3.2.9, §3.2.10), critical basicConstraints `cA = FALSE`
+//!   (§3.2.12), critical keyUsage keyAgreement for an ECC EK (§3.2.7), extKeyUsage
+//!   tcg-kp-EKCertificate (§3.2.16), subjectDirectoryAttributes with tcg-at-tpmSpecification
+//!   (§3.2.11) and authorityKeyIdentifier (§3.2.13).
+//!
+//! Both are stored by [`provision`] as platform-created NV indices that are write-locked
+//! (TPMA_NV_WRITEDEFINE, then TPM2_NV_WriteLock): the EK certificate at the profile's index
+//! ([`EK_CERT_INDEX_P384`] for H-3, [`EK_CERT_INDEX_P256`] for L-2, TCG EK Credential Profile
+//! §2.2.1.5), the CA certificate at [`CA_CERT_INDEX`]. A CA private key lives only inside
+//! [`provision`] and is wiped when it returns: nothing after boot can issue another certificate
+//! under it.
+//!
+//! Encoding uses the `der` crate's encoders over fixed buffers (no `alloc`); no ASN.1 is parsed
+//! here. The TBSCertificate is encoded in place in the output buffer after a 4-byte SEQUENCE
+//! header (both certificates are 256 bytes to 64 KiB long), signed, and the header, algorithm
+//! and signature are added around it.
+
+use der::asn1::{
+    BitStringRef, ContextSpecific, GeneralizedTime, ObjectIdentifier, OctetStringRef,
+    PrintableStringRef, UintRef, UtcTime, Utf8StringRef,
+};
+use der::{
+    DateTime, Encode, EncodeValue, FixedTag, Header, Length, Tag, TagMode, TagNumber, Writer,
+};
+use vtpm::crypto::ecc::{self, Curve, EccPrivate};
+use vtpm::crypto::hash::HashAlg;
+use vtpm::{MAX_RESPONSE_SIZE, Platform, PlatformError, Tpm};
+
+use crate::boot::Ek;
+use crate::report::REPORT_SIZE;
+
+/// NV index of the ECC NIST P-384 EK certificate (TCG EK Credential Profile §2.2.1.5).
+pub const EK_CERT_INDEX_P384: u32 = 0x01C0_0016;
+/// NV index of the ECC NIST P-256 EK certificate (TCG EK Credential Profile §2.2.1.5).
+pub const EK_CERT_INDEX_P256: u32 = 0x01C0_000A;
+/// NV index of the per-boot CA certificate, in the TCG range for EK certificates and their
+/// chains (0x01C00000-0x01C07FFF); the same index the TDX vTPM uses for its CA certificate.
+pub const CA_CERT_INDEX: u32 = 0x01C0_0100;
+/// Largest CA certificate (one with a 1184-byte report is about 1.8 KB).
+pub const MAX_CA_CERT: usize = 2048;
+/// Largest EK certificate (a P-384 one is about 0.7 KB).
+pub const MAX_EK_CERT: usize = 1024;
+
+/// The extension carrying the raw SEV-SNP ATTESTATION_REPORT in the CA certificate
+/// (non-critical; `extnValue` holds the DER of an OCTET STRING of the 1184 report bytes, as
+/// RFC 5280 §4.1 has extnValue carry a DER value). The project holds no OID arc of its own;
+/// this is the value open-source RA-TLS implementations for SEV-SNP share for "raw SNP report",
+/// so their tools find the report where they look for it.
+pub const OID_SNP_REPORT: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.58270.1.1");
+/// tcg-kp-EKCertificate (TCG EK Credential Profile §3.2.16).
+pub const OID_TCG_KP_EK_CERTIFICATE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.23.133.8.1");
+/// tcg-at-tpmManufacturer (TCG EK Credential Profile §3.2.9).
+pub const OID_TCG_AT_TPM_MANUFACTURER: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.23.133.2.1");
+/// tcg-at-tpmModel.
+pub const OID_TCG_AT_TPM_MODEL: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.133.2.2");
+/// tcg-at-tpmVersion.
+pub const OID_TCG_AT_TPM_VERSION: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.133.2.3");
+/// tcg-at-tpmSpecification (TCG EK Credential Profile §3.2.11).
+pub const OID_TCG_AT_TPM_SPECIFICATION: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.23.133.2.16");
+
+const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
+const OID_COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+const OID_SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
+const OID_SUBJECT_DIRECTORY_ATTRIBUTES: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.9");
+const OID_SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
+const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
+const OID_SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
+const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+const OID_AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
+const OID_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+
+/// CA subject and issuer: organization.
+pub const CA_ORGANIZATION: &str = "vtpm";
+/// CA subject and issuer: common name.
+pub const CA_COMMON_NAME: &str = "vTPM EK CA (SEV-SNP)";
+/// TPM_PT_MANUFACTURER of the vtpm core ("VTPM"), as the profile writes it: `id:` and 8 hex
+/// digits.
+pub const TPM_MANUFACTURER: &str = "id:5654504D";
+/// The TPM model (TPM_PT_VENDOR_STRING_1..4 of the vtpm core).
+pub const TPM_MODEL: &str = "ephemeral vTPM";
+/// Family "2.0", level 0, revision 164 (TPM_PT_FAMILY_INDICATOR, LEVEL, REVISION).
+const TPM_SPEC: (&str, u32, u32) = ("2.0", 0, 164);
+
+/// Why a certificate could not be made or stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EkCertError {
+    /// The platform's entropy source failed while drawing the CA key.
+    Entropy,
+    /// The platform gave no hardware evidence (or not a 1184-byte report).
+    Evidence(PlatformError),
+    /// The EK's TPMT_PUBLIC is not an ECC P-256 / P-384 key.
+    EkPublic,
+    /// DER encoding failed (the output buffer is too small).
+    Encoding,
+    /// ECDSA signing failed.
+    Signing,
+    /// A TPM command storing the certificates failed: its command code and response code.
+    Nv {
+        /// TPM_CC.
+        command: u32,
+        /// TPM_RC.
+        rc: u32,
+    },
+}
+
+impl From<der::Error> for EkCertError {
+    fn from(_: der::Error) -> Self {
+        Self::Encoding
+    }
+}
+
+/// The per-boot CA key: a P-384 private scalar (wiped on drop) and its public point.
+pub struct CaKey {
+    d: EccPrivate,
+    /// SEC 1 uncompressed public point `04 ‖ X ‖ Y`.
+    public: [u8; 97],
+}
+
+impl core::fmt::Debug for CaKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CaKey")
+            .field("d", &"[REDACTED]")
+            .field("public", &self.public)
+            .finish()
+    }
+}
+
+impl CaKey {
+    /// A fresh key from `fill` (full-entropy bytes: FIPS 186-4 B.4.1 extra-bits generation).
+    pub fn generate(
+        fill: impl FnOnce(&mut [u8]) -> Result<(), PlatformError>,
+    ) -> Result<Self, EkCertError> {
+        let d = ecc::try_random_private(Curve::P384, fill)
+            .map_err(|_| EkCertError::Entropy)?
+            .ok_or(EkCertError::Entropy)?;
+        let q = ecc::public_from_private(Curve::P384, d.expose()).ok_or(EkCertError::Entropy)?;
+        let mut public = [0u8; 97];
+        let (tag, xy) = public.split_at_mut(1);
+        let (x, y) = xy.split_at_mut(48);
+        tag.copy_from_slice(&[4]);
+        x.copy_from_slice(q.x.as_slice().get(..48).ok_or(EkCertError::Entropy)?);
+        y.copy_from_slice(q.y.as_slice().get(..48).ok_or(EkCertError::Entropy)?);
+        Ok(Self { d, public })
+    }
+
+    /// The SEC 1 uncompressed public point (97 bytes).
+    pub fn public_sec1(&self) -> &[u8; 97] {
+        &self.public
+    }
+
+    /// The REPORT_DATA that binds this key: SHA-384 of the SEC 1 point, then 16 zero bytes.
+    pub fn report_data(&self) -> [u8; 64] {
+        report_data_for(&self.public)
+    }
+
+    /// Key identifier: the leftmost 160 bits of SHA-256 of the subjectPublicKey (RFC 7093 §2,
+    /// method 1), used for subjectKeyIdentifier / authorityKeyIdentifier.
+    pub fn key_id(&self) -> [u8; 20] {
+        key_id(&self.public)
+    }
+
+    /// ECDSA P-384 / SHA-384 over `tbs`, DER ECDSA-Sig-Value (RFC 5480 §2.2 / RFC 5758 §3.2)
+    /// into `out`; returns its length.
+    fn sign(&self, tbs: &[u8], out: &mut [u8]) -> Result<usize, EkCertError> {
+        let digest = HashAlg::Sha384.digest(&[tbs]);
+        let sig = ecc::ecdsa_sign(Curve::P384, self.d.expose(), digest.as_slice(), &[])
+            .ok_or(EkCertError::Signing)?;
+        let value = Seq((
+            UintRef::new(sig.r.as_slice())?,
+            UintRef::new(sig.s.as_slice())?,
+        ));
+        Ok(value.encode_to_slice(out)?.len())
+    }
+}
+
+/// REPORT_DATA binding a CA public key (SEC 1 uncompressed): SHA-384 of it, then 16 zero bytes.
+pub fn report_data_for(ca_public_sec1: &[u8]) -> [u8; 64] {
+    let mut rd = [0u8; 64];
+    let d = HashAlg::Sha384.digest(&[ca_public_sec1]);
+    if let Some(dst) = rd.get_mut(..48) {
+        dst.copy_from_slice(d.as_slice().get(..48).unwrap_or(&[0; 48]));
+    }
+    rd
+}
+
+fn key_id(public_sec1: &[u8]) -> [u8; 20] {
+    let mut id = [0u8; 20];
+    let d = HashAlg::Sha256.digest(&[public_sec1]);
+    id.copy_from_slice(d.as_slice().get(..20).unwrap_or(&[0; 20]));
+    id
+}
+
+/// A positive 16-byte serial number from `label` and a public key (RFC 5280 §4.1.2.2: unique
+/// per CA, at most 20 octets): a per-boot key makes it unique.
+fn serial(label: &[u8], public: &[u8]) -> [u8; 16] {
+    let mut s = [0u8; 16];
+    let d = HashAlg::Sha256.digest(&[label, public]);
+    s.copy_from_slice(d.as_slice().get(..16).unwrap_or(&[1; 16]));
+    if let Some(first) = s.first_mut() {
+        *first = (*first & 0x7F) | 0x40;
+    }
+    s
+}
+
+/// Upper-case hex of `bytes` into `out`; returns the text.
+fn hex<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        if let [hi, lo] = pair {
+            *hi = DIGITS.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+            *lo = DIGITS.get(usize::from(b & 0xF)).copied().unwrap_or(b'0');
+        }
+    }
+    let n = bytes.len().saturating_mul(2).min(out.len());
+    core::str::from_utf8(out.get(..n).unwrap_or(&[])).unwrap_or("")
+}
+
+// ---- DER building blocks: a SEQUENCE / SET of a tuple of encodable fields -------------------
+
+/// `a + b`, checked (der's `Length` addition fails on overflow).
+fn sum(a: Length, b: Length) -> der::Result<Length> {
+    core::ops::Add::add(a, b)
+}
+
+/// The fields of a constructed value, in order.
+trait Fields {
+    fn len(&self) -> der::Result<Length>;
+    fn encode_fields(&self, w: &mut impl Writer) -> der::Result<()>;
+}
+
+impl Fields for () {
+    fn len(&self) -> der::Result<Length> {
+        Ok(Length::ZERO)
+    }
+    fn encode_fields(&self, _: &mut impl Writer) -> der::Result<()> {
+        Ok(())
+    }
+}
+
+macro_rules! tuple_fields {
+    ($($t:ident $v:ident),+) => {
+        impl<$($t: Encode),+> Fields for ($($t,)+) {
+            fn len(&self) -> der::Result<Length> {
+                let ($($v,)+) = self;
+                let mut n = Length::ZERO;
+                $( n = sum(n, $v.encoded_len()?)?; )+
+                Ok(n)
+            }
+            fn encode_fields(&self, w: &mut impl Writer) -> der::Result<()> {
+                let ($($v,)+) = self;
+                $( $v.encode(w)?; )+
+                Ok(())
+            }
+        }
+    };
+}
+tuple_fields!(A a);
+tuple_fields!(A a, B b);
+tuple_fields!(A a, B b, C c);
+tuple_fields!(A a, B b, C c, D d);
+tuple_fields!(A a, B b, C c, D d, E e);
+tuple_fields!(A a, B b, C c, D d, E e, F f);
+tuple_fields!(A a, B b, C c, D d, E e, F f, G g);
+tuple_fields!(A a, B b, C c, D d, E e, F f, G g, H h);
+
+/// SEQUENCE { fields }.
+struct Seq<T>(T);
+/// SET { fields } (single-element sets only: DER orders the elements of a SET OF).
+struct Set<T>(T);
+/// OCTET STRING whose content is the DER of the value (an extension's `extnValue`).
+struct DerOctets<T>(T);
+
+impl<T: Fields> EncodeValue for Seq<T> {
+    fn value_len(&self) -> der::Result<Length> {
+        self.0.len()
+    }
+    fn encode_value(&self, w: &mut impl Writer) -> der::Result<()> {
+        self.0.encode_fields(w)
+    }
+}
+impl<T> FixedTag for Seq<T> {
+    const TAG: Tag = Tag::Sequence;
+}
+impl<T: Fields> EncodeValue for Set<T> {
+    fn value_len(&self) -> der::Result<Length> {
+        self.0.len()
+    }
+    fn encode_value(&self, w: &mut impl Writer) -> der::Result<()> {
+        self.0.encode_fields(w)
+    }
+}
+impl<T> FixedTag for Set<T> {
+    const TAG: Tag = Tag::Set;
+}
+impl<T: Encode> EncodeValue for DerOctets<T> {
+    fn value_len(&self) -> der::Result<Length> {
+        self.0.encoded_len()
+    }
+    fn encode_value(&self, w: &mut impl Writer) -> der::Result<()> {
+        self.0.encode(w)
+    }
+}
+impl<T> FixedTag for DerOctets<T> {
+    const TAG: Tag = Tag::OctetString;
+}
+
+fn explicit<T>(n: u8, value: T) -> ContextSpecific<T> {
+    ContextSpecific {
+        tag_number: TagNumber(u32::from(n)),
+        tag_mode: TagMode::Explicit,
+        value,
+    }
+}
+
+fn implicit<T>(n: u8, value: T) -> ContextSpecific<T> {
+    ContextSpecific {
+        tag_number: TagNumber(u32::from(n)),
+        tag_mode: TagMode::Implicit,
+        value,
+    }
+}
+
+/// An Attribute-type-and-value RDN: SET { SEQUENCE { type, value } }.
+fn rdn<V: Encode>(oid: ObjectIdentifier, value: V) -> Set<(Seq<(ObjectIdentifier, V)>,)> {
+    Set((Seq((oid, value)),))
+}
+
+/// Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue } (RFC 5280
+/// §4.1): `critical` encoded only when TRUE, as DER requires.
+fn critical<V: Encode>(oid: ObjectIdentifier, v: V) -> Seq<(ObjectIdentifier, bool, DerOctets<V>)> {
+    Seq((oid, true, DerOctets(v)))
+}
+fn noncritical<V: Encode>(oid: ObjectIdentifier, v: V) -> Seq<(ObjectIdentifier, DerOctets<V>)> {
+    Seq((oid, DerOctets(v)))
+}
+
+/// AlgorithmIdentifier ecdsa-with-SHA384 (parameters absent, RFC 5758 §3.2).
+fn ecdsa_sha384() -> Seq<(ObjectIdentifier,)> {
+    Seq((OID_ECDSA_SHA384,))
+}
+
+/// Validity (RFC 5280 §4.1.2.5): from 2025-01-01 (firmware has no trusted wall clock) to
+/// 99991231235959Z, "no well-defined expiration date".
+fn validity() -> der::Result<Seq<(UtcTime, GeneralizedTime)>> {
+    Ok(Seq((
+        UtcTime::from_date_time(DateTime::new(2025, 1, 1, 0, 0, 0)?)?,
+        GeneralizedTime::from_date_time(DateTime::new(9999, 12, 31, 23, 59, 59)?),
+    )))
+}
+
+/// The CA's Name: O = vtpm, CN = vTPM EK CA (SEV-SNP), serialNumber = hex of the key id's
+/// first 8 bytes (a per-boot CA gets a distinct name).
+fn ca_name(key_id_hex: &str) -> der::Result<impl Encode + '_> {
+    Ok(Seq((
+        rdn(OID_ORGANIZATION, Utf8StringRef::new(CA_ORGANIZATION)?),
+        rdn(OID_COMMON_NAME, Utf8StringRef::new(CA_COMMON_NAME)?),
+        rdn(OID_SERIAL_NUMBER, PrintableStringRef::new(key_id_hex)?),
+    )))
+}
+
+/// SubjectPublicKeyInfo for an EC key (RFC 5480 §2).
+fn ec_spki(curve: ObjectIdentifier, sec1: &[u8]) -> der::Result<impl Encode + '_> {
+    Ok(Seq((
+        Seq((OID_EC_PUBLIC_KEY, curve)),
+        BitStringRef::new(0, sec1)?,
+    )))
+}
+
+/// Finish a certificate whose TBSCertificate was encoded at `out[4..4 + tbs_len]`: sign it and
+/// write `SEQUENCE { tbs, ecdsa-with-SHA384, BIT STRING signature }` (RFC 5280 §4.1).
+fn finish_certificate(ca: &CaKey, out: &mut [u8], tbs_len: usize) -> Result<usize, EkCertError> {
+    let mut sig = [0u8; 112];
+    let tbs_end = tbs_len.checked_add(4).ok_or(EkCertError::Encoding)?;
+    let tbs = out.get(4..tbs_end).ok_or(EkCertError::Encoding)?;
+    let sig_len = ca.sign(tbs, &mut sig)?;
+    let sig = BitStringRef::new(0, sig.get(..sig_len).ok_or(EkCertError::Signing)?)?;
+    let alg = ecdsa_sha384();
+    let body = sum(
+        sum(Length::try_from(tbs_len)?, alg.encoded_len()?)?,
+        sig.encoded_len()?,
+    )?;
+    let header = Header::new(Tag::Sequence, body);
+    if header.encoded_len()? != Length::new(4) {
+        return Err(EkCertError::Encoding);
+    }
+    header.encode_to_slice(out.get_mut(..4).ok_or(EkCertError::Encoding)?)?;
+    let tail = out.get_mut(tbs_end..).ok_or(EkCertError::Encoding)?;
+    let a = alg.encode_to_slice(tail)?.len();
+    let s = sig
+        .encode_to_slice(tail.get_mut(a..).ok_or(EkCertError::Encoding)?)?
+        .len();
+    Ok(tbs_end.saturating_add(a).saturating_add(s))
+}
+
+/// The self-issued CA certificate carrying `report` (the raw ATTESTATION_REPORT) into `out`;
+/// returns its length.
+pub fn ca_certificate(ca: &CaKey, report: &[u8], out: &mut [u8]) -> Result<usize, EkCertError> {
+    let kid = ca.key_id();
+    let mut kid_hex = [0u8; 16];
+    let kid_hex = hex(kid.get(..8).unwrap_or(&[]), &mut kid_hex);
+    let serial = serial(b"vtpm CA", &ca.public);
+    let extensions = Seq((
+        // basicConstraints: cA TRUE, pathLenConstraint 0 (RFC 5280 §4.2.1.9).
+        critical(OID_BASIC_CONSTRAINTS, Seq((true, 0u8))),
+        // keyUsage: keyCertSign (5) and cRLSign (6) (RFC 5280 §4.2.1.3).
+        critical(OID_KEY_USAGE, BitStringRef::new(1, &[0x06])?),
+        noncritical(OID_SUBJECT_KEY_IDENTIFIER, OctetStringRef::new(&kid)?),
+        noncritical(OID_SNP_REPORT, OctetStringRef::new(report)?),
+    ));
+    let tbs = Seq((
+        explicit(0, 2u8),
+        UintRef::new(&serial)?,
+        ecdsa_sha384(),
+        ca_name(kid_hex)?,
+        validity()?,
+        ca_name(kid_hex)?,
+        ec_spki(OID_SECP384R1, &ca.public)?,
+        explicit(3, extensions),
+    ));
+    let tbs_len = tbs
+        .encode_to_slice(out.get_mut(4..).ok_or(EkCertError::Encoding)?)?
+        .len();
+    finish_certificate(ca, out, tbs_len)
+}
+
+/// The EK's curve and SEC 1 uncompressed point (up to 97 bytes) from its TPMT_PUBLIC (Part 2
+/// §12.2.4): an ECC key with the EK templates' shape (symmetric AES, scheme and kdf NULL).
+pub fn ek_point(public: &[u8], sec1: &mut [u8; 97]) -> Result<(Curve, usize), EkCertError> {
+    let bad = EkCertError::EkPublic;
+    let u16_at = |b: &[u8], off: usize| -> Result<u16, EkCertError> {
+        b.get(off..)
+            .and_then(|s| s.first_chunk::<2>())
+            .map(|c| u16::from_be_bytes(*c))
+            .ok_or(bad)
+    };
+    if u16_at(public, 0)? != 0x0023 {
+        return Err(bad);
+    }
+    // type, nameAlg, objectAttributes, authPolicy.
+    let policy_len = usize::from(u16_at(public, 8)?);
+    let mut off = policy_len.checked_add(10).ok_or(bad)?;
+    // symmetric: algorithm, then keyBits and mode unless TPM_ALG_NULL.
+    let sym = u16_at(public, off)?;
+    off = off
+        .checked_add(if sym == 0x0010 { 2 } else { 6 })
+        .ok_or(bad)?;
+    // scheme: NULL only (an EK is a restricted decryption key).
+    if u16_at(public, off)? != 0x0010 {
+        return Err(bad);
+    }
+    let curve = Curve::from_id(u16_at(public, off.checked_add(2).ok_or(bad)?)?).ok_or(bad)?;
+    if u16_at(public, off.checked_add(4).ok_or(bad)?)? != 0x0010 {
+        return Err(bad);
+    }
+    off = off.checked_add(6).ok_or(bad)?;
+    let size = curve.size();
+    let mut n = 1usize;
+    if let Some(tag) = sec1.first_mut() {
+        *tag = 4;
+    }
+    for _ in 0..2 {
+        let len = usize::from(u16_at(public, off)?);
+        let start = off.checked_add(2).ok_or(bad)?;
+        let end = start.checked_add(len).ok_or(bad)?;
+        let coord = public.get(start..end).ok_or(bad)?;
+        if len != size {
+            return Err(bad);
+        }
+        let dst_end = n.checked_add(size).ok_or(bad)?;
+        sec1.get_mut(n..dst_end).ok_or(bad)?.copy_from_slice(coord);
+        n = dst_end;
+        off = end;
+    }
+    let (x, y) = sec1
+        .get(1..n)
+        .ok_or(bad)?
+        .split_at_checked(size)
+        .ok_or(bad)?;
+    if off != public.len() || !ecc::validate_point(curve, x, y) {
+        return Err(bad);
+    }
+    Ok((curve, n))
+}
+
+/// The EK certificate for the EK whose TPMT_PUBLIC is `ek_public`, signed by `ca`, into `out`;
+/// returns its length.
+pub fn ek_certificate(ca: &CaKey, ek_public: &[u8], out: &mut [u8]) -> Result<usize, EkCertError> {
+    let mut point = [0u8; 97];
+    let (curve, n) = ek_point(ek_public, &mut point)?;
+    let point = point.get(..n).ok_or(EkCertError::EkPublic)?;
+    let curve_oid = match curve {
+        Curve::P256 => OID_PRIME256V1,
+        Curve::P384 => OID_SECP384R1,
+    };
+    let kid = ca.key_id();
+    let mut kid_hex = [0u8; 16];
+    let kid_hex = hex(kid.get(..8).unwrap_or(&[]), &mut kid_hex);
+    let serial = serial(b"vtpm EK", point);
+    let mut version = [0u8; 11];
+    let version = tpm_version(&mut version);
+    // GeneralNames { directoryName [4] Name } (RFC 5280 §4.2.1.6): TPM manufacturer, model and
+    // version, one RDN each (TCG EK Credential Profile §3.2.9).
+    let san = Seq((explicit(
+        4,
+        Seq((
+            rdn(
+                OID_TCG_AT_TPM_MANUFACTURER,
+                Utf8StringRef::new(TPM_MANUFACTURER)?,
+            ),
+            rdn(OID_TCG_AT_TPM_MODEL, Utf8StringRef::new(TPM_MODEL)?),
+            rdn(OID_TCG_AT_TPM_VERSION, Utf8StringRef::new(version)?),
+        )),
+    ),));
+    // SubjectDirectoryAttributes { Attribute { tcg-at-tpmSpecification, SET {
+    // TPMSpecification { family, level, revision } } } } (§3.2.11).
+    let (family, level, revision) = TPM_SPEC;
+    let sda = Seq((Seq((
+        OID_TCG_AT_TPM_SPECIFICATION,
+        Set((Seq((Utf8StringRef::new(family)?, level, revision)),)),
+    )),));
+    let extensions = Seq((
+        // AuthorityKeyIdentifier { keyIdentifier [0] IMPLICIT } (RFC 5280 §4.2.1.1).
+        noncritical(
+            OID_AUTHORITY_KEY_IDENTIFIER,
+            Seq((implicit(0, OctetStringRef::new(&kid)?),)),
+        ),
+        critical(OID_SUBJECT_ALT_NAME, san),
+        // basicConstraints cA FALSE: the empty SEQUENCE (DEFAULT omitted).
+        critical(OID_BASIC_CONSTRAINTS, Seq(())),
+        // keyUsage keyAgreement (bit 4) for an ECC EK.
+        critical(OID_KEY_USAGE, BitStringRef::new(3, &[0x08])?),
+        noncritical(OID_EXT_KEY_USAGE, Seq((OID_TCG_KP_EK_CERTIFICATE,))),
+        noncritical(OID_SUBJECT_DIRECTORY_ATTRIBUTES, sda),
+    ));
+    let tbs = Seq((
+        explicit(0, 2u8),
+        UintRef::new(&serial)?,
+        ecdsa_sha384(),
+        ca_name(kid_hex)?,
+        validity()?,
+        // Subject empty; the identity is in the critical subjectAltName.
+        Seq(()),
+        ec_spki(curve_oid, point)?,
+        explicit(3, extensions),
+    ));
+    let tbs_len = tbs
+        .encode_to_slice(out.get_mut(4..).ok_or(EkCertError::Encoding)?)?
+        .len();
+    finish_certificate(ca, out, tbs_len)
+}
+
+/// tcg-at-tpmVersion: `id:` and TPM_PT_FIRMWARE_VERSION_1 (major << 16 | minor) in hex.
+fn tpm_version(out: &mut [u8; 11]) -> &str {
+    let part = |i: usize| {
+        env!("CARGO_PKG_VERSION")
+            .split('.')
+            .nth(i)
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(0)
+    };
+    let v = (u32::from(part(0)) << 16) | u32::from(part(1));
+    let (prefix, digits) = out.split_at_mut(3);
+    prefix.copy_from_slice(b"id:");
+    hex(&v.to_be_bytes(), digits);
+    core::str::from_utf8(out).unwrap_or("id:00000000")
+}
+
+// ---- Storing the certificates in NV (TPM 2.0 Part 3 §31) ------------------------------------
+
+/// TPMA_NV of the certificate indices (TCG EK Credential Profile §2.2.1.5.1, TPM 2.0 Part 2
+/// §13.4): PPWRITE, WRITEDEFINE, PPREAD, OWNERREAD, AUTHREAD, NO_DA, PLATFORMCREATE.
+pub const CERT_NV_ATTRIBUTES: u32 =
+    0x0001 | 0x2000 | 0x1_0000 | 0x2_0000 | 0x4_0000 | 0x200_0000 | 0x4000_0000;
+
+const RH_PLATFORM: u32 = 0x4000_000C;
+const RS_PW: u32 = 0x4000_0009;
+const CC_NV_DEFINE_SPACE: u32 = 0x12A;
+const CC_NV_WRITE: u32 = 0x137;
+const CC_NV_WRITE_LOCK: u32 = 0x138;
+/// Bytes per TPM2_NV_Write (TPM_PT_NV_BUFFER_MAX).
+const NV_CHUNK: usize = 1024;
+
+/// A TPM command with platformAuth (empty password) into a fixed buffer.
+struct Command {
+    buf: [u8; NV_CHUNK + 64],
+    len: usize,
+    ok: bool,
+}
+
+impl Command {
+    fn new(cc: u32, handles: &[u32]) -> Self {
+        let mut c = Self {
+            buf: [0; NV_CHUNK + 64],
+            len: 0,
+            ok: true,
+        };
+        c.put(&0x8002u16.to_be_bytes());
+        c.put(&[0; 4]);
+        c.put(&cc.to_be_bytes());
+        for h in handles {
+            c.put(&h.to_be_bytes());
+        }
+        // Authorization area: TPM_RS_PW, empty nonce, continueSession, empty password.
+        c.put(&9u32.to_be_bytes());
+        c.put(&RS_PW.to_be_bytes());
+        c.put(&[0, 0, 1, 0, 0]);
+        c
+    }
+    fn put(&mut self, b: &[u8]) {
+        let end = self.len.saturating_add(b.len());
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) if self.ok => {
+                dst.copy_from_slice(b);
+                self.len = end;
+            }
+            _ => self.ok = false,
+        }
+    }
+    fn tpm2b(&mut self, b: &[u8]) {
+        match u16::try_from(b.len()) {
+            Ok(n) => {
+                self.put(&n.to_be_bytes());
+                self.put(b);
+            }
+            Err(_) => self.ok = false,
+        }
+    }
+    /// Run it; the response code (TPM_RC_FAILURE if the command did not fit).
+    fn run<P: Platform>(mut self, tpm: &mut Tpm<P>, rsp: &mut [u8; MAX_RESPONSE_SIZE]) -> u32 {
+        let size = u32::try_from(self.len).unwrap_or(0);
+        if let Some(dst) = self.buf.get_mut(2..6) {
+            dst.copy_from_slice(&size.to_be_bytes());
+        }
+        if !self.ok {
+            return 0x101;
+        }
+        let n = tpm.execute(0, self.buf.get(..self.len).unwrap_or(&[]), rsp);
+        rsp.get(..n)
+            .and_then(|r| r.get(6..10))
+            .and_then(|b| b.first_chunk::<4>())
+            .map_or(0x101, |b| u32::from_be_bytes(*b))
+    }
+}
+
+/// Define `index` (platform-created, [`CERT_NV_ATTRIBUTES`], SHA-256 name, empty auth) with
+/// `data`'s size, write it in TPM_PT_NV_BUFFER_MAX chunks and write-lock it.
+pub fn store_certificate<P: Platform>(
+    tpm: &mut Tpm<P>,
+    index: u32,
+    data: &[u8],
+) -> Result<(), EkCertError> {
+    let mut rsp = [0u8; MAX_RESPONSE_SIZE];
+    let size = u16::try_from(data.len()).map_err(|_| EkCertError::Encoding)?;
+    let check = |command: u32, rc: u32| {
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(EkCertError::Nv { command, rc })
+        }
+    };
+    // TPM2_NV_DefineSpace(TPM_RH_PLATFORM, auth = empty, TPM2B_NV_PUBLIC), Part 3 §31.3.
+    let mut c = Command::new(CC_NV_DEFINE_SPACE, &[RH_PLATFORM]);
+    c.tpm2b(&[]);
+    let mut public = [0u8; 14];
+    let (h, rest) = public.split_at_mut(4);
+    h.copy_from_slice(&index.to_be_bytes());
+    let (alg, rest) = rest.split_at_mut(2);
+    alg.copy_from_slice(&0x000Bu16.to_be_bytes());
+    let (attrs, rest) = rest.split_at_mut(4);
+    attrs.copy_from_slice(&CERT_NV_ATTRIBUTES.to_be_bytes());
+    let (policy, sz) = rest.split_at_mut(2);
+    policy.copy_from_slice(&[0, 0]);
+    sz.copy_from_slice(&size.to_be_bytes());
+    c.tpm2b(&public);
+    check(CC_NV_DEFINE_SPACE, c.run(tpm, &mut rsp))?;
+    // TPM2_NV_Write(TPM_RH_PLATFORM, index, chunk, offset), Part 3 §31.7.
+    for (i, chunk) in data.chunks(NV_CHUNK).enumerate() {
+        let offset = i
+            .checked_mul(NV_CHUNK)
+            .and_then(|o| u16::try_from(o).ok())
+            .ok_or(EkCertError::Encoding)?;
+        let mut c = Command::new(CC_NV_WRITE, &[RH_PLATFORM, index]);
+        c.tpm2b(chunk);
+        c.put(&offset.to_be_bytes());
+        check(CC_NV_WRITE, c.run(tpm, &mut rsp))?;
+    }
+    // TPM2_NV_WriteLock(TPM_RH_PLATFORM, index), Part 3 §31.11.
+    let c = Command::new(CC_NV_WRITE_LOCK, &[RH_PLATFORM, index]);
+    check(CC_NV_WRITE_LOCK, c.run(tpm, &mut rsp))
+}
+
+/// What [`provision`] made: the sizes of the two certificates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Provisioned {
+    /// The EK certificate's NV index.
+    pub ek_cert_index: u32,
+    /// Its size in bytes.
+    pub ek_cert_len: usize,
+    /// The CA certificate's size in bytes (at [`CA_CERT_INDEX`]).
+    pub ca_cert_len: usize,
+}
+
+/// At boot, after the EK exists: draw the CA key, get the report binding it, issue the CA and
+/// EK certificates and store them in NV. The CA private key is wiped on return.
+pub fn provision<P: Platform>(tpm: &mut Tpm<P>, ek: &Ek) -> Result<Provisioned, EkCertError> {
+    let ca = CaKey::generate(|buf| tpm.platform_mut().fill_entropy(buf))?;
+    let mut report = [0u8; REPORT_SIZE];
+    let n = tpm
+        .platform_mut()
+        .evidence(&ca.report_data(), &mut report)
+        .map_err(EkCertError::Evidence)?;
+    if n != REPORT_SIZE {
+        return Err(EkCertError::Evidence(PlatformError::EvidenceUnavailable));
+    }
+    let mut cert = [0u8; MAX_CA_CERT];
+    let ca_len = ca_certificate(&ca, &report, &mut cert)?;
+    store_certificate(tpm, CA_CERT_INDEX, cert.get(..ca_len).unwrap_or(&[]))?;
+    cert.fill(0);
+    let ek_len = ek_certificate(&ca, ek.public(), &mut cert)?;
+    let index = match ek.template() {
+        crate::boot::EkTemplate::EccP384H3 => EK_CERT_INDEX_P384,
+        crate::boot::EkTemplate::EccP256L2 => EK_CERT_INDEX_P256,
+    };
+    store_certificate(tpm, index, cert.get(..ek_len).unwrap_or(&[]))?;
+    Ok(Provisioned {
+        ek_cert_index: index,
+        ek_cert_len: ek_len,
+        ca_cert_len: ca_len,
+    })
+}
