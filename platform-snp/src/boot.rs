@@ -28,6 +28,10 @@ const RH_OWNER: u32 = 0x4000_0001;
 const RS_PW: u32 = 0x4000_0009;
 /// TPM_CC_Startup.
 const CC_STARTUP: u32 = 0x144;
+/// TPM2_HierarchyControl (Part 3 §24.2).
+const CC_HIERARCHY_CONTROL: u32 = 0x121;
+/// TPM_RH_PLATFORM.
+const RH_PLATFORM: u32 = 0x4000_000C;
 /// TPM_CC_CreatePrimary.
 const CC_CREATE_PRIMARY: u32 = 0x131;
 /// TPM_CC_EvictControl.
@@ -123,6 +127,13 @@ pub struct BootConfig {
     /// Issue the per-boot CA and EK certificates rooted in the SNP report and store them in NV
     /// ([`crate::ekcert::provision`]).
     pub ek_certificate: bool,
+    /// Take platform authority away once the EK (and its certificates) exist
+    /// ([`release_platform_hierarchy`]): after Startup(CLEAR) platformAuth is empty, and
+    /// whoever holds it may Clear the owner hierarchy (resetting the dictionary-attack
+    /// counters), evict owner objects and undefine owner indices. Firmware that hands the
+    /// platform hierarchy to the guest's UEFI (which must then randomize platformAuth
+    /// itself) sets this to `false`.
+    pub release_platform: bool,
 }
 
 impl Default for BootConfig {
@@ -132,6 +143,7 @@ impl Default for BootConfig {
             ek: EkTemplate::EccP384H3,
             ek_persistent_handle: EkTemplate::EccP384H3.profile_handle(),
             ek_certificate: true,
+            release_platform: true,
         }
     }
 }
@@ -143,6 +155,7 @@ impl BootConfig {
             ek: EkTemplate::EccP256L2,
             ek_persistent_handle: None,
             ek_certificate: false,
+            release_platform: true,
         }
     }
 }
@@ -200,6 +213,8 @@ pub enum BootError {
     MalformedResponse,
     /// The EK or CA certificate could not be made or stored.
     EkCertificate(crate::ekcert::EkCertError),
+    /// TPM2_HierarchyControl(TPM_RH_PLATFORM, NO) failed.
+    HierarchyControl(u32),
 }
 
 /// A tiny big-endian writer that never panics (a full buffer makes it stop writing; callers
@@ -286,7 +301,33 @@ pub fn boot<P: Platform>(platform: P, config: &BootConfig) -> Result<VtpmService
     if config.ek_certificate {
         crate::ekcert::provision(&mut tpm, &ek).map_err(BootError::EkCertificate)?;
     }
+    if config.release_platform {
+        release_platform_hierarchy(&mut tpm)?;
+    }
     Ok(VtpmService::new(tpm, ek))
+}
+
+/// Disable the platform hierarchy until the next boot: TPM2_HierarchyControl(TPM_RH_PLATFORM,
+/// enable = TPM_RH_PLATFORM, NO) with the (still empty) platformAuth (Part 3 §24.2), as
+/// physical platforms' firmware does before it hands over to the OS. Afterwards nothing the
+/// guest sends can use platform authority; the platform's NV indices (the EK certificates)
+/// stay readable (phEnableNV stays set).
+pub fn release_platform_hierarchy<P: Platform>(tpm: &mut Tpm<P>) -> Result<(), BootError> {
+    let mut cmd = [0u8; 32];
+    let mut rsp = [0u8; MAX_RESPONSE_SIZE];
+    let mut w = W::new(&mut cmd);
+    w.u16(ST_SESSIONS);
+    w.u32(0);
+    w.u32(CC_HIERARCHY_CONTROL);
+    w.u32(RH_PLATFORM);
+    empty_password(&mut w);
+    w.u32(RH_PLATFORM);
+    w.bytes(&[0]); // state = NO
+    let n = w.finish();
+    match run(tpm, cmd.get(..n).unwrap_or(&[]), &mut rsp) {
+        (0, _) => Ok(()),
+        (rc, _) => Err(BootError::HierarchyControl(rc)),
+    }
 }
 
 /// The boot sequence on an existing, unstarted TPM (see [`boot`]).

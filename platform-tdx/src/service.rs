@@ -21,7 +21,7 @@
 use sha2::{Digest, Sha256, Sha384};
 use vtpm::{MAX_RESPONSE_SIZE, Platform, PlatformError, Tpm};
 
-use platform_snp::boot::{BootConfig, Ek, create_ek};
+use platform_snp::boot::{BootConfig, Ek, create_ek, release_platform_hierarchy};
 
 use crate::channel::{self, Channel, Handshake, HandshakeError, MAX_RECORD, Policy, Role};
 use crate::report::{TdReport, servtd_info_hash};
@@ -281,6 +281,10 @@ impl<P: Platform, T: TdxTransport, const N: usize> VtpmServer<P, T, N> {
             Ok(ek) => ek,
             Err(_) => return refuse(status::INTERNAL),
         };
+        // The user TD gets no platform authority (see `BootConfig::release_platform`).
+        if self.ek_config.release_platform && release_platform_hierarchy(&mut tpm).is_err() {
+            return refuse(status::INTERNAL);
+        }
         if let Some(s) = self.slots.get_mut(free) {
             *s = Some(Instance {
                 id: *id,

@@ -932,3 +932,58 @@ fn simulated_psp_rejects_bad_requests_without_advancing() {
     assert!(sp.guest_request(&page, &mut rsp, None).is_err());
     assert_eq!(sp.stats().0, 1);
 }
+
+/// After boot the guest holds no platform authority (BootConfig::release_platform): the
+/// platform hierarchy is disabled (TPM_RC_HIERARCHY at handle 1 for Clear, HierarchyControl
+/// and HierarchyChangeAuth through TPM_RH_PLATFORM), so a guest program cannot Clear the owner
+/// hierarchy to reset the dictionary-attack counters; the EK certificate in the platform's NV
+/// stays readable, and the owner's authority works as before.
+#[test]
+fn the_guest_gets_no_platform_authority() {
+    let (_sp, mut svc) = booted(12);
+    let mut mem = Mem::new(BASE, 0x4000);
+    let platform = 0x4000_000Cu32;
+    for (code, params) in [
+        (cc::CLEAR, vec![]),
+        (0x121u32, [&platform.to_be_bytes()[..], &[1]].concat()),
+        (cc::HIERARCHY_CHANGE_AUTH, vec![0, 0]),
+    ] {
+        let rsp = tpm(
+            &mut svc,
+            &mut mem,
+            BASE,
+            &command(code, &[platform], &[AuthCmd::pw(b"")], &params),
+        );
+        assert_eq!(rc(&rsp), 0x185, "command {code:#x}");
+    }
+    // TPM_PT_STARTUP_CLEAR: phEnable clear, shEnable, ehEnable, phEnableNV set.
+    let p = [6u32, 0x201, 1].map(u32::to_be_bytes).concat();
+    let rsp = tpm(
+        &mut svc,
+        &mut mem,
+        BASE,
+        &command(cc::GET_CAPABILITY, &[], &[], &p),
+    );
+    let startup_clear = u32::from_be_bytes(rsp[23..27].try_into().unwrap());
+    assert_eq!(startup_clear & 0xF, 0b1110);
+    // The EK certificate (platform NV) is still readable.
+    let rsp = tpm(
+        &mut svc,
+        &mut mem,
+        BASE,
+        &command(0x169, &[0x01C0_0016], &[], &[]),
+    );
+    assert_eq!(rc(&rsp), 0, "NV_ReadPublic of the EK certificate");
+    let rsp = tpm(
+        &mut svc,
+        &mut mem,
+        BASE,
+        &command(
+            cc::HIERARCHY_CHANGE_AUTH,
+            &[0x4000_0001],
+            &[AuthCmd::pw(b"")],
+            &[0, 0],
+        ),
+    );
+    assert_eq!(rc(&rsp), 0, "the owner is the guest's");
+}
