@@ -698,6 +698,16 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             s0(0x168, &[T0], B::new().b2(b"secret").b2(&[0; 34]).0),
         ),
         (
+            0x155,
+            "HMAC",
+            s1(0x155, &[T0], B::new().b2(b"abc").u16(0x0010).0),
+        ),
+        (
+            0x15B,
+            "HMAC_Start",
+            s1(0x15B, &[T0], B::new().b2(b"").u16(0x0010).0),
+        ),
+        (
             0x160,
             "PolicySigned",
             s0(

@@ -442,6 +442,29 @@ class Keys:
                 f"nameAlg ‖ H(TPMT_PUBLIC) = {pub.name.hex()}")
         return pub, name, self.read(stem + ".qname"), pem
 
+    def hmac_keys(self):
+        """tpm2_create -G hmac (a keyed-hash key the TPM makes) and tpm2_hmac on 3 bytes (one
+        TPM2_HMAC) and on 5000 bytes (HMAC_Start + SequenceUpdate + SequenceComplete): the
+        same key gives the same HMAC either way, and another message another HMAC."""
+        parent = self.path("hmac-parent.ctx")
+        self.tool("tpm2_createprimary", "-C", "o", "-G", "ecc", "-c", parent)
+        self.tool("tpm2_create", "-C", parent, "-G", "hmac", "-u", self.path("hmac.pub"),
+                  "-r", self.path("hmac.priv"))
+        key = self.path("hmac.ctx")
+        self.tool("tpm2_load", "-C", parent, "-u", self.path("hmac.pub"),
+                  "-r", self.path("hmac.priv"), "-c", key)
+        macs = {}
+        for name, data in (("short", b"abc"), ("long", bytes(i % 253 for i in range(5000))),
+                           ("long2", bytes(i % 251 for i in range(5000)))):
+            path = self.write(f"hmac-{name}.bin", data)
+            macs[name] = self.tool("tpm2_hmac", "-c", key, "--hex", path).text.strip()
+            T.check(re.fullmatch(r"[0-9a-f]{64}", macs[name]) is not None,
+                    f"tpm2_hmac {name}: {macs[name]!r}")
+        again = self.tool("tpm2_hmac", "-c", key, "--hex", self.path("hmac-long.bin")).text.strip()
+        T.check(again == macs["long"], "tpm2_hmac of the same 5000 bytes twice differs")
+        T.check(len(set(macs.values())) == 3, f"different messages, same HMAC: {macs}")
+        T.log("hmac: tpm2_create -G hmac, tpm2_hmac one-shot and sequence")
+
     def session_audit(self):
         """tpm2_getrandom through an audit session (tpm2_startauthsession --audit-session),
         then tpm2_getsessionauditdigest signed by an ECDSA P-256 key: the signature verifies
@@ -504,6 +527,7 @@ class Keys:
         self.sealing()
         self.contexts()
         self.session_audit()
+        self.hmac_keys()
         self.errors()
         T.check(not self.transient_handles(), "transient handles left at the end")
         left = self.sessions()

@@ -33,6 +33,7 @@ Exit status: 0 identical, 1 a difference or failure, 77 a prerequisite is missin
 
 import argparse
 import hashlib
+import hmac
 import os
 import struct
 import sys
@@ -287,6 +288,36 @@ def conformance_cases(t):
     return rows
 
 
+def hmac_with_a_known_key(t, key, data):
+    """TPM2_HMAC and HMAC_Start + SequenceComplete with a keyed-hash HMAC-SHA256 key whose key
+    the caller chose (Create with sensitive data); returns both HMACs."""
+    storage = t.primary(RH_OWNER, ecc_template(STORAGE, sym=AES128CFB))
+    template = (struct.pack(">HHI", 0x0008, 0x000B, 0x00040052) + b2(b"")
+                + struct.pack(">HH", 0x0005, 0x000B) + b2(b""))
+    out = t.ok(build(T.ST_SESSIONS, CC_CREATE, [storage], [PW], create_params(template, key)),
+               "Create (HMAC key)")
+    r = out[14:]
+    (n,) = struct.unpack(">H", r[:2])
+    private = r[:2 + n]
+    (m,) = struct.unpack(">H", r[2 + n:4 + n])
+    public = r[2 + n:4 + n + m]
+    out = t.ok(build(T.ST_SESSIONS, CC_LOAD, [storage], [PW], private + public), "Load")
+    k = struct.unpack(">I", out[10:14])[0]
+    out = t.ok(build(T.ST_SESSIONS, 0x155, [k], [PW], b2(data[:1024]) + struct.pack(">H", 0x10)),
+               "HMAC")
+    one = out[16:16 + struct.unpack(">H", out[14:16])[0]]
+    out = t.ok(build(T.ST_SESSIONS, 0x15B, [k], [PW], b2(b"") + struct.pack(">H", 0x10)),
+               "HMAC_Start")
+    seq = struct.unpack(">I", out[10:14])[0]
+    t.ok(build(T.ST_SESSIONS, 0x15C, [seq], [PW], b2(data[:1000])), "SequenceUpdate")
+    out = t.ok(build(T.ST_SESSIONS, 0x13E, [seq], [PW],
+                     b2(data[1000:]) + struct.pack(">I", RH_OWNER)), "SequenceComplete")
+    seq_mac = out[16:16 + struct.unpack(">H", out[14:16])[0]]
+    t.flush(k)
+    t.flush(storage)
+    return one, seq_mac
+
+
 def session_listing(t):
     """Handle types listed for 0x02… and 0x03… with one HMAC and one policy session."""
     sessions = []
@@ -347,6 +378,14 @@ def main():
         T.check(l_ours == l_ref == [[2, 3], []],
                 f"GetCapability(HANDLES) sessions: ours {l_ours}, swtpm {l_ref}")
         T.log("ok: loaded HMAC and policy sessions are listed under 0x02… as swtpm lists them")
+
+        key, data = b"0123456789abcdef0123456789abcdef", bytes(i % 251 for i in range(1500))
+        want = (hmac.new(key, data[:1024], "sha256").digest(),
+                hmac.new(key, data, "sha256").digest())
+        for t in (ours, ref):
+            got = hmac_with_a_known_key(t, key, data)
+            T.check(got == want, f"[{t.label}] HMAC / HMAC sequence {got} != hashlib's")
+        T.log("ok: HMAC and HMAC_Start sequences with a caller's key equal hashlib's on both TPMs")
 
         ext = {b: hashlib.new(b, b"quoted").digest() for b in ("sha256", "sha384")}
         params = struct.pack(">I", 2) + b"".join(struct.pack(">H", T.ALG_IDS[b]) + d

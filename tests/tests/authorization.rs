@@ -1169,3 +1169,72 @@ fn policy_authorize_nv_reads_a_tpmt_ha_from_any_index_type() {
     // policyDigest is still all zeros: the ordinary index holds exactly that.
     assert_eq!(authorize_nv(ordinary), 0);
 }
+
+const HMAC: u32 = 0x155;
+const HMAC_START: u32 = 0x15B;
+
+/// A keyed-hash HMAC key template: fixedTPM | fixedParent | userWithAuth | sign (and
+/// sensitiveDataOrigin when the TPM makes the key), HMAC-SHA256.
+fn hmac_template(generated: bool) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(0x0008u16.to_be_bytes());
+    t.extend(SHA256.to_be_bytes());
+    t.extend((0x0004_0052u32 | if generated { 0x20 } else { 0 }).to_be_bytes());
+    tpm2b(&mut t, b"");
+    t.extend(0x0005u16.to_be_bytes());
+    t.extend(SHA256.to_be_bytes());
+    t.extend([0, 0]);
+    t
+}
+
+#[test]
+fn hmac_keys_compute_hmac_in_one_shot_and_as_a_sequence() {
+    let mut h = Harness::new();
+    let parent = storage_primary(&mut h);
+    let key = b"0123456789abcdef0123456789abcdef";
+    let (k, _, _, _) = child(&mut h, parent, &hmac_template(false), b"kpw", key);
+    let data: Vec<u8> = (0..1500u32).map(|i| i as u8).collect();
+    let want = hmac256(key, &[&data]);
+    // TPM2_HMAC over the first 1024 bytes (TPM2B_MAX_BUFFER), hashAlg NULL = the key's.
+    let mut p = Vec::new();
+    tpm2b(&mut p, &data[..1024]);
+    p.extend(0x0010u16.to_be_bytes());
+    let r = h.ok(HMAC, &[k], &[AuthCmd::pw(b"kpw")], &p);
+    let (out, _) = r.split_sessions(0);
+    assert_eq!(
+        tpm2b_at(out, 0).0,
+        hmac256(key, &[&data[..1024]]).as_slice()
+    );
+    // A different hash than the key's scheme: VALUE at parameter 2.
+    let mut p = Vec::new();
+    tpm2b(&mut p, b"abc");
+    p.extend(SHA384.to_be_bytes());
+    assert_eq!(h.send(HMAC, &[k], &[AuthCmd::pw(b"kpw")], &p).rc(), 0x2C4);
+    // HMAC_Start + SequenceUpdate + SequenceComplete over all 1500 bytes.
+    let mut p = Vec::new();
+    tpm2b(&mut p, b"seq");
+    p.extend(0x0010u16.to_be_bytes());
+    let r = h.ok(HMAC_START, &[k], &[AuthCmd::pw(b"kpw")], &p);
+    let seq = u32_at(r.body(), 0);
+    let mut p = Vec::new();
+    tpm2b(&mut p, &data[..1000]);
+    h.ok(cc::SEQUENCE_UPDATE, &[seq], &[AuthCmd::pw(b"seq")], &p);
+    let mut p = Vec::new();
+    tpm2b(&mut p, &data[1000..]);
+    p.extend(RH_OWNER.to_be_bytes());
+    let r = h.ok(cc::SEQUENCE_COMPLETE, &[seq], &[AuthCmd::pw(b"seq")], &p);
+    let (out, _) = r.split_sessions(0);
+    let (mac, i) = tpm2b_at(out, 0);
+    assert_eq!(mac, want.as_slice());
+    assert_eq!(&out[i..i + 6], &[0x80, 0x24, 0x40, 0, 0, 7], "null ticket");
+    // Not an HMAC key: a sealed object (KEY at handle 1), an ECC key (TYPE at handle 1).
+    let (sealed, _, _, _) = child(&mut h, parent, &sealed_template(0x40, &[]), b"", b"s");
+    let mut p = Vec::new();
+    tpm2b(&mut p, b"abc");
+    p.extend(SHA256.to_be_bytes());
+    assert_eq!(h.send(HMAC, &[sealed], &[AuthCmd::pw(b"")], &p).rc(), 0x19C);
+    assert_eq!(h.send(HMAC, &[parent], &[AuthCmd::pw(b"")], &p).rc(), 0x18A);
+    // A generated HMAC key (no data): digest-size key, HMAC works.
+    let (g, _, _, _) = child(&mut h, parent, &hmac_template(true), b"", b"");
+    assert_eq!(h.send(HMAC, &[g], &[AuthCmd::pw(b"")], &p).rc(), 0);
+}

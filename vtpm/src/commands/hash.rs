@@ -130,13 +130,79 @@ impl<P: Platform> Tpm<P> {
         let mut seq = self.sequence_mut(c, 0, false)?.clone();
         seq.update(data);
         let generated = seq.starts_generated();
-        let SequenceKind::Hash(h) = seq.kind else {
-            return Err(TpmRc::MODE.at_handle(1));
-        };
-        let digest = h.finish();
-        w.tpm2b(digest.as_slice())?;
-        self.write_hashcheck(w, hierarchy, &digest, generated)?;
+        match seq.kind {
+            SequenceKind::Hash(h) => {
+                let digest = h.finish();
+                w.tpm2b(digest.as_slice())?;
+                self.write_hashcheck(w, hierarchy, &digest, generated)?;
+            }
+            // An HMAC sequence returns the HMAC and a null ticket (Part 3 §17.5).
+            SequenceKind::Hmac(m) => {
+                w.tpm2b(m.finish().as_slice())?;
+                self.write_hashcheck(w, RH_NULL, &Digest::EMPTY, true)?;
+            }
+            SequenceKind::Event(_) => return Err(TpmRc::MODE.at_handle(1)),
+        }
         Ok(())
+    }
+
+    /// The HMAC key at handle 1 and the hash to use (Part 3 §15.5, §17.2; the reference's
+    /// HMAC.c): an unrestricted keyed-hash signing key (TPM_RC_TYPE / TPM_RC_ATTRIBUTES /
+    /// TPM_RC_KEY at handle 1); its scheme's hash, which `given` must be or leave NULL, or
+    /// `given` for a key without a scheme (TPM_RC_VALUE at parameter `param` otherwise).
+    fn keyed_hash_key(
+        &self,
+        c: &Cmd,
+        given: Option<crate::crypto::hash::HashAlg>,
+        param: u8,
+    ) -> TpmResult<(crate::crypto::hash::HashAlg, &[u8])> {
+        use crate::wire::public::{ObjectAttrs, PublicKind, Scheme};
+        let k = self.key(c, 0)?;
+        let PublicKind::KeyedHash { scheme, .. } = k.public.kind else {
+            return Err(TpmRc::TYPE.at_handle(1));
+        };
+        if k.public.attrs.has(ObjectAttrs::RESTRICTED) {
+            return Err(TpmRc::ATTRIBUTES.at_handle(1));
+        }
+        if !k.public.attrs.has(ObjectAttrs::SIGN) || k.public_only {
+            return Err(TpmRc::KEY.at_handle(1));
+        }
+        let alg = match (scheme, given) {
+            (Scheme::Hmac(h), None) => Some(h),
+            (Scheme::Hmac(h), Some(g)) => (g == h).then_some(h),
+            (_, g) => g,
+        };
+        let alg = alg.ok_or(TpmRc::VALUE.at_param(param))?;
+        Ok((alg, k.sensitive.expose()))
+    }
+
+    /// TPM2_HMAC (Part 3 §15.5): HMAC of `buffer` with the keyed-hash key at handle 1.
+    pub(crate) fn hmac(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let buffer = p.tpm2b(MAX_BUFFER)?;
+        let alg = p.next(read_hash_or_null)?;
+        p.finish()?;
+        let (alg, key) = self.keyed_hash_key(c, alg, 2)?;
+        w.tpm2b(crate::crypto::hmac::hmac(alg, key, &[buffer]).as_slice())?;
+        Ok(())
+    }
+
+    /// TPM2_HMAC_Start (Part 3 §17.2): an HMAC sequence keyed with the keyed-hash key at
+    /// handle 1; SequenceUpdate feeds it and SequenceComplete returns the HMAC.
+    pub(crate) fn hmac_start(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<u32> {
+        let auth = p.tpm2b(MAX_DIGEST)?;
+        let alg = p.next(read_hash_or_null)?;
+        p.finish()?;
+        let auth = Auth::from_slice(auth).ok_or(TpmRc::SIZE.at_param(1))?;
+        let (alg, key) = self.keyed_hash_key(c, alg, 2)?;
+        let seq = Sequence::new_hmac(alg, key, auth);
+        self.objects
+            .insert(Object::Sequence(seq))
+            .ok_or(TpmRc::OBJECT_MEMORY)
     }
 
     /// TPM2_EventSequenceComplete (Part 3 §17.6): digests with every implemented hash; the

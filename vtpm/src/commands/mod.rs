@@ -50,6 +50,8 @@ impl<P: Platform> Tpm<P> {
             TpmCc::PCR_EVENT => self.pcr_event(c, p, w)?,
             TpmCc::PCR_RESET => self.pcr_reset(c, p)?,
             TpmCc::HASH => self.hash(p, w)?,
+            TpmCc::HMAC => self.hmac(c, p, w)?,
+            TpmCc::HMAC_START => rh = Some(self.hmac_start(c, p)?),
             TpmCc::HASH_SEQUENCE_START => rh = Some(self.hash_sequence_start(p)?),
             TpmCc::SEQUENCE_UPDATE => self.sequence_update(c, p)?,
             TpmCc::SEQUENCE_COMPLETE => self.sequence_complete(c, p, w)?,

@@ -178,24 +178,40 @@ impl<P: Platform> Tpm<P> {
                 seed_value.expose_mut().copy_from_slice(sv);
                 Secret::<MAX_SENSITIVE>::from_slice(d.expose()).ok_or(TpmRc::FAILURE)?
             }
-            PublicKind::KeyedHash { unique, .. } => {
-                if template.attrs.has(ObjectAttrs::SIGN) || template.attrs.has(ObjectAttrs::DECRYPT)
-                {
-                    // Keyed-hash keys (HMAC / XOR) are not offered: only sealed data objects.
+            PublicKind::KeyedHash { unique, scheme } => {
+                if template.attrs.has(ObjectAttrs::DECRYPT) {
+                    // XOR keyed-hash decryption keys are not offered.
                     return Err(TpmRc::TYPE.at_param(2));
                 }
-                seed_value = Secret::zeroed(name_alg.size()).ok_or(TpmRc::FAILURE)?;
+                // An HMAC key the TPM makes (no data given): its digest-size key comes first
+                // from the derivation, then the seedValue; otherwise the data is the key (or
+                // the sealed data) and the derivation gives the seedValue alone.
+                let hash = crate::wire::public::keyed_hash_alg(*scheme, name_alg);
+                let generated = template.attrs.has(ObjectAttrs::SIGN) && sens.data.is_empty();
+                if template.attrs.has(ObjectAttrs::SIGN) && sens.data.len() > hash.block_size() {
+                    return Err(TpmRc::SIZE.at_param(1));
+                }
+                let key_len = if generated { hash.size() } else { 0 };
+                let mut bits =
+                    Secret::<{ 64 + 64 }>::zeroed(key_len.saturating_add(name_alg.size()))
+                        .ok_or(TpmRc::FAILURE)?;
                 kdfa(
                     DERIVATION_HASH,
                     seed.expose(),
                     b"Primary Object Creation",
                     template_name.as_slice(),
                     sens.data,
-                    seed_value.expose_mut(),
+                    bits.expose_mut(),
                 )
                 .ok_or(TpmRc::FAILURE)?;
-                *unique = name_alg.digest(&[seed_value.expose(), sens.data]);
-                Secret::<MAX_SENSITIVE>::from_slice(sens.data).ok_or(TpmRc::SIZE.at_param(1))?
+                let (key, sv) = bits
+                    .expose()
+                    .split_at_checked(key_len)
+                    .ok_or(TpmRc::FAILURE)?;
+                seed_value = Secret::from_slice(sv).ok_or(TpmRc::FAILURE)?;
+                let data = if generated { key } else { sens.data };
+                *unique = name_alg.digest(&[seed_value.expose(), data]);
+                Secret::<MAX_SENSITIVE>::from_slice(data).ok_or(TpmRc::SIZE.at_param(1))?
             }
         };
         let name = public.name()?;

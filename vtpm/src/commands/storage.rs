@@ -130,16 +130,31 @@ impl<P: Platform> Tpm<P> {
                 }
                 Secret::<MAX_SENSITIVE>::from_slice(d.expose()).ok_or(TpmRc::FAILURE)?
             }
-            PublicKind::KeyedHash { unique, .. } => {
-                if template.attrs.has(ObjectAttrs::SIGN) || template.attrs.has(ObjectAttrs::DECRYPT)
-                {
-                    // Keyed-hash keys (HMAC / XOR) are not offered: only sealed data objects.
+            PublicKind::KeyedHash { unique, scheme } => {
+                if template.attrs.has(ObjectAttrs::DECRYPT) {
+                    // XOR keyed-hash decryption keys are not offered.
                     return Err(TpmRc::TYPE.at_param(2));
                 }
+                // An HMAC key: the caller's key of at most the hash's block size, or a random
+                // one of its digest size (Part 1 §27.2.6; the reference's
+                // CryptGenerateKeyedHash); a sealed data object keeps its data.
+                let hash = crate::wire::public::keyed_hash_alg(*scheme, name_alg);
+                let sign = template.attrs.has(ObjectAttrs::SIGN);
+                if sign && sens.data.len() > hash.block_size() {
+                    return Err(TpmRc::SIZE.at_param(1));
+                }
+                let data = if sign && sens.data.is_empty() {
+                    let mut k =
+                        Secret::<MAX_SENSITIVE>::zeroed(hash.size()).ok_or(TpmRc::FAILURE)?;
+                    self.random(k.expose_mut())?;
+                    k
+                } else {
+                    Secret::<MAX_SENSITIVE>::from_slice(sens.data).ok_or(TpmRc::SIZE.at_param(1))?
+                };
                 seed_value = Secret::zeroed(name_alg.size()).ok_or(TpmRc::FAILURE)?;
                 self.random(seed_value.expose_mut())?;
-                *unique = name_alg.digest(&[seed_value.expose(), sens.data]);
-                Secret::<MAX_SENSITIVE>::from_slice(sens.data).ok_or(TpmRc::SIZE.at_param(1))?
+                *unique = name_alg.digest(&[seed_value.expose(), data.expose()]);
+                data
             }
         };
         let name = public.name()?;

@@ -20,6 +20,8 @@ pub enum SequenceKind {
     Hash(HashState),
     /// TPM2_HashSequenceStart with TPM_ALG_NULL: an event sequence over every implemented hash.
     Event([HashState; HashAlg::ALL.len()]),
+    /// TPM2_HMAC_Start: an HMAC with a keyed-hash key (Part 3 §17.2).
+    Hmac(crate::crypto::hmac::HmacState),
 }
 
 /// A hash or event sequence object (Part 3 §17).
@@ -51,11 +53,22 @@ impl Sequence {
         }
     }
 
+    /// A new HMAC sequence (TPM2_HMAC_Start) keyed with `key`.
+    pub fn new_hmac(alg: HashAlg, key: &[u8], auth: Auth) -> Self {
+        Self {
+            kind: SequenceKind::Hmac(crate::crypto::hmac::HmacState::new(alg, key)),
+            auth,
+            first_block: None,
+            first_len: 0,
+        }
+    }
+
     /// Absorb `data`.
     pub fn update(&mut self, data: &[u8]) {
         match &mut self.kind {
             SequenceKind::Hash(h) => h.update(data),
             SequenceKind::Event(hs) => hs.iter_mut().for_each(|h| h.update(data)),
+            SequenceKind::Hmac(m) => m.update(data),
         }
         if let Some(fb) = self.first_block.as_mut() {
             for b in data {

@@ -153,6 +153,10 @@ newtype! {
         QUOTE = 0x158;
         /// TPM2_Sign (Part 3 §20.2).
         SIGN = 0x15D;
+        /// TPM2_HMAC (Part 3 §15.5).
+        HMAC = 0x155;
+        /// TPM2_HMAC_Start (Part 3 §17.2).
+        HMAC_START = 0x15B;
         /// TPM2_LoadExternal (Part 3 §12.3).
         LOAD_EXTERNAL = 0x167;
         /// TPM2_ReadPublic (Part 3 §12.4).

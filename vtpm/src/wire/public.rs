@@ -167,6 +167,15 @@ pub enum PublicKind {
     },
 }
 
+/// The hash of a keyed-hash key: its HMAC scheme's, else its nameAlg (Part 1 §27.2.6, as the
+/// reference implementation sizes a generated HMAC key).
+pub fn keyed_hash_alg(scheme: Scheme, name_alg: HashAlg) -> HashAlg {
+    match scheme {
+        Scheme::Hmac(h) => h,
+        _ => name_alg,
+    }
+}
+
 /// TPMT_PUBLIC (Part 2 §12.2.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Public {
