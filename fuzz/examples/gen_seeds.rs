@@ -697,6 +697,7 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             "MakeCredential",
             s0(0x168, &[T0], B::new().b2(b"secret").b2(&[0; 34]).0),
         ),
+        (0x138, "NV_WriteLock", s1(0x138, &[NV, NV], vec![])),
         (
             0x155,
             "HMAC",
