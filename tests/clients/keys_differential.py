@@ -318,6 +318,47 @@ def hmac_with_a_known_key(t, key, data):
     return one, seq_mac
 
 
+def command_audit(t):
+    """SetCommandCodeAuditStatus (hash SHA-256, then GetCapability audited), GetCapability of a
+    fixed property twice, GetCommandAuditDigest unsigned: (auditCounter step, digestAlg,
+    auditDigest, commandDigest)."""
+    owner = struct.pack(">I", RH_OWNER)
+    change_alg = struct.pack(">HII", 0x000B, 0, 0)
+    t.ok(build(T.ST_SESSIONS, 0x140, [RH_OWNER], [PW], change_alg), "SetCommandCodeAuditStatus")
+    add = struct.pack(">HIII", 0x0010, 1, 0x17A, 0)
+    t.ok(build(T.ST_SESSIONS, 0x140, [RH_OWNER], [PW], add), "SetCommandCodeAuditStatus")
+    cap = struct.pack(">III", 6, 0x100, 1)
+    caps = [t.ok(build(T.ST_NO_SESSIONS, 0x17A, params=cap), "GetCapability")[10:]
+            for _ in range(2)]
+    out = t.ok(build(T.ST_SESSIONS, 0x133, [RH_ENDORSEMENT, RH_NULL], [PW, PW],
+                     b2(b"") + struct.pack(">H", 0x10)), "GetCommandAuditDigest")
+    attest = out[16:16 + struct.unpack(">H", out[14:16])[0]]
+    i = 6
+    for _ in range(2):  # qualifiedSigner, extraData
+        i += 2 + struct.unpack(">H", attest[i:i + 2])[0]
+    i += 17 + 8  # clockInfo, firmwareVersion
+    counter, alg = struct.unpack(">QH", attest[i:i + 10])
+    i += 10
+    n = struct.unpack(">H", attest[i:i + 2])[0]
+    digest = attest[i + 2:i + 2 + n]
+    i += 2 + n
+    m = struct.unpack(">H", attest[i:i + 2])[0]
+    command_digest = attest[i + 2:i + 2 + m]
+    # Remove GetCapability again so later cases are not audited.
+    t.ok(build(T.ST_SESSIONS, 0x140, [RH_OWNER], [PW], struct.pack(">HIII", 0x10, 0, 1, 0x17A)),
+         "SetCommandCodeAuditStatus")
+    sha = lambda b: hashlib.sha256(b).digest()  # noqa: E731
+    d = bytes(32)
+    d = sha(d + sha(struct.pack(">I", 0x140) + owner + add) + sha(struct.pack(">II", 0, 0x140)))
+    for c in caps:
+        d = sha(d + sha(struct.pack(">I", 0x17A) + cap) + sha(struct.pack(">II", 0, 0x17A) + c))
+    want_cmds = sha(struct.pack(">II", 0x140, 0x17A))
+    T.check(alg == 0x000B and digest == d and command_digest == want_cmds,
+            f"[{t.label}] command audit: alg {alg:#x}, digest {digest.hex()} (hashlib "
+            f"{d.hex()}), commandDigest {command_digest.hex()} (hashlib {want_cmds.hex()})")
+    return counter
+
+
 def session_listing(t):
     """Handle types listed for 0x02… and 0x03… with one HMAC and one policy session."""
     sessions = []
@@ -386,6 +427,10 @@ def main():
             got = hmac_with_a_known_key(t, key, data)
             T.check(got == want, f"[{t.label}] HMAC / HMAC sequence {got} != hashlib's")
         T.log("ok: HMAC and HMAC_Start sequences with a caller's key equal hashlib's on both TPMs")
+
+        counters = [command_audit(t) for t in (ours, ref)]
+        T.log(f"ok: command audit digest and command digest equal hashlib's on both TPMs "
+              f"(auditCounter {counters[0]} / {counters[1]})")
 
         ext = {b: hashlib.new(b, b"quoted").digest() for b in ("sha256", "sha384")}
         params = struct.pack(">I", 2) + b"".join(struct.pack(">H", T.ALG_IDS[b]) + d

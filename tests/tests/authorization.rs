@@ -1238,3 +1238,92 @@ fn hmac_keys_compute_hmac_in_one_shot_and_as_a_sequence() {
     let (g, _, _, _) = child(&mut h, parent, &hmac_template(true), b"", b"");
     assert_eq!(h.send(HMAC, &[g], &[AuthCmd::pw(b"")], &p).rc(), 0);
 }
+
+#[test]
+fn command_audit_digest_counter_and_reset() {
+    let mut h = Harness::new();
+    let pw = || [AuthCmd::pw(b"")];
+    // SetCommandCodeAuditStatus: changing the hash and the list at once is VALUE at 1.
+    let both = [
+        &SHA256.to_be_bytes()[..],
+        &1u32.to_be_bytes(),
+        &0x17Bu32.to_be_bytes(),
+        &0u32.to_be_bytes(),
+    ]
+    .concat();
+    assert_eq!(h.send(0x140, &[RH_OWNER], &pw(), &both).rc(), 0x1C4);
+    let alg = [
+        &SHA256.to_be_bytes()[..],
+        &0u32.to_be_bytes(),
+        &0u32.to_be_bytes(),
+    ]
+    .concat();
+    h.ok(0x140, &[RH_OWNER], &pw(), &alg);
+    let add = [
+        &0x10u16.to_be_bytes()[..],
+        &1u32.to_be_bytes(),
+        &0x17Bu32.to_be_bytes(),
+        &0u32.to_be_bytes(),
+    ]
+    .concat();
+    h.ok(0x140, &[RH_OWNER], &pw(), &add);
+    let r = h.ok(cc::GET_RANDOM, &[], &[], &4u16.to_be_bytes());
+    let report = |h: &mut Harness, signer: u32| {
+        let r = h.ok(
+            0x133,
+            &[RH_ENDORSEMENT, signer],
+            &[AuthCmd::pw(b""), AuthCmd::pw(b"")],
+            &[0, 0, 0, 0x10],
+        );
+        let (params, _) = r.split_sessions(0);
+        let attest = tpm2b_at(params, 0).0.to_vec();
+        let (_, i) = tpm2b_at(&attest, 6);
+        let (_, i) = tpm2b_at(&attest, i);
+        let i = i + 25;
+        let counter = u64::from_be_bytes(attest[i..i + 8].try_into().unwrap());
+        let (d, j) = tpm2b_at(&attest, i + 10);
+        (counter, d.to_vec(), tpm2b_at(&attest, j).0.to_vec())
+    };
+    let (counter, d, cmds) = report(&mut h, RH_NULL);
+    let sha = |p: &[&[u8]]| digest(SHA256, p);
+    let d1 = sha(&[
+        &[0; 32],
+        &sha(&[&0x140u32.to_be_bytes(), &RH_OWNER.to_be_bytes(), &add]),
+        &sha(&[&0u32.to_be_bytes(), &0x140u32.to_be_bytes()]),
+    ]);
+    let d2 = sha(&[
+        &d1,
+        &sha(&[&0x17Bu32.to_be_bytes(), &4u16.to_be_bytes()]),
+        &sha(&[&0u32.to_be_bytes(), &0x17Bu32.to_be_bytes(), r.body()]),
+    ]);
+    assert_eq!(
+        (counter, d),
+        (1, d2),
+        "one digest started, two commands in it"
+    );
+    assert_eq!(
+        cmds,
+        sha(&[&0x140u32.to_be_bytes(), &0x17Bu32.to_be_bytes()])
+    );
+    // A signed report starts a new digest: the next audited command bumps the counter.
+    let ak = primary(
+        &mut h,
+        RH_ENDORSEMENT,
+        &ecc_template(0x0004_0072, &[], &NULL, &[0, 0x18, 0, 0x0B]),
+    );
+    report(&mut h, ak);
+    assert_eq!(
+        report(&mut h, RH_NULL).1,
+        Vec::<u8>::new(),
+        "empty after a signed report"
+    );
+    h.ok(cc::GET_RANDOM, &[], &[], &4u16.to_be_bytes());
+    assert_eq!(report(&mut h, RH_NULL).0, 2);
+    // GetCapability(TPM_CAP_AUDIT_COMMANDS) lists both.
+    let p = [4u32, 0, 8].map(u32::to_be_bytes).concat();
+    let r = h.ok(cc::GET_CAPABILITY, &[], &[], &p);
+    assert_eq!(
+        &r.body()[5..17],
+        &[0, 0, 0, 2, 0, 0, 1, 0x40, 0, 0, 1, 0x7B]
+    );
+}

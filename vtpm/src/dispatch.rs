@@ -201,6 +201,12 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::SET_PRIMARY_POLICY, &[H::HierarchyAuth], 1, NV | DEC),
     cmd(TpmCc::CLOCK_RATE_ADJUST, &[H::Provision], 1, 0),
     cmd_rh(TpmCc::CREATE_PRIMARY, &[H::HierarchyOrNull], 1, DEC | ENC),
+    cmd(
+        TpmCc::GET_COMMAND_AUDIT_DIGEST,
+        &[H::Endorsement, H::ObjectOrNull],
+        2,
+        NV | DEC | ENC,
+    ),
     cmd(TpmCc::NV_INCREMENT, &[H::NvAuth, H::NvIndex], 1, NV),
     cmd(TpmCc::NV_EXTEND, &[H::NvAuth, H::NvIndex], 1, NV | DEC),
     cmd(TpmCc::NV_WRITE, &[H::NvAuth, H::NvIndex], 1, NV | DEC),
@@ -215,6 +221,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         1,
         FLUSHED | DEC | ENC,
     ),
+    cmd(TpmCc::SET_COMMAND_CODE_AUDIT_STATUS, &[H::Provision], 1, NV),
     cmd(TpmCc::INCREMENTAL_SELF_TEST, &[], 0, NV),
     cmd(TpmCc::SELF_TEST, &[], 0, NV),
     cmd(TpmCc::STARTUP, &[], 0, NV | NOSESS),
@@ -483,6 +490,11 @@ impl<P: Platform> Tpm<P> {
             Authorized::none()
         };
         c.policy_auth = auth.first_is_policy();
+        // Command audit (Part 1 §32.2): cpHash over the parameters as received.
+        let audit_cp = self
+            .audit
+            .is_audited(hdr.code)
+            .then(|| self.cp_hash(&c, info, self.audit.alg, params));
 
         // Parameter decryption (Part 1 §21), after the HMAC check over the ciphertext.
         // Decrypted parameters may be secrets (sensitive data, new authValues): the copy is
@@ -569,6 +581,14 @@ impl<P: Platform> Tpm<P> {
         let size = u32::try_from(end).map_err(|_| TpmRc::SIZE)?;
         if let Some(s) = rsp.get_mut(2..6) {
             s.copy_from_slice(&size.to_be_bytes());
+        }
+        if let Some(cp) = audit_cp {
+            let alg = self.audit.alg;
+            let rp_params = rsp
+                .get(param_off..param_off.saturating_add(param_len))
+                .unwrap_or(&[]);
+            let rp = alg.digest(&[&0u32.to_be_bytes(), &c.code.0.to_be_bytes(), rp_params]);
+            self.audit.record(&cp, &rp);
         }
         // A command outside the exclusive audit session ends its exclusivity.
         if auth.audit.is_none() && !info.no_sessions() {

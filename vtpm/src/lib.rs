@@ -71,6 +71,8 @@ pub struct Tpm<P: Platform> {
     /// The exclusive audit session (Part 1 §19.6.14: no command ran outside it since its
     /// audit started).
     pub(crate) exclusive_audit: Option<u32>,
+    /// Command audit (Part 1 §32).
+    pub(crate) audit: state::audit::CommandAudit,
 }
 
 impl<P: Platform> core::fmt::Debug for Tpm<P> {
@@ -119,6 +121,7 @@ impl<P: Platform> Tpm<P> {
             nv: state::nv::NvIndices::default(),
             current_cc: wire::constants::TpmCc(0),
             exclusive_audit: None,
+            audit: state::audit::CommandAudit::new(crate::crypto::hash::HashAlg::Sha384),
         };
         if !failure {
             failure = tpm.manufacture().is_err();

@@ -190,6 +190,53 @@ impl<P: Platform> Tpm<P> {
         )
     }
 
+    /// TPM2_GetCommandAuditDigest (Part 3 §18.6): TPMS_COMMAND_AUDIT_INFO (auditCounter ‖
+    /// digestAlg ‖ auditDigest ‖ commandDigest = H(the audited command codes, ascending)),
+    /// signed by the key at handle 2, authorized by the endorsement hierarchy. A signed report
+    /// (not one for TPM_RH_NULL) starts a new audit digest.
+    pub(crate) fn get_command_audit_digest(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        use crate::state::audit::AuditDigest;
+        let qualifying = p.tpm2b(MAX_DATA)?;
+        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        p.finish()?;
+        self.signer(c, 1, scheme)?;
+        let alg = self.audit.alg;
+        let mut h = crate::crypto::hash::HashState::new(alg);
+        self.audit
+            .commands()
+            .for_each(|cc| h.update(&cc.0.to_be_bytes()));
+        let command_digest = h.finish();
+        let audit_digest = match self.audit.digest {
+            AuditDigest::Running(d) => d,
+            _ => crate::wire::types::Digest::EMPTY,
+        };
+        let counter = self.audit.counter;
+        self.attest_and_sign(
+            c,
+            1,
+            TpmSt::ATTEST_COMMAND_AUDIT,
+            qualifying,
+            scheme,
+            w,
+            |_, aw| {
+                aw.u64(counter)?;
+                aw.u16(alg.alg_id().0)?;
+                aw.tpm2b(audit_digest.as_slice())?;
+                aw.tpm2b(command_digest.as_slice())?;
+                Ok(())
+            },
+        )?;
+        if c.handle(1) != crate::wire::constants::handle::RH_NULL {
+            self.audit.digest = AuditDigest::Empty;
+        }
+        Ok(())
+    }
+
     /// TPM2_GetTime (Part 3 §18.7): TPMS_TIME_ATTEST_INFO (time ‖ clockInfo ‖
     /// firmwareVersion), authorized by the endorsement hierarchy (privacy admin).
     pub(crate) fn get_time(

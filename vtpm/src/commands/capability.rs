@@ -318,7 +318,11 @@ impl<P: Platform> Tpm<P> {
                 let it = COMMANDS.iter().filter(|c| c.code.0 >= property);
                 Self::write_list(w, it, count, MAX_CAP_CC, |w, c| w.u32(c.attributes()))?
             }
-            TpmCap::PP_COMMANDS | TpmCap::AUDIT_COMMANDS => {
+            TpmCap::AUDIT_COMMANDS => {
+                let it = self.audit.commands().filter(|c| c.0 >= property);
+                Self::write_list(w, it, count, MAX_CAP_CC, |w, c| w.u32(c.0))?
+            }
+            TpmCap::PP_COMMANDS => {
                 Self::write_list(w, core::iter::empty::<u32>(), count, MAX_CAP_CC, |w, c| {
                     w.u32(c)
                 })?

@@ -2,6 +2,7 @@
 //! it changes any state, so that a failing command leaves the TPM as it was.
 
 pub mod attestation;
+pub mod audit;
 pub mod capability;
 pub mod clock;
 pub mod context;
@@ -81,6 +82,8 @@ impl<P: Platform> Tpm<P> {
             TpmCc::POLICY_GET_DIGEST => self.policy_get_digest(c, p, w)?,
             TpmCc::POLICY_RESTART => self.policy_restart(c, p)?,
             TpmCc::GET_SESSION_AUDIT_DIGEST => self.get_session_audit_digest(c, p, w)?,
+            TpmCc::GET_COMMAND_AUDIT_DIGEST => self.get_command_audit_digest(c, p, w)?,
+            TpmCc::SET_COMMAND_CODE_AUDIT_STATUS => self.set_command_code_audit_status(p)?,
             TpmCc::POLICY_COMMAND_CODE => self.policy_command_code(c, p)?,
             TpmCc::POLICY_SIGNED => self.policy_signed(c, p, w)?,
             TpmCc::POLICY_TICKET => self.policy_ticket(c, p)?,

@@ -29,6 +29,8 @@ impl<P: Platform> Tpm<P> {
             self.hier.null_proof = proof;
             self.sessions.clear();
             self.exclusive_audit = None;
+            // A TPM Reset starts a new command audit digest (CommandAuditStartup).
+            self.audit.digest = crate::state::audit::AuditDigest::Empty;
             // A lockoutAuth lock without a recovery time lasts until TPM Reset.
             if self.da.lockout_locked == Some(None) {
                 self.da.lockout_locked = None;

@@ -1,5 +1,6 @@
 //! All TPM state, in fixed-capacity tables (no allocation).
 
+pub mod audit;
 pub mod da;
 pub mod hierarchy;
 pub mod nv;

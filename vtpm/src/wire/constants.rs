@@ -25,6 +25,8 @@ newtype! {
         SESSIONS = 0x8002;
         /// TPMS_ATTEST of a quote.
         ATTEST_QUOTE = 0x8018;
+        /// TPMS_ATTEST of GetCommandAuditDigest.
+        ATTEST_COMMAND_AUDIT = 0x8015;
         /// TPMS_ATTEST of GetSessionAuditDigest.
         ATTEST_SESSION_AUDIT = 0x8016;
         /// TPMS_ATTEST of Certify.
@@ -51,6 +53,10 @@ newtype! {
     TpmCc(u32) {
         /// TPM2_EvictControl (Part 3 §28.5).
         EVICT_CONTROL = 0x120;
+        /// TPM2_GetCommandAuditDigest (Part 3 §18.6).
+        GET_COMMAND_AUDIT_DIGEST = 0x133;
+        /// TPM2_SetCommandCodeAuditStatus (Part 3 §21.2).
+        SET_COMMAND_CODE_AUDIT_STATUS = 0x140;
         /// TPM2_GetSessionAuditDigest (Part 3 §18.5).
         GET_SESSION_AUDIT_DIGEST = 0x14D;
         /// TPM2_PolicySecret (Part 3 §23.4).
