@@ -112,3 +112,5 @@ pub fn check_response(cmd: &[u8], rsp: &[u8; MAX_RESPONSE_SIZE], n: usize) {
         }
     }
 }
+
+pub mod tdx;

@@ -12,7 +12,8 @@
 //! 5. **REPORTDATA equals SHA-384 of the key received** (the check intel/vtpm-td never made,
 //!    though its design guide, Table 6, requires it: without it the VMM can pair a genuine
 //!    report with its own key);
-//! 6. the peer's measurements satisfy the [`Policy`] (MRTD, RTMRs, DEBUG off, SERVTD_HASH).
+//! 6. the peer's measurements satisfy the [`Policy`] (MRTD, RTMRs, DEBUG off, SERVTD_HASH, or a
+//!    SERVTD_HASH that names this TD: [`Policy::bound_to_self`]).
 //!
 //! Then ECDH gives Z; HKDF-SHA384 (RFC 5869) with salt = SHA-384(client hello ‖ server hello)
 //! and info naming the direction gives one AES-256-GCM key per direction.
@@ -33,7 +34,10 @@ use zeroize::Zeroizing;
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{AeadInOut, KeyInit, Nonce, Tag};
 
-use crate::report::{REPORTMACSTRUCT_SIZE, TD_ATTRIBUTES_DEBUG, TDREPORT_SIZE, TdReport};
+use crate::report::{
+    REPORTMACSTRUCT_SIZE, TD_ATTRIBUTES_DEBUG, TDREPORT_SIZE, TdReport, servtd_hash,
+    servtd_info_hash,
+};
 use crate::transport::{TdcallError, TdxTransport};
 
 /// Protocol version of hellos and records.
@@ -99,6 +103,11 @@ pub struct Policy {
     pub allow_debug: bool,
     /// Expected SERVTD_HASH (TDX 1.5 service-TD binding).
     pub servtd_hash: Option<[u8; 48]>,
+    /// Require the peer to be bound to this TD (TDX 1.5): its SERVTD_HASH must be SHA-384 over
+    /// our own SERVTD_INFO_HASH, taken from the TDREPORT of our hello, so this TD is its (only)
+    /// bound service TD. For the vTPM TD: admit only user TDs whose binding names it, which the
+    /// relying party then sees in the user TD's own quote (MRSERVICETD).
+    pub bound_to_self: bool,
 }
 
 /// Which policy item the peer failed.
@@ -110,7 +119,8 @@ pub enum PolicyViolation {
     Rtmr(u8),
     /// The peer is a debug TD.
     Debug,
-    /// SERVTD_HASH differs.
+    /// SERVTD_HASH differs (from [`Policy::servtd_hash`], or does not name this TD when
+    /// [`Policy::bound_to_self`] asks for it).
     ServtdHash,
 }
 
@@ -266,6 +276,17 @@ impl Handshake {
             return Err(HandshakeError::ReportDataMismatch);
         }
         policy.check(&report).map_err(HandshakeError::Policy)?;
+        if policy.bound_to_self {
+            let own = self
+                .hello
+                .get(4usize.saturating_add(PUBLIC_KEY_SIZE)..)
+                .and_then(|r| TdReport::parse(r).ok())
+                .ok_or(HandshakeError::Malformed)?;
+            let expected = servtd_hash(&[servtd_info_hash(&own.td_info)]);
+            if !bool::from(report.td_info.servtd_hash.ct_eq(&expected)) {
+                return Err(HandshakeError::Policy(PolicyViolation::ServtdHash));
+            }
+        }
 
         let z = ecc::ecdh(Curve::P384, self.secret.expose(), x, y)
             .ok_or(HandshakeError::KeyDerivation)?;
@@ -419,6 +440,23 @@ pub fn parse_record_header(b: &[u8]) -> Option<(u8, u64, usize)> {
 }
 
 impl Channel {
+    /// A channel over fixed keys, for the fuzz targets only (feature `fuzzing`, which only
+    /// `fuzz/` enables): a handshake per input would cost four P-384 scalar multiplications.
+    /// Never in a firmware build.
+    #[cfg(feature = "fuzzing")]
+    #[doc(hidden)]
+    pub fn from_keys_for_fuzzing(role: Role, send: &[u8; 32], recv: &[u8; 32]) -> Self {
+        Self {
+            role,
+            keys: Some(Keys {
+                send: Aes256Gcm::new(&(*send).into()),
+                recv: Aes256Gcm::new(&(*recv).into()),
+            }),
+            send_seq: 0,
+            recv_seq: 0,
+        }
+    }
+
     /// Whether the channel still has its keys.
     pub fn is_open(&self) -> bool {
         self.keys.is_some()

@@ -10,15 +10,17 @@
 )]
 
 use host_sim::tdx::{
-    Direction, Fault, FaultPlan, QuoteFault, SimTdxHost, SimTdxModule, TdHandle, TdIdentity,
-    UserTdDoor,
+    Direction, Fault, FaultPlan, QuoteFault, SimQuotingService, SimTdDoor, SimTdxHost,
+    SimTdxModule, TdHandle, TdIdentity, UserTdDoor,
 };
 use host_sim::tdx_verify::verify_quote;
 use p384::ecdsa::signature::hazmat::PrehashVerifier;
 use platform_tdx::report::{TdReport, servtd_hash, servtd_info_hash};
 use platform_tdx::service::{ek_report_data, parse_ek_evidence, status};
 use platform_tdx::transport::{ServiceError, ServiceStatus};
-use platform_tdx::{ChannelError, Client, ClientError, HandshakeError, Policy, PolicyViolation};
+use platform_tdx::{
+    ChannelError, Client, ClientError, Handshake, HandshakeError, Policy, PolicyViolation, Role,
+};
 use vtpm_tests::*;
 
 const ID: [u8; 16] = *b"user-td-0000001\0";
@@ -451,4 +453,74 @@ fn instances_are_separate_and_destroy_wipes() {
         s.host.vmm.borrow_mut().destroy(&ID),
         Some(status::NOT_STARTED)
     );
+}
+
+/// The vTPM TD's policy asks for the TDX 1.5 binding: the user TD's SERVTD_HASH must name it.
+fn bound_policy() -> Policy {
+    Policy {
+        bound_to_self: true,
+        ..server_policy()
+    }
+}
+
+#[test]
+fn servtd_binding_is_checked_when_the_policy_asks() {
+    // The handshake names the failed check: an unbound user TD, and one bound to another service
+    // TD of the same platform, fail on SERVTD_HASH; the bound one passes.
+    let module = SimTdxModule::shared(7);
+    let quoting = SimQuotingService::shared(7);
+    let relay = std::rc::Rc::default();
+    let vt = module.borrow_mut().launch(&vtpm_id());
+    let other = module
+        .borrow_mut()
+        .launch(&TdIdentity::named("another service TD"));
+    let door = |td| {
+        SimTdDoor::new(
+            module.clone(),
+            quoting.clone(),
+            std::rc::Rc::clone(&relay),
+            td,
+        )
+    };
+    let bound = module.borrow_mut().launch(&user_id());
+    module.borrow_mut().bind_servtd(bound, vt);
+    let unbound = module.borrow_mut().launch(&user_id());
+    let elsewhere = module.borrow_mut().launch(&user_id());
+    module.borrow_mut().bind_servtd(elsewhere, other);
+    for (user, expect) in [
+        (bound, Ok(())),
+        (unbound, Err(PolicyViolation::ServtdHash)),
+        (elsewhere, Err(PolicyViolation::ServtdHash)),
+    ] {
+        let mut cd = door(user);
+        let mut sd = door(vt);
+        let c = Handshake::start(Role::Client, &mut cd, entropy(1)).unwrap();
+        let s = Handshake::start(Role::Server, &mut sd, entropy(2)).unwrap();
+        let r = s.finish(c.hello(), &bound_policy(), &mut sd);
+        match expect {
+            Ok(()) => assert!(r.unwrap().0.is_open()),
+            Err(v) => assert_eq!(r.unwrap_err(), HandshakeError::Policy(v)),
+        }
+        // Without the requirement all three are admitted.
+        let c = Handshake::start(Role::Client, &mut cd, entropy(1)).unwrap();
+        let s = Handshake::start(Role::Server, &mut sd, entropy(2)).unwrap();
+        assert!(s.finish(c.hello(), &server_policy(), &mut sd).is_ok());
+    }
+
+    // End to end: the vTPM TD serves the bound user TD and refuses the others.
+    let host = SimTdxHost::new(7, &vtpm_id(), bound_policy());
+    let (_, door) = host.launch_user(&user_id(), ID, true);
+    assert_eq!(host.vmm.borrow_mut().create(&ID), Some(status::OK));
+    let mut c = Client::new(door);
+    c.connect(&client_policy(), entropy(1)).unwrap();
+    ok(&mut c, &command(0x17B, &[], &[], &8u16.to_be_bytes()));
+    let id2: [u8; 16] = *b"user-td-0000002\0";
+    let (_, door) = host.launch_user(&user_id(), id2, false);
+    assert_eq!(host.vmm.borrow_mut().create(&id2), Some(status::OK));
+    let e = Client::new(door)
+        .connect(&client_policy(), entropy(1))
+        .unwrap_err();
+    assert_eq!(e, ClientError::Refused(status::MUTUAL_ATTESTATION));
+    assert!(!host.vmm.borrow().server().is_connected(&id2));
+    assert!(host.vmm.borrow().server().is_connected(&ID));
 }
