@@ -189,14 +189,16 @@ impl<P: Platform> Tpm<P> {
 
     /// TPM2_NV_Write (Part 3 §31.7): ordinary and PIN indices (a PIN index's data is its
     /// TPMS_NV_PIN_COUNTER_PARAMETERS); offset + size within dataSize (TPM_RC_NV_RANGE), the
-    /// whole index at once with WRITEALL.
+    /// whole index at once with WRITEALL. A counter, bit-field or extend index:
+    /// TPM_RC_ATTRIBUTES.
     pub(crate) fn nv_write(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         let data = p.tpm2b(MAX_BUFFER)?;
         let offset = usize::from(p.u16()?);
         p.finish()?;
         let nv = self.nv_access(c, true)?;
+        // Without a position, as the reference implementation and libtpms answer.
         if matches!(nv.nt(), attr::NT_COUNTER | attr::NT_BITS | attr::NT_EXTEND) {
-            return Err(TpmRc::ATTRIBUTES.at_handle(2));
+            return Err(TpmRc::ATTRIBUTES);
         }
         let size = usize::from(nv.data_size);
         let end = offset
