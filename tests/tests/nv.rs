@@ -788,3 +788,40 @@ fn sixteen_indices_fit_and_capabilities_count_them() {
     assert_eq!(property(&mut h, 0x20A), 3);
     assert_eq!(property(&mut h, 0x20B), 1);
 }
+
+/// The usual use of a PIN index: PolicySecret with the index as authHandle. Each attempt
+/// updates pinCount as an NV_Read through the index does.
+#[test]
+fn policy_secret_with_a_pin_fail_index() {
+    const POLICY_SECRET: u32 = 0x151;
+    let mut h = Harness::new();
+    let ix = 0x0150_0018;
+    assert_eq!(
+        define_full(
+            &mut h,
+            RH_OWNER,
+            ix,
+            OWNER_RW | NT_PIN_FAIL | NO_DA,
+            8,
+            b"pin",
+            &[]
+        ),
+        0
+    );
+    assert_eq!(write(&mut h, RH_OWNER, ix, b"", &pin(0, 1), 0), 0);
+    let s = start_session(&mut h, RH_NULL, b"", 1);
+    let secret = |h: &mut Harness, pw: &[u8]| {
+        h.send(POLICY_SECRET, &[ix, s.handle], &[AuthCmd::pw(pw)], &[0; 10])
+            .rc()
+    };
+    assert_eq!(secret(&mut h, b"pin"), 0);
+    assert_eq!(read(&mut h, RH_OWNER, ix, b"", 8), Ok(pin(0, 1)));
+    assert_eq!(secret(&mut h, b"nope"), BAD_AUTH_S1);
+    assert_eq!(read(&mut h, RH_OWNER, ix, b"", 8), Ok(pin(1, 1)));
+    // pinCount reached pinLimit: the right PIN is refused, nothing changes.
+    assert_eq!(secret(&mut h, b"pin"), AUTH_UNAVAILABLE);
+    assert_eq!(read(&mut h, RH_OWNER, ix, b"", 8), Ok(pin(1, 1)));
+    // The owner resets it by writing the parameters again.
+    assert_eq!(write(&mut h, RH_OWNER, ix, b"", &pin(0, 1), 0), 0);
+    assert_eq!(secret(&mut h, b"pin"), 0);
+}
