@@ -698,6 +698,32 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             s0(0x168, &[T0], B::new().b2(b"secret").b2(&[0; 34]).0),
         ),
         (0x138, "NV_WriteLock", s1(0x138, &[NV, NV], vec![])),
+        (0x14F, "NV_ReadLock", s1(0x14F, &[RH_OWNER, NV], vec![])),
+        (0x132, "NV_GlobalWriteLock", s1(0x132, &[RH_OWNER], vec![])),
+        (
+            0x135,
+            "NV_SetBits",
+            s1(0x135, &[RH_OWNER, NV], B::new().u32(0).u32(0x81).0),
+        ),
+        (
+            0x13B,
+            "NV_ChangeAuth",
+            s1(0x13B, &[NV], B::new().b2(b"new").0),
+        ),
+        (
+            0x11F,
+            "NV_UndefineSpaceSpecial",
+            s2(0x11F, &[NV, RH_PLATFORM], vec![]),
+        ),
+        (
+            0x184,
+            "NV_Certify",
+            s2(
+                0x184,
+                &[RH_NULL, RH_OWNER, NV],
+                B::new().b2(b"nonce").u16(NULL).u16(4).u16(0).0,
+            ),
+        ),
         (
             0x155,
             "HMAC",
@@ -1398,6 +1424,125 @@ fn public_only_seeds(dir: &Path) {
     let ctx = Rd(saved.params(false)).rest().to_vec();
     r.ok(cmd(0x165, &[], None, &B::new().u32(key).0));
     r.ok(cmd(0x161, &[], None, &ctx));
+    r.write(dir);
+
+    // NV: the STCLEAR locks and the global lock until a TPM Restart, a bit field, a PIN pass
+    // index used through its PIN, NV_ChangeAuth and NV_UndefineSpaceSpecial through policy
+    // sessions with PolicyCommandCode, and NV_Certify without a key.
+    let mut r = Rec::new("nv_locks_bits_pin_policy_certify");
+    let nv_def = |by: u32, ix: u32, attrs: u32, size: u16, auth: &[u8], policy: &[u8]| {
+        let public = B::new()
+            .u32(ix)
+            .u16(SHA256)
+            .u32(attrs)
+            .b2(policy)
+            .u16(size)
+            .0;
+        cmd(
+            0x12A,
+            &[by],
+            Some(&[pw(b"")]),
+            &B::new().b2(auth).b2(&public).0,
+        )
+    };
+    let policy_cc = |code: u32| {
+        HashAlg::Sha256
+            .digest(&[&[0; 32], &0x16Cu32.to_be_bytes(), &code.to_be_bytes()])
+            .as_slice()
+            .to_vec()
+    };
+    let (locks, bits, pin, admin, special) = (
+        0x0150_0020,
+        0x0150_0021,
+        0x0150_0022,
+        0x0150_0023,
+        0x0140_0024,
+    );
+    // ownerread | ownerwrite | WRITE_STCLEAR | GLOBALLOCK | READ_STCLEAR.
+    r.ok(nv_def(RH_OWNER, locks, 0x8002_C002, 8, b"", &[]));
+    r.ok(cmd(
+        0x137,
+        &[RH_OWNER, locks],
+        Some(&[pw(b"")]),
+        &B::new().b2(b"12345678").u16(0).0,
+    ));
+    r.ok(cmd(0x138, &[RH_OWNER, locks], Some(&[pw(b"")]), &[]));
+    r.ok(cmd(0x14F, &[RH_OWNER, locks], Some(&[pw(b"")]), &[]));
+    r.ok(cmd(0x132, &[RH_PLATFORM], Some(&[pw(b"")]), &[]));
+    r.at(
+        0,
+        cmd(
+            0x14E,
+            &[RH_OWNER, locks],
+            Some(&[pw(b"")]),
+            &B::new().u16(8).u16(0).0,
+        ),
+        0x148,
+    );
+    r.ok(cmd(0x145, &[], None, &[0, 1]));
+    r.init();
+    r.ok(cmd(0x144, &[], None, &[0, 0]));
+    r.ok(cmd(
+        0x184,
+        &[RH_NULL, RH_OWNER, locks],
+        Some(&[pw(b""), pw(b"")]),
+        &B::new().b2(b"nonce").u16(NULL).u16(4).u16(2).0,
+    ));
+    // ownerread | ownerwrite | TPM_NT_BITS.
+    r.ok(nv_def(RH_OWNER, bits, 0x0002_0022, 8, b"", &[]));
+    r.ok(cmd(
+        0x135,
+        &[RH_OWNER, bits],
+        Some(&[pw(b"")]),
+        &B::new().u32(1).u32(0x8000_0001).0,
+    ));
+    // ownerread | ownerwrite | TPM_NT_PIN_PASS; pinCount 0, pinLimit 3.
+    r.ok(nv_def(RH_OWNER, pin, 0x0002_0092, 8, b"pin", &[]));
+    r.ok(cmd(
+        0x137,
+        &[RH_OWNER, pin],
+        Some(&[pw(b"")]),
+        &B::new().b2(&B::new().u32(0).u32(3).0).u16(0).0,
+    ));
+    r.ok(cmd(
+        0x14E,
+        &[pin, pin],
+        Some(&[pw(b"pin")]),
+        &B::new().u16(8).u16(0).0,
+    ));
+    // authread | authwrite, a policy for NV_ChangeAuth.
+    r.ok(nv_def(
+        RH_OWNER,
+        admin,
+        0x0004_0004,
+        8,
+        b"old",
+        &policy_cc(0x13B),
+    ));
+    r.ok(start_auth_session(RH_NULL, RH_NULL, &[], 1, &sym_null()));
+    r.ok(cmd(0x16C, &[POLICY_S], None, &0x13Bu32.to_be_bytes()));
+    r.ok(cmd(
+        0x13B,
+        &[admin],
+        Some(&[auth(POLICY_S, &[0x61; 16], 1, &[])]),
+        &B::new().b2(b"new").0,
+    ));
+    // platformcreate | ppread | ppwrite | POLICY_DELETE, a policy for the special undefine.
+    r.ok(nv_def(
+        RH_PLATFORM,
+        special,
+        0x4001_0401,
+        8,
+        b"",
+        &policy_cc(0x11F),
+    ));
+    r.ok(cmd(0x16C, &[POLICY_S], None, &0x11Fu32.to_be_bytes()));
+    r.ok(cmd(
+        0x11F,
+        &[special, RH_PLATFORM],
+        Some(&[auth(POLICY_S, &[0x62; 16], 0, &[]), pw(b"")]),
+        &[],
+    ));
     r.write(dir);
 }
 

@@ -105,7 +105,9 @@ fn certificates_are_in_platform_created_locked_nv() {
         );
         assert!(size > 300, "{index:#x}: {size}");
         println!("NV {index:#010x}: {size} bytes");
-        // Locked even for the platform; the owner cannot undefine a platform index.
+        // Out of the guest's reach: boot disabled the platform hierarchy (TPM_RC_HIERARCHY
+        // at handle 1 for the platform's authorization), the index is write-locked anyway,
+        // and the owner cannot undefine a platform index.
         let mut p = Vec::new();
         tpm2b(&mut p, b"forged");
         p.extend(0u16.to_be_bytes());
@@ -113,7 +115,7 @@ fn certificates_are_in_platform_created_locked_nv() {
             &mut svc,
             &command(0x137, &[RH_PLATFORM, index], &[AuthCmd::pw(b"")], &p),
         );
-        assert_eq!(rc(&r), 0x148, "NV_Write {index:#x}: TPM_RC_NV_LOCKED");
+        assert_eq!(rc(&r), 0x185, "NV_Write {index:#x} through the platform");
         let r = send(
             &mut svc,
             &command(0x122, &[RH_OWNER, index], &[AuthCmd::pw(b"")], &[]),

@@ -19,7 +19,8 @@
 //!    sessions without continueSession are flushed.
 //!
 //! A failing check changes nothing but the dictionary-attack counters (Part 1 §19.8: a failed
-//! authorization of a DA-protected entity is counted even though the command fails).
+//! authorization of a DA-protected entity is counted even though the command fails) and the
+//! pinCount of a PIN index whose authValue was tried (Part 1 §37.2.5, [`Tpm::update_pin`]).
 
 use crate::Tpm;
 use crate::crypto::hash::{HashAlg, HashState};
@@ -312,6 +313,9 @@ impl<P: Platform> Tpm<P> {
         } else {
             self.check_session_hmac(c, info, area, params, i, Some(h), include_auth)?
         };
+        if include_auth && handle_type(h) == HT_NV_INDEX {
+            self.update_pin(h, ok);
+        }
         if ok {
             Ok(include_auth)
         } else {
@@ -340,7 +344,8 @@ impl<P: Platform> Tpm<P> {
     /// implementation's IsAuthValueAvailable): hierarchies and PCRs always; a sequence
     /// always; an object only with its sensitive area loaded (not public-only) and with
     /// userWithAuth (USER role) or without adminWithPolicy (ADMIN role); an NV index per its
-    /// AUTHREAD / AUTHWRITE attribute.
+    /// AUTHWRITE attribute to write, and to read per AUTHREAD, or for a PIN index once
+    /// written while its pinCount is below its pinLimit.
     fn auth_value_available(&self, h: u32, role: Role) -> bool {
         match handle_type(h) {
             HT_PERMANENT => matches!(
@@ -361,14 +366,41 @@ impl<P: Platform> Tpm<P> {
             },
             HT_NV_INDEX => self.nv.get(h).is_some_and(|nv| {
                 use crate::state::nv::attr;
-                nv.has(if self.is_nv_write() {
-                    attr::AUTHWRITE
+                if self.is_nv_write() {
+                    nv.has(attr::AUTHWRITE)
+                } else if nv.is_pin() {
+                    // A PIN index's authValue: once written, while pinCount < pinLimit.
+                    let (count, limit) = self.nv.pin_counts(nv);
+                    nv.has(attr::WRITTEN) && count < limit
                 } else {
-                    attr::AUTHREAD
-                })
+                    nv.has(attr::AUTHREAD)
+                }
             }),
             _ => false,
         }
+    }
+
+    /// After the authValue of a written PIN index was tried (the reference implementation's
+    /// CheckAuthSession, Part 1 §37.2.5): a PIN fail index counts a failure and starts over
+    /// at zero on success; a PIN pass index counts each success. Like the dictionary-attack
+    /// counters, this change stays even though a failed authorization fails the command.
+    fn update_pin(&mut self, h: u32, ok: bool) {
+        use crate::state::nv::attr;
+        let Some(nv) = self.nv.get(h) else {
+            return;
+        };
+        if !nv.has(attr::WRITTEN) {
+            return;
+        }
+        let (count, limit) = self.nv.pin_counts(nv);
+        let count = match nv.nt() {
+            attr::NT_PIN_FAIL if ok => 0,
+            attr::NT_PIN_FAIL => count.wrapping_add(1),
+            attr::NT_PIN_PASS if ok => count.wrapping_add(1),
+            _ => return,
+        };
+        let value = (u64::from(count) << 32) | u64::from(limit);
+        let _ = self.nv.set_u64(h, value);
     }
 
     /// Whether an authPolicy of `h` is available (the reference implementation's
@@ -400,7 +432,11 @@ impl<P: Platform> Tpm<P> {
     fn is_nv_write(&self) -> bool {
         matches!(
             self.current_cc,
-            TpmCc::NV_WRITE | TpmCc::NV_INCREMENT | TpmCc::NV_EXTEND | TpmCc::NV_WRITE_LOCK
+            TpmCc::NV_WRITE
+                | TpmCc::NV_INCREMENT
+                | TpmCc::NV_SET_BITS
+                | TpmCc::NV_EXTEND
+                | TpmCc::NV_WRITE_LOCK
         )
     }
 

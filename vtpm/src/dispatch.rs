@@ -46,6 +46,8 @@ pub enum HandleKind {
     Provision,
     /// TPMI_RH_LOCKOUT.
     Lockout,
+    /// TPMI_RH_PLATFORM.
+    Platform,
     /// TPMI_RH_NV_INDEX: a defined NV index.
     NvIndex,
     /// TPMI_RH_NV_AUTH: owner, platform, or a defined NV index.
@@ -185,6 +187,12 @@ use HandleKind as H;
 
 /// The implemented commands, sorted by code.
 pub const COMMANDS: &[CommandInfo] = &[
+    cmd(
+        TpmCc::NV_UNDEFINE_SPACE_SPECIAL,
+        &[H::NvIndex, H::Platform],
+        2,
+        NV | ADMIN1,
+    ),
     cmd(TpmCc::EVICT_CONTROL, &[H::Provision, H::Object], 1, NV),
     cmd(TpmCc::HIERARCHY_CONTROL, &[H::Hierarchy], 1, NV | EXTENSIVE),
     cmd(TpmCc::NV_UNDEFINE_SPACE, &[H::Provision, H::NvIndex], 1, NV),
@@ -201,6 +209,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::SET_PRIMARY_POLICY, &[H::HierarchyAuth], 1, NV | DEC),
     cmd(TpmCc::CLOCK_RATE_ADJUST, &[H::Provision], 1, 0),
     cmd_rh(TpmCc::CREATE_PRIMARY, &[H::HierarchyOrNull], 1, DEC | ENC),
+    cmd(TpmCc::NV_GLOBAL_WRITE_LOCK, &[H::Provision], 1, NV),
     cmd(
         TpmCc::GET_COMMAND_AUDIT_DIGEST,
         &[H::Endorsement, H::ObjectOrNull],
@@ -208,11 +217,13 @@ pub const COMMANDS: &[CommandInfo] = &[
         NV | DEC | ENC,
     ),
     cmd(TpmCc::NV_INCREMENT, &[H::NvAuth, H::NvIndex], 1, NV),
+    cmd(TpmCc::NV_SET_BITS, &[H::NvAuth, H::NvIndex], 1, NV),
     cmd(TpmCc::NV_EXTEND, &[H::NvAuth, H::NvIndex], 1, NV | DEC),
     cmd(TpmCc::NV_WRITE, &[H::NvAuth, H::NvIndex], 1, NV | DEC),
     cmd(TpmCc::NV_WRITE_LOCK, &[H::NvAuth, H::NvIndex], 1, NV),
     cmd(TpmCc::DICTIONARY_ATTACK_LOCK_RESET, &[H::Lockout], 1, NV),
     cmd(TpmCc::DICTIONARY_ATTACK_PARAMETERS, &[H::Lockout], 1, NV),
+    cmd(TpmCc::NV_CHANGE_AUTH, &[H::NvIndex], 1, NV | ADMIN1 | DEC),
     cmd(TpmCc::PCR_EVENT, &[H::PcrOrNull], 1, NV | DEC),
     cmd(TpmCc::PCR_RESET, &[H::Pcr], 1, NV),
     cmd(
@@ -258,6 +269,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         DEC | ENC,
     ),
     cmd(TpmCc::NV_READ, &[H::NvAuth, H::NvIndex], 1, ENC),
+    cmd(TpmCc::NV_READ_LOCK, &[H::NvAuth, H::NvIndex], 1, NV),
     cmd(
         TpmCc::OBJECT_CHANGE_AUTH,
         &[H::Object, H::Object],
@@ -318,6 +330,12 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::POLICY_RESTART, &[H::PolicySession], 0, 0),
     cmd(TpmCc::READ_CLOCK, &[], 0, 0),
     cmd(TpmCc::PCR_EXTEND, &[H::PcrOrNull], 1, NV),
+    cmd(
+        TpmCc::NV_CERTIFY,
+        &[H::ObjectOrNull, H::NvAuth, H::NvIndex],
+        2,
+        DEC | ENC,
+    ),
     cmd(
         TpmCc::EVENT_SEQUENCE_COMPLETE,
         &[H::PcrOrNull, H::Object],
@@ -629,6 +647,7 @@ impl<P: Platform> Tpm<P> {
             }
             HandleKind::Provision => matches!(h, RH_OWNER | RH_PLATFORM),
             HandleKind::Lockout => h == RH_LOCKOUT,
+            HandleKind::Platform => h == RH_PLATFORM,
             HandleKind::NvIndex => ht == HT_NV_INDEX,
             HandleKind::NvAuth => ht == HT_NV_INDEX || matches!(h, RH_OWNER | RH_PLATFORM),
             HandleKind::Parent => {
@@ -699,6 +718,12 @@ mod tests {
             (0x182, 0x0240_0182),
             (0x185, 0x0540_0185),
             (0x186, 0x1000_0186),
+            (0x11F, 0x0440_011F),
+            (0x132, 0x0240_0132),
+            (0x135, 0x0440_0135),
+            (0x13B, 0x0240_013B),
+            (0x14F, 0x0440_014F),
+            (0x184, 0x0600_0184),
         ];
         for (cc, attrs) in expect {
             assert_eq!(lookup(TpmCc(cc)).unwrap().attributes(), attrs, "cc {cc:#x}");

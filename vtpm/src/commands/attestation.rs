@@ -11,8 +11,8 @@ use crate::wire::public::MAX_ECC_KEY_BYTES;
 use crate::wire::types::{MAX_DATA, PCR_COUNT, PcrSelectionList, Secret};
 use crate::{TPM_GENERATED_VALUE, Tpm};
 
-/// Largest TPMS_ATTEST we build.
-const MAX_ATTEST: usize = 1024;
+/// Largest TPMS_ATTEST we build: room for NV_Certify's MAX_NV_BUFFER bytes of data.
+const MAX_ATTEST: usize = 1536;
 
 impl<P: Platform> Tpm<P> {
     /// The TPMS_ATTEST header: magic, type, qualifiedSigner, extraData, clockInfo and
@@ -87,7 +87,7 @@ impl<P: Platform> Tpm<P> {
     /// Build TPMS_ATTEST of type `ty` (header, then `body`) and sign it with the key at handle
     /// `i` (Part 3 §18.1): TPM2B_ATTEST ‖ TPMT_SIGNATURE.
     #[allow(clippy::too_many_arguments)]
-    fn attest_and_sign(
+    pub(crate) fn attest_and_sign(
         &mut self,
         c: &Cmd,
         i: usize,

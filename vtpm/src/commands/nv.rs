@@ -1,4 +1,5 @@
-//! NV storage (Part 3 §31): ordinary, counter and extend indices in RAM.
+//! NV storage (Part 3 §31): ordinary, counter, bit-field, extend and PIN pass / PIN fail
+//! indices in RAM, their locks, authValue changes, policy deletion and certification.
 
 use crate::Tpm;
 use crate::dispatch::{Cmd, Params};
@@ -6,33 +7,25 @@ use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
 use crate::state::nv::{MAX_NV_INDEX_SIZE, NvIndex, attr};
 use crate::wire::Writer;
-use crate::wire::constants::handle::{HT_NV_INDEX, RH_OWNER, RH_PLATFORM, handle_type};
-use crate::wire::types::{Auth, Digest, MAX_BUFFER, MAX_DIGEST, read_hash};
+use crate::wire::constants::TpmSt;
+use crate::wire::constants::handle::{HT_NV_INDEX, RH_NULL, RH_OWNER, RH_PLATFORM, handle_type};
+use crate::wire::types::{Auth, Digest, MAX_BUFFER, MAX_DATA, MAX_DIGEST, read_hash};
 
-/// Whether `auth_handle` may write (`write`) or read the index (Part 3 §31.3.1: the owner
-/// with OWNERWRITE/OWNERREAD, the platform with PPWRITE/PPREAD, the index itself with
-/// AUTHWRITE/AUTHREAD or, in a policy session, POLICYWRITE/POLICYREAD).
-fn access_allowed(nv: &NvIndex, auth_handle: u32, write: bool, policy: bool) -> bool {
-    let (pp, owner, auth, pol) = if write {
-        (
-            attr::PPWRITE,
-            attr::OWNERWRITE,
-            attr::AUTHWRITE,
-            attr::POLICYWRITE,
-        )
+/// Whether `auth_handle` may write (`write`) or read the index (Part 3 §31.3.1; the reference
+/// implementation's NvWriteAccessChecks / NvReadAccessChecks): the owner with
+/// OWNERWRITE/OWNERREAD, the platform with PPWRITE/PPREAD; the index itself was checked when
+/// its authorization was (AUTHWRITE/AUTHREAD, POLICYWRITE/POLICYREAD, or a PIN index's
+/// pinCount).
+fn access_allowed(nv: &NvIndex, auth_handle: u32, write: bool) -> bool {
+    let (pp, owner) = if write {
+        (attr::PPWRITE, attr::OWNERWRITE)
     } else {
-        (
-            attr::PPREAD,
-            attr::OWNERREAD,
-            attr::AUTHREAD,
-            attr::POLICYREAD,
-        )
+        (attr::PPREAD, attr::OWNERREAD)
     };
     match auth_handle {
         RH_PLATFORM => nv.has(pp),
         RH_OWNER => nv.has(owner),
-        h if h == nv.handle => nv.has(if policy { pol } else { auth }),
-        _ => false,
+        h => h == nv.handle,
     }
 }
 
@@ -43,14 +36,11 @@ impl<P: Platform> Tpm<P> {
         self.nv.get(c.handle(i)).ok_or(TpmRc::HANDLE.at_handle(n))
     }
 
-    /// Check read or write access for the command's authorization (TPM_RC_NV_AUTHORIZATION)
-    /// and the locks (TPM_RC_NV_LOCKED).
-    fn nv_access(&self, c: &Cmd, write: bool) -> TpmResult<&NvIndex> {
-        let nv = self.nv(c, 1)?;
-        let policy = c.policy_auth;
-        if !access_allowed(nv, c.handle(0), write, policy) {
-            return Err(TpmRc::NV_AUTHORIZATION);
-        }
+    /// The access checks of the index at handle `i + 1` authorized by handle `i`, in the
+    /// reference implementation's order: the lock first (TPM_RC_NV_LOCKED), then whether the
+    /// authorization may read or write it (TPM_RC_NV_AUTHORIZATION).
+    fn nv_access_at(&self, c: &Cmd, i: usize, write: bool) -> TpmResult<&NvIndex> {
+        let nv = self.nv(c, i.saturating_add(1))?;
         let lock = if write {
             attr::WRITELOCKED
         } else {
@@ -59,7 +49,15 @@ impl<P: Platform> Tpm<P> {
         if nv.has(lock) {
             return Err(TpmRc::NV_LOCKED);
         }
+        if !access_allowed(nv, c.handle(i), write) {
+            return Err(TpmRc::NV_AUTHORIZATION);
+        }
         Ok(nv)
+    }
+
+    /// [`Self::nv_access_at`] for the usual handles: authorization at 1, index at 2.
+    fn nv_access(&self, c: &Cmd, write: bool) -> TpmResult<&NvIndex> {
+        self.nv_access_at(c, 0, write)
     }
 
     /// Read access to the index at handle 2 as NV_Read checks it (Part 3 §31.13): the
@@ -73,7 +71,8 @@ impl<P: Platform> Tpm<P> {
         Ok(nv)
     }
 
-    /// TPM2_NV_DefineSpace (Part 3 §31.3).
+    /// TPM2_NV_DefineSpace (Part 3 §31.3): ordinary, counter, bits, extend and PIN pass / PIN
+    /// fail indices, with the attribute rules of the reference implementation.
     pub(crate) fn nv_define_space(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         let auth = p.tpm2b(MAX_DIGEST)?;
         let (handle, name_alg, attrs, policy, size) = p.next(|r| {
@@ -105,23 +104,43 @@ impl<P: Platform> Tpm<P> {
         let reads = attr::PPREAD | attr::OWNERREAD | attr::AUTHREAD | attr::POLICYREAD;
         let writes = attr::PPWRITE | attr::OWNERWRITE | attr::AUTHWRITE | attr::POLICYWRITE;
         let platform = c.handle(0) == RH_PLATFORM;
-        if attrs & attr::UNSUPPORTED != 0
-            || attrs & (attr::WRITTEN | attr::WRITELOCKED | attr::READLOCKED) != 0
+        let has = |bit: u32| attrs & bit != 0;
+        let pin = matches!(ty, attr::NT_PIN_PASS | attr::NT_PIN_FAIL);
+        if has(attr::UNSUPPORTED)
+            || has(attr::WRITTEN | attr::WRITELOCKED | attr::READLOCKED)
             || attrs & reads == 0
             || attrs & writes == 0
-            || attrs & attr::PLATFORMCREATE != 0 && !platform
-            || attrs & attr::PLATFORMCREATE == 0 && platform
-            || attrs & attr::POLICY_DELETE != 0
-            || !matches!(ty, attr::NT_ORDINARY | attr::NT_COUNTER | attr::NT_EXTEND)
+            || has(attr::PLATFORMCREATE) && !platform
+            || !has(attr::PLATFORMCREATE) && platform
+            // Only the platform may create an index deleted by policy.
+            || has(attr::POLICY_DELETE) && !platform
+            || !matches!(
+                ty,
+                attr::NT_ORDINARY
+                    | attr::NT_COUNTER
+                    | attr::NT_BITS
+                    | attr::NT_EXTEND
+                    | attr::NT_PIN_PASS
+                    | attr::NT_PIN_FAIL
+            )
+            // Counters are never cleared.
+            || ty == attr::NT_COUNTER && has(attr::CLEAR_STCLEAR)
+            // A PIN fail index counts failures without DA; a PIN index's authValue is not
+            // available until it is written, so it cannot be the only way to write it, and
+            // it cannot be locked for good.
+            || ty == attr::NT_PIN_FAIL && !has(attr::NO_DA)
+            || pin && has(attr::AUTHWRITE | attr::GLOBALLOCK | attr::WRITEDEFINE)
+            || has(attr::CLEAR_STCLEAR) && has(attr::WRITEDEFINE)
         {
             return Err(TpmRc::ATTRIBUTES.at_param(2));
         }
         let size_ok = match ty {
-            attr::NT_COUNTER => size == 8,
+            attr::NT_ORDINARY => usize::from(size) <= MAX_NV_INDEX_SIZE,
             attr::NT_EXTEND => usize::from(size) == name_alg.size(),
-            _ => usize::from(size) <= MAX_NV_INDEX_SIZE,
+            // Counter, bits and PIN indices hold 8 bytes.
+            _ => size == 8,
         };
-        if !size_ok {
+        if !size_ok || has(attr::WRITEALL) && usize::from(size) > MAX_BUFFER {
             return Err(TpmRc::SIZE.at_param(2));
         }
         if self.nv.get(handle).is_some() {
@@ -168,15 +187,18 @@ impl<P: Platform> Tpm<P> {
         Ok(())
     }
 
-    /// TPM2_NV_Write (Part 3 §31.7): ordinary indices; offset + size within dataSize
-    /// (TPM_RC_NV_RANGE), the whole index at once with WRITEALL.
+    /// TPM2_NV_Write (Part 3 §31.7): ordinary and PIN indices (a PIN index's data is its
+    /// TPMS_NV_PIN_COUNTER_PARAMETERS); offset + size within dataSize (TPM_RC_NV_RANGE), the
+    /// whole index at once with WRITEALL. A counter, bit-field or extend index:
+    /// TPM_RC_ATTRIBUTES.
     pub(crate) fn nv_write(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         let data = p.tpm2b(MAX_BUFFER)?;
         let offset = usize::from(p.u16()?);
         p.finish()?;
         let nv = self.nv_access(c, true)?;
-        if nv.attrs & attr::TYPE_MASK != attr::NT_ORDINARY {
-            return Err(TpmRc::ATTRIBUTES.at_handle(2));
+        // Without a position, as the reference implementation and libtpms answer.
+        if matches!(nv.nt(), attr::NT_COUNTER | attr::NT_BITS | attr::NT_EXTEND) {
+            return Err(TpmRc::ATTRIBUTES);
         }
         let size = usize::from(nv.data_size);
         let end = offset
@@ -282,24 +304,168 @@ impl<P: Platform> Tpm<P> {
     }
 
     /// TPM2_NV_WriteLock (Part 3 §31.11): an index with TPMA_NV_WRITEDEFINE becomes read-only
-    /// until it is undefined (TPMA_NV_WRITE_STCLEAR is not implemented). Without WRITEDEFINE:
-    /// TPM_RC_ATTRIBUTES at handle 2; an index already locked answers success, as the
-    /// reference implementation does, before the write-access check.
+    /// until it is undefined (once written), one with TPMA_NV_WRITE_STCLEAR until the next TPM
+    /// Reset or Restart. As the reference implementation: an index already write-locked
+    /// answers success before anything else is checked; then the authorization's access
+    /// (TPM_RC_NV_AUTHORIZATION); then TPM_RC_ATTRIBUTES at handle 2 without either attribute.
     pub(crate) fn nv_write_lock(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         p.finish()?;
-        let nv = self.nv(c, 1)?;
-        if !nv.has(attr::WRITEDEFINE) {
+        let nv = match self.nv_access(c, true) {
+            Ok(nv) => nv,
+            Err(rc) if rc == TpmRc::NV_LOCKED => return Ok(()),
+            Err(rc) => return Err(rc),
+        };
+        if !nv.has(attr::WRITEDEFINE | attr::WRITE_STCLEAR) {
             return Err(TpmRc::ATTRIBUTES.at_handle(2));
         }
-        if nv.has(attr::WRITELOCKED) {
-            return Ok(());
+        self.set_attrs(c.handle(1), attr::WRITELOCKED)
+    }
+
+    /// TPM2_NV_ReadLock (Part 3 §31.14): an index with TPMA_NV_READ_STCLEAR cannot be read
+    /// until the next TPM Reset or Restart. As the reference implementation: an index already
+    /// read-locked answers success; the authorization must be able to read it
+    /// (TPM_RC_NV_AUTHORIZATION); it need not have been written; without READ_STCLEAR,
+    /// TPM_RC_ATTRIBUTES at handle 2.
+    pub(crate) fn nv_read_lock(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        p.finish()?;
+        let nv = match self.nv_access(c, false) {
+            Ok(nv) => nv,
+            Err(rc) if rc == TpmRc::NV_LOCKED => return Ok(()),
+            Err(rc) => return Err(rc),
+        };
+        if !nv.has(attr::READ_STCLEAR) {
+            return Err(TpmRc::ATTRIBUTES.at_handle(2));
         }
-        self.nv_access(c, true)?;
+        self.set_attrs(c.handle(1), attr::READLOCKED)
+    }
+
+    /// TPM2_NV_GlobalWriteLock (Part 3 §31.12): write-lock every index with
+    /// TPMA_NV_GLOBALLOCK until the next TPM Reset or Restart (owner or platform
+    /// authorization).
+    pub(crate) fn nv_global_write_lock(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
+        p.finish()?;
+        self.nv.set_global_lock();
+        Ok(())
+    }
+
+    /// TPM2_NV_SetBits (Part 3 §31.10): OR `bits` into a bit-field index (unwritten, it starts
+    /// at zero). Access checks first, then TPM_RC_ATTRIBUTES at handle 2 for any other type.
+    pub(crate) fn nv_set_bits(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        let bits = p.u64()?;
+        p.finish()?;
+        let nv = self.nv_access(c, true)?;
+        if nv.nt() != attr::NT_BITS {
+            return Err(TpmRc::ATTRIBUTES.at_handle(2));
+        }
+        let old = if nv.has(attr::WRITTEN) {
+            self.nv.u64_value(nv)
+        } else {
+            0
+        };
+        self.nv
+            .set_u64(c.handle(1), old | bits)
+            .ok_or(TpmRc::FAILURE)
+    }
+
+    /// TPM2_NV_ChangeAuth (Part 3 §31.15): a new authValue for the index, authorized in the
+    /// ADMIN role (a policy session with PolicyCommandCode(NV_ChangeAuth), checked by the
+    /// authorization). newAuth, trailing zeros stripped, is at most the nameAlg's digest size
+    /// (TPM_RC_SIZE at parameter 1).
+    pub(crate) fn nv_change_auth(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        let new = p.tpm2b(MAX_DIGEST)?;
+        p.finish()?;
+        let nv = self.nv(c, 0)?;
+        let mut auth = Auth::from_slice(new).ok_or(TpmRc::SIZE.at_param(1))?;
+        auth.strip_trailing_zeros();
+        if auth.len() > nv.name_alg.size() {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
         let nv = self
             .nv
-            .get_mut(c.handle(1))
-            .ok_or(TpmRc::HANDLE.at_handle(2))?;
-        nv.attrs |= attr::WRITELOCKED;
+            .get_mut(c.handle(0))
+            .ok_or(TpmRc::HANDLE.at_handle(1))?;
+        nv.auth = auth;
+        Ok(())
+    }
+
+    /// TPM2_NV_UndefineSpaceSpecial (Part 3 §31.5): undefine an index with
+    /// TPMA_NV_POLICY_DELETE (else TPM_RC_ATTRIBUTES at handle 1), authorized by the index's
+    /// policy (ADMIN role) and by platformAuth.
+    pub(crate) fn nv_undefine_space_special(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+    ) -> TpmResult<()> {
+        p.finish()?;
+        let nv = self.nv(c, 0)?;
+        if !nv.has(attr::POLICY_DELETE) {
+            return Err(TpmRc::ATTRIBUTES.at_handle(1));
+        }
+        self.nv.remove(c.handle(0));
+        Ok(())
+    }
+
+    /// TPM2_NV_Certify (Part 3 §31.16): TPMS_NV_CERTIFY_INFO (the index's Name, offset and
+    /// `size` bytes of its data) signed by the key at handle 1 (or unsigned for TPM_RH_NULL);
+    /// size and offset both zero certify a digest of the whole data with the scheme's hash
+    /// (TPMS_NV_DIGEST_CERTIFY_INFO). Checked as the reference implementation does: the
+    /// signing key and scheme, read access (handle 2 authorizes handle 3), the range
+    /// (TPM_RC_NV_RANGE), then size ≤ MAX_NV_BUFFER (TPM_RC_VALUE at parameter 3).
+    pub(crate) fn nv_certify(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let qualifying = p.tpm2b(MAX_DATA)?;
+        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        let size = p.u16()?;
+        let offset = p.u16()?;
+        p.finish()?;
+        let hash = if c.handle(0) == RH_NULL {
+            scheme
+        } else {
+            Some(crate::commands::signature::signing_hash(self.key(c, 0)?, scheme, 2)?.1)
+        };
+        let nv = self.nv_access_at(c, 1, false)?;
+        if !nv.has(attr::WRITTEN) {
+            return Err(TpmRc::NV_UNINITIALIZED);
+        }
+        let (size, offset) = (usize::from(size), usize::from(offset));
+        let end = size.saturating_add(offset);
+        if end > usize::from(nv.data_size) {
+            return Err(TpmRc::NV_RANGE);
+        }
+        if size > MAX_BUFFER {
+            return Err(TpmRc::VALUE.at_param(3));
+        }
+        let name = nv.name();
+        let data = self.nv.data(nv);
+        let (ty, digest) = if size == 0 && offset == 0 {
+            let d = hash.map(|h| h.digest(&[data])).unwrap_or_default();
+            (TpmSt::ATTEST_NV_DIGEST, d)
+        } else {
+            (TpmSt::ATTEST_NV, Digest::EMPTY)
+        };
+        let handle = c.handle(2);
+        self.attest_and_sign(c, 0, ty, qualifying, scheme, w, |tpm, aw| {
+            aw.tpm2b(name.as_slice())?;
+            if ty == TpmSt::ATTEST_NV_DIGEST {
+                aw.tpm2b(digest.as_slice())?;
+            } else {
+                let nv = tpm.nv.get(handle).ok_or(TpmRc::FAILURE)?;
+                let part = tpm.nv.data(nv).get(offset..end).ok_or(TpmRc::NV_RANGE)?;
+                aw.u16(u16::try_from(offset).map_err(|_| TpmRc::FAILURE)?)?;
+                aw.tpm2b(part)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Set attribute bits of the index `handle`.
+    fn set_attrs(&mut self, handle: u32, bits: u32) -> TpmResult<()> {
+        let nv = self.nv.get_mut(handle).ok_or(TpmRc::HANDLE.at_handle(2))?;
+        nv.attrs |= bits;
         Ok(())
     }
 }

@@ -11,7 +11,8 @@ impl<P: Platform> Tpm<P> {
     /// TPM2_Startup (Part 3 §9.3). CLEAR after Shutdown(STATE) is a TPM Restart, CLEAR
     /// otherwise a TPM Reset (new null seed and proof, sessions gone, resetCount + 1), STATE
     /// after Shutdown(STATE) a TPM Resume (saved PCRs restored). STATE without a saved state
-    /// is TPM_RC_VALUE.
+    /// is TPM_RC_VALUE. TPM Reset and Restart clear the NV read locks and the write locks
+    /// that do not last until the index is undefined, and unwrite CLEAR_STCLEAR indices.
     pub(crate) fn startup(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         let su = TpmSu(p.u16()?);
         p.finish()?;
@@ -50,6 +51,8 @@ impl<P: Platform> Tpm<P> {
             self.hier.ph_enable_nv = true;
             self.hier.platform_auth = crate::wire::types::Auth::EMPTY;
             self.hier.platform_policy = crate::wire::types::Digest::EMPTY;
+            // NV indices: the STCLEAR locks and CLEAR_STCLEAR data (Part 2 §13.4).
+            self.nv.startup(!restart);
         }
         self.pcrs.startup(resume, c.locality);
         self.orderly = Orderly::None;

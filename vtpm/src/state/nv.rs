@@ -1,5 +1,8 @@
 //! NV indices (Part 1 §37), held in RAM for the life of the TPM instance: an ephemeral TPM has
-//! no storage that outlives the confidential VM's boot.
+//! no storage that outlives the confidential VM's boot. TPMA_NV_ORDERLY is accepted and means
+//! nothing more here than it does in the reference implementation's RAM-backed indices: every
+//! index already lives in RAM, so there is no NV write to defer; as there, an orderly index
+//! other than a counter loses TPMA_NV_WRITTEN at TPM Reset ([`NvIndices::startup`]).
 
 //!
 //! The data of all indices shares one pool of [`NV_POOL_SIZE`] bytes, reserved in full at
@@ -11,7 +14,7 @@ use crate::crypto::hash::HashAlg;
 use crate::wire::types::{Auth, Digest, Name};
 
 /// Indices that can be defined.
-pub const MAX_NV_INDICES: usize = 8;
+pub const MAX_NV_INDICES: usize = 16;
 /// Largest index data (TPM_PT_NV_INDEX_MAX): room for a certificate carrying an SEV-SNP report.
 pub const MAX_NV_INDEX_SIZE: usize = 2048;
 /// Bytes shared by the data of all indices.
@@ -33,8 +36,14 @@ pub mod attr {
     pub const NT_ORDINARY: u32 = 0x00;
     /// TPM_NT_COUNTER.
     pub const NT_COUNTER: u32 = 0x10;
+    /// TPM_NT_BITS.
+    pub const NT_BITS: u32 = 0x20;
     /// TPM_NT_EXTEND.
     pub const NT_EXTEND: u32 = 0x40;
+    /// TPM_NT_PIN_FAIL.
+    pub const NT_PIN_FAIL: u32 = 0x80;
+    /// TPM_NT_PIN_PASS.
+    pub const NT_PIN_PASS: u32 = 0x90;
     /// TPMA_NV_POLICY_DELETE.
     pub const POLICY_DELETE: u32 = 0x400;
     /// TPMA_NV_WRITELOCKED.
@@ -43,6 +52,12 @@ pub mod attr {
     pub const WRITEDEFINE: u32 = 0x2000;
     /// TPMA_NV_WRITEALL.
     pub const WRITEALL: u32 = 0x1000;
+    /// TPMA_NV_WRITE_STCLEAR: TPM2_NV_WriteLock locks writes until the next TPM Reset or
+    /// Restart.
+    pub const WRITE_STCLEAR: u32 = 0x4000;
+    /// TPMA_NV_GLOBALLOCK: TPM2_NV_GlobalWriteLock locks writes until the next TPM Reset or
+    /// Restart.
+    pub const GLOBALLOCK: u32 = 0x8000;
     /// TPMA_NV_PPREAD.
     pub const PPREAD: u32 = 0x1_0000;
     /// TPMA_NV_OWNERREAD.
@@ -53,17 +68,20 @@ pub mod attr {
     pub const POLICYREAD: u32 = 0x8_0000;
     /// TPMA_NV_NO_DA.
     pub const NO_DA: u32 = 0x200_0000;
+    /// TPMA_NV_ORDERLY (see the module documentation).
+    pub const ORDERLY: u32 = 0x400_0000;
+    /// TPMA_NV_CLEAR_STCLEAR: WRITTEN is cleared at TPM Reset and Restart.
+    pub const CLEAR_STCLEAR: u32 = 0x800_0000;
     /// TPMA_NV_READLOCKED.
     pub const READLOCKED: u32 = 0x1000_0000;
     /// TPMA_NV_WRITTEN.
     pub const WRITTEN: u32 = 0x2000_0000;
     /// TPMA_NV_PLATFORMCREATE.
     pub const PLATFORMCREATE: u32 = 0x4000_0000;
-    /// Bits this TPM does not implement (the STCLEAR locks, orderly and the BITS / PIN types are
-    /// refused at definition): WRITE_STCLEAR, GLOBALLOCK, ORDERLY, CLEAR_STCLEAR, READ_STCLEAR
-    /// and the reserved bits 8-9, 20-24.
-    pub const UNSUPPORTED: u32 =
-        0x4000 | 0x8000 | 0x400_0000 | 0x800_0000 | 0x8000_0000 | 0x300 | 0x1F0_0000;
+    /// TPMA_NV_READ_STCLEAR: TPM2_NV_ReadLock locks reads until the next TPM Reset or Restart.
+    pub const READ_STCLEAR: u32 = 0x8000_0000;
+    /// The reserved bits 8-9 and 20-24, refused at definition.
+    pub const UNSUPPORTED: u32 = 0x300 | 0x1F0_0000;
 }
 
 /// One NV index: TPMS_NV_PUBLIC (Part 2 §13.5); its data lives in the [`NvIndices`] pool.
@@ -156,6 +174,16 @@ impl NvIndex {
     pub const fn has(&self, bit: u32) -> bool {
         self.attrs & bit != 0
     }
+
+    /// The TPM_NT field.
+    pub const fn nt(&self) -> u32 {
+        self.attrs & attr::TYPE_MASK
+    }
+
+    /// Whether this is a PIN pass or PIN fail index.
+    pub const fn is_pin(&self) -> bool {
+        matches!(self.nt(), attr::NT_PIN_PASS | attr::NT_PIN_FAIL)
+    }
 }
 
 /// The defined indices and the pool holding their data, packed from its start in definition
@@ -218,6 +246,13 @@ impl NvIndices {
                 .used
                 .checked_add(size)
                 .is_some_and(|end| end <= NV_POOL_SIZE)
+    }
+
+    /// How many more counter indices (8 bytes each) could be defined: the free slots, as far
+    /// as the pool has room.
+    pub fn counters_avail(&self) -> usize {
+        let free = self.slots.iter().filter(|s| s.is_none()).count();
+        free.min(self.free_bytes() / 8)
     }
 
     /// Pool bytes not reserved by any index.
@@ -312,6 +347,70 @@ impl NvIndices {
         self.max_counter
     }
 
+    /// Read an 8-byte index (counter, bits, PIN) as a big-endian value; 0 if it is not 8 bytes.
+    pub fn u64_value(&self, index: &NvIndex) -> u64 {
+        self.data(index)
+            .try_into()
+            .map(u64::from_be_bytes)
+            .unwrap_or(0)
+    }
+
+    /// A PIN index's TPMS_NV_PIN_COUNTER_PARAMETERS (Part 2 §13.2): (pinCount, pinLimit).
+    pub fn pin_counts(&self, index: &NvIndex) -> (u32, u32) {
+        let v = self.u64_value(index);
+        let count = u32::try_from(v >> 32).unwrap_or(u32::MAX);
+        let limit = u32::try_from(v & 0xFFFF_FFFF).unwrap_or(0);
+        (count, limit)
+    }
+
+    /// Write an 8-byte index's value and set TPMA_NV_WRITTEN; `None` if `handle` is not an
+    /// 8-byte index.
+    pub fn set_u64(&mut self, handle: u32, value: u64) -> Option<()> {
+        self.data_mut(handle)?
+            .get_mut(..8)?
+            .copy_from_slice(&value.to_be_bytes());
+        self.get_mut(handle)?.attrs |= attr::WRITTEN;
+        Some(())
+    }
+
+    /// TPM2_NV_GlobalWriteLock: write-lock every index with TPMA_NV_GLOBALLOCK (the reference
+    /// implementation's NvSetGlobalLock).
+    pub fn set_global_lock(&mut self) {
+        for i in self.slots.iter_mut().flatten() {
+            if i.has(attr::GLOBALLOCK) {
+                i.attrs |= attr::WRITELOCKED;
+            }
+        }
+    }
+
+    /// TPM Reset (`reset`) or TPM Restart (the reference implementation's
+    /// NvSetStartupAttributes; nothing happens at TPM Resume): read locks are cleared; an
+    /// index other than a counter becomes unwritten if it has TPMA_NV_CLEAR_STCLEAR, or
+    /// TPMA_NV_ORDERLY at TPM Reset; write locks are cleared except on a written index with
+    /// TPMA_NV_WRITEDEFINE.
+    pub fn startup(&mut self, reset: bool) {
+        for i in self.slots.iter_mut().flatten() {
+            i.attrs &= !attr::READLOCKED;
+            if i.nt() != attr::NT_COUNTER
+                && (i.has(attr::CLEAR_STCLEAR) || (i.has(attr::ORDERLY) && reset))
+            {
+                i.attrs &= !attr::WRITTEN;
+            }
+            if !i.has(attr::WRITTEN) || !i.has(attr::WRITEDEFINE) {
+                i.attrs &= !attr::WRITELOCKED;
+            }
+        }
+    }
+
+    /// How many counter indices are defined.
+    pub fn counters(&self) -> usize {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|i| i.nt() == attr::NT_COUNTER)
+            .count()
+    }
+
     /// Defined handles, ascending.
     pub fn handles(&self) -> heapless::Vec<u32, MAX_NV_INDICES> {
         let mut v: heapless::Vec<u32, MAX_NV_INDICES> =
@@ -380,7 +479,12 @@ mod tests {
         // The freed tail is zero again.
         assert!(nv.pool[2064..].iter().all(|&b| b == 0));
         // Too big for what is left: refused, nothing changes.
-        assert!(nv.insert(def(0x0100_0004, 7000)).is_none());
+        assert!(nv.insert(def(0x0100_0004, 2048)).is_some());
+        assert!(nv.remove(0x0100_0004));
+        assert!(
+            nv.insert(def(0x0100_0004, (NV_POOL_SIZE - 2063) as u16))
+                .is_none()
+        );
         assert!(nv.get(0x0100_0004).is_none());
         assert_eq!(nv.free_bytes(), NV_POOL_SIZE - 2064);
         nv.retain(|i| i.handle != 0x0100_0001);

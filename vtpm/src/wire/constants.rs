@@ -35,6 +35,10 @@ newtype! {
         ATTEST_TIME = 0x8019;
         /// TPMS_ATTEST of a creation.
         ATTEST_CREATION = 0x801A;
+        /// TPMS_ATTEST of NV_Certify (TPMS_NV_CERTIFY_INFO).
+        ATTEST_NV = 0x8014;
+        /// TPMS_ATTEST of NV_Certify over the whole index (TPMS_NV_DIGEST_CERTIFY_INFO).
+        ATTEST_NV_DIGEST = 0x801C;
         /// Creation ticket.
         CREATION = 0x8021;
         /// Verified ticket.
@@ -129,6 +133,18 @@ newtype! {
         NV_WRITE_LOCK = 0x138;
         /// TPM2_NV_Read (Part 3 §31.13).
         NV_READ = 0x14E;
+        /// TPM2_NV_UndefineSpaceSpecial (Part 3 §31.5).
+        NV_UNDEFINE_SPACE_SPECIAL = 0x11F;
+        /// TPM2_NV_GlobalWriteLock (Part 3 §31.12).
+        NV_GLOBAL_WRITE_LOCK = 0x132;
+        /// TPM2_NV_SetBits (Part 3 §31.10).
+        NV_SET_BITS = 0x135;
+        /// TPM2_NV_ChangeAuth (Part 3 §31.15).
+        NV_CHANGE_AUTH = 0x13B;
+        /// TPM2_NV_ReadLock (Part 3 §31.14).
+        NV_READ_LOCK = 0x14F;
+        /// TPM2_NV_Certify (Part 3 §31.16).
+        NV_CERTIFY = 0x184;
         /// TPM2_NV_ReadPublic (Part 3 §31.6).
         NV_READ_PUBLIC = 0x169;
         /// TPM2_Clear (Part 3 §24.6).
