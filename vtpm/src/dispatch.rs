@@ -364,6 +364,21 @@ impl<'a> Params<'a> {
     }
 }
 
+/// The caller's scratch buffer during one command: the first `len` bytes (decrypted
+/// parameters) are wiped when the command returns, on every path.
+struct WipeOnDrop<'a> {
+    buf: &'a mut [u8; crate::MAX_COMMAND_SIZE],
+    len: usize,
+}
+
+impl Drop for WipeOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(used) = self.buf.get_mut(..self.len) {
+            zeroize::Zeroize::zeroize(used);
+        }
+    }
+}
+
 impl<P: Platform> Tpm<P> {
     /// Execute a command; errors become the 10-byte error response in [`Tpm::execute`].
     pub(crate) fn run(
@@ -371,6 +386,7 @@ impl<P: Platform> Tpm<P> {
         locality: u8,
         command: &[u8],
         rsp: &mut [u8; MAX_RESPONSE_SIZE],
+        scratch: &mut [u8; crate::MAX_COMMAND_SIZE],
     ) -> TpmResult<usize> {
         let (hdr, body) = CommandHeader::parse(command)?;
         if self.failure && hdr.code != TpmCc::GET_TEST_RESULT && hdr.code != TpmCc::GET_CAPABILITY {
@@ -422,16 +438,21 @@ impl<P: Platform> Tpm<P> {
         };
         c.policy_auth = auth.first_is_policy();
 
-        // Parameter decryption (Part 1 §21), after the HMAC check over the ciphertext.
-        // Decrypted parameters may be secrets (sensitive data, new authValues): the copy is
-        // wiped when the command returns (only when there is one: wiping costs).
-        let mut scratch: Option<zeroize::Zeroizing<[u8; crate::MAX_COMMAND_SIZE]>> = None;
+        // Parameter decryption (Part 1 §21), after the HMAC check over the ciphertext, into the
+        // caller's scratch buffer (not a copy on the stack). Decrypted parameters may be
+        // secrets (sensitive data, new authValues): the copy is wiped when the command returns
+        // (only when there is one: wiping costs).
+        let mut scratch = WipeOnDrop {
+            buf: scratch,
+            len: 0,
+        };
         let params = match auth.decrypt.and_then(|i| auth.uses.get(i)) {
             None => params,
             Some(u) => {
                 let sess = self.sessions.get(u.cmd.handle).ok_or(TpmRc::FAILURE)?;
                 let key = self.crypt_key(sess, u.associated)?;
-                let all = scratch.insert(zeroize::Zeroizing::new([0u8; crate::MAX_COMMAND_SIZE]));
+                scratch.len = params.len();
+                let all = &mut *scratch.buf;
                 let buf = all.get_mut(..params.len()).ok_or(TpmRc::SIZE)?;
                 buf.copy_from_slice(params);
                 let (size, rest) = buf.split_first_chunk_mut::<2>().ok_or(TpmRc::SIZE)?;
@@ -501,7 +522,8 @@ impl<P: Platform> Tpm<P> {
             let n = aw.len();
             let new_end = end.checked_add(n).ok_or(TpmRc::SIZE)?;
             let dst = rsp.get_mut(end..new_end).ok_or(TpmRc::SIZE)?;
-            dst.copy_from_slice(area.get(..n).unwrap_or(&[]));
+            // Equal lengths (n each); a zip has no length-mismatch panic path.
+            dst.iter_mut().zip(&area).for_each(|(d, s)| *d = *s);
             end = new_end;
         }
         let size = u32::try_from(end).map_err(|_| TpmRc::SIZE)?;
