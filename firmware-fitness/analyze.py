@@ -15,8 +15,9 @@ Reads the ELF with binutils (readelf, nm, objdump, addr2line), no other dependen
   frame outside the Rust standard library names the source file; a file in this repository is
   a project site, a file from a crate registry a dependency site.
 - Stack: LLVM's per-function frame sizes (`-Z emit-stack-sizes`, section .stack_sizes) on the
-  call graph from the disassembly (direct calls and tail jumps; an indirect call may reach any
-  function whose address is taken). The worst path from each entry point, with 8 bytes per
+  call graph from the disassembly (direct calls and tail jumps; an indirect call or jump,
+  including the PIE's calls through the GOT, may reach any function whose address is taken:
+  a RELATIVE relocation's target or a `lea` of a function start). The worst path from each entry point, with 8 bytes per
   return address. Recursion (a cycle) is reported and fails the check.
 """
 
@@ -228,6 +229,9 @@ def main():
                     sites.append((addr, f, t))
                 else:
                     indirect.add(f)
+            elif mn.startswith("jmp") and "*" in ops:
+                # An indirect tail call (through the GOT) or a jump table: conservatively both.
+                indirect.add(f)
             elif mn.startswith("j") and m:
                 t = int(m.group(1), 16)
                 if t in funcs and t != f:

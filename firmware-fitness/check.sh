@@ -16,9 +16,19 @@ out="$target_dir/firmware-fitness"
 mkdir -p "$out"
 
 build() {
-  RUSTC_BOOTSTRAP=1 cargo rustc --locked --release --target x86_64-unknown-none -- \
+  RUSTC_BOOTSTRAP=1 cargo rustc --locked --release --target x86_64-unknown-none $features -- \
     -Z emit-stack-sizes "$@"
 }
+
+# `--precomputed-tables`: measure the build with the curve crates' tables (a report, not held
+# to the budgets: that feature stays off for firmware, see the README).
+features=""
+if [ "${1:-}" = "--precomputed-tables" ]; then
+  features="--features precomputed-tables"
+  build
+  python3 analyze.py "$bin" "$(cd .. && pwd)" || true
+  exit 0
+fi
 
 cargo fmt --check
 cargo clippy --locked --release --target x86_64-unknown-none -- -D warnings

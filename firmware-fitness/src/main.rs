@@ -247,6 +247,32 @@ pub extern "C" fn _start() -> ! {
     }
 }
 
+/// The critical section of the lazily built precomputed tables: this firmware serves the vTPM
+/// from one CPU with interrupts it may mask, so masking them is enough.
+#[cfg(feature = "precomputed-tables")]
+mod critical {
+    struct InterruptsOff;
+    critical_section::set_impl!(InterruptsOff);
+
+    // SAFETY: `acquire` saves RFLAGS and masks interrupts, `release` restores the saved IF;
+    // nothing else runs on this CPU meanwhile, and the vTPM runs on one CPU only.
+    unsafe impl critical_section::Impl for InterruptsOff {
+        unsafe fn acquire() -> critical_section::RawRestoreState {
+            let flags: u64;
+            // SAFETY: pushfq / pop / cli touch only the stack slot they push and RFLAGS.
+            unsafe { core::arch::asm!("pushfq", "pop {}", "cli", out(reg) flags) };
+            (flags & (1 << 9)) != 0
+        }
+
+        unsafe fn release(was_enabled: critical_section::RawRestoreState) {
+            if was_enabled {
+                // SAFETY: re-enables interrupts that `acquire` found enabled.
+                unsafe { core::arch::asm!("sti", options(nomem, nostack)) };
+            }
+        }
+    }
+}
+
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {
