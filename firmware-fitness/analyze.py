@@ -304,7 +304,6 @@ def main():
 
     code = size(".text") + size(".rodata") + size(".data.rel.ro")
     ram = size(".data") + size(".bss")
-    service = next((v[0] for v in funcs.values() if "SERVICE" in v[1]), 0)
     service = 0
     for line in run("nm", "-S", "-C", "--defined-only", binary).splitlines():
         f = line.split(maxsplit=3)
