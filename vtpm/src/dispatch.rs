@@ -364,18 +364,43 @@ impl<'a> Params<'a> {
     }
 }
 
-/// The caller's scratch buffer during one command: the first `len` bytes (decrypted
-/// parameters) are wiped when the command returns, on every path.
-struct WipeOnDrop<'a> {
-    buf: &'a mut [u8; crate::MAX_COMMAND_SIZE],
-    len: usize,
+/// Where [`Tpm::run`] decrypts parameters (Part 1 §21). Whatever is decrypted into it is
+/// wiped when it is dropped, on every path out of the command.
+pub(crate) trait ParamScratch {
+    /// A buffer of `len` bytes (at most [`crate::MAX_COMMAND_SIZE`]).
+    fn take(&mut self, len: usize) -> Option<&mut [u8]>;
 }
 
-impl Drop for WipeOnDrop<'_> {
+/// The caller's buffer (firmware: no copy of the command on the stack).
+pub(crate) struct BorrowedScratch<'a> {
+    pub(crate) buf: &'a mut [u8; crate::MAX_COMMAND_SIZE],
+    pub(crate) len: usize,
+}
+
+impl ParamScratch for BorrowedScratch<'_> {
+    fn take(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.len = len;
+        self.buf.get_mut(..len)
+    }
+}
+
+impl Drop for BorrowedScratch<'_> {
     fn drop(&mut self) {
         if let Some(used) = self.buf.get_mut(..self.len) {
             zeroize::Zeroize::zeroize(used);
         }
+    }
+}
+
+/// A buffer on the stack, written (and wiped) only by a command that decrypts: hosts, where
+/// stack is plentiful and zeroing 4 KB per command would cost.
+pub(crate) struct LazyScratch(pub(crate) Option<zeroize::Zeroizing<[u8; crate::MAX_COMMAND_SIZE]>>);
+
+impl ParamScratch for LazyScratch {
+    fn take(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.0
+            .insert(zeroize::Zeroizing::new([0u8; crate::MAX_COMMAND_SIZE]))
+            .get_mut(..len)
     }
 }
 
@@ -386,7 +411,7 @@ impl<P: Platform> Tpm<P> {
         locality: u8,
         command: &[u8],
         rsp: &mut [u8; MAX_RESPONSE_SIZE],
-        scratch: &mut [u8; crate::MAX_COMMAND_SIZE],
+        scratch: &mut impl ParamScratch,
     ) -> TpmResult<usize> {
         let (hdr, body) = CommandHeader::parse(command)?;
         if self.failure && hdr.code != TpmCc::GET_TEST_RESULT && hdr.code != TpmCc::GET_CAPABILITY {
@@ -439,21 +464,15 @@ impl<P: Platform> Tpm<P> {
         c.policy_auth = auth.first_is_policy();
 
         // Parameter decryption (Part 1 §21), after the HMAC check over the ciphertext, into the
-        // caller's scratch buffer (not a copy on the stack). Decrypted parameters may be
-        // secrets (sensitive data, new authValues): the copy is wiped when the command returns
-        // (only when there is one: wiping costs).
-        let mut scratch = WipeOnDrop {
-            buf: scratch,
-            len: 0,
-        };
+        // scratch buffer. Decrypted parameters may be secrets (sensitive data, new authValues):
+        // the scratch wipes its copy when the command returns (only when there is one: wiping
+        // costs).
         let params = match auth.decrypt.and_then(|i| auth.uses.get(i)) {
             None => params,
             Some(u) => {
                 let sess = self.sessions.get(u.cmd.handle).ok_or(TpmRc::FAILURE)?;
                 let key = self.crypt_key(sess, u.associated)?;
-                scratch.len = params.len();
-                let all = &mut *scratch.buf;
-                let buf = all.get_mut(..params.len()).ok_or(TpmRc::SIZE)?;
+                let buf = scratch.take(params.len()).ok_or(TpmRc::SIZE)?;
                 buf.copy_from_slice(params);
                 let (size, rest) = buf.split_first_chunk_mut::<2>().ok_or(TpmRc::SIZE)?;
                 let data = rest
@@ -467,7 +486,7 @@ impl<P: Platform> Tpm<P> {
                     data,
                     false,
                 )?;
-                all.get(..params.len()).ok_or(TpmRc::SIZE)?
+                &*buf
             }
         };
 

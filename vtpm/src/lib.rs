@@ -217,16 +217,21 @@ impl<P: Platform> Tpm<P> {
     /// returns the response length (always ≥ 10). Never panics; a failing command changes no
     /// state and gets the 10-byte error response.
     ///
-    /// Decrypted parameters go to a [`MAX_COMMAND_SIZE`] scratch buffer on the stack: firmware
-    /// that counts its stack uses [`Tpm::execute_with_scratch`] with a buffer it owns.
+    /// Decrypted parameters go to a [`MAX_COMMAND_SIZE`] scratch buffer on the stack (touched
+    /// only by a command that decrypts): firmware that counts its stack uses
+    /// [`Tpm::execute_with_scratch`] with a buffer it owns.
     pub fn execute(
         &mut self,
         locality: u8,
         command: &[u8],
         response: &mut [u8; MAX_RESPONSE_SIZE],
     ) -> usize {
-        let mut scratch = [0u8; MAX_COMMAND_SIZE];
-        self.execute_with_scratch(locality, command, response, &mut scratch)
+        self.tick();
+        let mut scratch = dispatch::LazyScratch(None);
+        match self.run(locality, command, response, &mut scratch) {
+            Ok(n) => n,
+            Err(rc) => wire::header::write_error(response, rc),
+        }
     }
 
     /// [`Tpm::execute`] with the caller's scratch buffer for decrypted parameters (Part 1 §21),
@@ -240,7 +245,11 @@ impl<P: Platform> Tpm<P> {
         scratch: &mut [u8; MAX_COMMAND_SIZE],
     ) -> usize {
         self.tick();
-        match self.run(locality, command, response, scratch) {
+        let mut scratch = dispatch::BorrowedScratch {
+            buf: scratch,
+            len: 0,
+        };
+        match self.run(locality, command, response, &mut scratch) {
             Ok(n) => n,
             Err(rc) => wire::header::write_error(response, rc),
         }
