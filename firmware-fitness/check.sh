@@ -14,9 +14,12 @@ target_dir="${CARGO_TARGET_DIR:-../target}"
 bin="$target_dir/x86_64-unknown-none/release/firmware-fitness"
 out="$target_dir/firmware-fitness"
 mkdir -p "$out"
+# The workspace's lock file: the firmware is measured with the versions the project ships (cargo
+# drops what this crate does not use; panic-allow.txt names those versions).
+cp ../Cargo.lock Cargo.lock
 
 build() {
-  RUSTC_BOOTSTRAP=1 cargo rustc --locked --release --target x86_64-unknown-none $features -- \
+  RUSTC_BOOTSTRAP=1 cargo rustc --release --target x86_64-unknown-none $features -- \
     -Z emit-stack-sizes "$@"
 }
 
@@ -31,7 +34,7 @@ if [ "${1:-}" = "--precomputed-tables" ]; then
 fi
 
 cargo fmt --check
-cargo clippy --locked --release --target x86_64-unknown-none -- -D warnings
+cargo clippy --release --target x86_64-unknown-none -- -D warnings
 build -C llvm-args=-enable-tail-merge=false
 cp "$bin" "$out/firmware-fitness.attribution"
 build
