@@ -12,7 +12,7 @@
 //! firmware treats TPM_RC_INITIALIZE from its own Startup as success, and Linux `tpm_svsm` uses
 //! auto-startup, which sends Startup only when the TPM asks for it.
 
-use vtpm::{MAX_RESPONSE_SIZE, Platform, Tpm};
+use vtpm::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Platform, Tpm};
 
 use crate::layout::put_slice;
 use crate::svsm::VtpmService;
@@ -180,6 +180,14 @@ impl core::fmt::Debug for Ek {
 }
 
 impl Ek {
+    /// No EK yet (a service not booted): an empty public area.
+    pub(crate) const NONE: Self = Self {
+        template: EkTemplate::EccP384H3,
+        handle: 0,
+        public: [0; MAX_EK_PUBLIC],
+        len: 0,
+    };
+
     /// The template it was created from.
     pub fn template(&self) -> EkTemplate {
         self.template
@@ -215,6 +223,8 @@ pub enum BootError {
     EkCertificate(crate::ekcert::EkCertError),
     /// TPM2_HierarchyControl(TPM_RH_PLATFORM, NO) failed.
     HierarchyControl(u32),
+    /// [`boot_in_place`] on a service that was already booted (its TPM is left as it was).
+    AlreadyBooted,
 }
 
 /// A tiny big-endian writer that never panics (a full buffer makes it stop writing; callers
@@ -273,10 +283,10 @@ fn be_u16(b: &[u8], off: usize) -> Option<u16> {
 fn run<'r, P: Platform>(
     tpm: &mut Tpm<P>,
     cmd: &[u8],
-    rsp: &'r mut [u8; MAX_RESPONSE_SIZE],
+    bufs: &'r mut Buffers<'_>,
 ) -> (u32, &'r [u8]) {
-    let n = tpm.execute(0, cmd, rsp);
-    let bytes = rsp.get(..n).unwrap_or(&[]);
+    let n = tpm.execute_with_scratch(0, cmd, bufs.rsp, bufs.scratch);
+    let bytes = bufs.rsp.get(..n).unwrap_or(&[]);
     (be_u32(bytes, 6).unwrap_or(u32::MAX), bytes)
 }
 
@@ -292,19 +302,37 @@ fn empty_password(w: &mut W<'_>) {
 /// Manufacture the vTPM on `platform` and create its EK as `config` says: Startup(CLEAR),
 /// CreatePrimary(EK), and optionally EvictControl + FlushContext. Returns the service ready for
 /// SVSM requests and attestation.
+///
+/// The service is returned by value (about 73 KB): for hosts. Firmware holds the service where
+/// it chooses ([`VtpmService::unbooted`] is a `const fn`) and calls [`boot_in_place`].
 pub fn boot<P: Platform>(platform: P, config: &BootConfig) -> Result<VtpmService<P>, BootError> {
-    let mut tpm = Tpm::new(platform);
+    let mut service = VtpmService::unbooted(platform);
+    boot_in_place(&mut service, config)?;
+    Ok(service)
+}
+
+/// [`boot`] where the service lies: manufacture its TPM in place, then create the EK with the
+/// service's own response buffer. Nothing larger than one command is built on the stack, so
+/// firmware boots the vTPM within its task stack.
+pub fn boot_in_place<P: Platform>(
+    service: &mut VtpmService<P>,
+    config: &BootConfig,
+) -> Result<(), BootError> {
+    let (tpm, ek, mut bufs) = service.boot_parts();
+    if tpm.manufacture_in_place() == Err(vtpm::TpmRc::INITIALIZE) {
+        return Err(BootError::AlreadyBooted);
+    }
     if tpm.in_failure_mode() {
         return Err(BootError::FailureMode);
     }
-    let ek = create_ek(&mut tpm, config)?;
+    *ek = create_ek_with(tpm, config, &mut bufs)?;
     if config.ek_certificate {
-        crate::ekcert::provision(&mut tpm, &ek).map_err(BootError::EkCertificate)?;
+        crate::ekcert::provision(tpm, ek).map_err(BootError::EkCertificate)?;
     }
     if config.release_platform {
-        release_platform_hierarchy(&mut tpm)?;
+        release_platform_with(tpm, &mut bufs)?;
     }
-    Ok(VtpmService::new(tpm, ek))
+    Ok(())
 }
 
 /// Disable the platform hierarchy until the next boot: TPM2_HierarchyControl(TPM_RH_PLATFORM,
@@ -313,8 +341,23 @@ pub fn boot<P: Platform>(platform: P, config: &BootConfig) -> Result<VtpmService
 /// guest sends can use platform authority; the platform's NV indices (the EK certificates)
 /// stay readable (phEnableNV stays set).
 pub fn release_platform_hierarchy<P: Platform>(tpm: &mut Tpm<P>) -> Result<(), BootError> {
-    let mut cmd = [0u8; 32];
     let mut rsp = [0u8; MAX_RESPONSE_SIZE];
+    let mut scratch = [0u8; MAX_COMMAND_SIZE];
+    release_platform_with(
+        tpm,
+        &mut Buffers {
+            rsp: &mut rsp,
+            scratch: &mut scratch,
+        },
+    )
+}
+
+/// [`release_platform_hierarchy`] in the caller's buffers.
+fn release_platform_with<P: Platform>(
+    tpm: &mut Tpm<P>,
+    bufs: &mut Buffers<'_>,
+) -> Result<(), BootError> {
+    let mut cmd = [0u8; 32];
     let mut w = W::new(&mut cmd);
     w.u16(ST_SESSIONS);
     w.u32(0);
@@ -324,7 +367,7 @@ pub fn release_platform_hierarchy<P: Platform>(tpm: &mut Tpm<P>) -> Result<(), B
     w.u32(RH_PLATFORM);
     w.bytes(&[0]); // state = NO
     let n = w.finish();
-    match run(tpm, cmd.get(..n).unwrap_or(&[]), &mut rsp) {
+    match run(tpm, cmd.get(..n).unwrap_or(&[]), bufs) {
         (0, _) => Ok(()),
         (rc, _) => Err(BootError::HierarchyControl(rc)),
     }
@@ -332,8 +375,33 @@ pub fn release_platform_hierarchy<P: Platform>(tpm: &mut Tpm<P>) -> Result<(), B
 
 /// The boot sequence on an existing, unstarted TPM (see [`boot`]).
 pub fn create_ek<P: Platform>(tpm: &mut Tpm<P>, config: &BootConfig) -> Result<Ek, BootError> {
-    let mut cmd = [0u8; 256];
     let mut rsp = [0u8; MAX_RESPONSE_SIZE];
+    let mut scratch = [0u8; MAX_COMMAND_SIZE];
+    create_ek_with(
+        tpm,
+        config,
+        &mut Buffers {
+            rsp: &mut rsp,
+            scratch: &mut scratch,
+        },
+    )
+}
+
+/// The buffers the boot commands run in (the service's own, when booting in place).
+pub(crate) struct Buffers<'a> {
+    /// The response buffer.
+    pub(crate) rsp: &'a mut [u8; MAX_RESPONSE_SIZE],
+    /// The parameter-decryption scratch buffer.
+    pub(crate) scratch: &'a mut [u8; MAX_COMMAND_SIZE],
+}
+
+/// [`create_ek`] in the caller's buffers.
+fn create_ek_with<P: Platform>(
+    tpm: &mut Tpm<P>,
+    config: &BootConfig,
+    bufs: &mut Buffers<'_>,
+) -> Result<Ek, BootError> {
+    let mut cmd = [0u8; 256];
 
     // TPM2_Startup(TPM_SU_CLEAR), Part 3 §9.3.
     let mut w = W::new(&mut cmd);
@@ -342,7 +410,7 @@ pub fn create_ek<P: Platform>(tpm: &mut Tpm<P>, config: &BootConfig) -> Result<E
     w.u32(CC_STARTUP);
     w.u16(0);
     let n = w.finish();
-    let (rc, _) = run(tpm, cmd.get(..n).unwrap_or(&[]), &mut rsp);
+    let (rc, _) = run(tpm, cmd.get(..n).unwrap_or(&[]), bufs);
     if rc != 0 {
         return Err(BootError::Startup(rc));
     }
@@ -366,7 +434,7 @@ pub fn create_ek<P: Platform>(tpm: &mut Tpm<P>, config: &BootConfig) -> Result<E
     w.u16(0); // outsideInfo
     w.u32(0); // creationPCR: empty TPML_PCR_SELECTION
     let n = w.finish();
-    let (rc, r) = run(tpm, cmd.get(..n).unwrap_or(&[]), &mut rsp);
+    let (rc, r) = run(tpm, cmd.get(..n).unwrap_or(&[]), bufs);
     if rc != 0 {
         return Err(BootError::CreatePrimary(rc));
     }
@@ -398,7 +466,7 @@ pub fn create_ek<P: Platform>(tpm: &mut Tpm<P>, config: &BootConfig) -> Result<E
         empty_password(&mut w);
         w.u32(persistent);
         let n = w.finish();
-        let (rc, _) = run(tpm, cmd.get(..n).unwrap_or(&[]), &mut rsp);
+        let (rc, _) = run(tpm, cmd.get(..n).unwrap_or(&[]), bufs);
         if rc != 0 {
             return Err(BootError::EvictControl(rc));
         }
@@ -409,7 +477,7 @@ pub fn create_ek<P: Platform>(tpm: &mut Tpm<P>, config: &BootConfig) -> Result<E
         w.u32(CC_FLUSH_CONTEXT);
         w.u32(transient);
         let n = w.finish();
-        let (rc, _) = run(tpm, cmd.get(..n).unwrap_or(&[]), &mut rsp);
+        let (rc, _) = run(tpm, cmd.get(..n).unwrap_or(&[]), bufs);
         if rc != 0 {
             return Err(BootError::FlushContext(rc));
         }

@@ -38,7 +38,7 @@ pub mod transport;
 #[cfg(target_os = "none")]
 pub mod hw;
 
-pub use boot::{BootConfig, BootError, Ek, EkTemplate, boot};
+pub use boot::{BootConfig, BootError, Ek, EkTemplate, boot, boot_in_place};
 pub use msg::Vmpck;
 pub use platform::{AttestationSource, EntropySource, MonotonicClock, SnpPlatform, VTPM_VMPL};
 pub use report::{AttestationReport, VcekPublicKey, VerifyError};

@@ -9,7 +9,7 @@
 //! errors become SVSM result codes.
 
 use vtpm::crypto::hash::HashAlg;
-use vtpm::{MAX_RESPONSE_SIZE, Platform, Tpm};
+use vtpm::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Platform, Tpm};
 
 use crate::PAGE_SIZE;
 use crate::boot::{Ek, MAX_EK_PUBLIC};
@@ -331,6 +331,8 @@ pub struct VtpmService<P: Platform> {
     ek: Ek,
     page: [u8; PAGE_SIZE],
     rsp: [u8; MAX_RESPONSE_SIZE],
+    /// Where the TPM decrypts parameters (so that a command's stack holds no copy of one).
+    scratch: [u8; MAX_COMMAND_SIZE],
     certs: [u8; MAX_CERT_SIZE],
 }
 
@@ -344,6 +346,33 @@ impl<P: Platform> core::fmt::Debug for VtpmService<P> {
 }
 
 impl<P: Platform> VtpmService<P> {
+    /// A service whose TPM is not manufactured yet: a `const fn`, so firmware can hold the
+    /// service in a `static` (or memory it owns) and boot it there with
+    /// [`crate::boot::boot_in_place`], never moving it. Until then TPM commands answer
+    /// TPM_RC_FAILURE and attestation is refused (there is no EK to attest).
+    pub const fn unbooted(platform: P) -> Self {
+        Self {
+            tpm: Tpm::unmanufactured(platform),
+            ek: Ek::NONE,
+            page: [0; PAGE_SIZE],
+            rsp: [0; MAX_RESPONSE_SIZE],
+            scratch: [0; MAX_COMMAND_SIZE],
+            certs: [0; MAX_CERT_SIZE],
+        }
+    }
+
+    /// What booting in place writes: the TPM, the EK, and the response buffer it runs in.
+    pub(crate) fn boot_parts(&mut self) -> (&mut Tpm<P>, &mut Ek, crate::boot::Buffers<'_>) {
+        (
+            &mut self.tpm,
+            &mut self.ek,
+            crate::boot::Buffers {
+                rsp: &mut self.rsp,
+                scratch: &mut self.scratch,
+            },
+        )
+    }
+
     /// A service around a started TPM and its EK (see [`crate::boot::boot`]).
     pub fn new(tpm: Tpm<P>, ek: Ek) -> Self {
         Self {
@@ -351,8 +380,18 @@ impl<P: Platform> VtpmService<P> {
             ek,
             page: [0; PAGE_SIZE],
             rsp: [0; MAX_RESPONSE_SIZE],
+            scratch: [0; MAX_COMMAND_SIZE],
             certs: [0; MAX_CERT_SIZE],
         }
+    }
+
+    /// Execute one TPM command from the firmware itself (e.g. measurements into PCRs before the
+    /// guest runs) in the service's buffers; returns the response.
+    pub fn execute(&mut self, locality: u8, command: &[u8]) -> &[u8] {
+        let n = self
+            .tpm
+            .execute_with_scratch(locality, command, &mut self.rsp, &mut self.scratch);
+        self.rsp.get(..n).unwrap_or(&[])
     }
 
     /// The TPM.
@@ -388,7 +427,7 @@ impl<P: Platform> VtpmService<P> {
     /// Errors: unknown platform command, locality ≠ 0 or command size > 4087 →
     /// INVALID_PARAMETER; a response that does not fit the page → INVALID_REQUEST.
     pub fn send_command_page(&mut self, page: &mut [u8; PAGE_SIZE]) -> Result<usize, SvsmError> {
-        send_command(&mut self.tpm, &mut self.rsp, page)
+        send_command(&mut self.tpm, &mut self.rsp, &mut self.scratch, page)
     }
 
     /// SVSM_VTPM_CMD (58019 §8.2): RCX = GPA of the request/response buffer (one page, not
@@ -403,7 +442,13 @@ impl<P: Platform> VtpmService<P> {
         if gpa == 0 {
             return Err(SvsmError::InvalidParameter);
         }
-        let Self { tpm, page, rsp, .. } = self;
+        let Self {
+            tpm,
+            page,
+            rsp,
+            scratch,
+            ..
+        } = self;
         // The platform command first: an unknown one is refused before the page is read.
         let mut command = [0u8; 4];
         mem.read(gpa, &mut command)?;
@@ -411,7 +456,7 @@ impl<P: Platform> VtpmService<P> {
             return Err(SvsmError::InvalidParameter);
         }
         mem.read(gpa, page)?;
-        let n = send_command(tpm, rsp, page)?;
+        let n = send_command(tpm, rsp, scratch, page)?;
         let out = page.get(..n).ok_or(SvsmError::InvalidRequest)?;
         mem.write(gpa, out)
     }
@@ -444,6 +489,7 @@ impl<P: Platform> VtpmService<P> {
 fn send_command<P: Platform>(
     tpm: &mut Tpm<P>,
     rsp: &mut [u8; MAX_RESPONSE_SIZE],
+    scratch: &mut [u8; MAX_COMMAND_SIZE],
     page: &mut [u8; PAGE_SIZE],
 ) -> Result<usize, SvsmError> {
     let command = u32_at(page, 0);
@@ -459,7 +505,7 @@ fn send_command<P: Platform>(
         .get(SEND_COMMAND_HEADER..)
         .and_then(|c| c.get(..size))
         .ok_or(SvsmError::InvalidParameter)?;
-    let n = tpm.execute(0, cmd, rsp);
+    let n = tpm.execute_with_scratch(0, cmd, rsp, scratch);
     if n > MAX_TPM_RESPONSE {
         return Err(SvsmError::InvalidRequest);
     }
@@ -558,6 +604,10 @@ impl<P: Platform + AttestationSource> VtpmService<P> {
         op: &AttestServicesOp,
         manifest: &[u8],
     ) -> Result<(), SvsmError> {
+        // Not booted: no EK, nothing to attest.
+        if self.ek.public().is_empty() {
+            return Err(SvsmError::InvalidRequest);
+        }
         // Nonce: 64 bytes, not crossing a page.
         if usize::from(op.nonce_size) != NONCE_SIZE
             || page_offset(op.nonce_gpa).saturating_add(64) > 4096

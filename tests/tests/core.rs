@@ -243,3 +243,74 @@ fn garbage_never_breaks_the_tpm() {
     h.ok(cc::GET_RANDOM, &[], &[], &16u16.to_be_bytes());
     h.ok(cc::HASH_SEQUENCE_START, &[], &[], &[0, 0, 0, 0x0B]);
 }
+
+// ---- Firmware owns the memory: a TPM in a `static`, manufactured in place ----------------
+
+/// A platform a `static` can hold: a counter as entropy (tests only), a fixed clock.
+struct StaticPlatform(u8);
+
+impl vtpm::Platform for StaticPlatform {
+    fn fill_entropy(&mut self, buf: &mut [u8]) -> Result<(), vtpm::PlatformError> {
+        for b in buf {
+            self.0 = self.0.wrapping_add(1);
+            *b = self.0;
+        }
+        Ok(())
+    }
+    fn now_ms(&mut self) -> Result<u64, vtpm::PlatformError> {
+        Ok(1000)
+    }
+    fn evidence(&mut self, _: &[u8; 64], _: &mut [u8]) -> Result<usize, vtpm::PlatformError> {
+        Err(vtpm::PlatformError::EvidenceUnavailable)
+    }
+}
+
+static STATIC_TPM: std::sync::Mutex<Tpm<StaticPlatform>> =
+    std::sync::Mutex::new(Tpm::unmanufactured(StaticPlatform(0)));
+
+#[test]
+fn a_static_tpm_is_manufactured_in_place_once() {
+    let mut tpm = STATIC_TPM.lock().unwrap();
+    let mut rsp = [0u8; MAX_RESPONSE_SIZE];
+    let startup = command(cc::STARTUP, &[], &[], &0u16.to_be_bytes());
+    // Not manufactured: failure mode, no seeds drawn, nothing answers but the failure code.
+    assert!(tpm.in_failure_mode());
+    let n = tpm.execute(0, &startup, &mut rsp);
+    assert_eq!(&rsp[6..10], &0x101u32.to_be_bytes()[..], "TPM_RC_FAILURE");
+    assert_eq!(n, 10);
+    assert_eq!(tpm.platform().0, 0, "no entropy drawn before manufacture");
+
+    tpm.manufacture_in_place().unwrap();
+    assert!(!tpm.in_failure_mode());
+    assert!(tpm.platform().0 > 0);
+    let n = tpm.execute(0, &startup, &mut rsp);
+    assert_eq!(&rsp[..n], &[0x80, 0x01, 0, 0, 0, 10, 0, 0, 0, 0][..]);
+    let get_random = command(0x17B, &[], &[], &8u16.to_be_bytes());
+    let mut scratch = [0u8; vtpm::MAX_COMMAND_SIZE];
+    let n = tpm.execute_with_scratch(0, &get_random, &mut rsp, &mut scratch);
+    assert_eq!(n, 10 + 2 + 8);
+    assert_eq!(&rsp[6..12], &[0, 0, 0, 0, 0, 8][..]);
+
+    // Seeds are never redrawn under a live TPM.
+    let drawn = tpm.platform().0;
+    assert_eq!(tpm.manufacture_in_place(), Err(vtpm::TpmRc::INITIALIZE));
+    assert_eq!(tpm.platform().0, drawn);
+    assert!(!tpm.in_failure_mode());
+}
+
+#[test]
+fn manufacture_in_place_equals_new() {
+    // The same entropy gives the same TPM: the EK-style primary of both is identical.
+    let mut a = Tpm::new(SimPlatform::seeded(11));
+    let mut b = Tpm::unmanufactured(SimPlatform::seeded(11));
+    b.manufacture_in_place().unwrap();
+    let mut ra = [0u8; MAX_RESPONSE_SIZE];
+    let mut rb = [0u8; MAX_RESPONSE_SIZE];
+    let startup = command(cc::STARTUP, &[], &[], &0u16.to_be_bytes());
+    a.execute(0, &startup, &mut ra);
+    b.execute(0, &startup, &mut rb);
+    let get_random = command(0x17B, &[], &[], &16u16.to_be_bytes());
+    let na = a.execute(0, &get_random, &mut ra);
+    let nb = b.execute(0, &get_random, &mut rb);
+    assert_eq!(&ra[..na], &rb[..nb]);
+}

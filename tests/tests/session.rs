@@ -443,7 +443,18 @@ fn xor_parameter_encryption_both_ways() {
         attrs,
         hmac: mac,
     };
-    h.ok(cc::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], &[auth], &params);
+    // Through a caller-owned scratch buffer, as firmware runs commands: the decrypted copy of
+    // the parameters is wiped before execute_with_scratch returns, the rest is not touched.
+    let mut scratch = [0xAAu8; vtpm::MAX_COMMAND_SIZE];
+    let mut rsp = [0u8; vtpm::MAX_RESPONSE_SIZE];
+    let cmd = command(cc::HIERARCHY_CHANGE_AUTH, &[RH_OWNER], &[auth], &params);
+    let n = h.tpm.execute_with_scratch(0, &cmd, &mut rsp, &mut scratch);
+    assert_eq!(&rsp[6..10], &[0, 0, 0, 0], "{:02x?}", &rsp[..n]);
+    assert!(
+        scratch[..params.len()].iter().all(|&b| b == 0),
+        "decrypted copy wiped"
+    );
+    assert!(scratch[params.len()..].iter().all(|&b| b == 0xAA));
     // The owner auth is now the decrypted value.
     let mut p = Vec::new();
     tpm2b(&mut p, b"");

@@ -20,7 +20,8 @@ use platform_snp::svsm::{
 };
 use platform_snp::transport::TransportError;
 use platform_snp::{
-    BootConfig, BootError, GuestMemory, RequestError, Requester, SvsmRegs, Vmpck, VtpmService, boot,
+    BootConfig, BootError, GuestMemory, RequestError, Requester, SvsmRegs, Vmpck, VtpmService,
+    boot, boot_in_place,
 };
 use sha2::{Digest, Sha384, Sha512};
 use vtpm::{Platform, PlatformError};
@@ -233,6 +234,50 @@ fn boot_with_p256_ek() {
     // The EK derives from the endorsement seed: two TPMs on different entropy differ.
     let svc2 = boot(snp_platform(&SimAmdSp::new(3), 4), &BootConfig::p256()).unwrap();
     assert_ne!(svc2.ek().public(), ek.public());
+}
+
+#[test]
+fn boot_in_place_matches_boot_and_happens_once() {
+    let sp = SimAmdSp::new(5);
+    // Held where the "firmware" chooses (here a box), built by the const constructor.
+    let mut svc: Box<Service> = Box::new(VtpmService::unbooted(snp_platform(&sp, 5)));
+    let mut mem = Mem::new(BASE, 0x2000);
+    // Not booted: TPM commands answer TPM_RC_FAILURE, attestation is refused.
+    let rsp = tpm(
+        &mut svc,
+        &mut mem,
+        BASE,
+        &vtpm_tests::command(0x17B, &[], &[], &8u16.to_be_bytes()),
+    );
+    assert_eq!(rc(&rsp), 0x101);
+    assert!(svc.ek().public().is_empty());
+
+    boot_in_place(&mut svc, &BootConfig::default()).unwrap();
+    let (_, by_value) = booted(5);
+    assert_eq!(
+        svc.ek().public(),
+        by_value.ek().public(),
+        "same entropy, same EK"
+    );
+    assert_eq!(svc.ek().handle(), EK_HANDLE);
+    assert_eq!(
+        read_public(&mut svc, &mut mem, EK_HANDLE),
+        svc.ek().public()
+    );
+    // The firmware's own commands run in the service's buffers.
+    let rsp = svc.execute(
+        0,
+        &vtpm_tests::command(0x17B, &[], &[], &8u16.to_be_bytes()),
+    );
+    assert_eq!(rsp.len(), 20);
+    assert_eq!(rc(rsp), 0);
+
+    let ek = *svc.ek();
+    assert_eq!(
+        boot_in_place(&mut svc, &BootConfig::default()),
+        Err(BootError::AlreadyBooted)
+    );
+    assert_eq!(*svc.ek(), ek, "a second boot changes nothing");
 }
 
 #[test]

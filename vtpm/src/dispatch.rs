@@ -448,6 +448,46 @@ impl<'a> Params<'a> {
     }
 }
 
+/// Where [`Tpm::run`] decrypts parameters (Part 1 §21). Whatever is decrypted into it is
+/// wiped when it is dropped, on every path out of the command.
+pub(crate) trait ParamScratch {
+    /// A buffer of `len` bytes (at most [`crate::MAX_COMMAND_SIZE`]).
+    fn take(&mut self, len: usize) -> Option<&mut [u8]>;
+}
+
+/// The caller's buffer (firmware: no copy of the command on the stack).
+pub(crate) struct BorrowedScratch<'a> {
+    pub(crate) buf: &'a mut [u8; crate::MAX_COMMAND_SIZE],
+    pub(crate) len: usize,
+}
+
+impl ParamScratch for BorrowedScratch<'_> {
+    fn take(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.len = len;
+        self.buf.get_mut(..len)
+    }
+}
+
+impl Drop for BorrowedScratch<'_> {
+    fn drop(&mut self) {
+        if let Some(used) = self.buf.get_mut(..self.len) {
+            zeroize::Zeroize::zeroize(used);
+        }
+    }
+}
+
+/// A buffer on the stack, written (and wiped) only by a command that decrypts: hosts, where
+/// stack is plentiful and zeroing 4 KB per command would cost.
+pub(crate) struct LazyScratch(pub(crate) Option<zeroize::Zeroizing<[u8; crate::MAX_COMMAND_SIZE]>>);
+
+impl ParamScratch for LazyScratch {
+    fn take(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.0
+            .insert(zeroize::Zeroizing::new([0u8; crate::MAX_COMMAND_SIZE]))
+            .get_mut(..len)
+    }
+}
+
 impl<P: Platform> Tpm<P> {
     /// Execute a command; errors become the 10-byte error response in [`Tpm::execute`].
     pub(crate) fn run(
@@ -455,6 +495,7 @@ impl<P: Platform> Tpm<P> {
         locality: u8,
         command: &[u8],
         rsp: &mut [u8; MAX_RESPONSE_SIZE],
+        scratch: &mut impl ParamScratch,
     ) -> TpmResult<usize> {
         let (hdr, body) = CommandHeader::parse(command)?;
         if self.failure && hdr.code != TpmCc::GET_TEST_RESULT && hdr.code != TpmCc::GET_CAPABILITY {
@@ -514,17 +555,16 @@ impl<P: Platform> Tpm<P> {
             .is_audited(hdr.code)
             .then(|| self.cp_hash(&c, info, self.audit.alg, params));
 
-        // Parameter decryption (Part 1 §21), after the HMAC check over the ciphertext.
-        // Decrypted parameters may be secrets (sensitive data, new authValues): the copy is
-        // wiped when the command returns (only when there is one: wiping costs).
-        let mut scratch: Option<zeroize::Zeroizing<[u8; crate::MAX_COMMAND_SIZE]>> = None;
+        // Parameter decryption (Part 1 §21), after the HMAC check over the ciphertext, into the
+        // scratch buffer. Decrypted parameters may be secrets (sensitive data, new authValues):
+        // the scratch wipes its copy when the command returns (only when there is one: wiping
+        // costs).
         let params = match auth.decrypt.and_then(|i| auth.uses.get(i)) {
             None => params,
             Some(u) => {
                 let sess = self.sessions.get(u.cmd.handle).ok_or(TpmRc::FAILURE)?;
                 let key = self.crypt_key(sess, u.associated)?;
-                let all = scratch.insert(zeroize::Zeroizing::new([0u8; crate::MAX_COMMAND_SIZE]));
-                let buf = all.get_mut(..params.len()).ok_or(TpmRc::SIZE)?;
+                let buf = scratch.take(params.len()).ok_or(TpmRc::SIZE)?;
                 buf.copy_from_slice(params);
                 let (size, rest) = buf.split_first_chunk_mut::<2>().ok_or(TpmRc::SIZE)?;
                 let data = rest
@@ -538,7 +578,7 @@ impl<P: Platform> Tpm<P> {
                     data,
                     false,
                 )?;
-                all.get(..params.len()).ok_or(TpmRc::SIZE)?
+                &*buf
             }
         };
 
@@ -593,7 +633,8 @@ impl<P: Platform> Tpm<P> {
             let n = aw.len();
             let new_end = end.checked_add(n).ok_or(TpmRc::SIZE)?;
             let dst = rsp.get_mut(end..new_end).ok_or(TpmRc::SIZE)?;
-            dst.copy_from_slice(area.get(..n).unwrap_or(&[]));
+            // Equal lengths (n each); a zip has no length-mismatch panic path.
+            dst.iter_mut().zip(&area).for_each(|(d, s)| *d = *s);
             end = new_end;
         }
         let size = u32::try_from(end).map_err(|_| TpmRc::SIZE)?;

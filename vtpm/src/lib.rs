@@ -53,6 +53,8 @@ pub struct Tpm<P: Platform> {
     platform: P,
     pub(crate) phase: Phase,
     pub(crate) failure: bool,
+    /// Whether [`Tpm::manufacture_in_place`] succeeded (seeds drawn).
+    manufactured: bool,
     pub(crate) orderly: Orderly,
     pub(crate) rng: Rng,
     pub(crate) hier: Hierarchies,
@@ -90,26 +92,37 @@ impl<P: Platform> Tpm<P> {
     /// Manufacture a fresh ephemeral TPM: seed the DRBG from `platform`, draw every primary
     /// seed and proof, and power on (_TPM_Init). The first command must be TPM2_Startup. If
     /// the entropy source fails, the TPM starts in failure mode.
-    pub fn new(mut platform: P) -> Self {
-        let now = platform.now_ms().unwrap_or(0);
-        let (rng, mut failure) = match Rng::new(&mut platform) {
-            Ok(rng) => (rng, false),
-            Err(_) => (Rng::from_fixed(), true),
-        };
-        let mut tpm = Self {
+    ///
+    /// Returns the TPM by value (about 48 KB): for hosts. Firmware keeps the TPM where it
+    /// chooses and uses [`Tpm::unmanufactured`] + [`Tpm::manufacture_in_place`].
+    pub fn new(platform: P) -> Self {
+        let mut tpm = Self::unmanufactured(platform);
+        // An entropy failure leaves the TPM in failure mode, which `in_failure_mode` reports.
+        let _ = tpm.manufacture_in_place();
+        tpm
+    }
+
+    /// A TPM that is not manufactured yet: no entropy drawn, no seeds, no state; it is in
+    /// failure mode (every command but GetTestResult and GetCapability answers
+    /// TPM_RC_FAILURE) until [`Tpm::manufacture_in_place`]. A `const fn`, so firmware can hold
+    /// the TPM in a `static` (or memory it owns) and manufacture it there through `&mut`
+    /// without ever moving it.
+    pub const fn unmanufactured(platform: P) -> Self {
+        Self {
             platform,
             phase: Phase::AwaitStartup,
-            failure,
+            failure: true,
+            manufactured: false,
             orderly: Orderly::None,
-            rng,
-            hier: Hierarchies::default(),
-            pcrs: PcrBanks::default(),
-            objects: Objects::default(),
-            sessions: Sessions::default(),
+            rng: Rng::UNSEEDED,
+            hier: Hierarchies::EMPTY,
+            pcrs: PcrBanks::EMPTY,
+            objects: Objects::EMPTY,
+            sessions: Sessions::EMPTY,
             clock: Clock {
-                base_ms: now,
-                init_ms: now,
-                last_ms: now,
+                base_ms: 0,
+                init_ms: 0,
+                last_ms: 0,
                 reset_count: 0,
                 restart_count: 0,
                 total_resets: 0,
@@ -117,17 +130,35 @@ impl<P: Platform> Tpm<P> {
                 clear_count: 0,
             },
             context_sequence: 1,
-            da: state::da::DictionaryAttack::default(),
-            nv: state::nv::NvIndices::default(),
+            da: state::da::DictionaryAttack::MANUFACTURED,
+            nv: state::nv::NvIndices::EMPTY,
             current_cc: wire::constants::TpmCc(0),
             exclusive_audit: None,
             audit: state::audit::CommandAudit::new(crate::crypto::hash::HashAlg::Sha384),
-        };
-        if !failure {
-            failure = tpm.manufacture().is_err();
-            tpm.failure = failure;
         }
-        tpm
+    }
+
+    /// Manufacture a TPM from [`Tpm::unmanufactured`] where it lies: seed the DRBG from the
+    /// platform, draw every primary seed and proof, and power on (_TPM_Init); the first command
+    /// must then be TPM2_Startup. Nothing larger than the DRBG state and the hierarchies' seeds
+    /// is built on the stack.
+    ///
+    /// Errors: TPM_RC_FAILURE if the entropy source fails (the TPM stays in failure mode; a
+    /// later call may retry); TPM_RC_INITIALIZE if this TPM was already manufactured (it is
+    /// left as it was: its seeds are never redrawn under live objects).
+    pub fn manufacture_in_place(&mut self) -> TpmResult<()> {
+        if self.manufactured {
+            return Err(TpmRc::INITIALIZE);
+        }
+        let now = self.platform.now_ms().unwrap_or(0);
+        self.clock.base_ms = now;
+        self.clock.init_ms = now;
+        self.clock.last_ms = now;
+        self.rng = Rng::new(&mut self.platform).map_err(|_| TpmRc::FAILURE)?;
+        self.manufacture()?;
+        self.failure = false;
+        self.manufactured = true;
+        Ok(())
     }
 
     /// Draw the seeds and proofs and set the hierarchies to their manufactured state.
@@ -194,6 +225,10 @@ impl<P: Platform> Tpm<P> {
     /// Execute one command received at `locality` and write the response into `response`;
     /// returns the response length (always ≥ 10). Never panics; a failing command changes no
     /// state and gets the 10-byte error response.
+    ///
+    /// Decrypted parameters go to a [`MAX_COMMAND_SIZE`] scratch buffer on the stack (touched
+    /// only by a command that decrypts): firmware that counts its stack uses
+    /// [`Tpm::execute_with_scratch`] with a buffer it owns.
     pub fn execute(
         &mut self,
         locality: u8,
@@ -201,7 +236,29 @@ impl<P: Platform> Tpm<P> {
         response: &mut [u8; MAX_RESPONSE_SIZE],
     ) -> usize {
         self.tick();
-        match self.run(locality, command, response) {
+        let mut scratch = dispatch::LazyScratch(None);
+        match self.run(locality, command, response, &mut scratch) {
+            Ok(n) => n,
+            Err(rc) => wire::header::write_error(response, rc),
+        }
+    }
+
+    /// [`Tpm::execute`] with the caller's scratch buffer for decrypted parameters (Part 1 §21),
+    /// so that a command's stack holds no copy of the command. The buffer carries nothing
+    /// between commands: what a command decrypted into it is wiped before this returns.
+    pub fn execute_with_scratch(
+        &mut self,
+        locality: u8,
+        command: &[u8],
+        response: &mut [u8; MAX_RESPONSE_SIZE],
+        scratch: &mut [u8; MAX_COMMAND_SIZE],
+    ) -> usize {
+        self.tick();
+        let mut scratch = dispatch::BorrowedScratch {
+            buf: scratch,
+            len: 0,
+        };
+        match self.run(locality, command, response, &mut scratch) {
             Ok(n) => n,
             Err(rc) => wire::header::write_error(response, rc),
         }

@@ -51,6 +51,12 @@ pub struct GhcbTransport {
     pages: SharedPages,
 }
 
+// SAFETY: the transport is the only user of its pages (`new`'s contract) and every access
+// goes through `&mut self` (or `&self` for reads of the GHCB it alone writes); moving it to
+// another CPU moves that exclusive ownership with it. This lets firmware keep the vTPM that owns
+// it in a `static` behind a lock.
+unsafe impl Send for GhcbTransport {}
+
 impl GhcbTransport {
     /// A transport over `pages`.
     ///

@@ -58,13 +58,7 @@ pub fn alg_implemented(alg: TpmAlgId) -> bool {
 
 /// TPMS_ATTEST.firmwareVersion: FIRMWARE_VERSION_1 ‖ FIRMWARE_VERSION_2 (crate version).
 pub fn firmware_version() -> u64 {
-    let v = |i: usize| {
-        env!("CARGO_PKG_VERSION")
-            .split('.')
-            .nth(i)
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let v = |i: usize| VERSION.get(i).copied().map_or(0, u64::from);
     ((v(0) << 16 | v(1)) << 32) | v(2)
 }
 
@@ -109,16 +103,47 @@ fn pcr_property(tag: u32) -> Option<[u8; PCR_SELECT_MAX]> {
     Some(sel)
 }
 
+/// The crate version's major, minor and patch numbers, parsed when compiling (at run time the
+/// parse would bring string slicing and its panic paths into the firmware).
+const VERSION: [u32; 3] = parse_version(env!("CARGO_PKG_VERSION").as_bytes());
+
+/// `major.minor.patch[-pre]` → [major, minor, patch]; a part that is not a number counts 0.
+const fn parse_version(mut s: &[u8]) -> [u32; 3] {
+    let mut out = [0u32; 3];
+    let mut part: usize = 0;
+    let mut value: u32 = 0;
+    loop {
+        let (c, rest) = match s {
+            [c, rest @ ..] if c.is_ascii_digit() => (*c, rest),
+            [b'.', rest @ ..] => (b'.', rest),
+            _ => (0, &[] as &[u8]),
+        };
+        s = rest;
+        if c.is_ascii_digit() {
+            value = value
+                .saturating_mul(10)
+                .saturating_add(c.saturating_sub(b'0') as u32);
+            continue;
+        }
+        let [major, minor, patch] = &mut out;
+        match part {
+            0 => *major = value,
+            1 => *minor = value,
+            2 => *patch = value,
+            _ => {}
+        }
+        if c != b'.' {
+            return out;
+        }
+        part = part.saturating_add(1);
+        value = 0;
+    }
+}
+
 impl<P: Platform> Tpm<P> {
     /// The value of TPM property `tag`, if defined (Part 2 §6.13).
     fn property(&self, tag: u32) -> Option<u32> {
-        let version = |i: usize| {
-            env!("CARGO_PKG_VERSION")
-                .split('.')
-                .nth(i)
-                .and_then(|s| s.parse::<u32>().ok())
-                .unwrap_or(0)
-        };
+        let version = |i: usize| VERSION.get(i).copied().unwrap_or(0);
         let objects_used = MAX_OBJECTS.saturating_sub(self.objects.free());
         let h = &self.hier;
         let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
@@ -311,7 +336,11 @@ impl<P: Platform> Tpm<P> {
                 // Sessions are already listed from the property's slot on; the session
                 // handles may be above or below the property (policy / saved).
                 let sessions = matches!(handle_type(property), HT_HMAC_SESSION | HT_POLICY_SESSION);
-                let it = handles.into_iter().filter(|h| sessions || *h >= property);
+                // By reference: dropping heapless' owning iterator has a slicing panic path.
+                let it = handles
+                    .iter()
+                    .copied()
+                    .filter(|h| sessions || *h >= property);
                 Self::write_list(w, it, count, MAX_CAP_HANDLES, |w, h| w.u32(h))?
             }
             TpmCap::COMMANDS => {
@@ -369,5 +398,22 @@ impl<P: Platform> Tpm<P> {
         };
         w.patch(more_at, &[u8::from(more)])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::parse_version;
+
+    #[test]
+    fn version_parts_parsed_at_compile_time() {
+        assert_eq!(parse_version(b"0.1.0"), [0, 1, 0]);
+        assert_eq!(parse_version(b"12.34.56-rc.1"), [12, 34, 56]);
+        assert_eq!(parse_version(b"3"), [3, 0, 0]);
+        assert_eq!(parse_version(b""), [0, 0, 0]);
+        assert_eq!(
+            super::VERSION,
+            parse_version(env!("CARGO_PKG_VERSION").as_bytes())
+        );
     }
 }

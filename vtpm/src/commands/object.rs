@@ -175,7 +175,9 @@ impl<P: Platform> Tpm<P> {
                 let q = ecc::public_from_private(curve, d.expose()).ok_or(TpmRc::FAILURE)?;
                 *x = q.x;
                 *y = q.y;
-                seed_value.expose_mut().copy_from_slice(sv);
+                // Same length (seed_len); a zip has no length-mismatch panic path.
+                let out = seed_value.expose_mut();
+                out.iter_mut().zip(sv).for_each(|(o, s)| *o = *s);
                 Secret::<MAX_SENSITIVE>::from_slice(d.expose()).ok_or(TpmRc::FAILURE)?
             }
             PublicKind::KeyedHash { unique, scheme } => {

@@ -46,6 +46,15 @@ pub enum DrbgError {
 }
 
 impl HmacDrbg {
+    /// A DRBG that has not been instantiated: K and V hold their initial values (§10.1.2.3
+    /// step 2-3) and the reseed counter is past the interval, so [`HmacDrbg::generate`] refuses
+    /// until [`HmacDrbg::reseed`] supplies entropy. For a TPM not yet manufactured.
+    pub const UNSEEDED: Self = Self {
+        k: [0; OUTLEN],
+        v: [1; OUTLEN],
+        reseed_counter: RESEED_INTERVAL.saturating_add(1),
+    };
+
     /// HMAC_DRBG_Instantiate (§10.1.2.3): seed material = entropy ‖ nonce ‖ personalization.
     pub fn new(entropy: &[u8], nonce: &[u8], personalization: &[u8]) -> Self {
         let mut d = Self {

@@ -33,16 +33,22 @@ pub struct CommandAudit {
 
 impl CommandAudit {
     /// The manufactured state (the reference's CommandAuditPreInstall_Init): only
-    /// TPM2_SetCommandCodeAuditStatus is audited, with the context-integrity hash.
-    pub fn new(alg: HashAlg) -> Self {
-        let mut a = Self {
+    /// TPM2_SetCommandCodeAuditStatus is audited, with `alg` (the context-integrity hash).
+    /// A `const fn`, for [`crate::Tpm::unmanufactured`].
+    pub const fn new(alg: HashAlg) -> Self {
+        let audited = match index_of(TpmCc::SET_COMMAND_CODE_AUDIT_STATUS) {
+            Some(i) => match 1u128.checked_shl(i) {
+                Some(b) => b,
+                None => 0,
+            },
+            None => 0,
+        };
+        Self {
             alg,
             digest: AuditDigest::Empty,
             counter: 0,
-            audited: 0,
-        };
-        a.set(TpmCc::SET_COMMAND_CODE_AUDIT_STATUS, true);
-        a
+            audited,
+        }
     }
 
     fn bit(code: TpmCc) -> Option<u128> {
@@ -106,3 +112,17 @@ impl CommandAudit {
 
 // Every implemented command has a bit in `CommandAudit::audited`.
 const _: () = assert!(crate::dispatch::COMMANDS.len() <= 128);
+
+/// The index of `code` in [`crate::dispatch::COMMANDS`], at compile time.
+const fn index_of(code: TpmCc) -> Option<u32> {
+    let mut rest = crate::dispatch::COMMANDS;
+    let mut i = 0u32;
+    while let [first, tail @ ..] = rest {
+        if first.code.0 == code.0 {
+            return Some(i);
+        }
+        rest = tail;
+        i = i.wrapping_add(1);
+    }
+    None
+}

@@ -23,15 +23,20 @@ pub struct DictionaryAttack {
 
 impl Default for DictionaryAttack {
     fn default() -> Self {
-        Self {
-            failed_tries: 0,
-            max_tries: 3,
-            recovery_time: 1000,
-            lockout_recovery: 1000,
-            last_heal_ms: 0,
-            lockout_locked: None,
-        }
+        Self::MANUFACTURED
     }
+}
+
+impl DictionaryAttack {
+    /// The parameters a TPM is manufactured with (no failures counted).
+    pub const MANUFACTURED: Self = Self {
+        failed_tries: 0,
+        max_tries: 3,
+        recovery_time: 1000,
+        lockout_recovery: 1000,
+        last_heal_ms: 0,
+        lockout_locked: None,
+    };
 }
 
 impl DictionaryAttack {

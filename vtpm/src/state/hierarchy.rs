@@ -60,6 +60,32 @@ pub struct Hierarchies {
 }
 
 impl Hierarchies {
+    /// All seeds, proofs, auth values and policies empty, every hierarchy disabled: the state
+    /// before manufacture (the same as `Default`, usable in a `const`).
+    pub const EMPTY: Self = Self {
+        eps: Seed::EMPTY,
+        sps: Seed::EMPTY,
+        pps: Seed::EMPTY,
+        null_seed: Seed::EMPTY,
+        eh_proof: Seed::EMPTY,
+        sh_proof: Seed::EMPTY,
+        ph_proof: Seed::EMPTY,
+        null_proof: Seed::EMPTY,
+        owner_auth: Auth::EMPTY,
+        endorsement_auth: Auth::EMPTY,
+        platform_auth: Auth::EMPTY,
+        lockout_auth: Auth::EMPTY,
+        owner_policy: Digest::EMPTY,
+        endorsement_policy: Digest::EMPTY,
+        platform_policy: Digest::EMPTY,
+        lockout_policy: Digest::EMPTY,
+        sh_enable: false,
+        eh_enable: false,
+        ph_enable: false,
+        ph_enable_nv: false,
+        disable_clear: false,
+    };
+
     /// The authValue of a permanent handle, if it has one.
     pub fn auth(&self, handle: u32) -> Option<&Auth> {
         match handle {

@@ -13,6 +13,27 @@ use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
 use crate::wire::types::ClockInfo;
 
+/// Distinct handles in ascending order, at most `N` (the smallest ones). Selection, not a
+/// sort: for the few slots of a table, and without `collect` (which panics on overflow) or
+/// the standard sort (whose recursion has no static stack bound).
+pub fn ascending<const N: usize>(
+    handles: impl Iterator<Item = u32> + Clone,
+) -> heapless::Vec<u32, N> {
+    let mut out = heapless::Vec::new();
+    let mut last: Option<u32> = None;
+    while let Some(next) = handles
+        .clone()
+        .filter(|h| last.is_none_or(|l| *h > l))
+        .min()
+    {
+        if out.push(next).is_err() {
+            break;
+        }
+        last = Some(next);
+    }
+    out
+}
+
 /// Bytes of platform entropy drawn for each DRBG (re)seed.
 pub const SEED_ENTROPY: usize = 48;
 
@@ -95,6 +116,12 @@ impl core::fmt::Debug for Rng {
 }
 
 impl Rng {
+    /// A generator with no entropy yet: it never answers (`generate` refuses) until it is
+    /// replaced by [`Rng::new`] at manufacture.
+    pub const UNSEEDED: Self = Self {
+        drbg: HmacDrbg::UNSEEDED,
+    };
+
     /// Instantiate from platform entropy.
     pub fn new<P: Platform>(platform: &mut P) -> Result<Self, crate::PlatformError> {
         let mut entropy =
@@ -135,5 +162,21 @@ impl Rng {
             })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ascending;
+
+    #[test]
+    fn ascending_sorts_and_caps() {
+        let v: heapless::Vec<u32, 8> =
+            ascending([0x8100_0003u32, 0x8100_0001, 0x8100_0002].into_iter());
+        assert_eq!(v.as_slice(), &[0x8100_0001, 0x8100_0002, 0x8100_0003]);
+        let v: heapless::Vec<u32, 2> = ascending([5u32, 1, 9, 3].into_iter());
+        assert_eq!(v.as_slice(), &[1, 3]);
+        let v: heapless::Vec<u32, 2> = ascending(core::iter::empty());
+        assert!(v.is_empty());
     }
 }

@@ -413,11 +413,19 @@ impl NvIndices {
 
     /// Defined handles, ascending.
     pub fn handles(&self) -> heapless::Vec<u32, MAX_NV_INDICES> {
-        let mut v: heapless::Vec<u32, MAX_NV_INDICES> =
-            self.slots.iter().flatten().map(|i| i.handle).collect();
-        v.sort_unstable();
-        v
+        super::ascending(self.slots.iter().flatten().map(|i| i.handle))
     }
+}
+
+/// The state before manufacture, usable in a `const` (firmware keeps the TPM in a `static`).
+impl NvIndices {
+    /// No indices defined.
+    pub const EMPTY: Self = Self {
+        slots: [const { None }; MAX_NV_INDICES],
+        pool: [0; NV_POOL_SIZE],
+        used: 0,
+        max_counter: 0,
+    };
 }
 
 #[cfg(test)]

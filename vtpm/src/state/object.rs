@@ -139,11 +139,16 @@ pub struct Objects {
 
 impl Default for Objects {
     fn default() -> Self {
-        Self {
-            slots: [const { None }; MAX_OBJECTS],
-            persistent: [const { None }; MAX_PERSISTENT],
-        }
+        Self::EMPTY
     }
+}
+
+impl Objects {
+    /// No objects.
+    pub const EMPTY: Self = Self {
+        slots: [const { None }; MAX_OBJECTS],
+        persistent: [const { None }; MAX_PERSISTENT],
+    };
 }
 
 impl Objects {
@@ -200,10 +205,7 @@ impl Objects {
 
     /// Persistent handles, ascending.
     pub fn persistent_handles(&self) -> heapless::Vec<u32, MAX_PERSISTENT> {
-        let mut v: heapless::Vec<u32, MAX_PERSISTENT> =
-            self.persistent.iter().flatten().map(|(h, _)| *h).collect();
-        v.sort_unstable();
-        v
+        crate::state::ascending(self.persistent.iter().flatten().map(|(h, _)| *h))
     }
 
     /// Remove every object (transient and persistent) that belongs to one of `hierarchies`.

@@ -61,12 +61,17 @@ pub struct PcrBanks {
 
 impl Default for PcrBanks {
     fn default() -> Self {
-        Self {
-            values: [[Digest::EMPTY; PCR_COUNT]; BANKS.len()],
-            saved: [[Digest::EMPTY; STATE_SAVED]; BANKS.len()],
-            update_counter: 0,
-        }
+        Self::EMPTY
     }
+}
+
+impl PcrBanks {
+    /// Every PCR empty (TPM2_Startup sets their values).
+    pub const EMPTY: Self = Self {
+        values: [[Digest::EMPTY; PCR_COUNT]; BANKS.len()],
+        saved: [[Digest::EMPTY; STATE_SAVED]; BANKS.len()],
+        update_counter: 0,
+    };
 }
 
 /// The index of `alg` in [`BANKS`], if allocated.

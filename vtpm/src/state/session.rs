@@ -137,10 +137,15 @@ pub struct Sessions {
 
 impl Default for Sessions {
     fn default() -> Self {
-        Self {
-            slots: [const { None }; MAX_SESSIONS],
-        }
+        Self::EMPTY
     }
+}
+
+impl Sessions {
+    /// No sessions.
+    pub const EMPTY: Self = Self {
+        slots: [const { None }; MAX_SESSIONS],
+    };
 }
 
 impl Sessions {
