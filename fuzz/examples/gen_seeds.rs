@@ -701,6 +701,24 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
         (0x14F, "NV_ReadLock", s1(0x14F, &[RH_OWNER, NV], vec![])),
         (0x132, "NV_GlobalWriteLock", s1(0x132, &[RH_OWNER], vec![])),
         (
+            0x133,
+            "GetCommandAuditDigest",
+            s2(
+                0x133,
+                &[RH_ENDORSEMENT, RH_NULL],
+                B::new().b2(b"nonce").u16(NULL).0,
+            ),
+        ),
+        (
+            0x140,
+            "SetCommandCodeAuditStatus",
+            s1(
+                0x140,
+                &[RH_OWNER],
+                B::new().u16(0x0010).u32(1).u32(0x17B).u32(0).0,
+            ),
+        ),
+        (
             0x135,
             "NV_SetBits",
             s1(0x135, &[RH_OWNER, NV], B::new().u32(0).u32(0x81).0),
