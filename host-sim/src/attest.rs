@@ -20,17 +20,20 @@ use platform_snp::ekcert::{CA_CERT_INDEX, EK_CERT_INDEX_P384};
 use platform_snp::svsm::{
     AttestServicesOp, AttestSingleServiceOp, SVSM_SUCCESS, SvsmRegs, VTPM_SERVICE_GUID,
 };
-use platform_snp::{BootConfig, GuestMemory, SvsmError, VcekPublicKey, VtpmService, boot};
+use platform_snp::{BootConfig, GuestMemory, SvsmError, VtpmService, boot};
 use serde::Serialize;
 use sha2::{Digest, Sha384};
 use vtpm::Platform;
 
 use crate::SimPlatform;
+use crate::amd_chain::SIMULATED_ARK;
 use crate::amdsp::{AmdSpConfig, SimAmdSp};
 use crate::eventlog::{self, Event, Log};
 use crate::snp::{SimSnpPlatform, snp_platform};
 use crate::snp_verify::hex;
-use crate::verifier::{self, Appraisal, Attester, Collected, ReferenceEvent, ReferencePolicy};
+use crate::verifier::{
+    self, AmdCertificates, Appraisal, Attester, Collected, ReferenceEvent, ReferencePolicy,
+};
 
 /// The attacks `--tamper` demonstrates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -52,6 +55,9 @@ pub enum Tamper {
     EkCert,
     /// The AK lives in another TPM.
     Ak,
+    /// The host signs reports with its own key and certifies it under a forged AMD root (an
+    /// ARK and ASK with AMD's names and other keys).
+    Root,
 }
 
 impl Tamper {
@@ -66,6 +72,7 @@ impl Tamper {
             Self::Ek => "b.ek-matches-manifest",
             Self::EkCert => "b.ek-certificate",
             Self::Ak => "c.activate-credential",
+            Self::Root => "a.amd-chain",
         }
     }
 }
@@ -514,9 +521,49 @@ pub struct Host {
     pub tamper: Option<Tamper>,
 }
 
+/// The forged VCEK key of `--tamper root`.
+fn forged_vcek() -> p384::ecdsa::SigningKey {
+    crate::amdsp::AmdSp::derived_key(b"host-sim forged vcek")
+}
+
 impl Attester for Host {
+    fn amd_certificates(&mut self) -> Result<AmdCertificates, String> {
+        use crate::amd_chain::sim;
+        use platform_snp::report::{GUID_ARK, GUID_ASK, GUID_VCEK};
+        if self.tamper == Some(Tamper::Root) {
+            let point = crate::amdsp::sec1_point(forged_vcek().verifying_key());
+            let config = self.vm.sp.lock().config().clone();
+            return Ok(AmdCertificates {
+                vcek: sim::issue_vcek(
+                    sim::FORGED_ASK_KEY_PEM,
+                    sim::FORGED_ASK_DER,
+                    &point,
+                    &config,
+                )?,
+                ask: sim::FORGED_ASK_DER.to_vec(),
+                ark: sim::FORGED_ARK_DER.to_vec(),
+            });
+        }
+        let mut sp = self.vm.sp.lock();
+        let mut get = |guid: &[u8; 16], what: &str| {
+            sp.certificate(guid)
+                .ok_or_else(|| format!("no {what} certificate in the host's table"))
+        };
+        Ok(AmdCertificates {
+            vcek: get(&GUID_VCEK, "VCEK")?,
+            ask: get(&GUID_ASK, "ASK")?,
+            ark: get(&GUID_ARK, "ARK")?,
+        })
+    }
     fn svsm_attest(&mut self, nonce: &[u8; 64]) -> Result<(Vec<u8>, Vec<u8>), String> {
         match (self.tamper, &mut self.other) {
+            (Some(Tamper::Root), _) => {
+                // A report the host made: another launch measurement, signed with its key.
+                let (mut report, manifest) = self.vm.attest(nonce)?;
+                report[0x90..0xC0].copy_from_slice(&Sha384::digest(b"the host's firmware"));
+                crate::amdsp::AmdSp::sign_report_with(&forged_vcek(), &mut report);
+                Ok((report, manifest))
+            }
             (Some(Tamper::Ek), Some(other)) => other.attest(nonce),
             (Some(Tamper::Nonce), _) => self.vm.attest(&[0x5A; 64]),
             (Some(Tamper::Report), _) => {
@@ -629,8 +676,6 @@ pub struct Run {
     pub host: Host,
     /// Milliseconds from launch to verdict.
     pub ms: f64,
-    /// The VCEK certificate (DER).
-    pub vcek_der: Vec<u8>,
 }
 
 /// Boot, measure and verify once.
@@ -653,22 +698,17 @@ pub fn run(seed: u64, tamper: Option<Tamper>, policy: &ReferencePolicy) -> Resul
         }
         _ => None,
     };
-    // The verifier's trust anchor: the VCEK of this chip.
-    let vcek_der = vm.sp.lock().vcek_certificate().unwrap_or_default();
-    let vcek = VcekPublicKey::from_sec1(&vm.sp.lock().vcek_public_sec1())
-        .ok_or("the simulated VCEK is not a P-384 key")?;
     let mut host = Host { vm, other, tamper };
     let mut os = SimPlatform::new();
     let mut random = |b: &mut [u8]| {
         let _ = os.fill_entropy(b);
     };
-    let (appraisal, collected) = verifier::verify(&mut host, &vcek, policy, &mut random);
+    let (appraisal, collected) = verifier::verify(&mut host, &[SIMULATED_ARK], policy, &mut random);
     Ok(Run {
         appraisal,
         collected,
         host,
         ms: start.elapsed().as_secs_f64() * 1000.0,
-        vcek_der,
     })
 }
 
@@ -697,7 +737,9 @@ pub fn write_artifacts(dir: &Path, r: &Run, policy: &ReferencePolicy) -> std::io
     let c = &r.collected;
     let w = |name: &str, data: &[u8]| std::fs::write(dir.join(name), data);
     w("report.bin", &c.report)?;
-    w("vcek.der", &r.vcek_der)?;
+    w("vcek.der", &c.amd.vcek)?;
+    w("ask.der", &c.amd.ask)?;
+    w("ark.der", &c.amd.ark)?;
     w("eventlog.bin", &c.event_log)?;
     w("quote.msg", &c.quote_msg)?;
     w("quote.sig", &c.quote_sig)?;
@@ -756,7 +798,10 @@ pub fn render(r: &Run, seed: u64, tamper: Option<Tamper>) -> String {
         "measure  {} events through the SVSM vTPM protocol into SHA-256 and SHA-384 PCRs\n",
         vm.log.events.len()
     );
-    s += "verify   trusting only the VCEK of this chip and the reference policy\n";
+    s += &format!(
+        "verify   trusting only the pinned AMD root ({}) and the reference policy\n",
+        SIMULATED_ARK.name
+    );
     for ch in &r.appraisal.checks {
         s += &format!(
             "  {} {:<24} {}\n",

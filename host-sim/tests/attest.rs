@@ -57,10 +57,12 @@ fn honest_run_is_trusted_and_third_party_tools_agree() {
         .unwrap();
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("verdict  TRUSTED (15/15 checks)"), "{t}");
+    assert!(t.contains("verdict  TRUSTED (16/16 checks)"), "{t}");
     for name in [
         "report.bin",
         "vcek.der",
+        "ask.der",
+        "ark.der",
         "eventlog.bin",
         "quote.msg",
         "quote.sig",
@@ -94,8 +96,65 @@ fn honest_run_is_trusted_and_third_party_tools_agree() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+    // AMD's chain: the simulated root is refused unless trusted explicitly.
+    let chain = dir.join("ask_ark.der");
+    let mut bundle = std::fs::read(dir.join("ask.der")).unwrap();
+    bundle.extend(std::fs::read(dir.join("ark.der")).unwrap());
+    std::fs::write(&chain, bundle).unwrap();
+    let verify_chain = |trust: bool| {
+        let mut c = host_sim();
+        c.arg("verify-snp-report")
+            .arg(dir.join("report.bin"))
+            .arg(dir.join("vcek.der"))
+            .arg("--chain")
+            .arg(&chain);
+        if trust {
+            c.arg("--trust-simulated-root");
+        }
+        c.output().unwrap()
+    };
+    let o = verify_chain(false);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("untrusted root"), "{}", text(&o));
+    let o = verify_chain(true);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("simulated ARK-Milan (pinned) → SEV-Milan → SEV-VCEK: OK"),
+        "{}",
+        text(&o)
+    );
 
     if have("openssl") {
+        // openssl walks the simulated AMD chain too (RSASSA-PSS / SHA-384).
+        for n in ["ark", "ask", "vcek"] {
+            let o = run_in(
+                &dir,
+                "openssl",
+                &[
+                    "x509",
+                    "-inform",
+                    "DER",
+                    "-in",
+                    &format!("{n}.der"),
+                    "-out",
+                    &format!("{n}.pem"),
+                ],
+            );
+            assert!(o.status.success(), "{}", text(&o));
+        }
+        let o = run_in(
+            &dir,
+            "openssl",
+            &[
+                "verify",
+                "-CAfile",
+                "ark.pem",
+                "-untrusted",
+                "ask.pem",
+                "vcek.pem",
+            ],
+        );
+        assert!(text(&o).contains("vcek.pem: OK"), "{}", text(&o));
         for n in ["ca-cert", "ek-cert"] {
             let o = run_in(
                 &dir,
@@ -201,6 +260,7 @@ fn every_tamper_mode_fails_its_check() {
         ("ek", "b.ek-matches-manifest"),
         ("ek-cert", "b.ek-certificate"),
         ("ak", "c.activate-credential"),
+        ("root", "a.amd-chain"),
     ] {
         let o = host_sim()
             .args(["attest", "--seed", "6", "--tamper", mode])
