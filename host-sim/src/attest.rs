@@ -634,6 +634,12 @@ pub struct Args {
     /// The reference policy (JSON); default: the reference image of this seed's machine.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// After attesting, keep serving the attested vTPM on the Microsoft TPM simulator protocol
+    /// (command port PORT, platform port PORT + 1, on 127.0.0.1; 0 picks a free pair) until a
+    /// client sends STOP: `tpm2_createek -T mssim:port=PORT -G ecc384 …` regenerates the EK of
+    /// manifest.bin.
+    #[arg(long, value_name = "PORT")]
+    pub serve: Option<u16>,
 }
 
 /// What `--json` prints.
@@ -731,6 +737,49 @@ fn spki_pem(public: &[u8]) -> Option<String> {
     spki.to_pem(LineEnding::LF).ok()
 }
 
+/// A PCR file as tpm2-tools 5.x writes and `tpm2_checkquote -f` reads it (its default
+/// "serialized" format: the C structures in little-endian host layout): TPML_PCR_SELECTION
+/// (u32 count, 16 × TPMS_PCR_SELECTION of 8 bytes: u16 hash, u8 sizeofSelect, 4 select bytes,
+/// 1 padding byte), u32 count of TPML_DIGEST, and each TPML_DIGEST (u32 count, 8 × TPM2B_DIGEST
+/// of u16 size + 64 bytes). PCR_Read answers at most 8 digests, so the values go 8 to a list.
+/// One SHA-256 bank with `pcrs` selected (each below 24), `values` in PCR order.
+pub fn tpm2_tools_pcrs(pcrs: &[u32], values: &[[u8; 32]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(1u32.to_le_bytes());
+    let mut select = [0u8; 4];
+    for &i in pcrs {
+        if let Some(b) = select.get_mut((i / 8) as usize) {
+            *b |= 1 << (i % 8);
+        }
+    }
+    for bank in 0..16 {
+        if bank == 0 {
+            out.extend(eventlog::ALG_SHA256.to_le_bytes());
+            out.push(3);
+            out.extend(select);
+            out.push(0);
+        } else {
+            out.extend([0; 8]);
+        }
+    }
+    let lists: Vec<&[[u8; 32]]> = values.chunks(8).collect();
+    out.extend((lists.len() as u32).to_le_bytes());
+    for list in lists {
+        out.extend((list.len() as u32).to_le_bytes());
+        for slot in 0..8 {
+            match list.get(slot) {
+                Some(v) => {
+                    out.extend(32u16.to_le_bytes());
+                    out.extend(v);
+                    out.extend([0; 32]);
+                }
+                None => out.extend([0; 66]),
+            }
+        }
+    }
+    out
+}
+
 /// Write the artifacts under the names third-party tools are pointed at.
 pub fn write_artifacts(dir: &Path, r: &Run, policy: &ReferencePolicy) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -743,15 +792,14 @@ pub fn write_artifacts(dir: &Path, r: &Run, policy: &ReferencePolicy) -> std::io
     w("eventlog.bin", &c.event_log)?;
     w("quote.msg", &c.quote_msg)?;
     w("quote.sig", &c.quote_sig)?;
-    // tpm2-tools' "values" PCR format: the selected PCR values, concatenated.
     let events = eventlog::parse(&c.event_log).unwrap_or_default();
     let (b256, _) = eventlog::replay(&events);
-    let pcrs: Vec<u8> = policy
+    let values: Vec<[u8; 32]> = policy
         .quoted_pcrs
         .iter()
-        .flat_map(|&i| b256[i as usize])
+        .map(|&i| b256[i as usize])
         .collect();
-    w("quote.pcrs", &pcrs)?;
+    w("quote.pcrs", &tpm2_tools_pcrs(&policy.quoted_pcrs, &values))?;
     w(
         "ak.pem",
         spki_pem(&c.ak_public).unwrap_or_default().as_bytes(),
@@ -891,9 +939,35 @@ pub fn main(args: &[String]) -> ExitCode {
     } else {
         let _ = write!(out, "{}", render(&r, args.seed, args.tamper));
     }
-    if r.appraisal.verdict {
+    let _ = out.flush();
+    drop(out);
+    let verdict = r.appraisal.verdict;
+    if let Some(port) = args.serve
+        && let Err(e) = serve(r, port)
+    {
+        eprintln!("host-sim attest: --serve {port}: {e}");
+        return ExitCode::FAILURE;
+    }
+    if verdict {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `--serve`: hand the attested vTPM (state, seeds, EK, PCRs as measured) to an mssim server
+/// and serve until a client sends STOP.
+fn serve(r: Run, port: u16) -> std::io::Result<()> {
+    let (tpm, _ek) = r.host.vm.svc.into_parts();
+    let server = crate::mssim::Server::bind_tpm(port, tpm)?.quiet(true);
+    let port = server.command_port();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "serving  the attested vTPM on mssim port {port} (platform {}): tpm2-tools -T mssim:host=127.0.0.1,port={port}",
+        port.saturating_add(1)
+    )?;
+    out.flush()?;
+    drop(out);
+    server.run()
 }

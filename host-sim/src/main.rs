@@ -1,7 +1,7 @@
 //! `host-sim`: run the vtpm core behind the Microsoft TPM simulator protocol.
 //!
 //! ```text
-//! host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE]
+//! host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE] [--serve PORT]
 //! host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N] [--idle-timeout SECONDS]
 //! host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
 //! host-sim verify-snp-report REPORT.bin VCEK [--chain ASK_ARK.pem] [--trust-simulated-root]
@@ -22,7 +22,7 @@ use host_sim::mssim::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_POR
 
 const USAGE: &str = "\
 Usage:
-  host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE]
+  host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE] [--serve PORT]
   host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N]
                  [--idle-timeout SECONDS]
   host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
