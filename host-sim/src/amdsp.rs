@@ -139,6 +139,8 @@ pub struct AmdSp {
     faults: VecDeque<Fault>,
     last_response: Option<Box<[u8; PAGE]>>,
     certs: Vec<u8>,
+    /// The default table (VCEK, ASK, ARK) is issued on first use: an RSA-4096 signature.
+    certs_pending: bool,
     processed: u64,
     rejected: u64,
 }
@@ -224,7 +226,7 @@ impl AmdSp {
         report_id.copy_from_slice(
             &Sha512::digest([b"host-sim report id".as_slice(), &seed.to_le_bytes()].concat())[..32],
         );
-        let mut sp = Self {
+        Self {
             vcek: derive_signing_key(seed),
             vmpck,
             counters: [0; 4],
@@ -233,12 +235,34 @@ impl AmdSp {
             faults: VecDeque::new(),
             last_response: None,
             certs: Vec::new(),
+            certs_pending: true,
             processed: 0,
             rejected: 0,
-        };
-        let cert = crate::vcek_cert::self_issued_vcek(&sp.vcek, &sp.config);
-        sp.set_certificates(&[(platform_snp::report::GUID_VCEK, cert)]);
-        sp
+        }
+    }
+
+    /// The certificate table the host hands out with extended requests, by default the chain
+    /// AMD's KDS serves: this chip's VCEK certificate (issued now by the simulated ASK, for the
+    /// VCEK key, CHIP_ID and TCB of the configuration), the ASK and the ARK
+    /// ([`crate::amd_chain::sim`]).
+    fn ensure_certificates(&mut self) {
+        if !self.certs_pending {
+            return;
+        }
+        use crate::amd_chain::sim;
+        use platform_snp::report::{GUID_ARK, GUID_ASK, GUID_VCEK};
+        let vcek = sim::issue_vcek(
+            sim::ASK_KEY_PEM,
+            sim::ASK_DER,
+            &self.vcek_public_sec1(),
+            &self.config,
+        )
+        .unwrap_or_default();
+        self.set_certificates(&[
+            (GUID_VCEK, vcek),
+            (GUID_ASK, sim::ASK_DER.to_vec()),
+            (GUID_ARK, sim::ARK_DER.to_vec()),
+        ]);
     }
 
     /// VMPCK `n` (what the launch puts in the guest's secrets page).
@@ -256,10 +280,51 @@ impl AmdSp {
         *self.vcek.verifying_key()
     }
 
-    /// The self-issued VCEK certificate (DER) the host returns with extended requests.
-    pub fn vcek_certificate(&self) -> Option<Vec<u8>> {
-        platform_snp::report::find_cert(&self.certs, &platform_snp::report::GUID_VCEK)
-            .map(<[u8]>::to_vec)
+    /// The VCEK certificate (DER, signed by the simulated ASK) the host returns with extended
+    /// requests.
+    pub fn vcek_certificate(&mut self) -> Option<Vec<u8>> {
+        self.certificate(&platform_snp::report::GUID_VCEK)
+    }
+
+    /// The certificate under `guid` in the table the host returns with extended requests
+    /// (`GUID_VCEK`, `GUID_ASK`, `GUID_ARK`).
+    pub fn certificate(&mut self, guid: &[u8; 16]) -> Option<Vec<u8>> {
+        self.ensure_certificates();
+        platform_snp::report::find_cert(&self.certs, guid).map(<[u8]>::to_vec)
+    }
+
+    /// Sign a report (bytes 0x000..0x29F) with `key` as the firmware signs with the VCEK:
+    /// ECDSA P-384 / SHA-384, R and S little-endian. What a host holding another key (a forged
+    /// VCEK) would do.
+    pub fn sign_report_with(key: &SigningKey, r: &mut [u8]) {
+        let Some(body) = r.get(..0x2A0) else {
+            return;
+        };
+        let digest = Sha384::digest(body);
+        // A prehash signature cannot fail for a 48-byte digest with a valid key.
+        let sig: Option<Signature> = key.sign_prehash(&digest).ok();
+        if let (Some(sig), Some(field)) = (sig, r.get_mut(0x2A0..0x330)) {
+            let (rb, sb) = sig.split_bytes();
+            field.fill(0);
+            for (i, b) in rb.iter().rev().enumerate() {
+                field[i] = *b;
+            }
+            for (i, b) in sb.iter().rev().enumerate() {
+                field[72 + i] = *b;
+            }
+        }
+    }
+
+    /// A P-384 signing key derived from `label` (deterministic): a forged VCEK.
+    pub fn derived_key(label: &[u8]) -> SigningKey {
+        let mut counter = 0u32;
+        loop {
+            let d = Sha384::digest([label, &counter.to_le_bytes()].concat());
+            if let Ok(k) = SigningKey::from_slice(&d) {
+                return k;
+            }
+            counter = counter.wrapping_add(1);
+        }
     }
 
     /// The configuration (measurement, policy, chip id, TCB ...).
@@ -307,6 +372,7 @@ impl AmdSp {
             table.clear();
         }
         self.certs = table;
+        self.certs_pending = false;
     }
 
     /// One SNP_GUEST_REQUEST (or, with `certs`, SNP_EXTENDED_GUEST_REQUEST): the hypervisor's
@@ -341,6 +407,9 @@ impl AmdSp {
                 });
             }
             _ => {}
+        }
+        if certs.is_some() {
+            self.ensure_certificates();
         }
         if let Some(buf) = &certs {
             let needed = self.certs.len().div_ceil(PAGE);

@@ -20,17 +20,20 @@ use platform_snp::ekcert::{CA_CERT_INDEX, EK_CERT_INDEX_P384};
 use platform_snp::svsm::{
     AttestServicesOp, AttestSingleServiceOp, SVSM_SUCCESS, SvsmRegs, VTPM_SERVICE_GUID,
 };
-use platform_snp::{BootConfig, GuestMemory, SvsmError, VcekPublicKey, VtpmService, boot};
+use platform_snp::{BootConfig, GuestMemory, SvsmError, VtpmService, boot};
 use serde::Serialize;
 use sha2::{Digest, Sha384};
 use vtpm::Platform;
 
 use crate::SimPlatform;
+use crate::amd_chain::SIMULATED_ARK;
 use crate::amdsp::{AmdSpConfig, SimAmdSp};
 use crate::eventlog::{self, Event, Log};
 use crate::snp::{SimSnpPlatform, snp_platform};
 use crate::snp_verify::hex;
-use crate::verifier::{self, Appraisal, Attester, Collected, ReferenceEvent, ReferencePolicy};
+use crate::verifier::{
+    self, AmdCertificates, Appraisal, Attester, Collected, ReferenceEvent, ReferencePolicy,
+};
 
 /// The attacks `--tamper` demonstrates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -52,6 +55,9 @@ pub enum Tamper {
     EkCert,
     /// The AK lives in another TPM.
     Ak,
+    /// The host signs reports with its own key and certifies it under a forged AMD root (an
+    /// ARK and ASK with AMD's names and other keys).
+    Root,
 }
 
 impl Tamper {
@@ -66,6 +72,7 @@ impl Tamper {
             Self::Ek => "b.ek-matches-manifest",
             Self::EkCert => "b.ek-certificate",
             Self::Ak => "c.activate-credential",
+            Self::Root => "a.amd-chain",
         }
     }
 }
@@ -514,9 +521,49 @@ pub struct Host {
     pub tamper: Option<Tamper>,
 }
 
+/// The forged VCEK key of `--tamper root`.
+fn forged_vcek() -> p384::ecdsa::SigningKey {
+    crate::amdsp::AmdSp::derived_key(b"host-sim forged vcek")
+}
+
 impl Attester for Host {
+    fn amd_certificates(&mut self) -> Result<AmdCertificates, String> {
+        use crate::amd_chain::sim;
+        use platform_snp::report::{GUID_ARK, GUID_ASK, GUID_VCEK};
+        if self.tamper == Some(Tamper::Root) {
+            let point = crate::amdsp::sec1_point(forged_vcek().verifying_key());
+            let config = self.vm.sp.lock().config().clone();
+            return Ok(AmdCertificates {
+                vcek: sim::issue_vcek(
+                    sim::FORGED_ASK_KEY_PEM,
+                    sim::FORGED_ASK_DER,
+                    &point,
+                    &config,
+                )?,
+                ask: sim::FORGED_ASK_DER.to_vec(),
+                ark: sim::FORGED_ARK_DER.to_vec(),
+            });
+        }
+        let mut sp = self.vm.sp.lock();
+        let mut get = |guid: &[u8; 16], what: &str| {
+            sp.certificate(guid)
+                .ok_or_else(|| format!("no {what} certificate in the host's table"))
+        };
+        Ok(AmdCertificates {
+            vcek: get(&GUID_VCEK, "VCEK")?,
+            ask: get(&GUID_ASK, "ASK")?,
+            ark: get(&GUID_ARK, "ARK")?,
+        })
+    }
     fn svsm_attest(&mut self, nonce: &[u8; 64]) -> Result<(Vec<u8>, Vec<u8>), String> {
         match (self.tamper, &mut self.other) {
+            (Some(Tamper::Root), _) => {
+                // A report the host made: another launch measurement, signed with its key.
+                let (mut report, manifest) = self.vm.attest(nonce)?;
+                report[0x90..0xC0].copy_from_slice(&Sha384::digest(b"the host's firmware"));
+                crate::amdsp::AmdSp::sign_report_with(&forged_vcek(), &mut report);
+                Ok((report, manifest))
+            }
             (Some(Tamper::Ek), Some(other)) => other.attest(nonce),
             (Some(Tamper::Nonce), _) => self.vm.attest(&[0x5A; 64]),
             (Some(Tamper::Report), _) => {
@@ -587,6 +634,12 @@ pub struct Args {
     /// The reference policy (JSON); default: the reference image of this seed's machine.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// After attesting, keep serving the attested vTPM on the Microsoft TPM simulator protocol
+    /// (command port PORT, platform port PORT + 1, on 127.0.0.1; 0 picks a free pair) until a
+    /// client sends STOP: `tpm2_createek -T mssim:port=PORT -G ecc384 …` regenerates the EK of
+    /// manifest.bin.
+    #[arg(long, value_name = "PORT")]
+    pub serve: Option<u16>,
 }
 
 /// What `--json` prints.
@@ -629,8 +682,6 @@ pub struct Run {
     pub host: Host,
     /// Milliseconds from launch to verdict.
     pub ms: f64,
-    /// The VCEK certificate (DER).
-    pub vcek_der: Vec<u8>,
 }
 
 /// Boot, measure and verify once.
@@ -653,22 +704,17 @@ pub fn run(seed: u64, tamper: Option<Tamper>, policy: &ReferencePolicy) -> Resul
         }
         _ => None,
     };
-    // The verifier's trust anchor: the VCEK of this chip.
-    let vcek_der = vm.sp.lock().vcek_certificate().unwrap_or_default();
-    let vcek = VcekPublicKey::from_sec1(&vm.sp.lock().vcek_public_sec1())
-        .ok_or("the simulated VCEK is not a P-384 key")?;
     let mut host = Host { vm, other, tamper };
     let mut os = SimPlatform::new();
     let mut random = |b: &mut [u8]| {
         let _ = os.fill_entropy(b);
     };
-    let (appraisal, collected) = verifier::verify(&mut host, &vcek, policy, &mut random);
+    let (appraisal, collected) = verifier::verify(&mut host, &[SIMULATED_ARK], policy, &mut random);
     Ok(Run {
         appraisal,
         collected,
         host,
         ms: start.elapsed().as_secs_f64() * 1000.0,
-        vcek_der,
     })
 }
 
@@ -691,25 +737,69 @@ fn spki_pem(public: &[u8]) -> Option<String> {
     spki.to_pem(LineEnding::LF).ok()
 }
 
+/// A PCR file as tpm2-tools 5.x writes and `tpm2_checkquote -f` reads it (its default
+/// "serialized" format: the C structures in little-endian host layout): TPML_PCR_SELECTION
+/// (u32 count, 16 × TPMS_PCR_SELECTION of 8 bytes: u16 hash, u8 sizeofSelect, 4 select bytes,
+/// 1 padding byte), u32 count of TPML_DIGEST, and each TPML_DIGEST (u32 count, 8 × TPM2B_DIGEST
+/// of u16 size + 64 bytes). PCR_Read answers at most 8 digests, so the values go 8 to a list.
+/// One SHA-256 bank with `pcrs` selected (each below 24), `values` in PCR order.
+pub fn tpm2_tools_pcrs(pcrs: &[u32], values: &[[u8; 32]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(1u32.to_le_bytes());
+    let mut select = [0u8; 4];
+    for &i in pcrs {
+        if let Some(b) = select.get_mut((i / 8) as usize) {
+            *b |= 1 << (i % 8);
+        }
+    }
+    for bank in 0..16 {
+        if bank == 0 {
+            out.extend(eventlog::ALG_SHA256.to_le_bytes());
+            out.push(3);
+            out.extend(select);
+            out.push(0);
+        } else {
+            out.extend([0; 8]);
+        }
+    }
+    let lists: Vec<&[[u8; 32]]> = values.chunks(8).collect();
+    out.extend((lists.len() as u32).to_le_bytes());
+    for list in lists {
+        out.extend((list.len() as u32).to_le_bytes());
+        for slot in 0..8 {
+            match list.get(slot) {
+                Some(v) => {
+                    out.extend(32u16.to_le_bytes());
+                    out.extend(v);
+                    out.extend([0; 32]);
+                }
+                None => out.extend([0; 66]),
+            }
+        }
+    }
+    out
+}
+
 /// Write the artifacts under the names third-party tools are pointed at.
 pub fn write_artifacts(dir: &Path, r: &Run, policy: &ReferencePolicy) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let c = &r.collected;
     let w = |name: &str, data: &[u8]| std::fs::write(dir.join(name), data);
     w("report.bin", &c.report)?;
-    w("vcek.der", &r.vcek_der)?;
+    w("vcek.der", &c.amd.vcek)?;
+    w("ask.der", &c.amd.ask)?;
+    w("ark.der", &c.amd.ark)?;
     w("eventlog.bin", &c.event_log)?;
     w("quote.msg", &c.quote_msg)?;
     w("quote.sig", &c.quote_sig)?;
-    // tpm2-tools' "values" PCR format: the selected PCR values, concatenated.
     let events = eventlog::parse(&c.event_log).unwrap_or_default();
     let (b256, _) = eventlog::replay(&events);
-    let pcrs: Vec<u8> = policy
+    let values: Vec<[u8; 32]> = policy
         .quoted_pcrs
         .iter()
-        .flat_map(|&i| b256[i as usize])
+        .map(|&i| b256[i as usize])
         .collect();
-    w("quote.pcrs", &pcrs)?;
+    w("quote.pcrs", &tpm2_tools_pcrs(&policy.quoted_pcrs, &values))?;
     w(
         "ak.pem",
         spki_pem(&c.ak_public).unwrap_or_default().as_bytes(),
@@ -756,7 +846,10 @@ pub fn render(r: &Run, seed: u64, tamper: Option<Tamper>) -> String {
         "measure  {} events through the SVSM vTPM protocol into SHA-256 and SHA-384 PCRs\n",
         vm.log.events.len()
     );
-    s += "verify   trusting only the VCEK of this chip and the reference policy\n";
+    s += &format!(
+        "verify   trusting only the pinned AMD root ({}) and the reference policy\n",
+        SIMULATED_ARK.name
+    );
     for ch in &r.appraisal.checks {
         s += &format!(
             "  {} {:<24} {}\n",
@@ -846,9 +939,35 @@ pub fn main(args: &[String]) -> ExitCode {
     } else {
         let _ = write!(out, "{}", render(&r, args.seed, args.tamper));
     }
-    if r.appraisal.verdict {
+    let _ = out.flush();
+    drop(out);
+    let verdict = r.appraisal.verdict;
+    if let Some(port) = args.serve
+        && let Err(e) = serve(r, port)
+    {
+        eprintln!("host-sim attest: --serve {port}: {e}");
+        return ExitCode::FAILURE;
+    }
+    if verdict {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `--serve`: hand the attested vTPM (state, seeds, EK, PCRs as measured) to an mssim server
+/// and serve until a client sends STOP.
+fn serve(r: Run, port: u16) -> std::io::Result<()> {
+    let (tpm, _ek) = r.host.vm.svc.into_parts();
+    let server = crate::mssim::Server::bind_tpm(port, tpm)?.quiet(true);
+    let port = server.command_port();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "serving  the attested vTPM on mssim port {port} (platform {}): tpm2-tools -T mssim:host=127.0.0.1,port={port}",
+        port.saturating_add(1)
+    )?;
+    out.flush()?;
+    drop(out);
+    server.run()
 }

@@ -8,7 +8,8 @@
 //!   (OVMF measured boot, Linux) uses the core (`spec/qemu-tpm-emulator.md`).
 //! - [`amdsp`]: a simulated AMD-SP for SEV-SNP guest requests (VCEK, VMPCKs, version-3 reports,
 //!   fault injection); [`snp`]: `platform_snp::SnpPlatform` over it; [`snp_verify`]: the
-//!   `verify-snp-report` command; [`vcek_cert`]: its self-issued VCEK certificate.
+//!   `verify-snp-report` command; [`amd_chain`]: AMD's certificate chain ARK → ASK → VCEK
+//!   (RSASSA-PSS / SHA-384), AMD's pinned roots and the simulated one the simulated AMD-SP uses.
 //!
 //! - [`attest`]: `host-sim attest`, a simulated SEV-SNP VM measured into the vTPM and attested
 //!   end to end by [`verifier`] (the remote verifier as a library), with the TCG crypto-agile
@@ -17,6 +18,7 @@
 //! The server binds to 127.0.0.1 only.
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
+pub mod amd_chain;
 pub mod amdsp;
 pub mod attest;
 pub mod eventlog;
@@ -27,7 +29,6 @@ pub mod snp;
 pub mod snp_verify;
 pub mod tdx;
 pub mod tdx_verify;
-pub mod vcek_cert;
 pub mod verifier;
 
 pub use platform::{EntropyFault, SimPlatform};

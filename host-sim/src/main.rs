@@ -1,10 +1,10 @@
 //! `host-sim`: run the vtpm core behind the Microsoft TPM simulator protocol.
 //!
 //! ```text
-//! host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE]
+//! host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE] [--serve PORT]
 //! host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N] [--idle-timeout SECONDS]
 //! host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
-//! host-sim verify-snp-report REPORT.bin VCEK
+//! host-sim verify-snp-report REPORT.bin VCEK [--chain ASK_ARK.pem] [--trust-simulated-root]
 //! host-sim verify-tdx-quote QUOTE [--root CERT] [--ignore-time]
 //! tpm_server [-port N] [-rm] [-h]        (this binary invoked under the name `tpm_server`)
 //! ```
@@ -22,11 +22,11 @@ use host_sim::mssim::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_POR
 
 const USAGE: &str = "\
 Usage:
-  host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE]
+  host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE] [--serve PORT]
   host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N]
                  [--idle-timeout SECONDS]
   host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
-  host-sim verify-snp-report REPORT.bin VCEK
+  host-sim verify-snp-report REPORT.bin VCEK [--chain ASK_ARK.pem] [--trust-simulated-root]
   host-sim verify-tdx-quote QUOTE [--root CERT] [--ignore-time]
   host-sim --help
 
@@ -49,7 +49,8 @@ qemu      Serve one QEMU through its tpm-emulator backend on the unix socket PAT
           (`host-sim qemu --help` for the QEMU command line).
 
 verify-snp-report  Print an SEV-SNP attestation report and verify its signature with the VCEK
-          (certificate DER/PEM or public key); `host-sim verify-snp-report --help`.
+          (certificate DER/PEM or public key), and with --chain AMD's chain up to a pinned
+          ARK (Milan, Genoa, Turin); `host-sim verify-snp-report --help`.
 
 verify-tdx-quote  Verify an Intel TDX quote (v4/v5) up to the pinned Intel SGX Root CA and
           print its TD fields; `host-sim verify-tdx-quote --help`.

@@ -43,7 +43,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
-use vtpm::{MAX_RESPONSE_SIZE, Tpm};
+use vtpm::{MAX_RESPONSE_SIZE, Platform, Tpm};
 
 use crate::SimPlatform;
 
@@ -184,9 +184,13 @@ impl SizeRecord {
     }
 }
 
+/// What a server can serve: a platform that can move to the connection threads.
+pub trait Served: Platform + Send + 'static {}
+impl<T: Platform + Send + 'static> Served for T {}
+
 /// The simulated machine: the TPM and the signals around it.
-struct Device {
-    tpm: Tpm<SimPlatform>,
+struct Device<P: Platform = SimPlatform> {
+    tpm: Tpm<P>,
     powered: bool,
     nv_available: bool,
     physical_presence: bool,
@@ -196,11 +200,12 @@ struct Device {
     sizes: SizeRecord,
 }
 
-impl Device {
-    /// A freshly manufactured TPM, powered on with NV available (as `tpm_server` starts).
-    fn new(platform: SimPlatform) -> Self {
+impl<P: Platform> Device<P> {
+    /// `tpm` (a freshly manufactured one, or one already in use), powered on with NV available
+    /// (as `tpm_server` starts).
+    fn new(tpm: Tpm<P>) -> Self {
         Self {
-            tpm: Tpm::new(platform),
+            tpm,
             powered: true,
             nv_available: true,
             physical_presence: false,
@@ -296,7 +301,7 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
-fn lock(device: &Mutex<Device>) -> MutexGuard<'_, Device> {
+fn lock<P: Platform>(device: &Mutex<Device<P>>) -> MutexGuard<'_, Device<P>> {
     // The core promises never to panic; if it did, the state it left is still the best we have.
     device.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -373,19 +378,19 @@ fn read_var_bytes(r: &mut impl Read, what: &str) -> io::Result<Result<Vec<u8>, C
 }
 
 /// Serve the command port until the connection ends. `served` counts TPM commands.
-fn serve_command(
+fn serve_command<P: Platform>(
     r: &mut impl Read,
     w: &mut impl Write,
-    device: &Mutex<Device>,
+    device: &Mutex<Device<P>>,
     served: &mut u64,
 ) -> Close {
     serve_command_inner(r, w, device, served).unwrap_or_else(Close::from_io)
 }
 
-fn serve_command_inner(
+fn serve_command_inner<P: Platform>(
     r: &mut impl Read,
     w: &mut impl Write,
-    device: &Mutex<Device>,
+    device: &Mutex<Device<P>>,
     served: &mut u64,
 ) -> io::Result<Close> {
     let mut reply = Vec::with_capacity(MAX_RESPONSE_SIZE + 8);
@@ -438,19 +443,19 @@ fn serve_command_inner(
 }
 
 /// Serve the platform port until the connection ends. `served` counts signals.
-fn serve_platform(
+fn serve_platform<P: Platform>(
     r: &mut impl Read,
     w: &mut impl Write,
-    device: &Mutex<Device>,
+    device: &Mutex<Device<P>>,
     served: &mut u64,
 ) -> Close {
     serve_platform_inner(r, w, device, served).unwrap_or_else(Close::from_io)
 }
 
-fn serve_platform_inner(
+fn serve_platform_inner<P: Platform>(
     r: &mut impl Read,
     w: &mut impl Write,
-    device: &Mutex<Device>,
+    device: &Mutex<Device<P>>,
     served: &mut u64,
 ) -> io::Result<Close> {
     let mut reply = Vec::with_capacity(32);
@@ -510,8 +515,8 @@ fn serve_platform_inner(
 }
 
 /// State shared by the listeners, the connection threads and the handles.
-struct Shared {
-    device: Mutex<Device>,
+struct Shared<P: Platform = SimPlatform> {
+    device: Mutex<Device<P>>,
     command_addr: SocketAddr,
     platform_addr: SocketAddr,
     quiet: AtomicBool,
@@ -530,12 +535,12 @@ struct Shared {
 
 /// An open connection's place under [`Server::max_connections`], given back on drop (also if
 /// the connection's thread panics or cannot be started).
-struct Slot {
-    shared: Arc<Shared>,
+struct Slot<P: Platform = SimPlatform> {
+    shared: Arc<Shared<P>>,
     channel: Channel,
 }
 
-impl Drop for Slot {
+impl<P: Platform> Drop for Slot<P> {
     fn drop(&mut self) {
         self.shared
             .open_on(self.channel)
@@ -543,7 +548,7 @@ impl Drop for Slot {
     }
 }
 
-impl Shared {
+impl<P: Platform> Shared<P> {
     fn log(&self, args: fmt::Arguments<'_>) {
         if !self.quiet.load(Ordering::Relaxed) {
             eprintln!("host-sim: {args}");
@@ -563,7 +568,7 @@ impl Shared {
 
     /// A slot for a new connection on `channel`, or `None` if the port is full. Only the
     /// port's accept loop takes slots, so the check and the increment cannot race each other.
-    fn take_slot(self: &Arc<Self>, channel: Channel) -> Option<Slot> {
+    fn take_slot(self: &Arc<Self>, channel: Channel) -> Option<Slot<P>> {
         let open = self.open_on(channel);
         if open.load(Ordering::SeqCst) >= self.max_connections.load(Ordering::Relaxed) {
             return None;
@@ -624,13 +629,13 @@ impl Shared {
 
 /// A bound, not yet running mssim server: command port `P` and platform port `P + 1` on
 /// 127.0.0.1.
-pub struct Server {
+pub struct Server<P: Platform = SimPlatform> {
     command: TcpListener,
     platform: TcpListener,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<P>>,
 }
 
-impl fmt::Debug for Server {
+impl<P: Served> fmt::Debug for Server<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
             .field("command_port", &self.command_port())
@@ -688,13 +693,21 @@ impl Server {
     /// manufactured TPM on `platform`, powered on. `port` 0 picks a free pair; ask
     /// [`Server::command_port`] which.
     pub fn bind(port: u16, platform: SimPlatform) -> io::Result<Self> {
+        Self::bind_tpm(port, Tpm::new(platform))
+    }
+}
+
+impl<P: Served> Server<P> {
+    /// [`Server::bind`] serving an existing TPM (one a firmware booted and a verifier
+    /// attested, say): its state, seeds and persistent objects stay as they are.
+    pub fn bind_tpm(port: u16, tpm: Tpm<P>) -> io::Result<Self> {
         let (command, platform_listener) = if port == 0 {
             bind_free_pair()?
         } else {
             bind_pair(port)?
         };
         let shared = Arc::new(Shared {
-            device: Mutex::new(Device::new(platform)),
+            device: Mutex::new(Device::new(tpm)),
             command_addr: command.local_addr()?,
             platform_addr: platform_listener.local_addr()?,
             quiet: AtomicBool::new(false),
@@ -752,7 +765,7 @@ impl Server {
     }
 
     /// A handle to stop the server or look at its TPM from another thread.
-    pub fn handle(&self) -> ServerHandle {
+    pub fn handle(&self) -> ServerHandle<P> {
         ServerHandle {
             shared: Arc::clone(&self.shared),
         }
@@ -780,7 +793,7 @@ impl Server {
     }
 
     /// Run the server in a background thread. Dropping the returned [`RunningServer`] stops it.
-    pub fn spawn(self) -> io::Result<RunningServer> {
+    pub fn spawn(self) -> io::Result<RunningServer<P>> {
         let handle = self.handle();
         let thread = thread::Builder::new()
             .name("mssim-server".into())
@@ -800,7 +813,7 @@ fn duration_ms(timeout: Option<Duration>) -> u64 {
     })
 }
 
-fn accept_loop(listener: &TcpListener, channel: Channel, shared: &Arc<Shared>) {
+fn accept_loop<P: Served>(listener: &TcpListener, channel: Channel, shared: &Arc<Shared<P>>) {
     while !shared.is_stopping() {
         let accepted = listener.accept();
         if shared.is_stopping() {
@@ -850,8 +863,8 @@ fn accept_loop(listener: &TcpListener, channel: Channel, shared: &Arc<Shared>) {
     }
 }
 
-fn serve_connection(
-    shared: &Shared,
+fn serve_connection<P: Served>(
+    shared: &Shared<P>,
     stream: TcpStream,
     peer: SocketAddr,
     channel: Channel,
@@ -920,11 +933,11 @@ fn serve_connection(
 
 /// A handle on a server (bound or running): stop it, or look at the simulated machine.
 #[derive(Clone)]
-pub struct ServerHandle {
-    shared: Arc<Shared>,
+pub struct ServerHandle<P: Platform = SimPlatform> {
+    shared: Arc<Shared<P>>,
 }
 
-impl fmt::Debug for ServerHandle {
+impl<P: Platform> fmt::Debug for ServerHandle<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerHandle")
             .field("command_port", &self.command_port())
@@ -933,7 +946,7 @@ impl fmt::Debug for ServerHandle {
     }
 }
 
-impl ServerHandle {
+impl<P: Platform> ServerHandle<P> {
     /// The command port `P`.
     pub fn command_port(&self) -> u16 {
         self.shared.command_addr.port()
@@ -964,25 +977,25 @@ impl ServerHandle {
     }
 
     /// Run `f` on the TPM, holding the lock that serialises commands.
-    pub fn with_tpm<R>(&self, f: impl FnOnce(&mut Tpm<SimPlatform>) -> R) -> R {
+    pub fn with_tpm<R>(&self, f: impl FnOnce(&mut Tpm<P>) -> R) -> R {
         f(&mut lock(&self.shared.device).tpm)
     }
 }
 
 /// A server running in a background thread ([`Server::spawn`]). Dereferences to its
 /// [`ServerHandle`]; dropping it stops the server and waits for it.
-pub struct RunningServer {
-    handle: ServerHandle,
+pub struct RunningServer<P: Platform = SimPlatform> {
+    handle: ServerHandle<P>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
-impl fmt::Debug for RunningServer {
+impl<P: Platform> fmt::Debug for RunningServer<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("RunningServer").field(&self.handle).finish()
     }
 }
 
-impl RunningServer {
+impl<P: Platform> RunningServer<P> {
     /// Stop the server and wait for its accept loops to end.
     pub fn stop(mut self) -> io::Result<()> {
         self.stop_and_join()
@@ -1010,15 +1023,15 @@ impl RunningServer {
     }
 }
 
-impl Deref for RunningServer {
-    type Target = ServerHandle;
+impl<P: Platform> Deref for RunningServer<P> {
+    type Target = ServerHandle<P>;
 
-    fn deref(&self) -> &ServerHandle {
+    fn deref(&self) -> &ServerHandle<P> {
         &self.handle
     }
 }
 
-impl Drop for RunningServer {
+impl<P: Platform> Drop for RunningServer<P> {
     fn drop(&mut self) {
         let _ = self.stop_and_join();
     }
@@ -1033,7 +1046,7 @@ mod tests {
     const STARTUP_CLEAR: [u8; 12] = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0];
 
     fn device() -> Mutex<Device> {
-        Mutex::new(Device::new(SimPlatform::seeded(0)))
+        Mutex::new(Device::new(Tpm::new(SimPlatform::seeded(0))))
     }
 
     fn be(v: u32) -> [u8; 4] {

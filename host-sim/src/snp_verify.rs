@@ -9,6 +9,9 @@
 //! is reported but the signature decides.
 
 use core::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::amd_chain::{AMD_ARKS, PinnedArk, SIMULATED_ARK, split_ask_ark, verify_chain};
 
 use platform_snp::report::{self, AttestationReport, VcekPublicKey, VerifyError};
 use x509_cert::Certificate;
@@ -379,42 +382,121 @@ pub fn verify_files(report_bytes: &[u8], vcek_bytes: &[u8]) -> Result<String, Ve
     }
 }
 
-/// Usage of `host-sim verify-snp-report`.
-pub const USAGE: &str = "\
-Usage: host-sim verify-snp-report REPORT.bin VCEK
+/// The VCEK certificate as DER (from DER or PEM bytes).
+fn vcek_der(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    match core::str::from_utf8(bytes) {
+        Ok(text) if text.trim_start().starts_with("-----BEGIN") => {
+            let (label, der) =
+                pem::decode_vec(text.trim().as_bytes()).map_err(|e| format!("bad PEM: {e}"))?;
+            if label == "CERTIFICATE" {
+                Ok(der)
+            } else {
+                Err(format!(
+                    "PEM label {label:?}: --chain needs the VCEK certificate"
+                ))
+            }
+        }
+        _ => Ok(bytes.to_vec()),
+    }
+}
 
-Print an SEV-SNP attestation report (raw 1184 bytes) field by field and verify its signature
-(ECDSA P-384 / SHA-384 over bytes 0x000-0x29F) with the VCEK: an X.509 certificate (DER or
-PEM), an SPKI public key (DER or PEM), or a raw P-384 point (97 bytes 04 || X || Y, or 96).
-Exit status: 0 the signature verifies, 1 it does not, 2 unreadable input.
-";
+/// `--chain`: walk ARK → ASK → VCEK up to one of `roots`. The line to print, or why it failed.
+pub fn check_chain(vcek_bytes: &[u8], chain: &[u8], roots: &[PinnedArk]) -> Result<String, String> {
+    let vcek = vcek_der(vcek_bytes)?;
+    let (ask, ark) = split_ask_ark(chain)?;
+    let v = verify_chain(&ark, &ask, &vcek, roots).map_err(|e| e.to_string())?;
+    let cn = |s: &str| crate::amd_chain::common_name(s).to_string();
+    Ok(format!(
+        "{} (pinned) → {} → {}: OK (RSASSA-PSS / SHA-384)",
+        v.root.name,
+        cn(&v.subjects[1]),
+        cn(&v.subjects[2])
+    ))
+}
+
+/// `host-sim verify-snp-report`: the command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "host-sim verify-snp-report",
+    about = "Print an SEV-SNP attestation report (raw 1184 bytes) field by field and verify its \
+             signature (ECDSA P-384 / SHA-384 over bytes 0x000-0x29F) with the VCEK.",
+    after_help = "Exit status: 0 the signature (and chain) verify, 1 they do not, 2 unreadable input."
+)]
+pub struct Args {
+    /// The raw ATTESTATION_REPORT.
+    #[arg(value_name = "REPORT.bin")]
+    pub report: PathBuf,
+    /// The VCEK: an X.509 certificate (DER or PEM), an SPKI public key (DER or PEM), or a raw
+    /// P-384 point (97 bytes 04 || X || Y, or 96).
+    #[arg(value_name = "VCEK")]
+    pub vcek: PathBuf,
+    /// AMD's certificate chain for the VCEK (ASK then ARK, PEM as AMD KDS serves it, or DER):
+    /// check ARK → ASK → VCEK (RSASSA-PSS / SHA-384) with AMD's published ARK keys for Milan,
+    /// Genoa and Turin pinned; a chain ending in another root is refused.
+    #[arg(long, value_name = "ASK_ARK.pem")]
+    pub chain: Option<PathBuf>,
+    /// Also trust the simulated AMD root of `host-sim attest` (for its `--out` artifacts).
+    #[arg(long)]
+    pub trust_simulated_root: bool,
+}
 
 /// `host-sim verify-snp-report ARGS...`.
 pub fn main(args: &[String]) -> std::process::ExitCode {
+    use clap::Parser;
     use std::process::ExitCode;
-    let (report_path, vcek_path) = match args {
-        [h] if h == "-h" || h == "--help" => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
+    let args = match Args::try_parse_from(
+        core::iter::once("host-sim verify-snp-report".to_string()).chain(args.iter().cloned()),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
-        [r, v] => (r, v),
-        _ => {
-            eprintln!("host-sim verify-snp-report: expected REPORT.bin and VCEK\n\n{USAGE}");
+    };
+    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let chain = match args.chain.as_ref().map(read).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("host-sim verify-snp-report: {e}");
             return ExitCode::from(2);
         }
     };
-    let read = |p: &String| std::fs::read(p).map_err(|e| format!("{p}: {e}"));
-    let (report, vcek) = match (read(report_path), read(vcek_path)) {
+    let (report, vcek) = match (read(&args.report), read(&args.vcek)) {
         (Ok(r), Ok(v)) => (r, v),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("host-sim verify-snp-report: {e}");
             return ExitCode::from(2);
         }
     };
+    let mut roots = AMD_ARKS.to_vec();
+    if args.trust_simulated_root {
+        roots.push(SIMULATED_ARK);
+    }
+    let chain_ok = match &chain {
+        None => true,
+        Some(c) => match check_chain(&vcek, c, &roots) {
+            Ok(line) => {
+                println!("chain:              {line}");
+                true
+            }
+            Err(e) => {
+                println!("chain:              FAILED: {e}");
+                false
+            }
+        },
+    };
     match verify_files(&report, &vcek) {
         Ok(out) => {
             print!("{out}");
-            ExitCode::SUCCESS
+            if chain_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Err(VerifyFailure::Input(e)) => {
             eprintln!("host-sim verify-snp-report: {e}");

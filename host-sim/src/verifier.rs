@@ -1,13 +1,14 @@
 //! A remote verifier for an SEV-SNP confidential VM with an ephemeral vTPM: from the hardware
 //! report to the EK, to an attestation key, to a quote, to the PCRs and the event log.
 //!
-//! It trusts the AMD key that signs reports for this chip (the VCEK, which a deployment checks
-//! up AMD's chain ARK → ASK → VCEK: see [`crate::snp_verify`]) and a [`ReferencePolicy`] (the
-//! expected launch measurement and boot digests). Nothing the host or the guest says is taken on
-//! its word. The checks, in order, each a named function with a typed [`VerifyError`]:
+//! It trusts a pinned AMD root key (the ARK, [`crate::amd_chain::PinnedArk`]) and a
+//! [`ReferencePolicy`] (the expected launch measurement and boot digests). Nothing the host or
+//! the guest says is taken on its word, the VCEK certificate chain included. The checks, in
+//! order, each a named function with a typed [`VerifyError`]:
 //!
 //! | step | check | what |
 //! |---|---|---|
+//! | a | [`check_amd_chain`] | pinned ARK → ASK → VCEK, RSASSA-PSS / SHA-384 (AMD 57230) |
 //! | a | [`check_report_signature`] | the SVSM attestation report is signed by the VCEK (AMD 56860 Table 21) |
 //! | a | [`check_vmpl`] | it comes from VMPL 0, the SVSM (not the guest kernel) |
 //! | a | [`check_guest_policy`] | debug and migration agents are off |
@@ -39,6 +40,7 @@ use sha2::{Digest, Sha256, Sha384};
 use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
 
+use crate::amd_chain::{self, ChainError, PinnedArk};
 use crate::eventlog::{self, Event};
 use crate::snp_verify::hex;
 
@@ -69,8 +71,22 @@ pub struct ReferenceEvent {
     pub sha384: String,
 }
 
+/// AMD's certificates for the chip (DER), as the host serves them with an extended guest
+/// request (or a verifier fetches them from AMD's KDS).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AmdCertificates {
+    /// The VCEK certificate.
+    pub vcek: Vec<u8>,
+    /// The ASK certificate.
+    pub ask: Vec<u8>,
+    /// The ARK certificate.
+    pub ark: Vec<u8>,
+}
+
 /// What the verifier asks of the attested machine. Each answer is untrusted.
 pub trait Attester {
+    /// The VCEK, ASK and ARK certificates.
+    fn amd_certificates(&mut self) -> Result<AmdCertificates, String>;
     /// SVSM_ATTEST_SINGLE_SERVICE for the vTPM with this nonce: (report, manifest).
     fn svsm_attest(&mut self, nonce: &[u8; 64]) -> Result<(Vec<u8>, Vec<u8>), String>;
     /// The contents of an NV index (the EK and CA certificates).
@@ -90,6 +106,8 @@ pub trait Attester {
 pub enum VerifyError {
     /// The attester did not answer (what it said).
     Attester(String),
+    /// The VCEK certificate chain does not lead to a pinned ARK.
+    AmdChain(ChainError),
     /// A report does not parse or its VCEK signature does not verify.
     ReportSignature(String),
     /// The report is not from VMPL 0.
@@ -144,6 +162,7 @@ impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Attester(e) => write!(f, "the attester did not answer: {e}"),
+            Self::AmdChain(e) => write!(f, "{e}"),
             Self::ReportSignature(e) => write!(f, "report signature: {e}"),
             Self::Vmpl(v) => write!(f, "report from VMPL {v}, not 0"),
             Self::GuestPolicy(p) => write!(f, "guest policy {p:#x} allows debug or migration"),
@@ -223,6 +242,8 @@ impl Appraisal {
 /// Everything the verifier received, for `--out` and third-party tools.
 #[derive(Clone, Debug, Default)]
 pub struct Collected {
+    /// AMD's certificates as the host served them.
+    pub amd: AmdCertificates,
     /// The SVSM attestation report.
     pub report: Vec<u8>,
     /// The manifest (the EK's TPMT_PUBLIC).
@@ -261,6 +282,31 @@ fn unhex(s: &str) -> Result<Vec<u8>, VerifyError> {
 }
 
 // ---- a. SVSM attestation ---------------------------------------------------------------------
+
+/// The VCEK certificate chains up to one of `roots` (ARK self-signed and pinned, ASK signed by
+/// the ARK, VCEK by the ASK). Returns the VCEK's key, its hwID and the chain.
+pub fn check_amd_chain(
+    certs: &AmdCertificates,
+    roots: &[PinnedArk],
+) -> Result<(VcekPublicKey, Option<Vec<u8>>, amd_chain::VerifiedChain), VerifyError> {
+    let chain = amd_chain::verify_chain(&certs.ark, &certs.ask, &certs.vcek, roots)
+        .map_err(VerifyError::AmdChain)?;
+    let vcek = crate::snp_verify::parse_vcek(&certs.vcek)
+        .map_err(|e| VerifyError::Certificate(format!("VCEK: {e}")))?;
+    Ok((vcek.key, vcek.hw_id, chain))
+}
+
+/// The VCEK certificate is this chip's: its hwID extension is the report's CHIP_ID.
+pub fn check_vcek_chip(hw_id: Option<&[u8]>, r: &AttestationReport) -> Result<(), VerifyError> {
+    match hw_id {
+        Some(h) if h == r.chip_id.as_slice() || (h.len() == 8 && r.chip_id.starts_with(h)) => {
+            Ok(())
+        }
+        _ => Err(VerifyError::ReportSignature(
+            "the VCEK certificate's hwID is not the report's CHIP_ID".into(),
+        )),
+    }
+}
 
 /// The report parses and its VCEK signature verifies (ECDSA P-384 / SHA-384 over 0x000-0x29F).
 pub fn check_report_signature(
@@ -785,11 +831,11 @@ pub fn check_event_policy(events: &[Event], p: &ReferencePolicy) -> Result<Strin
     ))
 }
 
-/// Run every check against `attester`, trusting `vcek` and `policy`. Fresh nonces come from
-/// `random`. Returns the appraisal and everything received.
+/// Run every check against `attester`, trusting the ARKs `roots` and `policy`. Fresh nonces
+/// come from `random`. Returns the appraisal and everything received.
 pub fn verify(
     attester: &mut dyn Attester,
-    vcek: &VcekPublicKey,
+    roots: &[PinnedArk],
     policy: &ReferencePolicy,
     random: &mut dyn FnMut(&mut [u8]),
 ) -> (Appraisal, Collected) {
@@ -797,17 +843,45 @@ pub fn verify(
     let mut c = Collected::default();
     let skip = || Err(VerifyError::Skipped);
 
+    // a. The VCEK, up AMD's chain to a pinned root.
+    let chain = attester
+        .amd_certificates()
+        .map_err(VerifyError::Attester)
+        .and_then(|certs| {
+            c.amd = certs;
+            check_amd_chain(&c.amd, roots)
+        });
+    let vcek = match chain {
+        Ok((key, hw_id, chain)) => {
+            let [_, ask, _] = &chain.subjects;
+            let ask_cn = amd_chain::common_name(ask);
+            a.record(
+                "a.amd-chain",
+                Ok(format!(
+                    "{} (pinned) → {ask_cn} → VCEK, RSASSA-PSS/SHA-384",
+                    chain.root.name
+                )),
+            );
+            Some((key, hw_id))
+        }
+        Err(e) => {
+            a.record("a.amd-chain", Err(e));
+            None
+        }
+    };
+
     // a. SVSM attestation with a fresh nonce.
     let mut nonce = [0u8; 64];
     random(&mut nonce);
     c.nonce = nonce.to_vec();
     a.nonces.push(hex(&nonce));
     let svsm = attester.svsm_attest(&nonce);
-    let svsm_report = match &svsm {
-        Ok((raw, manifest)) => {
+    let svsm_report = match (&svsm, &vcek) {
+        (Ok((raw, manifest)), Some((vcek, hw_id))) => {
             c.report = raw.clone();
             c.manifest = manifest.clone();
-            let r = check_report_signature(raw, vcek);
+            let r = check_report_signature(raw, vcek)
+                .and_then(|r| check_vcek_chip(hw_id.as_deref(), &r).map(|()| r));
             let ok = a.record(
                 "a.report-signature",
                 r.as_ref()
@@ -822,7 +896,13 @@ pub fn verify(
             );
             if ok { r.ok() } else { None }
         }
-        Err(e) => {
+        (Ok((raw, manifest)), None) => {
+            c.report = raw.clone();
+            c.manifest = manifest.clone();
+            a.record("a.report-signature", skip());
+            None
+        }
+        (Err(e), _) => {
             a.record("a.report-signature", Err(VerifyError::Attester(e.clone())));
             None
         }
@@ -854,8 +934,8 @@ pub fn verify(
     c.ek_cert = attester
         .nv_read(ekcert::EK_CERT_INDEX_P384)
         .unwrap_or_default();
-    let ca = match &svsm_report {
-        Some(r) => match check_ca_report(&c.ca_cert, vcek, r) {
+    let ca = match (&svsm_report, &vcek) {
+        (Some(r), Some((vcek, _))) => match check_ca_report(&c.ca_cert, vcek, r) {
             Ok((ca, car)) => {
                 a.record(
                     "b.ca-report",
@@ -870,7 +950,7 @@ pub fn verify(
                 None
             }
         },
-        None => {
+        _ => {
             a.record("b.ca-report", skip());
             a.record("b.ca-binding", skip());
             None

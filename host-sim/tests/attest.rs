@@ -4,10 +4,50 @@
 //! certificate) and `host-sim verify-snp-report`; every `--tamper` mode exits non-zero and names
 //! the check it fails. Packages: `tpm2-tools`, `openssl` (skipped with a message when absent,
 //! unless `CI` is set).
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The SHA-256 values of a tpm2-tools "serialized" PCR file (TPML_PCR_SELECTION of 132 bytes,
+/// u32 list count, TPML_DIGESTs of 532 bytes: u32 count, 8 × (u16 size, 64 bytes)).
+fn pcr_file_values(f: &[u8]) -> Vec<Vec<u8>> {
+    let u32_at = |o: usize| u32::from_le_bytes(f[o..o + 4].try_into().unwrap()) as usize;
+    let mut v = Vec::new();
+    for list in 0..u32_at(132) {
+        let at = 136 + list * 532;
+        for d in 0..u32_at(at) {
+            let o = at + 4 + d * 66;
+            let n = u16::from_le_bytes([f[o], f[o + 1]]) as usize;
+            v.push(f[o + 2..o + 2 + n].to_vec());
+        }
+    }
+    v
+}
+
+/// `PCR : 0xHEX` lines of a tpm2-tools listing (the part after `sha256:`), lower-case.
+fn listed_pcrs(text: &str) -> Vec<(u32, String)> {
+    let sha256 = text.split("sha256:").nth(1).unwrap_or_default();
+    sha256
+        .lines()
+        .filter_map(|l| {
+            let (i, v) = l.split_once(": 0x")?;
+            Some((i.trim().parse().ok()?, v.trim().to_lowercase()))
+        })
+        .take_while(|(i, _)| *i < 24)
+        .collect()
+}
 
 fn host_sim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_host-sim"))
@@ -57,10 +97,12 @@ fn honest_run_is_trusted_and_third_party_tools_agree() {
         .unwrap();
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("verdict  TRUSTED (15/15 checks)"), "{t}");
+    assert!(t.contains("verdict  TRUSTED (16/16 checks)"), "{t}");
     for name in [
         "report.bin",
         "vcek.der",
+        "ask.der",
+        "ark.der",
         "eventlog.bin",
         "quote.msg",
         "quote.sig",
@@ -94,8 +136,65 @@ fn honest_run_is_trusted_and_third_party_tools_agree() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+    // AMD's chain: the simulated root is refused unless trusted explicitly.
+    let chain = dir.join("ask_ark.der");
+    let mut bundle = std::fs::read(dir.join("ask.der")).unwrap();
+    bundle.extend(std::fs::read(dir.join("ark.der")).unwrap());
+    std::fs::write(&chain, bundle).unwrap();
+    let verify_chain = |trust: bool| {
+        let mut c = host_sim();
+        c.arg("verify-snp-report")
+            .arg(dir.join("report.bin"))
+            .arg(dir.join("vcek.der"))
+            .arg("--chain")
+            .arg(&chain);
+        if trust {
+            c.arg("--trust-simulated-root");
+        }
+        c.output().unwrap()
+    };
+    let o = verify_chain(false);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("untrusted root"), "{}", text(&o));
+    let o = verify_chain(true);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("simulated ARK-Milan (pinned) → SEV-Milan → SEV-VCEK: OK"),
+        "{}",
+        text(&o)
+    );
 
     if have("openssl") {
+        // openssl walks the simulated AMD chain too (RSASSA-PSS / SHA-384).
+        for n in ["ark", "ask", "vcek"] {
+            let o = run_in(
+                &dir,
+                "openssl",
+                &[
+                    "x509",
+                    "-inform",
+                    "DER",
+                    "-in",
+                    &format!("{n}.der"),
+                    "-out",
+                    &format!("{n}.pem"),
+                ],
+            );
+            assert!(o.status.success(), "{}", text(&o));
+        }
+        let o = run_in(
+            &dir,
+            "openssl",
+            &[
+                "verify",
+                "-CAfile",
+                "ark.pem",
+                "-untrusted",
+                "ask.pem",
+                "vcek.pem",
+            ],
+        );
+        assert!(text(&o).contains("vcek.pem: OK"), "{}", text(&o));
         for n in ["ca-cert", "ek-cert"] {
             let o = run_in(
                 &dir,
@@ -174,13 +273,10 @@ fn honest_run_is_trusted_and_third_party_tools_agree() {
         let t = String::from_utf8_lossy(&o.stdout).to_string();
         assert!(o.status.success(), "{}", text(&o));
         assert!(t.contains("EV_EFI_BOOT_SERVICES_APPLICATION"), "{t}");
-        let pcrs = std::fs::read(dir.join("quote.pcrs")).unwrap();
+        let pcrs = pcr_file_values(&std::fs::read(dir.join("quote.pcrs")).unwrap());
         let sha256 = t.split("sha256:").last().unwrap();
-        for i in 0..10 {
-            let want: String = pcrs[i * 32..i * 32 + 32]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+        for (i, value) in pcrs.iter().enumerate() {
+            let want = hex(value);
             assert!(
                 sha256.contains(&format!("{i:<3}: 0x{want}")),
                 "PCR {i} {want} not in\n{sha256}"
@@ -201,6 +297,7 @@ fn every_tamper_mode_fails_its_check() {
         ("ek", "b.ek-matches-manifest"),
         ("ek-cert", "b.ek-certificate"),
         ("ak", "c.activate-credential"),
+        ("root", "a.amd-chain"),
     ] {
         let o = host_sim()
             .args(["attest", "--seed", "6", "--tamper", mode])
@@ -241,5 +338,153 @@ fn a_policy_file_is_read_and_a_wrong_one_refuses() {
         "{}",
         text(&o)
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `attest --out DIR --serve PORT`, then tpm2-tools against the served, attested vTPM: the EK
+/// `tpm2_createek -G ecc384` regenerates is manifest.bin byte for byte, `tpm2_pcrread` equals
+/// `tpm2_eventlog`'s replay of eventlog.bin, `tpm2_checkquote -f quote.pcrs` accepts the quote
+/// (and refuses a changed PCR file), openssl verifies the EK certificate under the CA's.
+#[test]
+fn served_vtpm_agrees_with_the_artifacts() {
+    if !have("tpm2_createek") || !have("openssl") {
+        return;
+    }
+    let dir = out_dir("serve");
+    let mut child = host_sim()
+        .args(["attest", "--seed", "9", "--out"])
+        .arg(&dir)
+        .args(["--serve", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut port = None;
+    let mut report = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        report += &line;
+        report.push('\n');
+        if let Some(p) = line.split("port=").nth(1) {
+            port = p.trim().parse::<u16>().ok();
+            break;
+        }
+    }
+    let port = port.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("no serving line in\n{report}")
+    });
+    assert!(report.contains("verdict  TRUSTED"), "{report}");
+    let tcti = format!("mssim:host=127.0.0.1,port={port}");
+    let tool = |prog: &str, args: &[&str]| {
+        Command::new(prog)
+            .args(args)
+            .env("TPM2TOOLS_TCTI", &tcti)
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+
+    // The EK: the standard H-3 template regenerates the manifest's TPMT_PUBLIC.
+    let o = tool(
+        "tpm2_createek",
+        &["-G", "ecc384", "-c", "ek.ctx", "-u", "ek.pub"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let ek_pub = std::fs::read(dir.join("ek.pub")).unwrap();
+    let manifest = std::fs::read(dir.join("manifest.bin")).unwrap();
+    assert_eq!(
+        &ek_pub[2..],
+        &manifest[..],
+        "tpm2_createek's TPM2B_PUBLIC vs manifest.bin"
+    );
+
+    // The PCRs: what the TPM holds is what the event log replays to.
+    let o = tool("tpm2_pcrread", &["sha256:0,1,2,3,4,5,6,7,8,9"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let read = listed_pcrs(&String::from_utf8_lossy(&o.stdout));
+    let o = tool("tpm2_eventlog", &["eventlog.bin"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let replayed = listed_pcrs(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(read.len(), 10, "{read:?}");
+    for (i, v) in &read {
+        assert!(
+            replayed.contains(&(*i, v.clone())),
+            "PCR {i} = {v} is not the replayed {replayed:?}"
+        );
+    }
+
+    // The quote with its PCR file.
+    let nonce = hex(&std::fs::read(dir.join("nonce.bin")).unwrap());
+    let check = |pcrs: &str| {
+        tool(
+            "tpm2_checkquote",
+            &[
+                "-u",
+                "ak.pem",
+                "-m",
+                "quote.msg",
+                "-s",
+                "quote.sig",
+                "-g",
+                "sha256",
+                "-q",
+                &nonce,
+                "-f",
+                pcrs,
+            ],
+        )
+    };
+    let o = check("quote.pcrs");
+    assert!(o.status.success(), "{}", text(&o));
+    let mut forged = std::fs::read(dir.join("quote.pcrs")).unwrap();
+    forged[136 + 4 + 4 * 66 + 2] ^= 1; // PCR 4's value
+    std::fs::write(dir.join("forged.pcrs"), forged).unwrap();
+    assert!(!check("forged.pcrs").status.success());
+
+    // The EK certificate under the CA certificate, with the TCG fields.
+    for n in ["ca-cert", "ek-cert"] {
+        let o = tool(
+            "openssl",
+            &[
+                "x509",
+                "-inform",
+                "DER",
+                "-in",
+                &format!("{n}.der"),
+                "-out",
+                &format!("{n}.pem"),
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = tool(
+        "openssl",
+        &[
+            "verify",
+            "-partial_chain",
+            "-CAfile",
+            "ca-cert.pem",
+            "ek-cert.pem",
+        ],
+    );
+    assert!(text(&o).contains("ek-cert.pem: OK"), "{}", text(&o));
+    let o = tool(
+        "openssl",
+        &["x509", "-in", "ek-cert.pem", "-noout", "-text"],
+    );
+    let t = text(&o);
+    assert!(
+        t.contains("2.23.133.8.1") && t.contains("Key Agreement"),
+        "{t}"
+    );
+
+    // TPM_STOP on the platform port ends the server.
+    let mut platform = std::net::TcpStream::connect(("127.0.0.1", port + 1)).unwrap();
+    platform.write_all(&21u32.to_be_bytes()).unwrap();
+    drop(platform);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

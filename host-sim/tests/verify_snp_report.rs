@@ -31,7 +31,7 @@ fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 /// Run the command: (exit code, stdout, stderr).
-fn run(args: &[&Path]) -> (i32, String, String) {
+fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_host-sim"))
         .arg("verify-snp-report")
         .args(args)
@@ -125,7 +125,7 @@ fn unreadable_inputs() {
 }
 
 #[test]
-fn simulated_report_with_self_issued_certificate() {
+fn simulated_report_with_its_vcek_certificate() {
     let sp = SimAmdSp::new(5);
     let mut platform = snp_platform(&sp, 5);
     let mut report = [0u8; REPORT_SIZE];
@@ -146,4 +146,95 @@ fn simulated_report_with_self_issued_certificate() {
     let (code, out, _) = run(&[&r, &data("vcek.der")]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("DIFFERS from chip_id"));
+}
+
+#[test]
+fn genuine_chain_up_to_the_pinned_milan_ark() {
+    let report = data("attestation.bin");
+    let vcek = data("vcek.der");
+    let chain = data("ask_ark_milan.pem");
+    let (code, out, err) = run(&[
+        report.as_os_str(),
+        vcek.as_os_str(),
+        "--chain".as_ref(),
+        chain.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("chain:              ARK-Milan (pinned) → SEV-Milan → SEV-VCEK: OK"),
+        "{out}"
+    );
+    assert!(out.contains("signature:          OK"));
+    // Genoa's chain is genuine but did not issue this VCEK.
+    let genoa = data("ask_ark_genoa.pem");
+    let (code, out, _) = run(&[
+        report.as_os_str(),
+        vcek.as_os_str(),
+        "--chain".as_ref(),
+        genoa.as_os_str(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("chain:              FAILED: VCEK certificate"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_chain_ending_in_another_root_is_refused() {
+    use host_sim::amd_chain::sim;
+    // The simulated chain: a genuine shape, not a pinned AMD root.
+    let sp = SimAmdSp::new(5);
+    let mut platform = snp_platform(&sp, 5);
+    let mut report = [0u8; REPORT_SIZE];
+    platform
+        .attestation_report(&[0xEE; 64], &mut report, None)
+        .unwrap();
+    let cert = sp.lock().vcek_certificate().unwrap();
+    let r = tmp("chain-sim.bin", &report);
+    let c = tmp("chain-sim-vcek.der", &cert);
+    let chain = tmp(
+        "chain-sim-ask-ark.der",
+        &[sim::ASK_DER, sim::ARK_DER].concat(),
+    );
+    let (code, out, _) = run(&[
+        r.as_os_str(),
+        c.as_os_str(),
+        "--chain".as_ref(),
+        chain.as_os_str(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILED: untrusted root"), "{out}");
+    assert!(out.contains("signature:          OK"), "{out}");
+    let (code, out, _) = run(&[
+        r.as_os_str(),
+        c.as_os_str(),
+        "--chain".as_ref(),
+        chain.as_os_str(),
+        "--trust-simulated-root".as_ref(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // The genuine VCEK with the genuine ASK under the simulated ARK: refused.
+    let mixed = tmp(
+        "chain-mixed.der",
+        &[
+            host_sim::amd_chain::split_ask_ark(&std::fs::read(data("ask_ark_milan.pem")).unwrap())
+                .unwrap()
+                .0,
+            sim::ARK_DER.to_vec(),
+        ]
+        .concat(),
+    );
+    let (code, out, _) = run(&[
+        data("attestation.bin").as_os_str(),
+        data("vcek.der").as_os_str(),
+        "--chain".as_ref(),
+        mixed.as_os_str(),
+        "--trust-simulated-root".as_ref(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("chain:              FAILED: ASK certificate"),
+        "{out}"
+    );
 }

@@ -409,6 +409,12 @@ impl<P: Platform> VtpmService<P> {
         &self.ek
     }
 
+    /// The TPM and its EK, ending the service (a host simulator that goes on serving the same
+    /// TPM over another transport).
+    pub fn into_parts(self) -> (Tpm<P>, Ek) {
+        (self.tpm, self.ek)
+    }
+
     /// The vTPM service manifest, version 0: the EK's TPMT_PUBLIC.
     pub fn manifest(&self) -> &[u8] {
         self.ek.public()
