@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 target_dir="${CARGO_TARGET_DIR:-../target}"
+# This is a workspace of its own: build into the directory the binary is read from.
+export CARGO_TARGET_DIR="$target_dir"
 bin="$target_dir/x86_64-unknown-none/release/firmware-fitness"
 out="$target_dir/firmware-fitness"
 mkdir -p "$out"

@@ -568,14 +568,8 @@ pub fn ek_certificate(ca: &CaKey, ek_public: &[u8], out: &mut [u8]) -> Result<us
 
 /// tcg-at-tpmVersion: `id:` and TPM_PT_FIRMWARE_VERSION_1 (major << 16 | minor) in hex.
 fn tpm_version(out: &mut [u8; 11]) -> &str {
-    let part = |i: usize| {
-        env!("CARGO_PKG_VERSION")
-            .split('.')
-            .nth(i)
-            .and_then(|s| s.parse::<u16>().ok())
-            .unwrap_or(0)
-    };
-    let v = (u32::from(part(0)) << 16) | u32::from(part(1));
+    // The core's own version, parsed at compile time (TPM_PT_FIRMWARE_VERSION_1).
+    let v = u32::try_from(vtpm::commands::capability::firmware_version() >> 32).unwrap_or(0);
     let (prefix, digits) = out.split_at_mut(3);
     prefix.copy_from_slice(b"id:");
     hex(&v.to_be_bytes(), digits);
@@ -627,7 +621,7 @@ impl Command {
         let end = self.len.saturating_add(b.len());
         match self.buf.get_mut(self.len..end) {
             Some(dst) if self.ok => {
-                dst.copy_from_slice(b);
+                dst.iter_mut().zip(b).for_each(|(d, s)| *d = *s);
                 self.len = end;
             }
             _ => self.ok = false,

@@ -296,8 +296,17 @@ impl NvIndices {
         let start = i.offset;
         let end = start.saturating_add(size).min(self.used);
         if end <= self.used && start <= end {
-            self.pool.copy_within(end..self.used, start);
-            let new_used = self.used.saturating_sub(end.saturating_sub(start));
+            // Move the data after the gap down (element by element: no slice-range panics).
+            let gap = end.saturating_sub(start);
+            if let Some(region) = self.pool.get_mut(start..self.used) {
+                for i in 0..region.len().saturating_sub(gap) {
+                    let v = i.checked_add(gap).and_then(|j| region.get(j)).copied();
+                    if let (Some(v), Some(d)) = (v, region.get_mut(i)) {
+                        *d = v;
+                    }
+                }
+            }
+            let new_used = self.used.saturating_sub(gap);
             if let Some(tail) = self.pool.get_mut(new_used..self.used) {
                 tail.fill(0);
             }
