@@ -32,3 +32,15 @@ pub mod tdx_verify;
 pub mod verifier;
 
 pub use platform::{EntropyFault, SimPlatform};
+
+/// A seed on the command line (`--seed N`): decimal, or hex with `0x`.
+pub fn parse_seed(value: &str) -> Result<u64, String> {
+    let parsed = match value
+        .strip_prefix("0x")
+        .or_else(|| value.strip_prefix("0X"))
+    {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => value.parse::<u64>(),
+    };
+    parsed.map_err(|_| "not a 64-bit number (decimal or 0x hex)".to_owned())
+}

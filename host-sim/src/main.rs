@@ -17,51 +17,28 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
 use host_sim::SimPlatform;
 use host_sim::mssim::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, Server};
 
-const USAGE: &str = "\
-Usage:
-  host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE] [--serve PORT]
-  host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N]
-                 [--idle-timeout SECONDS]
-  host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
-  host-sim verify-snp-report REPORT.bin VCEK [--chain ASK_ARK.pem] [--trust-simulated-root]
-  host-sim verify-tdx-quote QUOTE [--root CERT] [--ignore-time]
-  host-sim --help
+/// The synopsis of every command, `Usage:` in the help and after a usage error.
+const SYNOPSIS: &str = "\
+host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE] [--serve PORT]
+       host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N]
+                      [--idle-timeout SECONDS]
+       host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
+       host-sim verify-snp-report REPORT.bin VCEK [--chain ASK_ARK.pem] [--trust-simulated-root]
+       host-sim verify-tdx-quote QUOTE [--root CERT] [--ignore-time]
+       host-sim --help";
 
-serve     Serve the Microsoft TPM simulator protocol on 127.0.0.1: TPM commands on port N,
-          platform signals (power, NV, reset, cancel) on port N + 1. The TPM starts powered on
-          and waits for TPM2_Startup; its state lasts until the process exits.
-  --port N  command port (default 2321); 0 picks a free pair and prints N on stdout
-  --seed N  deterministic entropy from seed N (decimal or 0x hex): reproducible tests only
-  --quiet   no log lines on stderr
-  --max-connections N  connections open at once on each port (default 8, at most 1024);
-            more are accepted and closed at once. tpm2-tools holds one per port per run.
-  --idle-timeout SECONDS  close a connection that sends nothing (or takes no reply) for this
-            long (default 600); 0: never, for a client that keeps one connection open while
-            idle (tpm2-abrmd)
-
-attest    Boot a simulated SEV-SNP confidential VM, measure its boot into the vTPM and attest
-          it remotely end to end (`host-sim attest --help`).
-
-qemu      Serve one QEMU through its tpm-emulator backend on the unix socket PATH
-          (`host-sim qemu --help` for the QEMU command line).
-
-verify-snp-report  Print an SEV-SNP attestation report and verify its signature with the VCEK
-          (certificate DER/PEM or public key), and with --chain AMD's chain up to a pinned
-          ARK (Milan, Genoa, Turin); `host-sim verify-snp-report --help`.
-
-verify-tdx-quote  Verify an Intel TDX quote (v4/v5) up to the pinned Intel SGX Root CA and
-          print its TD fields; `host-sim verify-tdx-quote --help`.
-
+/// After the list of commands in `host-sim --help`.
+const AFTER_HELP: &str = "\
 Invoked as `tpm_server` (symlink or copy), it takes IBM tpm_server's flags instead:
   tpm_server [-port N] [-rm] [-h]
   -rm is accepted and ignored: every start is a freshly manufactured, ephemeral TPM.
 
 Example: host-sim serve --port 2321 &
-         tpm2_startup -c -T mssim:host=127.0.0.1,port=2321
-";
+         tpm2_startup -c -T mssim:host=127.0.0.1,port=2321";
 
 const TPM_SERVER_USAGE: &str = "\
 Usage: tpm_server [-port N] [-rm] [-h]
@@ -71,23 +48,109 @@ Usage: tpm_server [-port N] [-rm] [-h]
 (the vtpm host simulator under IBM tpm_server's name; `host-sim --help` for more)
 ";
 
-/// What the command line asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Action {
-    /// Print this text on stdout and exit successfully.
-    Help(&'static str),
-    /// Serve.
-    Serve(ServeOptions),
-    /// `host-sim qemu ARGS...`: parsed by [`host_sim::qemu::parse_args`].
-    Qemu(Vec<String>),
-    /// `host-sim verify-snp-report ARGS...`: see [`host_sim::snp_verify::main`].
-    VerifySnpReport(Vec<String>),
-    /// `host-sim verify-tdx-quote ARGS...`: see [`host_sim::tdx_verify::main`].
-    VerifyTdxQuote(Vec<String>),
-    /// `host-sim attest ARGS...`: see [`host_sim::attest::main`].
-    Attest(Vec<String>),
+/// `host-sim`: the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "host-sim",
+    about = "The vtpm core on an ordinary host: Microsoft TPM simulator protocol server, QEMU \
+             tpm-emulator backend, simulated SEV-SNP and TDX attestation.",
+    override_usage = SYNOPSIS,
+    after_help = AFTER_HELP,
+    subcommand_required = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
+/// The commands. `attest`, `verify-snp-report` and `verify-tdx-quote` parse their own options
+/// (with clap, in their modules); their arguments are passed through untouched.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the Microsoft TPM simulator protocol on 127.0.0.1: TPM commands on port N,
+    /// platform signals (power, NV, reset, cancel) on port N + 1 (`host-sim serve --help`).
+    ///
+    /// The TPM starts powered on and waits for TPM2_Startup; its state lasts until the process
+    /// exits.
+    #[command(after_help = "Example: host-sim serve --port 2321 &\n         \
+                            tpm2_startup -c -T mssim:host=127.0.0.1,port=2321")]
+    Serve(ServeArgs),
+    /// Serve one QEMU through its tpm-emulator backend on the unix socket PATH
+    /// (`host-sim qemu --help` for the QEMU command line).
+    Qemu(host_sim::qemu::Options),
+    /// Boot a simulated SEV-SNP confidential VM, measure its boot into the vTPM and attest it
+    /// remotely end to end (`host-sim attest --help`).
+    #[command(disable_help_flag = true)]
+    Attest(PassThrough),
+    /// Print an SEV-SNP attestation report and verify its signature with the VCEK (certificate
+    /// DER/PEM or public key), and with --chain AMD's chain up to a pinned ARK (Milan, Genoa,
+    /// Turin); `host-sim verify-snp-report --help`.
+    #[command(disable_help_flag = true)]
+    VerifySnpReport(PassThrough),
+    /// Verify an Intel TDX quote (v4/v5) up to the pinned Intel SGX Root CA and print its TD
+    /// fields; `host-sim verify-tdx-quote --help`.
+    #[command(disable_help_flag = true)]
+    VerifyTdxQuote(PassThrough),
+}
+
+/// The arguments of a command that parses its own.
+#[derive(Debug, PartialEq, Eq, clap::Args)]
+struct PassThrough {
+    /// Its arguments (`--help` included).
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+}
+
+/// `host-sim serve` options.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Command port (platform port: N + 1); 0 picks a free pair and prints N on stdout.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_PORT,
+        value_parser = clap::value_parser!(u16).range(..i64::from(u16::MAX))
+    )]
+    port: u16,
+    /// Deterministic entropy from seed N (decimal or 0x hex): reproducible tests only.
+    #[arg(long, value_name = "N", value_parser = host_sim::parse_seed)]
+    seed: Option<u64>,
+    /// No log lines on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Connections open at once on each port (at most 1024); more are accepted and closed at
+    /// once. tpm2-tools holds one per port per run.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_MAX_CONNECTIONS,
+        value_parser = parse_max_connections
+    )]
+    max_connections: usize,
+    /// Close a connection that sends nothing (or takes no reply) for this long; 0: never, for
+    /// a client that keeps one connection open while idle (tpm2-abrmd).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(..=u64::from(u32::MAX))
+    )]
+    idle_timeout: u64,
+}
+
+fn parse_max_connections(value: &str) -> Result<usize, String> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|&n| (1..=1024).contains(&n))
+        .ok_or_else(|| "not a number in 1..=1024".to_owned())
+}
+
+/// What `serve` (either personality) runs with.
 #[derive(Debug, PartialEq, Eq)]
 struct ServeOptions {
     port: u16,
@@ -111,125 +174,48 @@ impl Default for ServeOptions {
     }
 }
 
-/// A command-line error, with the usage text to show after it.
-#[derive(Debug, PartialEq, Eq)]
-struct UsageError {
-    message: String,
-    usage: &'static str,
-}
-
-fn parse_port(value: Option<&str>, flag: &str, usage: &'static str) -> Result<u16, UsageError> {
-    let value = value.ok_or_else(|| usage_error(format!("{flag} needs a port number"), usage))?;
-    value
-        .parse::<u16>()
-        .ok()
-        .filter(|&p| p < u16::MAX)
-        .ok_or_else(|| {
-            usage_error(
-                format!("{flag} {value}: not a port number in 0..=65534"),
-                usage,
-            )
-        })
-}
-
-fn parse_seed(value: Option<&str>) -> Result<u64, UsageError> {
-    let value = value.ok_or_else(|| usage_error("--seed needs a number".into(), USAGE))?;
-    let parsed = match value
-        .strip_prefix("0x")
-        .or_else(|| value.strip_prefix("0X"))
-    {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => value.parse::<u64>(),
-    };
-    parsed.map_err(|_| usage_error(format!("--seed {value}: not a 64-bit number"), USAGE))
-}
-
-fn parse_max_connections(value: Option<&str>) -> Result<usize, UsageError> {
-    let value =
-        value.ok_or_else(|| usage_error("--max-connections needs a number".into(), USAGE))?;
-    value
-        .parse::<usize>()
-        .ok()
-        .filter(|&n| (1..=1024).contains(&n))
-        .ok_or_else(|| {
-            usage_error(
-                format!("--max-connections {value}: not a number in 1..=1024"),
-                USAGE,
-            )
-        })
-}
-
-fn parse_idle_timeout(value: Option<&str>) -> Result<Option<Duration>, UsageError> {
-    let value = value.ok_or_else(|| usage_error("--idle-timeout needs seconds".into(), USAGE))?;
-    match value.parse::<u32>() {
-        Ok(0) => Ok(None),
-        Ok(secs) => Ok(Some(Duration::from_secs(u64::from(secs)))),
-        Err(_) => Err(usage_error(
-            format!("--idle-timeout {value}: not a number of seconds (0: no timeout)"),
-            USAGE,
-        )),
-    }
-}
-
-fn usage_error(message: String, usage: &'static str) -> UsageError {
-    UsageError { message, usage }
-}
-
-/// `host-sim ARGS...` (without argv[0]).
-fn parse_host_sim(args: &[String]) -> Result<Action, UsageError> {
-    let Some((sub, rest)) = args.split_first() else {
-        return Err(usage_error("no command given".into(), USAGE));
-    };
-    match sub.as_str() {
-        "-h" | "--help" | "help" => return Ok(Action::Help(USAGE)),
-        "serve" => {}
-        "qemu" => return Ok(Action::Qemu(rest.to_vec())),
-        "verify-snp-report" => return Ok(Action::VerifySnpReport(rest.to_vec())),
-        "verify-tdx-quote" => return Ok(Action::VerifyTdxQuote(rest.to_vec())),
-        "attest" => return Ok(Action::Attest(rest.to_vec())),
-        other => return Err(usage_error(format!("unknown command `{other}`"), USAGE)),
-    }
-    let mut opts = ServeOptions::default();
-    let mut it = rest.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || inline.or_else(|| it.next().map(String::as_str));
-        match flag {
-            "--port" => opts.port = parse_port(value(), "--port", USAGE)?,
-            "--seed" => opts.seed = Some(parse_seed(value())?),
-            "--max-connections" => opts.max_connections = parse_max_connections(value())?,
-            "--idle-timeout" => opts.idle_timeout = parse_idle_timeout(value())?,
-            "--quiet" | "-q" if inline.is_none() => opts.quiet = true,
-            "-h" | "--help" if inline.is_none() => return Ok(Action::Help(USAGE)),
-            _ => return Err(usage_error(format!("unknown option `{arg}`"), USAGE)),
+impl From<ServeArgs> for ServeOptions {
+    fn from(a: ServeArgs) -> Self {
+        Self {
+            port: a.port,
+            seed: a.seed,
+            quiet: a.quiet,
+            max_connections: a.max_connections,
+            idle_timeout: (a.idle_timeout != 0).then(|| Duration::from_secs(a.idle_timeout)),
         }
     }
-    Ok(Action::Serve(opts))
 }
 
-/// `tpm_server ARGS...` (without argv[0]): IBM's flags.
-fn parse_tpm_server(args: &[String]) -> Result<Action, UsageError> {
+/// What the `tpm_server` command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum TpmServerAction {
+    /// Print [`TPM_SERVER_USAGE`] on stdout and exit successfully.
+    Help,
+    /// Serve.
+    Serve(ServeOptions),
+}
+
+/// `tpm_server ARGS...` (without argv[0]): IBM's flags, single-dash long options (`-port N`),
+/// which clap does not parse. An error is the message to print before [`TPM_SERVER_USAGE`].
+fn parse_tpm_server(args: &[String]) -> Result<TpmServerAction, String> {
     let mut opts = ServeOptions::default();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "-port" => {
-                opts.port = parse_port(it.next().map(String::as_str), "-port", TPM_SERVER_USAGE)?;
+                let value = it.next().ok_or("-port needs a port number")?;
+                opts.port = value
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|&p| p < u16::MAX)
+                    .ok_or_else(|| format!("-port {value}: not a port number in 0..=65534"))?;
             }
             "-rm" => {}
-            "-h" | "-help" | "--help" => return Ok(Action::Help(TPM_SERVER_USAGE)),
-            other => {
-                return Err(usage_error(
-                    format!("{other} is not a valid option"),
-                    TPM_SERVER_USAGE,
-                ));
-            }
+            "-h" | "-help" | "--help" => return Ok(TpmServerAction::Help),
+            other => return Err(format!("{other} is not a valid option")),
         }
     }
-    Ok(Action::Serve(opts))
+    Ok(TpmServerAction::Serve(opts))
 }
 
 /// Whether argv[0] names the IBM-compatible personality.
@@ -283,6 +269,12 @@ fn serve(prog: &str, opts: &ServeOptions) -> ExitCode {
     }
 }
 
+/// `host-sim ARGS...` (without argv[0]).
+fn parse_host_sim(args: &[String]) -> Result<Command, clap::Error> {
+    Cli::try_parse_from(core::iter::once("host-sim").chain(args.iter().map(String::as_str)))
+        .map(|cli| cli.command)
+}
+
 fn main() -> ExitCode {
     let mut raw = std::env::args_os();
     let argv0 = raw.next();
@@ -298,24 +290,33 @@ fn main() -> ExitCode {
             }
         }
     }
-    let action = if tpm_server {
-        parse_tpm_server(&args)
-    } else {
-        parse_host_sim(&args)
-    };
-    match action {
-        Ok(Action::Help(text)) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Ok(Action::Serve(opts)) => serve(prog, &opts),
-        Ok(Action::Qemu(args)) => host_sim::qemu::main(&args),
-        Ok(Action::VerifySnpReport(args)) => host_sim::snp_verify::main(&args),
-        Ok(Action::VerifyTdxQuote(args)) => host_sim::tdx_verify::main(&args),
-        Ok(Action::Attest(args)) => host_sim::attest::main(&args),
+    if tpm_server {
+        return match parse_tpm_server(&args) {
+            Ok(TpmServerAction::Help) => {
+                print!("{TPM_SERVER_USAGE}");
+                ExitCode::SUCCESS
+            }
+            Ok(TpmServerAction::Serve(opts)) => serve(prog, &opts),
+            Err(e) => {
+                eprintln!("{prog}: {e}\n\n{TPM_SERVER_USAGE}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    match parse_host_sim(&args) {
+        Ok(Command::Serve(a)) => serve(prog, &a.into()),
+        Ok(Command::Qemu(opts)) => host_sim::qemu::main(&opts),
+        Ok(Command::Attest(p)) => host_sim::attest::main(&p.args),
+        Ok(Command::VerifySnpReport(p)) => host_sim::snp_verify::main(&p.args),
+        Ok(Command::VerifyTdxQuote(p)) => host_sim::tdx_verify::main(&p.args),
         Err(e) => {
-            eprintln!("{prog}: {}\n\n{}", e.message, e.usage);
-            ExitCode::from(2)
+            // Help on stdout (exit 0); usage errors on stderr (exit 2).
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     }
 }
@@ -323,46 +324,64 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    fn serve_opts(port: u16, seed: Option<u64>, quiet: bool) -> Result<Action, UsageError> {
-        Ok(Action::Serve(ServeOptions {
+    /// `host-sim ARGS` as the options `serve` runs with.
+    fn serve_options(a: &[&str]) -> Result<ServeOptions, ErrorKind> {
+        match parse_host_sim(&args(a)) {
+            Ok(Command::Serve(s)) => Ok(s.into()),
+            Ok(other) => panic!("{a:?}: {other:?}"),
+            Err(e) => Err(e.kind()),
+        }
+    }
+
+    fn serve_opts(port: u16, seed: Option<u64>, quiet: bool) -> Result<ServeOptions, ErrorKind> {
+        Ok(ServeOptions {
             port,
             seed,
             quiet,
             ..ServeOptions::default()
-        }))
+        })
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn connection_limits_on_the_command_line() {
         let serve = |max_connections, idle_timeout| {
-            Ok(Action::Serve(ServeOptions {
+            Ok(ServeOptions {
                 max_connections,
                 idle_timeout,
                 ..ServeOptions::default()
-            }))
+            })
         };
         assert_eq!(
-            parse_host_sim(&args(&["serve"])),
+            serve_options(&["serve"]),
             serve(DEFAULT_MAX_CONNECTIONS, Some(DEFAULT_IDLE_TIMEOUT))
         );
         assert_eq!(
-            parse_host_sim(&args(&[
-                "serve",
-                "--max-connections",
-                "2",
-                "--idle-timeout",
-                "30"
-            ])),
+            serve_options(&["serve", "--max-connections", "2", "--idle-timeout", "30"]),
             serve(2, Some(Duration::from_secs(30)))
         );
         assert_eq!(
-            parse_host_sim(&args(&["serve", "--max-connections=1", "--idle-timeout=0"])),
+            serve_options(&["serve", "--max-connections=1", "--idle-timeout=0"]),
             serve(1, None)
+        );
+        assert_eq!(
+            serve_options(&[
+                "serve",
+                "--max-connections=1024",
+                "--idle-timeout=4294967295"
+            ]),
+            serve(1024, Some(Duration::from_secs(u64::from(u32::MAX))))
         );
         for bad in [
             &["serve", "--max-connections"][..],
@@ -370,9 +389,10 @@ mod tests {
             &["serve", "--max-connections", "1025"],
             &["serve", "--idle-timeout", "-1"],
             &["serve", "--idle-timeout", "1.5"],
+            &["serve", "--idle-timeout", "4294967296"],
             &["serve", "--idle-timeout"],
         ] {
-            assert!(parse_host_sim(&args(bad)).is_err(), "{bad:?}");
+            assert!(serve_options(bad).is_err(), "{bad:?}");
         }
         // IBM's tpm_server has no such flags.
         assert!(parse_tpm_server(&args(&["--idle-timeout", "1"])).is_err());
@@ -380,25 +400,24 @@ mod tests {
 
     #[test]
     fn host_sim_command_line() {
+        assert_eq!(serve_options(&["serve"]), serve_opts(2321, None, false));
         assert_eq!(
-            parse_host_sim(&args(&["serve"])),
-            serve_opts(2321, None, false)
-        );
-        assert_eq!(
-            parse_host_sim(&args(&[
-                "serve", "--port", "4000", "--seed", "0x10", "--quiet"
-            ])),
+            serve_options(&["serve", "--port", "4000", "--seed", "0x10", "--quiet"]),
             serve_opts(4000, Some(16), true)
         );
         assert_eq!(
-            parse_host_sim(&args(&["serve", "--port=0", "--seed=7"])),
-            serve_opts(0, Some(7), false)
+            serve_options(&["serve", "--port=0", "--seed=7", "-q"]),
+            serve_opts(0, Some(7), true)
         );
-        assert_eq!(parse_host_sim(&args(&["--help"])), Ok(Action::Help(USAGE)));
         assert_eq!(
-            parse_host_sim(&args(&["serve", "-h"])),
-            Ok(Action::Help(USAGE))
+            serve_options(&["serve", "--port", "65534"]),
+            serve_opts(65534, None, false)
         );
+        for help in [&["--help"][..], &["-h"], &["help"], &["serve", "-h"]] {
+            let e = parse_host_sim(&args(help)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::DisplayHelp, "{help:?}");
+            assert!(!e.use_stderr());
+        }
         for bad in [
             &[][..],
             &["frobnicate"],
@@ -406,29 +425,62 @@ mod tests {
             &["serve", "--port", "65535"],
             &["serve", "--port", "x"],
             &["serve", "--seed", "-1"],
+            &["serve", "--seed", "0x"],
             &["serve", "--bogus"],
             &["serve", "--quiet=yes"],
             &["serve", "-port", "1"],
         ] {
-            assert!(parse_host_sim(&args(bad)).is_err(), "{bad:?}");
+            let e = parse_host_sim(&args(bad)).unwrap_err();
+            assert!(e.use_stderr(), "{bad:?}: {e}");
         }
     }
 
     #[test]
+    fn other_commands_get_their_arguments_untouched() {
+        let passed = |a: &[&str]| match parse_host_sim(&args(a)) {
+            Ok(Command::Attest(p) | Command::VerifySnpReport(p) | Command::VerifyTdxQuote(p)) => {
+                p.args
+            }
+            other => panic!("{a:?}: {other:?}"),
+        };
+        assert_eq!(passed(&["attest"]), args(&[]));
+        assert_eq!(
+            passed(&["attest", "--json", "--seed", "3", "--help"]),
+            args(&["--json", "--seed", "3", "--help"])
+        );
+        assert_eq!(
+            passed(&["verify-snp-report", "-h", "r.bin", "--", "v"]),
+            args(&["-h", "r.bin", "--", "v"])
+        );
+        assert_eq!(
+            passed(&["verify-tdx-quote", "q", "--ignore-time"]),
+            args(&["q", "--ignore-time"])
+        );
+        assert!(matches!(
+            parse_host_sim(&args(&["qemu", "--socket", "/s", "-v"])),
+            Ok(Command::Qemu(o)) if o.verbose && o.socket == Path::new("/s")
+        ));
+    }
+
+    #[test]
     fn tpm_server_command_line() {
-        assert_eq!(parse_tpm_server(&[]), serve_opts(2321, None, false));
+        assert_eq!(
+            parse_tpm_server(&[]),
+            Ok(TpmServerAction::Serve(ServeOptions::default()))
+        );
         assert_eq!(
             parse_tpm_server(&args(&["-rm", "-port", "5000"])),
-            serve_opts(5000, None, false)
+            Ok(TpmServerAction::Serve(ServeOptions {
+                port: 5000,
+                ..ServeOptions::default()
+            }))
         );
-        assert_eq!(
-            parse_tpm_server(&args(&["-h"])),
-            Ok(Action::Help(TPM_SERVER_USAGE))
-        );
+        assert_eq!(parse_tpm_server(&args(&["-h"])), Ok(TpmServerAction::Help));
         for bad in [
             &["-port"][..],
             &["--port", "1"],
             &["-port", "70000"],
+            &["-port", "65535"],
             &["serve"],
         ] {
             assert!(parse_tpm_server(&args(bad)).is_err(), "{bad:?}");

@@ -1245,87 +1245,33 @@ fn refuse_others(listener: &UnixListener, stopping: &AtomicBool, log: Log) {
 }
 
 /// `host-sim qemu` options.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq, clap::Parser)]
+#[command(
+    name = "host-sim qemu",
+    about = "Serve one QEMU through its tpm-emulator backend: listen on the unix socket PATH (the \
+             control channel); QEMU hands over the data channel with SET_DATAFD. Exits when QEMU \
+             exits.",
+    after_help = "QEMU (7.2):\n  qemu-system-x86_64 ... -chardev socket,id=chrtpm,path=PATH \\\n      \
+                  -tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-crb,tpmdev=tpm0   (or tpm-tis)"
+)]
 pub struct Options {
-    /// The control socket path.
+    /// The control socket (a stale socket there is replaced).
+    #[arg(long, value_name = "PATH")]
     pub socket: PathBuf,
-    /// Deterministic entropy (tests only).
+    /// Deterministic entropy from seed N (decimal or 0x hex): reproducible tests only.
+    #[arg(long, value_name = "N", value_parser = crate::parse_seed)]
     pub seed: Option<u64>,
-    /// No log lines.
+    /// No log lines on stderr.
+    #[arg(short, long)]
     pub quiet: bool,
-    /// A log line per TPM command.
+    /// A log line per TPM command, not only per control command.
+    #[arg(short, long)]
     pub verbose: bool,
 }
 
-/// Usage of `host-sim qemu`.
-pub const USAGE: &str = "\
-Usage: host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
-
-Serve one QEMU through its tpm-emulator backend: listen on the unix socket PATH (the control
-channel); QEMU hands over the data channel with SET_DATAFD. Exits when QEMU exits.
-  --socket PATH  the control socket (a stale socket there is replaced)
-  --seed N       deterministic entropy from seed N (decimal or 0x hex): reproducible tests only
-  --verbose      a log line per TPM command, not only per control command
-  --quiet        no log lines on stderr
-
-QEMU (7.2):
-  qemu-system-x86_64 ... -chardev socket,id=chrtpm,path=PATH \\
-      -tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-crb,tpmdev=tpm0   (or tpm-tis)
-";
-
-/// Parse `host-sim qemu ARGS...` (after `qemu`). `Ok(None)` asks for the usage text.
-pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
-    let mut opts = Options::default();
-    let mut socket = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = |what: &str| {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{flag} needs {what}"))
-        };
-        match flag {
-            "--socket" => socket = Some(PathBuf::from(value("a path")?)),
-            "--seed" => {
-                let v = value("a number")?;
-                let parsed = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-                    Some(hex) => u64::from_str_radix(hex, 16),
-                    None => v.parse::<u64>(),
-                };
-                opts.seed = Some(parsed.map_err(|_| format!("--seed {v}: not a 64-bit number"))?);
-            }
-            "--verbose" | "-v" if inline.is_none() => opts.verbose = true,
-            "--quiet" | "-q" if inline.is_none() => opts.quiet = true,
-            "-h" | "--help" if inline.is_none() => return Ok(None),
-            _ => return Err(format!("unknown option `{arg}`")),
-        }
-    }
-    match socket {
-        Some(s) if !s.as_os_str().is_empty() => opts.socket = s,
-        _ => return Err("--socket PATH is required".into()),
-    }
-    Ok(Some(opts))
-}
-
-/// `host-sim qemu ARGS...`: parse, serve one QEMU, report. Returns the process exit code.
-pub fn main(args: &[String]) -> std::process::ExitCode {
+/// `host-sim qemu`: serve one QEMU, report. Returns the process exit code.
+pub fn main(opts: &Options) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let opts = match parse_args(args) {
-        Ok(Some(opts)) => opts,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("host-sim qemu: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
     let platform = opts.seed.map_or_else(SimPlatform::new, SimPlatform::seeded);
     let server = match QemuServer::bind(&opts.socket, platform) {
         Ok(s) => s.quiet(opts.quiet).verbose(opts.verbose),
@@ -1558,21 +1504,27 @@ mod tests {
 
     #[test]
     fn parse_command_line() {
-        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        use clap::Parser;
+        let parse = |a: &[&str]| {
+            Options::try_parse_from(core::iter::once("host-sim qemu").chain(a.iter().copied()))
+        };
         assert_eq!(
-            parse_args(&args(&["--socket", "/tmp/x", "--seed", "0x10", "-v"])),
-            Ok(Some(Options {
+            parse(&["--socket", "/tmp/x", "--seed", "0x10", "-v"]).ok(),
+            Some(Options {
                 socket: "/tmp/x".into(),
                 seed: Some(16),
                 quiet: false,
                 verbose: true
-            }))
+            })
         );
         assert_eq!(
-            parse_args(&args(&["--socket=/s", "--quiet"])).map(|o| o.map(|o| o.quiet)),
-            Ok(Some(true))
+            parse(&["--socket=/s", "--quiet"]).ok().map(|o| o.quiet),
+            Some(true)
         );
-        assert_eq!(parse_args(&args(&["--help"])), Ok(None));
+        assert_eq!(
+            parse(&["--help"]).map_err(|e| e.kind()).err(),
+            Some(clap::error::ErrorKind::DisplayHelp)
+        );
         for bad in [
             &[][..],
             &["--socket"],
@@ -1581,7 +1533,8 @@ mod tests {
             &["--socket", "/s", "--bogus"],
             &["--socket", "/s", "--quiet=1"],
         ] {
-            assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
+            let e = parse(bad).unwrap_err();
+            assert!(e.use_stderr(), "{bad:?}: {e}");
         }
     }
 

@@ -112,10 +112,35 @@ fn help_and_usage_errors() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("host-sim serve [--port N] [--seed N] [--quiet]"));
 
-    for bad in [&[][..], &["serve", "--port", "99999"], &["bogus"]] {
+    for bad in [&[][..], &["bogus"]] {
         let out = Command::new(BIN).args(bad).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("Usage:"));
+    }
+    // A bad value names the option and the rule (clap shows no usage after it).
+    let out = Command::new(BIN)
+        .args(["serve", "--port", "99999"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("'99999' for '--port <N>'"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for option in [
+        "--port",
+        "--seed",
+        "--quiet",
+        "--max-connections",
+        "--idle-timeout",
+    ] {
+        assert!(text.contains(option), "{option} not in:\n{text}");
     }
 }
 
