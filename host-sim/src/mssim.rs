@@ -106,10 +106,12 @@ pub const TPM_ACT_GET_SIGNALED: u32 = 26;
 pub const TPM_TEST_FAILURE_MODE: u32 = 30;
 
 /// Connections open at once on each port, by default. tpm2-tools holds one command and one
-/// platform connection per tool run; a few clients side by side (a test harness, a shell
-/// pipeline) fit. A connection beyond the limit is accepted and closed at once, without a
-/// reply, and counted in [`Status::refused_connections`].
-pub const DEFAULT_MAX_CONNECTIONS: usize = 8;
+/// platform connection per tool run, and test scripts that open a connection per command can
+/// have several closing while the next ones arrive: 64 keeps them all served on a loaded
+/// machine while still bounding the threads and buffers a client can make the server hold. A
+/// connection beyond the limit is accepted and closed at once, without a reply, and counted in
+/// [`Status::refused_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 
 /// How long a connection may go without sending a byte (or without taking a reply) before the
 /// server closes it, by default; counted in [`Status::idle_closed`]. tpm2-tools and tpm2-pytss
