@@ -14,6 +14,16 @@ use crate::{TPM_GENERATED_VALUE, Tpm};
 /// Largest TPMS_ATTEST we build: room for NV_Certify's MAX_NV_BUFFER bytes of data.
 const MAX_ATTEST: usize = 1536;
 
+/// The first two parameters of every attestation command (Part 3 §18): qualifyingData
+/// (TPM2B_DATA) and inScheme (TPMT_SIG_SCHEME+).
+pub(crate) fn read_attest_params<'a>(
+    p: &mut Params<'a>,
+) -> TpmResult<(&'a [u8], Option<crate::crypto::hash::HashAlg>)> {
+    let qualifying = p.tpm2b(MAX_DATA)?;
+    let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+    Ok((qualifying, scheme))
+}
+
 impl<P: Platform> Tpm<P> {
     /// The TPMS_ATTEST header: magic, type, qualifiedSigner, extraData, clockInfo and
     /// firmwareVersion, with the clock fields obfuscated for keys outside the endorsement and
@@ -134,8 +144,7 @@ impl<P: Platform> Tpm<P> {
         p: &mut Params<'_>,
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
-        let qualifying = p.tpm2b(MAX_DATA)?;
-        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        let (qualifying, scheme) = read_attest_params(p)?;
         p.finish()?;
         let obj = self.key(c, 0)?;
         let (name, qn) = (obj.name, obj.qualified_name);
@@ -164,8 +173,7 @@ impl<P: Platform> Tpm<P> {
         p: &mut Params<'_>,
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
-        let qualifying = p.tpm2b(MAX_DATA)?;
-        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        let (qualifying, scheme) = read_attest_params(p)?;
         p.finish()?;
         self.signer(c, 1, scheme)?;
         let h = c.handle(2);
@@ -201,8 +209,7 @@ impl<P: Platform> Tpm<P> {
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
         use crate::state::audit::AuditDigest;
-        let qualifying = p.tpm2b(MAX_DATA)?;
-        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        let (qualifying, scheme) = read_attest_params(p)?;
         p.finish()?;
         self.signer(c, 1, scheme)?;
         let alg = self.audit.alg;
@@ -245,8 +252,7 @@ impl<P: Platform> Tpm<P> {
         p: &mut Params<'_>,
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
-        let qualifying = p.tpm2b(MAX_DATA)?;
-        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        let (qualifying, scheme) = read_attest_params(p)?;
         p.finish()?;
         self.attest_and_sign(
             c,
@@ -272,8 +278,7 @@ impl<P: Platform> Tpm<P> {
         p: &mut Params<'_>,
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
-        let qualifying = p.tpm2b(MAX_DATA)?;
-        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        let (qualifying, scheme) = read_attest_params(p)?;
         let mut sel = p.next(PcrSelectionList::unmarshal)?;
         p.finish()?;
         let (_, hash) = crate::commands::signature::signing_hash(self.key(c, 0)?, scheme, 2)?;

@@ -9,7 +9,7 @@ use crate::state::nv::{MAX_NV_INDEX_SIZE, NvIndex, attr};
 use crate::wire::Writer;
 use crate::wire::constants::TpmSt;
 use crate::wire::constants::handle::{HT_NV_INDEX, RH_NULL, RH_OWNER, RH_PLATFORM, handle_type};
-use crate::wire::types::{Auth, Digest, MAX_BUFFER, MAX_DATA, MAX_DIGEST, read_hash};
+use crate::wire::types::{Auth, Digest, MAX_BUFFER, MAX_DIGEST, read_hash};
 
 /// Whether `auth_handle` may write (`write`) or read the index (Part 3 §31.3.1; the reference
 /// implementation's NvWriteAccessChecks / NvReadAccessChecks): the owner with
@@ -417,8 +417,7 @@ impl<P: Platform> Tpm<P> {
         p: &mut Params<'_>,
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
-        let qualifying = p.tpm2b(MAX_DATA)?;
-        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        let (qualifying, scheme) = crate::commands::attestation::read_attest_params(p)?;
         let size = p.u16()?;
         let offset = p.u16()?;
         p.finish()?;

@@ -188,6 +188,25 @@ impl<P: Platform> Tpm<P> {
         })
     }
 
+    /// The parameter checks of PolicySigned and PolicySecret (nonceTPM, cpHashA, expiration
+    /// are parameters 1, 2 and 4 of both), skipped in a trial session (Part 3 §23.3, §23.4).
+    fn authorization_checks(
+        &self,
+        sess: &Session,
+        expiration: i32,
+        nonce: &[u8],
+        cp_hash: &[u8],
+    ) -> TpmResult<Checked> {
+        if sess.kind == SessionKind::Trial {
+            return Ok(Checked {
+                timeout: 0,
+                cp_hash: None,
+            });
+        }
+        let timeout = self.auth_timeout(sess, expiration, nonce);
+        self.policy_parameter_checks(sess, timeout, cp_hash, Some(nonce), [1, 2, 4])
+    }
+
     /// Record what PolicyContextUpdate records besides the digest: a cpHash and the
     /// earliest timeout.
     fn record(s: &mut Session, digest: Digest, checked: &Checked) {
@@ -295,31 +314,23 @@ impl<P: Platform> Tpm<P> {
         let cp_hash = p.tpm2b(MAX_DIGEST)?;
         let policy_ref = p.tpm2b(MAX_DIGEST)?;
         let expiration = i32::from_be_bytes(p.u32()?.to_be_bytes());
-        let (sig_alg, hash, r, s) = p.next(|rd| {
-            let alg = TpmAlgId(rd.u16()?);
-            if alg != TpmAlgId::ECDSA {
+        let (hash, r, s) = p.next(|rd| {
+            if TpmAlgId(rd.u16()?) != TpmAlgId::ECDSA {
                 return Err(TpmRc::SCHEME);
             }
             let hash = read_hash(rd)?;
             let r = EccParameter::from_slice(rd.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
             let s = EccParameter::from_slice(rd.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
-            Ok((alg, hash, r, s))
+            Ok((hash, r, s))
         })?;
         p.finish()?;
-        let _ = sig_alg;
         let key = self.key(c, 0)?;
         let name = key.name;
         let hierarchy = key.hierarchy;
         let sess = self.policy_session(c, 1)?;
         let trial = sess.kind == SessionKind::Trial;
-        let mut checked = Checked {
-            timeout: 0,
-            cp_hash: None,
-        };
+        let checked = self.authorization_checks(sess, expiration, nonce, cp_hash)?;
         if !trial {
-            let timeout = self.auth_timeout(sess, expiration, nonce);
-            checked =
-                self.policy_parameter_checks(sess, timeout, cp_hash, Some(nonce), [1, 2, 4])?;
             let PublicKind::Ecc { curve, x, y, .. } = &key.public.kind else {
                 return Err(TpmRc::SCHEME.at_param(5));
             };
@@ -379,15 +390,7 @@ impl<P: Platform> Tpm<P> {
         let name = self.entity_name(auth_handle);
         let sess = self.policy_session(c, 1)?;
         let trial = sess.kind == SessionKind::Trial;
-        let mut checked = Checked {
-            timeout: 0,
-            cp_hash: None,
-        };
-        if !trial {
-            let timeout = self.auth_timeout(sess, expiration, nonce);
-            checked =
-                self.policy_parameter_checks(sess, timeout, cp_hash, Some(nonce), [1, 2, 4])?;
-        }
+        let checked = self.authorization_checks(sess, expiration, nonce, cp_hash)?;
         let d = context_update(
             sess.auth_hash,
             &sess.policy_digest,
