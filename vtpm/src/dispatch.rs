@@ -287,6 +287,8 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::HMAC, &[H::Object], 1, DEC | ENC),
     cmd_rh(TpmCc::LOAD, &[H::Object], 1, DEC | ENC),
     cmd(TpmCc::QUOTE, &[H::Object], 1, DEC | ENC),
+    #[cfg(feature = "rsa")]
+    cmd(TpmCc::RSA_DECRYPT, &[H::Object], 1, DEC | ENC),
     cmd_rh(TpmCc::HMAC_START, &[H::Object], 1, DEC),
     cmd(TpmCc::SEQUENCE_UPDATE, &[H::Object], 1, DEC),
     cmd(TpmCc::SIGN, &[H::Object], 1, DEC),
@@ -314,6 +316,8 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::POLICY_OR, &[H::PolicySession], 0, 0),
     cmd(TpmCc::POLICY_TICKET, &[H::PolicySession], 0, DEC),
     cmd(TpmCc::READ_PUBLIC, &[H::Object], 0, ENC),
+    #[cfg(feature = "rsa")]
+    cmd(TpmCc::RSA_ENCRYPT, &[H::Object], 0, DEC | ENC),
     cmd_rh(
         TpmCc::START_AUTH_SESSION,
         &[H::ObjectOrNull, H::EntityOrNull],

@@ -7,8 +7,7 @@ use crate::platform::Platform;
 use crate::wire::Writer;
 use crate::wire::constants::TpmSt;
 use crate::wire::constants::handle::{RH_ENDORSEMENT, RH_PLATFORM};
-use crate::wire::public::MAX_ECC_KEY_BYTES;
-use crate::wire::types::{MAX_DATA, PCR_COUNT, PcrSelectionList, Secret};
+use crate::wire::types::{MAX_DATA, PCR_COUNT, PcrSelectionList};
 use crate::{TPM_GENERATED_VALUE, Tpm};
 
 /// Largest TPMS_ATTEST we build: room for NV_Certify's MAX_NV_BUFFER bytes of data.
@@ -18,7 +17,7 @@ const MAX_ATTEST: usize = 1536;
 /// (TPM2B_DATA) and inScheme (TPMT_SIG_SCHEME+).
 pub(crate) fn read_attest_params<'a>(
     p: &mut Params<'a>,
-) -> TpmResult<(&'a [u8], Option<crate::crypto::hash::HashAlg>)> {
+) -> TpmResult<(&'a [u8], Option<crate::wire::public::Scheme>)> {
     let qualifying = p.tpm2b(MAX_DATA)?;
     let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
     Ok((qualifying, scheme))
@@ -76,7 +75,7 @@ impl<P: Platform> Tpm<P> {
         &mut self,
         c: &Cmd,
         i: usize,
-        scheme: Option<crate::crypto::hash::HashAlg>,
+        scheme: Option<crate::wire::public::Scheme>,
         attest: &[u8],
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
@@ -86,12 +85,13 @@ impl<P: Platform> Tpm<P> {
             return Ok(());
         }
         let key = self.key(c, i)?;
-        let (curve, hash) = crate::commands::signature::signing_hash(key, scheme, 2)?;
-        let d = Secret::<MAX_ECC_KEY_BYTES>::from_slice(key.sensitive.expose())
-            .ok_or(TpmRc::FAILURE)?;
-        let digest = hash.digest(&[attest]);
-        let sig = self.ecdsa_sign(d.expose(), curve, digest.as_slice())?;
-        crate::commands::signature::write_ecdsa(w, hash, &sig)
+        let scheme = crate::commands::signature::signing_scheme(key, scheme, 2)?;
+        let digest = scheme
+            .hash()
+            .ok_or(TpmRc::SCHEME.at_param(2))?
+            .digest(&[attest]);
+        self.sign_digest(c, i, scheme, digest.as_slice())?
+            .marshal(w)
     }
 
     /// Build TPMS_ATTEST of type `ty` (header, then `body`) and sign it with the key at handle
@@ -103,7 +103,7 @@ impl<P: Platform> Tpm<P> {
         i: usize,
         ty: TpmSt,
         qualifying: &[u8],
-        scheme: Option<crate::crypto::hash::HashAlg>,
+        scheme: Option<crate::wire::public::Scheme>,
         w: &mut Writer<'_>,
         body: impl FnOnce(&Self, &mut Writer<'_>) -> TpmResult<()>,
     ) -> TpmResult<()> {
@@ -123,7 +123,7 @@ impl<P: Platform> Tpm<P> {
         &self,
         c: &Cmd,
         i: usize,
-        scheme: Option<crate::crypto::hash::HashAlg>,
+        scheme: Option<crate::wire::public::Scheme>,
     ) -> TpmResult<(crate::wire::types::Name, u32)> {
         if c.handle(i) == crate::wire::constants::handle::RH_NULL {
             return Ok((
@@ -132,7 +132,7 @@ impl<P: Platform> Tpm<P> {
             ));
         }
         let key = self.key(c, i)?;
-        crate::commands::signature::signing_hash(key, scheme, 2)?;
+        crate::commands::signature::signing_scheme(key, scheme, 2)?;
         Ok((key.qualified_name, key.hierarchy))
     }
 
@@ -281,7 +281,9 @@ impl<P: Platform> Tpm<P> {
         let (qualifying, scheme) = read_attest_params(p)?;
         let mut sel = p.next(PcrSelectionList::unmarshal)?;
         p.finish()?;
-        let (_, hash) = crate::commands::signature::signing_hash(self.key(c, 0)?, scheme, 2)?;
+        let hash = crate::commands::signature::signing_scheme(self.key(c, 0)?, scheme, 2)?
+            .hash()
+            .ok_or(TpmRc::SCHEME.at_param(2))?;
         self.attest_and_sign(
             c,
             0,

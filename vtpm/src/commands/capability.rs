@@ -30,13 +30,25 @@ mod alg_attr {
 /// The implemented algorithms and their TPMA_ALGORITHM, ascending. SHA-256 carries exactly
 /// `hash`, or tpm2-tools silently picks another session hash.
 pub const ALGORITHMS: &[(TpmAlgId, u32)] = &[
+    #[cfg(feature = "rsa")]
+    (TpmAlgId::RSA, alg_attr::ASYMMETRIC | alg_attr::OBJECT),
     (TpmAlgId::HMAC, alg_attr::HASH | alg_attr::SIGNING),
     (TpmAlgId::AES, alg_attr::SYMMETRIC),
+    #[cfg(feature = "rsa")]
+    (TpmAlgId::MGF1, alg_attr::HASH | alg_attr::METHOD),
     (TpmAlgId::KEYEDHASH, alg_attr::HASH | alg_attr::OBJECT),
     (TpmAlgId::XOR, alg_attr::SYMMETRIC | alg_attr::HASH),
     (TpmAlgId::SHA256, alg_attr::HASH),
     (TpmAlgId::SHA384, alg_attr::HASH),
     (TpmAlgId::SHA512, alg_attr::HASH),
+    #[cfg(feature = "rsa")]
+    (TpmAlgId::RSASSA, alg_attr::ASYMMETRIC | alg_attr::SIGNING),
+    #[cfg(feature = "rsa")]
+    (TpmAlgId::RSAES, alg_attr::ASYMMETRIC | alg_attr::ENCRYPTING),
+    #[cfg(feature = "rsa")]
+    (TpmAlgId::RSAPSS, alg_attr::ASYMMETRIC | alg_attr::SIGNING),
+    #[cfg(feature = "rsa")]
+    (TpmAlgId::OAEP, alg_attr::ASYMMETRIC | alg_attr::ENCRYPTING),
     (TpmAlgId::ECDSA, alg_attr::ASYMMETRIC | alg_attr::SIGNING),
     (TpmAlgId::KDF1_SP800_108, alg_attr::HASH | alg_attr::METHOD),
     (TpmAlgId::ECC, alg_attr::ASYMMETRIC | alg_attr::OBJECT),

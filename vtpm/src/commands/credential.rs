@@ -1,11 +1,13 @@
-//! Credential protection (Part 1 §24, Annex C.6.1 for ECC; Part 3 §12.5–12.6) and ECDH
-//! (Part 3 §14.4–14.5).
+//! Credential protection (Part 1 §24, Annex C.6.1 for ECC, Annex B.10.3 for RSA; Part 3
+//! §12.5–12.6) and ECDH (Part 3 §14.4–14.5).
 //!
 //! `seed = KDFe(nameAlg, Z = (d_e·Q_EK).x, "IDENTITY", Q_e.x, Q_EK.x, digest bits)`,
 //! `symKey = KDFa(nameAlg, seed, "STORAGE", objectName, ∅, EK key bits)`,
 //! `encIdentity = AES-CFB(symKey, IV = 0)(u16 size ‖ credential)`,
 //! `outerHMAC = HMAC(KDFa(nameAlg, seed, "INTEGRITY", ∅, ∅, digest bits), encIdentity ‖
 //! objectName)`, credentialBlob = TPM2B(outerHMAC) ‖ encIdentity, secret = TPMS_ECC_POINT Q_e.
+//! With an RSA key the seed is random (nameAlg digest size) and secret = OAEP(nameAlg,
+//! "IDENTITY\0", seed).
 
 use crate::Tpm;
 use crate::crypto::ecc::{self, Curve};
@@ -23,36 +25,41 @@ use crate::wire::public::{
 use crate::wire::types::{MAX_DIGEST, Secret};
 use crate::wire::{Reader, Writer};
 
+/// Largest TPM2B_ENCRYPTED_SECRET contents: an RSA-2048 ciphertext (larger than a
+/// TPMS_ECC_POINT).
+const SECRET_MAX: usize = crate::crypto::rsa::RSA_BYTES;
+
 /// Largest TPM2B_ID_OBJECT contents: outer HMAC and the encrypted credential.
 const MAX_ID_OBJECT: usize = 2 + MAX_DIGEST + 2 + MAX_DIGEST;
 
-/// What an ECC storage key contributes to credential protection.
+/// What an EK-like storage key (ECC or RSA) contributes to credential protection.
 struct CredentialKey {
-    curve: Curve,
+    /// The curve of an ECC key; `None` for RSA (the seed is OAEP-protected).
+    curve: Option<Curve>,
     name_alg: HashAlg,
     key_bytes: usize,
     x: EccParameter,
     y: EccParameter,
 }
 
-/// The EK-like key: an ECC restricted decryption key with AES-CFB (TPM_RC_TYPE at `handle`).
+/// The EK-like key: an ECC or RSA restricted decryption key with AES-CFB (TPM_RC_TYPE at
+/// `handle`).
 fn credential_key(k: &KeyObject, handle: u8) -> TpmResult<CredentialKey> {
     let a = k.public.attrs;
-    let PublicKind::Ecc {
-        symmetric: SymDef::AesCfb { key_bits },
-        curve,
-        x,
-        y,
-        ..
-    } = k.public.kind
-    else {
+    let Some(SymDef::AesCfb { key_bits }) = k.public.symmetric() else {
         return Err(TpmRc::TYPE.at_handle(handle));
     };
     if !a.has(ObjectAttrs::RESTRICTED) || !a.has(ObjectAttrs::DECRYPT) {
         return Err(TpmRc::TYPE.at_handle(handle));
     }
+    let (curve, x, y) = match k.public.kind {
+        PublicKind::Ecc { curve, x, y, .. } => {
+            (Some(Curve::from_id(curve).ok_or(TpmRc::CURVE)?), x, y)
+        }
+        _ => (None, EccParameter::EMPTY, EccParameter::EMPTY),
+    };
     Ok(CredentialKey {
-        curve: Curve::from_id(curve).ok_or(TpmRc::CURVE)?,
+        curve,
         name_alg: k.public.name_alg.ok_or(TpmRc::HASH)?,
         key_bytes: usize::from(key_bits / 8),
         x,
@@ -107,11 +114,34 @@ impl<P: Platform> Tpm<P> {
         if credential.len() > k.name_alg.size() {
             return Err(TpmRc::SIZE.at_param(1));
         }
-        let de = ecc::try_random_private(k.curve, |c| self.random(c))?.ok_or(TpmRc::FAILURE)?;
-        let qe = ecc::public_from_private(k.curve, de.expose()).ok_or(TpmRc::FAILURE)?;
-        let z = ecc::ecdh(k.curve, de.expose(), k.x.as_slice(), k.y.as_slice())
-            .ok_or(TpmRc::ECC_POINT.at_handle(1))?;
-        let seed = identity_seed(&k, z.expose(), qe.x.as_slice())?;
+        // The seed and the secret that carries it: OAEP under an RSA key, or an ephemeral
+        // ECDH point for an ECC key.
+        let mut secret = crate::wire::types::Buf::<{ SECRET_MAX }>::EMPTY;
+        let seed = match k.curve {
+            None => {
+                let mut drbg = self.rsa_drbg()?;
+                let (seed, ct) = crate::commands::rsa::rsa_secret_encrypt(
+                    &mut drbg,
+                    self.key(c, 0)?,
+                    b"IDENTITY\0",
+                )
+                .map_err(|rc| rc.at_handle(1))?;
+                secret.extend(ct.as_slice()).ok_or(TpmRc::FAILURE)?;
+                Secret::<64>::from_slice(seed.expose()).ok_or(TpmRc::FAILURE)?
+            }
+            Some(curve) => {
+                let de =
+                    ecc::try_random_private(curve, |c| self.random(c))?.ok_or(TpmRc::FAILURE)?;
+                let qe = ecc::public_from_private(curve, de.expose()).ok_or(TpmRc::FAILURE)?;
+                let z = ecc::ecdh(curve, de.expose(), k.x.as_slice(), k.y.as_slice())
+                    .ok_or(TpmRc::ECC_POINT.at_handle(1))?;
+                let mut buf = [0u8; SECRET_MAX];
+                let mut sw = Writer::new(&mut buf);
+                write_point_w(&mut sw, qe.x.as_slice(), qe.y.as_slice())?;
+                secret.extend(sw.written()).ok_or(TpmRc::FAILURE)?;
+                identity_seed(&k, z.expose(), qe.x.as_slice())?
+            }
+        };
         let (sym, mac) = blob_keys(&k, seed.expose(), name)?;
         let mut enc = [0u8; 2 + MAX_DIGEST];
         let len = credential.len().saturating_add(2);
@@ -129,7 +159,7 @@ impl<P: Platform> Tpm<P> {
             w.tpm2b(outer.as_slice())?;
             w.bytes(body)
         })?;
-        w.tpm2b_with(|w| write_point_w(w, qe.x.as_slice(), qe.y.as_slice()))?;
+        w.tpm2b(secret.as_slice())?;
         Ok(())
     }
 
@@ -143,31 +173,52 @@ impl<P: Platform> Tpm<P> {
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
         let blob = p.tpm2b(MAX_ID_OBJECT)?;
-        let secret = p.tpm2b(2 + 2 * (2 + MAX_ECC_KEY_BYTES))?;
+        let secret = p.tpm2b(SECRET_MAX)?;
         p.finish()?;
+        let mut drbg = match self.key(c, 1)?.public.kind {
+            PublicKind::Rsa { .. } => Some(self.rsa_drbg()?),
+            _ => None,
+        };
         let name = self.key(c, 0)?.name;
         let key = self.key(c, 1)?;
         let k = credential_key(key, 2)?;
-        let mut sr = Reader::new(secret);
-        let (qx, qy) = read_point(&mut sr).map_err(|_| TpmRc::SIZE.at_param(2))?;
-        if !sr.is_empty() {
-            return Err(TpmRc::SIZE.at_param(2));
-        }
-        let z = ecc::ecdh(k.curve, key.sensitive.expose(), qx, qy)
-            .ok_or(TpmRc::ECC_POINT.at_param(2))?;
-        let mut qx_padded =
-            EccParameter::zeroed(k.curve.size()).ok_or(TpmRc::ECC_POINT.at_param(2))?;
-        let off = k
-            .curve
-            .size()
-            .checked_sub(qx.len())
-            .ok_or(TpmRc::ECC_POINT.at_param(2))?;
-        qx_padded
-            .as_mut_slice()
-            .get_mut(off..)
-            .ok_or(TpmRc::FAILURE)?
-            .copy_from_slice(qx);
-        let seed = identity_seed(&k, z.expose(), qx_padded.as_slice())?;
+        let seed = match (k.curve, drbg.as_mut()) {
+            (Some(curve), _) => {
+                let mut sr = Reader::new(secret);
+                let (qx, qy) = read_point(&mut sr).map_err(|_| TpmRc::SIZE.at_param(2))?;
+                if !sr.is_empty() {
+                    return Err(TpmRc::SIZE.at_param(2));
+                }
+                let z = ecc::ecdh(curve, key.sensitive.expose(), qx, qy)
+                    .ok_or(TpmRc::ECC_POINT.at_param(2))?;
+                let mut qx_padded =
+                    EccParameter::zeroed(curve.size()).ok_or(TpmRc::ECC_POINT.at_param(2))?;
+                let off = curve
+                    .size()
+                    .checked_sub(qx.len())
+                    .ok_or(TpmRc::ECC_POINT.at_param(2))?;
+                qx_padded
+                    .as_mut_slice()
+                    .get_mut(off..)
+                    .ok_or(TpmRc::FAILURE)?
+                    .copy_from_slice(qx);
+                identity_seed(&k, z.expose(), qx_padded.as_slice())?
+            }
+            (None, Some(drbg)) => {
+                // Any failure to recover the seed is reported at the secret (as the reference's
+                // ActivateCredential does), except an unusable key, which is TPM_RC_FAILURE.
+                let s = crate::commands::rsa::rsa_secret_decrypt(drbg, key, b"IDENTITY\0", secret)
+                    .map_err(|rc| {
+                        if rc == TpmRc::KEY {
+                            TpmRc::FAILURE
+                        } else {
+                            rc.at_param(2)
+                        }
+                    })?;
+                Secret::<64>::from_slice(s.expose()).ok_or(TpmRc::FAILURE)?
+            }
+            (None, None) => return Err(TpmRc::FAILURE),
+        };
         let (sym, mac) = blob_keys(&k, seed.expose(), name.as_slice())?;
         let mut br = Reader::new(blob);
         let outer = br.tpm2b(MAX_DIGEST).map_err(|_| TpmRc::SIZE.at_param(1))?;

@@ -14,6 +14,7 @@ pub mod object;
 pub mod pcr;
 pub mod policy;
 pub mod random;
+pub mod rsa;
 pub mod session;
 pub mod signature;
 pub mod startup;
@@ -117,6 +118,8 @@ impl<P: Platform> Tpm<P> {
             TpmCc::ACTIVATE_CREDENTIAL => self.activate_credential(c, p, w)?,
             TpmCc::ECDH_KEY_GEN => self.ecdh_keygen(c, p, w)?,
             TpmCc::ECDH_ZGEN => self.ecdh_zgen(c, p, w)?,
+            TpmCc::RSA_ENCRYPT => self.rsa_encrypt(c, p, w)?,
+            TpmCc::RSA_DECRYPT => self.rsa_decrypt(c, p, w)?,
             TpmCc::CERTIFY => self.certify(c, p, w)?,
             TpmCc::GET_TIME => self.get_time(c, p, w)?,
             TpmCc::OBJECT_CHANGE_AUTH => self.object_change_auth(c, p, w)?,

@@ -422,9 +422,9 @@ impl<P: Platform> Tpm<P> {
         let offset = p.u16()?;
         p.finish()?;
         let hash = if c.handle(0) == RH_NULL {
-            scheme
+            scheme.and_then(crate::wire::public::Scheme::hash)
         } else {
-            Some(crate::commands::signature::signing_hash(self.key(c, 0)?, scheme, 2)?.1)
+            crate::commands::signature::signing_scheme(self.key(c, 0)?, scheme, 2)?.hash()
         };
         let nv = self.nv_access_at(c, 1, false)?;
         if !nv.has(attr::WRITTEN) {

@@ -102,7 +102,7 @@ pub(crate) fn create_checks(
                 return Err(TpmRc::ATTRIBUTES);
             }
         }
-        PublicKind::Ecc { .. } => {
+        PublicKind::Ecc { .. } | PublicKind::Rsa { .. } => {
             if !origin {
                 return Err(TpmRc::ATTRIBUTES);
             }
@@ -179,6 +179,27 @@ impl<P: Platform> Tpm<P> {
                 let out = seed_value.expose_mut();
                 out.iter_mut().zip(sv).for_each(|(o, s)| *o = *s);
                 Secret::<MAX_SENSITIVE>::from_slice(d.expose()).ok_or(TpmRc::FAILURE)?
+            }
+            PublicKind::Rsa { exponent, n, .. } => {
+                // The derivation seeds a DRBG from which the primes are drawn (Part 1 Annex
+                // B.8 allows any deterministic method), then gives the seedValue.
+                let mut bits = Secret::<{ 48 + 64 }>::zeroed(48usize.saturating_add(seed_len))
+                    .ok_or(TpmRc::FAILURE)?;
+                kdfa(
+                    DERIVATION_HASH,
+                    seed.expose(),
+                    b"Primary Object Creation",
+                    template_name.as_slice(),
+                    sens.data,
+                    bits.expose_mut(),
+                )
+                .ok_or(TpmRc::FAILURE)?;
+                let (entropy, sv) = bits.expose().split_at_checked(48).ok_or(TpmRc::FAILURE)?;
+                let mut drbg =
+                    crate::crypto::drbg::HmacDrbg::new(entropy, &[], b"vtpm RSA primary key");
+                let out = seed_value.expose_mut();
+                out.iter_mut().zip(sv).for_each(|(o, s)| *o = *s);
+                crate::commands::rsa::generate_rsa(*exponent, n, &mut drbg)?
             }
             PublicKind::KeyedHash { unique, scheme } => {
                 if template.attrs.has(ObjectAttrs::DECRYPT) {
@@ -408,6 +429,10 @@ impl<P: Platform> Tpm<P> {
                 }
                 Some(curve)
             }
+            PublicKind::Rsa { .. } => {
+                crate::commands::rsa::check_rsa_public(&public).map_err(|rc| rc.at_param(2))?;
+                None
+            }
             PublicKind::KeyedHash { .. } => None,
         };
         // With a sensitive area: the private part must match the public one.
@@ -436,6 +461,10 @@ impl<P: Platform> Tpm<P> {
                     if q.x.as_slice() != x.as_slice() || q.y.as_slice() != y.as_slice() {
                         return Err(TpmRc::BINDING.at_param(1));
                     }
+                }
+                (PublicKind::Rsa { .. }, _) => {
+                    crate::commands::rsa::check_rsa_private(&public, sens)
+                        .map_err(|rc| rc.at_param(1))?;
                 }
                 (PublicKind::KeyedHash { unique, .. }, _) => {
                     if name_alg.digest(&[seed, sens]) != *unique {

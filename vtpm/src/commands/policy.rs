@@ -4,7 +4,6 @@
 //! check at use enforces (authorization.rs, `check_policy_session`).
 
 use crate::Tpm;
-use crate::crypto::ecc::{self, Curve};
 use crate::crypto::hash::{HashAlg, HashState};
 use crate::crypto::hmac::hmac;
 use crate::dispatch::{Cmd, Params};
@@ -17,8 +16,8 @@ use crate::wire::constants::handle::{
     RH_PLATFORM, handle_type,
 };
 use crate::wire::constants::{TpmAlgId, TpmCc, TpmSt};
-use crate::wire::public::{EccParameter, MAX_ECC_KEY_BYTES, ObjectAttrs, PublicKind};
-use crate::wire::types::{Digest, MAX_DIGEST, PCR_COUNT, PcrSelectionList, read_hash};
+use crate::wire::public::ObjectAttrs;
+use crate::wire::types::{Digest, MAX_DIGEST, PCR_COUNT, PcrSelectionList};
 use crate::wire::{Reader, Writer};
 
 /// Most digests in a PolicyOR list (TPML_DIGEST, Part 2 §10.9.2).
@@ -314,15 +313,7 @@ impl<P: Platform> Tpm<P> {
         let cp_hash = p.tpm2b(MAX_DIGEST)?;
         let policy_ref = p.tpm2b(MAX_DIGEST)?;
         let expiration = i32::from_be_bytes(p.u32()?.to_be_bytes());
-        let (hash, r, s) = p.next(|rd| {
-            if TpmAlgId(rd.u16()?) != TpmAlgId::ECDSA {
-                return Err(TpmRc::SCHEME);
-            }
-            let hash = read_hash(rd)?;
-            let r = EccParameter::from_slice(rd.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
-            let s = EccParameter::from_slice(rd.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
-            Ok((hash, r, s))
-        })?;
+        let sig = p.next(crate::commands::signature::Signature::unmarshal)?;
         p.finish()?;
         let key = self.key(c, 0)?;
         let name = key.name;
@@ -331,24 +322,14 @@ impl<P: Platform> Tpm<P> {
         let trial = sess.kind == SessionKind::Trial;
         let checked = self.authorization_checks(sess, expiration, nonce, cp_hash)?;
         if !trial {
-            let PublicKind::Ecc { curve, x, y, .. } = &key.public.kind else {
-                return Err(TpmRc::SCHEME.at_param(5));
-            };
             if !key.public.attrs.has(ObjectAttrs::SIGN) {
                 return Err(TpmRc::ATTRIBUTES.at_param(5));
             }
-            let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE)?;
-            let a_hash = hash.digest(&[nonce, &expiration.to_be_bytes(), cp_hash, policy_ref]);
-            if !ecc::ecdsa_verify(
-                curve,
-                x.as_slice(),
-                y.as_slice(),
-                a_hash.as_slice(),
-                r.as_slice(),
-                s.as_slice(),
-            ) {
-                return Err(TpmRc::SIGNATURE.at_param(5));
-            }
+            let a_hash =
+                sig.hash()
+                    .digest(&[nonce, &expiration.to_be_bytes(), cp_hash, policy_ref]);
+            crate::commands::signature::verify_digest(key, a_hash.as_slice(), &sig)
+                .map_err(|rc| rc.at_param(5))?;
         }
         let d = context_update(
             sess.auth_hash,

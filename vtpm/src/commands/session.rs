@@ -86,8 +86,39 @@ impl<P: Platform> Tpm<P> {
         Ok(salt)
     }
 
+    /// Whether `handle` is a loaded RSA key.
+    fn rsa_key(&self, handle: u32) -> bool {
+        matches!(
+            self.objects.get(handle),
+            Some(Object::Key(k)) if matches!(k.public.kind, PublicKind::Rsa { .. })
+        )
+    }
+
+    /// The salt of a session salted with the RSA key `tpm_key` (Part 1 Annex B.10.3): the
+    /// OAEP decryption of encryptedSalt with the label "SECRET\0". The key must be a
+    /// decryption key (TPM_RC_ATTRIBUTES) with its private part (TPM_RC_HANDLE), both at
+    /// handle 1; any decryption failure is TPM_RC_VALUE at parameter 2, as in the reference
+    /// implementation (no detail for a padding oracle).
+    fn rsa_salt(&mut self, tpm_key: u32, encrypted: &[u8]) -> TpmResult<Secret<MAX_DIGEST>> {
+        let mut drbg = self.rsa_drbg()?;
+        let Some(Object::Key(k)) = self.objects.get(tpm_key) else {
+            return Err(TpmRc::HANDLE.at_handle(1));
+        };
+        if encrypted.is_empty() {
+            return Err(TpmRc::VALUE.at_param(2));
+        }
+        if !k.public.attrs.has(ObjectAttrs::DECRYPT) {
+            return Err(TpmRc::ATTRIBUTES.at_handle(1));
+        }
+        if k.public_only {
+            return Err(TpmRc::HANDLE.at_handle(1));
+        }
+        crate::commands::rsa::rsa_secret_decrypt(&mut drbg, k, b"SECRET\0", encrypted)
+            .map_err(|_| TpmRc::VALUE.at_param(2))
+    }
+
     /// TPM2_StartAuthSession (Part 3 §11.1): HMAC, policy and trial sessions, bound and/or
-    /// salted with an ECC key, with XOR or AES-CFB parameter encryption. The sessionKey is
+    /// salted with an ECC or RSA key, with XOR or AES-CFB parameter encryption. The sessionKey is
     /// KDFa(authHash, bind.authValue ‖ salt, "ATH", nonceTPM, nonceCaller) when either is
     /// present, empty otherwise (Part 1 §19.6.8).
     pub(crate) fn start_auth_session(
@@ -109,6 +140,8 @@ impl<P: Platform> Tpm<P> {
                 return Err(TpmRc::VALUE.at_param(2));
             }
             None
+        } else if self.rsa_key(tpm_key) {
+            Some(self.rsa_salt(tpm_key, encrypted_salt)?)
         } else {
             Some(self.ecc_salt(tpm_key, encrypted_salt)?)
         };

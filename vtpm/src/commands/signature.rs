@@ -5,76 +5,283 @@ use crate::Tpm;
 use crate::crypto::ecc::{self, Curve};
 use crate::crypto::hash::HashAlg;
 use crate::crypto::hmac::hmac;
+use crate::crypto::rsa;
 use crate::dispatch::{Cmd, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
 use crate::state::object::KeyObject;
 use crate::wire::constants::handle::RH_NULL;
 use crate::wire::constants::{TpmAlgId, TpmSt};
-use crate::wire::public::{EccParameter, MAX_ECC_KEY_BYTES, ObjectAttrs, PublicKind, Scheme};
+use crate::wire::public::{
+    EccParameter, MAX_ECC_KEY_BYTES, MAX_RSA_KEY_BYTES, ObjectAttrs, PublicKind, RsaModulus, Scheme,
+};
 use crate::wire::types::{Digest, MAX_DIGEST, read_hash};
 use crate::wire::{Reader, Writer};
 
-/// TPMT_SIG_SCHEME+ (Part 2 §11.2.1.5) as received: only ECDSA and NULL are implemented.
-pub fn read_sig_scheme(r: &mut Reader<'_>) -> TpmResult<Option<HashAlg>> {
+/// TPMT_SIG_SCHEME+ (Part 2 §11.2.1.5) as received: ECDSA, RSASSA, RSAPSS (with the `rsa`
+/// feature), HMAC or NULL; anything else is TPM_RC_SCHEME (TPMI_ALG_SIG_SCHEME).
+pub fn read_sig_scheme(r: &mut Reader<'_>) -> TpmResult<Option<Scheme>> {
     match TpmAlgId(r.u16()?) {
         TpmAlgId::NULL => Ok(None),
-        TpmAlgId::ECDSA => Ok(Some(read_hash(r)?)),
+        TpmAlgId::ECDSA => Ok(Some(Scheme::Ecdsa(read_hash(r)?))),
+        TpmAlgId::HMAC => Ok(Some(Scheme::Hmac(read_hash(r)?))),
+        TpmAlgId::RSASSA if cfg!(feature = "rsa") => Ok(Some(Scheme::RsaSsa(read_hash(r)?))),
+        TpmAlgId::RSAPSS if cfg!(feature = "rsa") => Ok(Some(Scheme::RsaPss(read_hash(r)?))),
         _ => Err(TpmRc::SCHEME),
     }
 }
 
-/// The signing hash for `key` with the caller's scheme (Part 3 §20.2): the key must be an
-/// ECC signing key with its private part (TPM_RC_KEY at handle 1); the key's scheme, if any,
-/// wins and a different caller scheme is TPM_RC_SCHEME at `param`; a key without a scheme
-/// needs one from the caller.
-pub fn signing_hash(
-    key: &KeyObject,
-    scheme: Option<HashAlg>,
-    param: u8,
-) -> TpmResult<(Curve, HashAlg)> {
-    let PublicKind::Ecc {
-        scheme: key_scheme,
-        curve,
-        ..
-    } = key.public.kind
-    else {
-        return Err(TpmRc::KEY.at_handle(1));
+impl Scheme {
+    /// The hash of a scheme that has one.
+    pub fn hash(self) -> Option<HashAlg> {
+        match self {
+            Self::Ecdsa(h)
+            | Self::Ecdh(h)
+            | Self::Hmac(h)
+            | Self::RsaSsa(h)
+            | Self::RsaPss(h)
+            | Self::Oaep(h) => Some(h),
+            Self::Null | Self::RsaEs => None,
+        }
+    }
+}
+
+/// The signing scheme for `key` with the caller's scheme (Part 3 §20.2; the reference's
+/// CryptSelectSignScheme): the key must be a signing key with its private part (TPM_RC_KEY
+/// at handle 1); the key's scheme, if any, wins and a different caller scheme is
+/// TPM_RC_SCHEME at `param`; a key without a scheme needs one from the caller that suits its
+/// type (ECDSA for ECC, RSASSA / RSAPSS for RSA, HMAC for a keyed hash).
+pub fn signing_scheme(key: &KeyObject, scheme: Option<Scheme>, param: u8) -> TpmResult<Scheme> {
+    let key_scheme = match key.public.kind {
+        PublicKind::Ecc { scheme, .. }
+        | PublicKind::Rsa { scheme, .. }
+        | PublicKind::KeyedHash { scheme, .. } => scheme,
     };
     if !key.public.attrs.has(ObjectAttrs::SIGN) || key.public_only {
         return Err(TpmRc::KEY.at_handle(1));
     }
-    let curve = Curve::from_id(curve).ok_or(TpmRc::CURVE)?;
-    let hash = match (key_scheme, scheme) {
-        (Scheme::Ecdsa(k), None) => k,
-        (Scheme::Ecdsa(k), Some(s)) if s == k => k,
+    let chosen = match (key_scheme, scheme) {
+        (k, None) if k != Scheme::Null => k,
+        (k, Some(s)) if s == k => k,
         (Scheme::Null, Some(s)) => s,
         _ => return Err(TpmRc::SCHEME.at_param(param)),
     };
-    Ok((curve, hash))
+    let suits = matches!(
+        (&key.public.kind, chosen),
+        (PublicKind::Ecc { .. }, Scheme::Ecdsa(_))
+            | (
+                PublicKind::Rsa { .. },
+                Scheme::RsaSsa(_) | Scheme::RsaPss(_)
+            )
+            | (PublicKind::KeyedHash { .. }, Scheme::Hmac(_))
+    );
+    if !suits {
+        return Err(TpmRc::SCHEME.at_param(param));
+    }
+    Ok(chosen)
 }
 
-/// Write a TPMT_SIGNATURE (Part 2 §11.3.4) for an ECDSA signature.
-pub fn write_ecdsa(w: &mut Writer<'_>, hash: HashAlg, sig: &ecc::EcdsaSignature) -> TpmResult<()> {
-    w.u16(TpmAlgId::ECDSA.0)?;
-    w.u16(hash.alg_id().0)?;
-    w.tpm2b(sig.r.as_slice())?;
-    w.tpm2b(sig.s.as_slice())?;
-    Ok(())
+/// A TPMT_SIGNATURE (Part 2 §11.3.4) of the schemes this TPM implements.
+#[derive(Clone, Copy, Debug)]
+pub enum Signature {
+    /// TPMS_SIGNATURE_ECDSA.
+    Ecdsa {
+        /// hash.
+        hash: HashAlg,
+        /// signatureR.
+        r: EccParameter,
+        /// signatureS.
+        s: EccParameter,
+    },
+    /// TPMS_SIGNATURE_RSASSA / TPMS_SIGNATURE_RSAPSS.
+    Rsa {
+        /// RSAPSS (else RSASSA).
+        pss: bool,
+        /// hash.
+        hash: HashAlg,
+        /// sig.
+        sig: RsaModulus,
+    },
+    /// TPMT_HA of an HMAC signature.
+    Hmac {
+        /// hashAlg.
+        hash: HashAlg,
+        /// digest.
+        digest: Digest,
+    },
+}
+
+impl Signature {
+    /// Unmarshal a TPMT_SIGNATURE without TPM_ALG_NULL: an unimplemented sigAlg is
+    /// TPM_RC_SCHEME (TPMI_ALG_SIG_SCHEME).
+    pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
+        let alg = TpmAlgId(r.u16()?);
+        match alg {
+            TpmAlgId::ECDSA => {
+                let hash = read_hash(r)?;
+                let sr =
+                    EccParameter::from_slice(r.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
+                let ss =
+                    EccParameter::from_slice(r.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
+                Ok(Self::Ecdsa { hash, r: sr, s: ss })
+            }
+            TpmAlgId::RSASSA | TpmAlgId::RSAPSS if cfg!(feature = "rsa") => {
+                let hash = read_hash(r)?;
+                let sig = RsaModulus::from_slice(r.tpm2b(MAX_RSA_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
+                Ok(Self::Rsa {
+                    pss: alg == TpmAlgId::RSAPSS,
+                    hash,
+                    sig,
+                })
+            }
+            TpmAlgId::HMAC => {
+                let hash = read_hash(r)?;
+                let d = r.bytes(hash.size())?;
+                Ok(Self::Hmac {
+                    hash,
+                    digest: Digest::from_slice(d).ok_or(TpmRc::SIZE)?,
+                })
+            }
+            _ => Err(TpmRc::SCHEME),
+        }
+    }
+
+    /// The signature's hash.
+    pub fn hash(&self) -> HashAlg {
+        match self {
+            Self::Ecdsa { hash, .. } | Self::Rsa { hash, .. } | Self::Hmac { hash, .. } => *hash,
+        }
+    }
+
+    /// Marshal.
+    pub fn marshal(&self, w: &mut Writer<'_>) -> TpmResult<()> {
+        match self {
+            Self::Ecdsa { hash, r, s } => {
+                w.u16(TpmAlgId::ECDSA.0)?;
+                w.u16(hash.alg_id().0)?;
+                w.tpm2b(r.as_slice())?;
+                w.tpm2b(s.as_slice())?;
+            }
+            Self::Rsa { pss, hash, sig } => {
+                w.u16(
+                    if *pss {
+                        TpmAlgId::RSAPSS
+                    } else {
+                        TpmAlgId::RSASSA
+                    }
+                    .0,
+                )?;
+                w.u16(hash.alg_id().0)?;
+                w.tpm2b(sig.as_slice())?;
+            }
+            Self::Hmac { hash, digest } => {
+                w.u16(TpmAlgId::HMAC.0)?;
+                w.u16(hash.alg_id().0)?;
+                w.bytes(digest.as_slice())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Check `sig` over `digest` with `key` (the reference's CryptValidateSignature): a signature
+/// of another type than the key's is TPM_RC_SCHEME, one that does not verify TPM_RC_SIGNATURE;
+/// an HMAC signature needs the key's private part (TPM_RC_HANDLE) and, if the key has a
+/// scheme, that scheme (TPM_RC_SIGNATURE). Errors are unpositioned.
+pub fn verify_digest(key: &KeyObject, digest: &[u8], sig: &Signature) -> TpmResult<()> {
+    let ok = match (&key.public.kind, sig) {
+        (PublicKind::Ecc { curve, x, y, .. }, Signature::Ecdsa { r, s, .. }) => {
+            let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE)?;
+            ecc::ecdsa_verify(
+                curve,
+                x.as_slice(),
+                y.as_slice(),
+                digest,
+                r.as_slice(),
+                s.as_slice(),
+            )
+        }
+        (PublicKind::Rsa { exponent, n, .. }, Signature::Rsa { pss, hash, sig }) => {
+            let (n, sig) = (n.as_slice(), sig.as_slice());
+            if *pss {
+                rsa::pss_verify(n, *exponent, *hash, digest, sig).is_ok()
+            } else {
+                rsa::pkcs1v15_verify(n, *exponent, *hash, digest, sig).is_ok()
+            }
+        }
+        (PublicKind::KeyedHash { scheme, .. }, Signature::Hmac { hash, digest: mac }) => {
+            if key.public_only {
+                return Err(TpmRc::HANDLE);
+            }
+            if *scheme != Scheme::Null && *scheme != Scheme::Hmac(*hash) {
+                return Err(TpmRc::SIGNATURE);
+            }
+            let expect = hmac(*hash, key.sensitive.expose(), &[digest]);
+            subtle::ConstantTimeEq::ct_eq(expect.as_slice(), mac.as_slice()).into()
+        }
+        _ => return Err(TpmRc::SCHEME),
+    };
+    if ok { Ok(()) } else { Err(TpmRc::SIGNATURE) }
 }
 
 impl<P: Platform> Tpm<P> {
-    /// ECDSA-sign `digest` with `key`, the nonce hedged with fresh DRBG output.
-    pub(crate) fn ecdsa_sign(
+    /// Sign `digest` with the key at handle `i` under `scheme` (from [`signing_scheme`]): ECDSA
+    /// with its nonce hedged by fresh DRBG output (RFC 6979 §3.6), RSASSA / RSAPSS with
+    /// blinding, or an HMAC (the reference's CryptSign).
+    pub(crate) fn sign_digest(
         &mut self,
-        key_d: &[u8],
-        curve: Curve,
+        c: &Cmd,
+        i: usize,
+        scheme: Scheme,
         digest: &[u8],
-    ) -> TpmResult<ecc::EcdsaSignature> {
-        // The hedging bytes enter the nonce derivation (RFC 6979 §3.6): wiped after use.
-        let mut extra = zeroize::Zeroizing::new([0u8; MAX_ECC_KEY_BYTES]);
-        self.random(&mut extra[..])?;
-        ecc::ecdsa_sign(curve, key_d, digest, &extra[..]).ok_or(TpmRc::FAILURE)
+    ) -> TpmResult<Signature> {
+        match scheme {
+            Scheme::Ecdsa(hash) => {
+                // The hedging bytes enter the nonce derivation: wiped after use.
+                let mut extra = zeroize::Zeroizing::new([0u8; MAX_ECC_KEY_BYTES]);
+                self.random(&mut extra[..])?;
+                let key = self.key(c, i)?;
+                let curve = key.public.curve().ok_or(TpmRc::KEY.at_handle(1))?;
+                let sig = ecc::ecdsa_sign(curve, key.sensitive.expose(), digest, &extra[..])
+                    .ok_or(TpmRc::FAILURE)?;
+                Ok(Signature::Ecdsa {
+                    hash,
+                    r: sig.r,
+                    s: sig.s,
+                })
+            }
+            Scheme::RsaSsa(hash) | Scheme::RsaPss(hash) => {
+                let pss = matches!(scheme, Scheme::RsaPss(_));
+                let mut drbg = self.rsa_drbg()?;
+                let key = self.key(c, i)?;
+                let PublicKind::Rsa { exponent, n, .. } = &key.public.kind else {
+                    return Err(TpmRc::KEY.at_handle(1));
+                };
+                let pk =
+                    rsa::RsaPrivate::from_prime(n.as_slice(), *exponent, key.sensitive.expose())
+                        .map_err(|_| TpmRc::BINDING)?;
+                let sig = if pss {
+                    rsa::pss_sign(&pk, hash, digest, &mut drbg)
+                } else {
+                    rsa::pkcs1v15_sign(&pk, hash, digest, &mut drbg)
+                }
+                .map_err(crate::commands::rsa::rsa_rc)?;
+                Ok(Signature::Rsa {
+                    pss,
+                    hash,
+                    sig: RsaModulus::from_slice(sig.get(..n.len()).ok_or(TpmRc::FAILURE)?)
+                        .ok_or(TpmRc::FAILURE)?,
+                })
+            }
+            Scheme::Hmac(hash) => {
+                let key = self.key(c, i)?;
+                Ok(Signature::Hmac {
+                    hash,
+                    digest: hmac(hash, key.sensitive.expose(), &[digest]),
+                })
+            }
+            _ => Err(TpmRc::SCHEME.at_param(2)),
+        }
     }
 
     /// TPM2_Sign (Part 3 §20.2). The validation ticket (TPMT_TK_HASHCHECK) is unmarshaled
@@ -103,7 +310,8 @@ impl<P: Platform> Tpm<P> {
         })?;
         p.finish()?;
         let key = self.key(c, 0)?;
-        let (curve, hash) = signing_hash(key, scheme, 2)?;
+        let scheme = signing_scheme(key, scheme, 2)?;
+        let hash = scheme.hash().ok_or(TpmRc::SCHEME.at_param(2))?;
         if !ticket.is_empty() || key.public.attrs.has(ObjectAttrs::RESTRICTED) {
             // The null hierarchy never issues a ticket with a digest: nothing matches it.
             let proof = self
@@ -124,13 +332,11 @@ impl<P: Platform> Tpm<P> {
         } else if digest.len() != hash.size() {
             return Err(TpmRc::SIZE.at_param(1));
         }
-        let d = crate::wire::types::Secret::<MAX_ECC_KEY_BYTES>::from_slice(key.sensitive.expose())
-            .ok_or(TpmRc::FAILURE)?;
-        let sig = self.ecdsa_sign(d.expose(), curve, digest)?;
-        write_ecdsa(w, hash, &sig)
+        self.sign_digest(c, 0, scheme, digest)?.marshal(w)
     }
 
-    /// TPM2_VerifySignature (Part 3 §20.1): TPM_RC_SIGNATURE if it does not verify, else a
+    /// TPM2_VerifySignature (Part 3 §20.1): ECDSA, RSASSA, RSAPSS or HMAC signatures
+    /// ([`verify_digest`]); TPM_RC_SIGNATURE if it does not verify, else a
     /// TPMT_TK_VERIFIED ticket HMAC(proof, TPM_ST_VERIFIED ‖ digest ‖ keyName).
     pub(crate) fn verify_signature(
         &mut self,
@@ -139,35 +345,13 @@ impl<P: Platform> Tpm<P> {
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
         let digest = p.tpm2b(MAX_DIGEST)?;
-        let (hash, r, s) = p.next(|rd| {
-            if TpmAlgId(rd.u16()?) != TpmAlgId::ECDSA {
-                return Err(TpmRc::SCHEME);
-            }
-            let hash = read_hash(rd)?;
-            let r = EccParameter::from_slice(rd.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
-            let s = EccParameter::from_slice(rd.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
-            Ok((hash, r, s))
-        })?;
+        let sig = p.next(Signature::unmarshal)?;
         p.finish()?;
         let key = self.key(c, 0)?;
-        let PublicKind::Ecc { curve, x, y, .. } = &key.public.kind else {
-            return Err(TpmRc::KEY.at_handle(1));
-        };
         if !key.public.attrs.has(ObjectAttrs::SIGN) {
             return Err(TpmRc::ATTRIBUTES.at_handle(1));
         }
-        let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE)?;
-        let _ = hash;
-        if !ecc::ecdsa_verify(
-            curve,
-            x.as_slice(),
-            y.as_slice(),
-            digest,
-            r.as_slice(),
-            s.as_slice(),
-        ) {
-            return Err(TpmRc::SIGNATURE.at_param(2));
-        }
+        verify_digest(key, digest, &sig).map_err(|rc| rc.at_param(2))?;
         w.u16(TpmSt::VERIFIED.0)?;
         let hierarchy = key.hierarchy;
         w.u32(hierarchy)?;

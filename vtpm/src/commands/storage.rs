@@ -71,11 +71,7 @@ impl<P: Platform> Tpm<P> {
         let storage = k.public.attrs.has(ObjectAttrs::RESTRICTED)
             && k.public.attrs.has(ObjectAttrs::DECRYPT)
             && !k.public_only;
-        let PublicKind::Ecc {
-            symmetric: SymDef::AesCfb { key_bits },
-            ..
-        } = k.public.kind
-        else {
+        let Some(SymDef::AesCfb { key_bits }) = k.public.symmetric() else {
             return Err(TpmRc::TYPE.at_handle(1));
         };
         if !storage {
@@ -129,6 +125,15 @@ impl<P: Platform> Tpm<P> {
                     self.random(seed_value.expose_mut())?;
                 }
                 Secret::<MAX_SENSITIVE>::from_slice(d.expose()).ok_or(TpmRc::FAILURE)?
+            }
+            PublicKind::Rsa { exponent, n, .. } => {
+                let mut drbg = self.rsa_drbg()?;
+                let prime = crate::commands::rsa::generate_rsa(*exponent, n, &mut drbg)?;
+                if storage {
+                    seed_value = Secret::zeroed(name_alg.size()).ok_or(TpmRc::FAILURE)?;
+                    self.random(seed_value.expose_mut())?;
+                }
+                prime
             }
             PublicKind::KeyedHash { unique, scheme } => {
                 if template.attrs.has(ObjectAttrs::DECRYPT) {
@@ -273,6 +278,11 @@ impl<P: Platform> Tpm<P> {
                 if q.x.as_slice() != x.as_slice() || q.y.as_slice() != y.as_slice() {
                     return Err(TpmRc::BINDING.at_param(2));
                 }
+            }
+            PublicKind::Rsa { .. } => {
+                crate::commands::rsa::check_rsa_public(public).map_err(|rc| rc.at_param(2))?;
+                crate::commands::rsa::check_rsa_private(public, sensitive.expose())
+                    .map_err(|rc| rc.at_param(2))?;
             }
             PublicKind::KeyedHash { unique, .. } => {
                 if name_alg.digest(&[seed_value.expose(), sensitive.expose()]) != *unique {

@@ -5,4 +5,11 @@ pub mod ecc;
 pub mod hash;
 pub mod hmac;
 pub mod kdf;
+/// RSA-2048 (the `rsa` feature): keys, PKCS #1 v1.5, PSS and OAEP.
+#[cfg(feature = "rsa")]
+pub mod rsa;
+/// Without the `rsa` feature: the same API, every operation refused (no RSA object can exist).
+#[cfg(not(feature = "rsa"))]
+#[path = "rsa_off.rs"]
+pub mod rsa;
 pub mod sym;

@@ -231,13 +231,17 @@ newtype! {
         SEQUENCE_UPDATE = 0x15C;
         /// TPM2_TestParms (Part 3 §30.3).
         TEST_PARMS = 0x18A;
+        /// TPM2_RSA_Encrypt (Part 3 §14.2).
+        RSA_ENCRYPT = 0x174;
+        /// TPM2_RSA_Decrypt (Part 3 §14.3).
+        RSA_DECRYPT = 0x159;
     }
 }
 
 newtype! {
     /// TPM_ALG_ID (Part 2 §6.3).
     TpmAlgId(u16) {
-        /// TPM_ALG_RSA (never implemented; named for error paths).
+        /// TPM_ALG_RSA (with the `rsa` feature).
         RSA = 0x0001;
         /// TPM_ALG_SHA1 (never implemented).
         SHA1 = 0x0004;
@@ -259,6 +263,14 @@ newtype! {
         SHA512 = 0x000D;
         /// TPM_ALG_NULL.
         NULL = 0x0010;
+        /// TPM_ALG_RSASSA (RSASSA-PKCS1-v1_5).
+        RSASSA = 0x0014;
+        /// TPM_ALG_RSAES (RSAES-PKCS1-v1_5).
+        RSAES = 0x0015;
+        /// TPM_ALG_RSAPSS (RSASSA-PSS).
+        RSAPSS = 0x0016;
+        /// TPM_ALG_OAEP (RSAES-OAEP).
+        OAEP = 0x0017;
         /// TPM_ALG_ECDSA.
         ECDSA = 0x0018;
         /// TPM_ALG_ECDH.

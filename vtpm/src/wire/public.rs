@@ -1,5 +1,5 @@
-//! TPMT_PUBLIC and its parts for the object types this TPM implements: ECC and KEYEDHASH
-//! (Part 2 §12.2). Parsing checks only what Part 2 says about the wire form (selectors, sizes);
+//! TPMT_PUBLIC and its parts for the object types this TPM implements: ECC, KEYEDHASH and,
+//! with the `rsa` feature, RSA (Part 2 §12.2). Parsing checks only what Part 2 says about the wire form (selectors, sizes);
 //! the semantic attribute and scheme rules of Part 1 §27 live in [`Public::validate`].
 
 use super::constants::TpmAlgId;
@@ -12,6 +12,14 @@ use crate::error::{TpmRc, TpmResult};
 pub const MAX_ECC_KEY_BYTES: usize = 48;
 /// An ECC coordinate or parameter (TPM2B_ECC_PARAMETER, Part 2 §11.2.5.1).
 pub type EccParameter = super::types::Buf<MAX_ECC_KEY_BYTES>;
+
+/// Largest RSA modulus (MAX_RSA_KEY_BYTES): RSA-2048 with the `rsa` feature. Without it no RSA
+/// object exists and the buffer takes no room in the object slots.
+pub const MAX_RSA_KEY_BYTES: usize = if cfg!(feature = "rsa") { 256 } else { 0 };
+/// An RSA modulus or RSA signature / ciphertext (TPM2B_PUBLIC_KEY_RSA, Part 2 §11.2.4.5).
+pub type RsaModulus = super::types::Buf<MAX_RSA_KEY_BYTES>;
+/// The only RSA key size implemented (TPMI_RSA_KEY_BITS, Part 2 §11.2.4.6).
+pub const RSA_KEY_BITS: u16 = 2048;
 
 /// TPMA_OBJECT (Part 2 §8.3).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -101,8 +109,9 @@ impl SymDef {
     }
 }
 
-/// A signing, key-exchange or keyed-hash scheme: TPMT_ECC_SCHEME / TPMT_KEYEDHASH_SCHEME /
-/// TPMT_SIG_SCHEME (Part 2 §11.2). Only the schemes this TPM implements are representable.
+/// A signing, key-exchange, decryption or keyed-hash scheme: TPMT_ECC_SCHEME /
+/// TPMT_RSA_SCHEME / TPMT_RSA_DECRYPT / TPMT_KEYEDHASH_SCHEME / TPMT_SIG_SCHEME (Part 2 §11.2).
+/// Only the schemes this TPM implements are representable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
     /// TPM_ALG_NULL.
@@ -113,10 +122,19 @@ pub enum Scheme {
     Ecdh(HashAlg),
     /// HMAC with a hash.
     Hmac(HashAlg),
+    /// RSASSA-PKCS1-v1_5 with a hash.
+    RsaSsa(HashAlg),
+    /// RSASSA-PSS with a hash.
+    RsaPss(HashAlg),
+    /// RSAES-OAEP with a hash.
+    Oaep(HashAlg),
+    /// RSAES-PKCS1-v1_5 (no hash).
+    RsaEs,
 }
 
 impl Scheme {
-    /// Unmarshal a scheme; unimplemented schemes are TPM_RC_SCHEME.
+    /// Unmarshal an ECC or keyed-hash scheme; unimplemented schemes are TPM_RC_SCHEME
+    /// (TPMI_ALG_ECC_SCHEME, Part 2 §11.2.5.4).
     pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
         match TpmAlgId(r.u16()?) {
             TpmAlgId::NULL => Ok(Self::Null),
@@ -127,13 +145,41 @@ impl Scheme {
         }
     }
 
+    /// Unmarshal a TPMT_RSA_SCHEME (Part 2 §11.2.4.2): TPMI_ALG_RSA_SCHEME answers
+    /// TPM_RC_VALUE for anything but RSASSA, RSAPSS, RSAES, OAEP and NULL.
+    pub fn unmarshal_rsa(r: &mut Reader<'_>) -> TpmResult<Self> {
+        match TpmAlgId(r.u16()?) {
+            TpmAlgId::NULL => Ok(Self::Null),
+            TpmAlgId::RSASSA => Ok(Self::RsaSsa(read_hash(r)?)),
+            TpmAlgId::RSAPSS => Ok(Self::RsaPss(read_hash(r)?)),
+            TpmAlgId::OAEP => Ok(Self::Oaep(read_hash(r)?)),
+            TpmAlgId::RSAES => Ok(Self::RsaEs),
+            _ => Err(TpmRc::VALUE),
+        }
+    }
+
+    /// Unmarshal a TPMT_RSA_DECRYPT (Part 2 §11.2.4.4): RSAES, OAEP or NULL, else
+    /// TPM_RC_VALUE (TPMI_ALG_RSA_DECRYPT).
+    pub fn unmarshal_rsa_decrypt(r: &mut Reader<'_>) -> TpmResult<Self> {
+        match TpmAlgId(r.u16()?) {
+            TpmAlgId::NULL => Ok(Self::Null),
+            TpmAlgId::OAEP => Ok(Self::Oaep(read_hash(r)?)),
+            TpmAlgId::RSAES => Ok(Self::RsaEs),
+            _ => Err(TpmRc::VALUE),
+        }
+    }
+
     /// Marshal.
     pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
         let (alg, hash) = match self {
             Self::Null => return w.u16(TpmAlgId::NULL.0),
+            Self::RsaEs => return w.u16(TpmAlgId::RSAES.0),
             Self::Ecdsa(h) => (TpmAlgId::ECDSA, h),
             Self::Ecdh(h) => (TpmAlgId::ECDH, h),
             Self::Hmac(h) => (TpmAlgId::HMAC, h),
+            Self::RsaSsa(h) => (TpmAlgId::RSASSA, h),
+            Self::RsaPss(h) => (TpmAlgId::RSAPSS, h),
+            Self::Oaep(h) => (TpmAlgId::OAEP, h),
         };
         w.u16(alg.0)?;
         w.u16(hash.alg_id().0)
@@ -157,6 +203,19 @@ pub enum PublicKind {
         x: EccParameter,
         /// unique.y.
         y: EccParameter,
+    },
+    /// TPM_ALG_RSA: TPMS_RSA_PARMS ‖ TPM2B_PUBLIC_KEY_RSA (Part 2 §12.2.3.5).
+    Rsa {
+        /// symmetric (for storage parents).
+        symmetric: SymDef,
+        /// scheme (TPMT_RSA_SCHEME).
+        scheme: Scheme,
+        /// keyBits (only 2048).
+        key_bits: u16,
+        /// exponent (0 = 2^16 + 1).
+        exponent: u32,
+        /// unique: the modulus n.
+        n: RsaModulus,
     },
     /// TPM_ALG_KEYEDHASH: TPMS_KEYEDHASH_PARMS ‖ TPM2B_DIGEST.
     KeyedHash {
@@ -225,6 +284,24 @@ impl Public {
                     y,
                 }
             }
+            TpmAlgId::RSA if cfg!(feature = "rsa") => {
+                let symmetric = SymDef::unmarshal(r)?;
+                let scheme = Scheme::unmarshal_rsa(r)?;
+                let key_bits = r.u16()?;
+                if key_bits != RSA_KEY_BITS {
+                    // TPMI_RSA_KEY_BITS: an unimplemented size is TPM_RC_VALUE.
+                    return Err(TpmRc::VALUE);
+                }
+                let exponent = r.u32()?;
+                let n = RsaModulus::from_slice(r.tpm2b(MAX_RSA_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
+                PublicKind::Rsa {
+                    symmetric,
+                    scheme,
+                    key_bits,
+                    exponent,
+                    n,
+                }
+            }
             TpmAlgId::KEYEDHASH => {
                 let scheme = Scheme::unmarshal(r)?;
                 let unique = Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
@@ -258,6 +335,7 @@ impl Public {
     pub fn type_alg(&self) -> TpmAlgId {
         match self.kind {
             PublicKind::Ecc { .. } => TpmAlgId::ECC,
+            PublicKind::Rsa { .. } => TpmAlgId::RSA,
             PublicKind::KeyedHash { .. } => TpmAlgId::KEYEDHASH,
         }
     }
@@ -283,6 +361,19 @@ impl Public {
                 w.u16(*kdf)?;
                 w.tpm2b(x.as_slice())?;
                 w.tpm2b(y.as_slice())
+            }
+            PublicKind::Rsa {
+                symmetric,
+                scheme,
+                key_bits,
+                exponent,
+                n,
+            } => {
+                symmetric.marshal(w)?;
+                scheme.marshal(w)?;
+                w.u16(*key_bits)?;
+                w.u32(*exponent)?;
+                w.tpm2b(n.as_slice())
             }
             PublicKind::KeyedHash { scheme, unique } => {
                 scheme.marshal(w)?;
@@ -397,17 +488,23 @@ impl Public {
             }
             PublicKind::Ecc {
                 symmetric, scheme, ..
+            }
+            | PublicKind::Rsa {
+                symmetric, scheme, ..
             } => {
+                let rsa = matches!(self.kind, PublicKind::Rsa { .. });
                 let ok = match (sign, decrypt) {
                     (true, true) | (false, false) => *scheme == Scheme::Null,
                     (true, false) => match scheme {
-                        Scheme::Ecdsa(_) => true,
+                        Scheme::Ecdsa(_) => !rsa,
+                        Scheme::RsaSsa(_) | Scheme::RsaPss(_) => rsa,
                         Scheme::Null => !restricted,
                         _ => false,
                     },
                     (false, true) => match scheme {
                         Scheme::Null => true,
-                        Scheme::Ecdh(_) => !restricted,
+                        Scheme::Ecdh(_) => !restricted && !rsa,
+                        Scheme::Oaep(_) | Scheme::RsaEs => !restricted && rsa,
                         _ => false,
                     },
                 };
@@ -437,11 +534,21 @@ impl Public {
         }
     }
 
+    /// The symmetric definition of an asymmetric key (ECC or RSA); `None` for a keyed hash.
+    pub fn symmetric(&self) -> Option<SymDef> {
+        match self.kind {
+            PublicKind::Ecc { symmetric, .. } | PublicKind::Rsa { symmetric, .. } => {
+                Some(symmetric)
+            }
+            PublicKind::KeyedHash { .. } => None,
+        }
+    }
+
     /// The curve of an ECC key.
     pub fn curve(&self) -> Option<crate::crypto::ecc::Curve> {
         match self.kind {
             PublicKind::Ecc { curve, .. } => crate::crypto::ecc::Curve::from_id(curve),
-            PublicKind::KeyedHash { .. } => None,
+            PublicKind::Rsa { .. } | PublicKind::KeyedHash { .. } => None,
         }
     }
 }
