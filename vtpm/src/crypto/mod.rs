@@ -5,4 +5,6 @@ pub mod ecc;
 pub mod hash;
 pub mod hmac;
 pub mod kdf;
+#[cfg(feature = "rsa")]
+pub mod rsa;
 pub mod sym;
