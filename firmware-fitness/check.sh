@@ -34,6 +34,19 @@ if [ "${1:-}" = "--precomputed-tables" ]; then
   python3 analyze.py "$bin" "$(cd .. && pwd)" || true
   exit 0
 fi
+# `--rsa`: measure the firmware with RSA-2048 (vtpm's `rsa` feature, the L-1 EK available): a
+# report beside the default build's, with the same budgets shown but not enforced.
+if [ "${1:-}" = "--rsa" ]; then
+  features="--features rsa"
+  build -C llvm-args=-enable-tail-merge=false
+  cp "$bin" "$out/firmware-fitness-rsa.attribution"
+  build
+  cp "$bin" "$out/firmware-fitness-rsa"
+  python3 analyze.py "$out/firmware-fitness-rsa" "$(cd .. && pwd)" \
+    --attribution "$out/firmware-fitness-rsa.attribution" \
+    --budgets budgets.env --allow panic-allow.txt --json "$out/report-rsa.json" || true
+  exit 0
+fi
 
 cargo fmt --check
 cargo clippy --release --target x86_64-unknown-none -- -D warnings

@@ -127,13 +127,21 @@ impl GuestMemory for IdentityGuestMemory {
     }
 }
 
+/// The EK this firmware makes: H-3 (P-384), or L-1 (RSA-2048) in the `rsa` build.
+fn boot_config() -> BootConfig {
+    #[cfg(feature = "rsa")]
+    return BootConfig::rsa2048();
+    #[cfg(not(feature = "rsa"))]
+    return BootConfig::default();
+}
+
 /// Boot: build the SNP platform from the real `hw` types into the service's slot, then
 /// manufacture the vTPM in place (Startup, EK). Returns whether the vTPM came up.
 #[unsafe(no_mangle)]
 #[inline(never)]
 pub fn fitness_boot(service: &mut VtpmService<FwPlatform>) -> bool {
     install_platform(&mut service.tpm_mut().platform_mut().0)
-        && platform_snp::boot_in_place(service, &BootConfig::default()).is_ok()
+        && platform_snp::boot_in_place(service, &boot_config()).is_ok()
 }
 
 /// Build the SNP platform (GHCB transport, RDSEED, TSC, VMPCK0 from the secrets page) into

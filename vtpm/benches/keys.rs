@@ -429,8 +429,129 @@ fn rsa_benches(c: &mut Criterion) {
     g.finish();
 }
 
+/// The RSA-2048 TPM commands, with the bytes `benches/libtpms_rsa.py` sends to libtpms:
+/// CreatePrimary of the tpm2-tools default storage key (a new key each time: inSensitive.data
+/// changes), Sign RSASSA-SHA256, RSA_Decrypt OAEP-SHA256 and ActivateCredential under an RSA
+/// EK-like key.
+#[cfg(feature = "rsa")]
+fn rsa_tpm_benches(c: &mut Criterion) {
+    use std::time::{Duration, Instant};
+
+    fn rsa_template(attrs: u32) -> Vec<u8> {
+        let mut t = Vec::new();
+        t.extend(0x0001u16.to_be_bytes());
+        t.extend(0x000Bu16.to_be_bytes());
+        t.extend(attrs.to_be_bytes());
+        t.extend([0, 0]);
+        if attrs & 0x0003_0000 == 0x0003_0000 {
+            t.extend([0, 6, 0, 0x80, 0, 0x43]);
+        } else {
+            t.extend(NULL);
+        }
+        t.extend(NULL);
+        t.extend(2048u16.to_be_bytes());
+        t.extend(0u32.to_be_bytes());
+        t.extend([0, 0]);
+        t
+    }
+    fn create_primary_data(hierarchy: u32, t: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut sens = Vec::new();
+        tpm2b(&mut sens, &[]);
+        tpm2b(&mut sens, data);
+        let mut p = Vec::new();
+        tpm2b(&mut p, &sens);
+        tpm2b(&mut p, t);
+        p.extend([0, 0, 0, 0, 0, 0]);
+        command(0x131, &[hierarchy], 1, &p)
+    }
+
+    let mut g = c.benchmark_group("rsa2048_tpm");
+    let mut b = Bench::new();
+    let storage = rsa_template(STORAGE);
+    let mut times: Vec<Duration> = Vec::new();
+    let mut i = 0u32;
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(60));
+    g.bench_function("tpm_create_primary", |bch| {
+        bch.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                i += 1;
+                let cp = create_primary_data(RH_OWNER, &storage, &i.to_be_bytes());
+                let start = Instant::now();
+                let r = b.ok(black_box(&cp));
+                let t = start.elapsed();
+                times.push(t);
+                total += t;
+                let h = u32::from_be_bytes(r[10..14].try_into().unwrap());
+                b.ok(&command(0x165, &[], 0, &h.to_be_bytes()));
+            }
+            total
+        })
+    });
+    if !times.is_empty() {
+        times.sort();
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        eprintln!(
+            "rsa2048_tpm/tpm_create_primary per key over {} keys: min {:?}  p10 {:?}  median {:?}  p90 {:?}  max {:?}",
+            times.len(),
+            times[0],
+            at(0.1),
+            at(0.5),
+            at(0.9),
+            times[times.len() - 1]
+        );
+    }
+    g.sample_size(100);
+    g.measurement_time(Duration::from_secs(5));
+
+    let (signer, signer_name) = primary(&mut b, RH_OWNER, &rsa_template(SIGNER));
+    let mut p = Vec::new();
+    tpm2b(&mut p, &(0u8..32).collect::<Vec<_>>());
+    p.extend([0, 0x14, 0, 0x0B]);
+    p.extend([0x80, 0x24, 0x40, 0, 0, 7, 0, 0]);
+    let sign = command(0x15D, &[signer], 1, &p);
+    b.ok(&sign);
+    g.bench_function("tpm_sign_rsassa_sha256", |bch| {
+        bch.iter(|| b.run(black_box(&sign)))
+    });
+
+    let (dec, _) = primary(&mut b, RH_OWNER, &rsa_template(0x0002_0072));
+    let oaep = [0, 0x17, 0, 0x0B];
+    let mut e = Vec::new();
+    tpm2b(&mut e, b"a 32-byte secret for the bench.");
+    e.extend(oaep);
+    tpm2b(&mut e, &[]);
+    let r = b.ok(&command(0x174, &[dec], 0, &e));
+    let mut d = Vec::new();
+    tpm2b(&mut d, &r[12..12 + 256]);
+    d.extend(oaep);
+    tpm2b(&mut d, &[]);
+    let decrypt = command(0x159, &[dec], 1, &d);
+    b.ok(&decrypt);
+    g.bench_function("tpm_rsa_decrypt_oaep_sha256", |bch| {
+        bch.iter(|| b.run(black_box(&decrypt)))
+    });
+
+    let (ek, _) = primary(&mut b, RH_ENDORSEMENT, &storage);
+    let mut mc = Vec::new();
+    tpm2b(&mut mc, b"credential");
+    tpm2b(&mut mc, &signer_name);
+    let r = b.ok(&command(0x168, &[ek], 0, &mc));
+    let activate = command(0x147, &[signer, ek], 2, &r[10..]);
+    let out = b.ok(&activate);
+    assert_eq!(&out[out.len() - 20..out.len() - 10], b"credential");
+    g.bench_function("tpm_activate_credential", |bch| {
+        bch.iter(|| b.run(black_box(&activate)))
+    });
+    g.finish();
+}
+
 #[cfg(not(feature = "rsa"))]
 fn rsa_benches(_: &mut Criterion) {}
 
-criterion_group!(keys, benches, rsa_benches);
+#[cfg(not(feature = "rsa"))]
+fn rsa_tpm_benches(_: &mut Criterion) {}
+
+criterion_group!(keys, benches, rsa_benches, rsa_tpm_benches);
 criterion_main!(keys);
