@@ -39,6 +39,9 @@ const SHA384: u16 = 0x000C;
 const SHA512: u16 = 0x000D;
 const NULL: u16 = 0x0010;
 const ECDSA: u16 = 0x0018;
+const RSA: u16 = 0x0001;
+const RSASSA: u16 = 0x0014;
+const OAEP: u16 = 0x0017;
 const ECDH: u16 = 0x0019;
 const ECC: u16 = 0x0023;
 const KEYEDHASH: u16 = 0x0008;
@@ -141,6 +144,30 @@ fn ecc_public(attrs: u32, curve: u16, name_alg: u16) -> Vec<u8> {
         p.u16(ECDH).u16(hash)
     };
     p.u16(curve).u16(NULL).b2(&[]).b2(&[]).0
+}
+
+/// TPMT_PUBLIC of an RSA-2048 key: a storage parent, a signing key (RSASSA-SHA256) or an
+/// unrestricted decryption key (OAEP-SHA256), with an empty modulus (a template).
+fn rsa_public(attrs: u32) -> Vec<u8> {
+    let restricted_decrypt = attrs & 0x0003_0000 == 0x0003_0000;
+    let sign = attrs & 0x0004_0000 != 0;
+    let mut p = B::new().u16(RSA).u16(SHA256).u32(attrs).b2(&[]);
+    p = if restricted_decrypt {
+        p.u16(AES).u16(128).u16(CFB).u16(NULL)
+    } else if sign {
+        p.u16(NULL).u16(RSASSA).u16(SHA256)
+    } else {
+        p.u16(NULL).u16(OAEP).u16(SHA256)
+    };
+    p.u16(2048).u32(0).b2(&[]).0
+}
+
+/// TPMT_PUBLIC_PARMS of a template with an empty authPolicy and unique field: its type and
+/// parameters (TPM2_TestParms).
+fn public_parms(public: &[u8]) -> Vec<u8> {
+    let mut out = public[..2].to_vec();
+    out.extend_from_slice(&public[10..public.len() - 2]);
+    out
 }
 
 /// TPMT_PUBLIC of a sealed data object.
@@ -836,6 +863,30 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
         ),
         (0x173, "ReadPublic", s0(0x173, &[T0], vec![])),
         (
+            0x174,
+            "RSA_Encrypt",
+            s0(
+                0x174,
+                &[T0],
+                B::new()
+                    .b2(b"message")
+                    .u16(OAEP)
+                    .u16(SHA256)
+                    .b2(b"label\0")
+                    .0,
+            ),
+        ),
+        (
+            0x159,
+            "RSA_Decrypt",
+            s1(0x159, &[T0], B::new().b2(&[0x5A; 256]).u16(NULL).b2(&[]).0),
+        ),
+        (
+            0x18A,
+            "TestParms",
+            s0(0x18A, &[], public_parms(&rsa_public(EXCHANGE))),
+        ),
+        (
             0x176,
             "StartAuthSession",
             start_auth_session(RH_NULL, RH_NULL, &[], 0, &sym_null()),
@@ -992,6 +1043,41 @@ fn sequence_seeds(dir: &Path, execute: &[(u32, &'static str, Vec<u8>)]) {
         &[],
         None,
         &B::new().u32(1).u32(0x0200_0000).u32(16).0,
+    ));
+    r.write(dir);
+
+    // RSA-2048: a signing key signs and its signature verifies; a decryption key encrypts with
+    // OAEP and decrypts; an RSA primary salts a session.
+    let mut r = Rec::new("rsa_keys");
+    let (signer, _) = r.create_primary(RH_OWNER, b"", &rsa_public(SIGNING));
+    let sig = r.ok(cmd(
+        0x15D,
+        &[signer],
+        Some(&[pw(b"")]),
+        &B::new().b2(&digest32).u16(NULL).raw(&null_ticket()).0,
+    ));
+    r.ok(cmd(
+        0x177,
+        &[signer],
+        None,
+        &B::new().b2(&digest32).raw(Rd(sig.params(false)).rest()).0,
+    ));
+    let (decrypter, _) = r.create_primary(RH_OWNER, b"", &rsa_public(EXCHANGE));
+    let ct = r.ok(cmd(
+        0x174,
+        &[decrypter],
+        None,
+        &B::new().b2(b"secret").u16(NULL).b2(b"label\0").0,
+    ));
+    r.ok(cmd(
+        0x159,
+        &[decrypter],
+        Some(&[pw(b"")]),
+        &B::new()
+            .b2(Rd(ct.params(false)).b2())
+            .u16(NULL)
+            .b2(b"label\0")
+            .0,
     ));
     r.write(dir);
 

@@ -1,7 +1,9 @@
 //! Key and attestation commands on P-384 beside the bare primitive in the same run: the TPM's
 //! own overhead (dispatch, marshaling, authorization, attestation structure) should be small
 //! beside the elliptic-curve math. Run with `cargo bench -p vtpm --bench keys` (and
-//! `--features precomputed-tables` for the base-point tables).
+//! `--features precomputed-tables` for the base-point tables). With `--features rsa` the
+//! `rsa2048` group measures the RSA module beside a bare crypto-bigint CRT exponentiation
+//! (`cargo bench -p vtpm --features rsa --bench keys -- rsa`).
 // Test scaffolding, not firmware: the strict no-panic lints of the core do not apply here.
 #![allow(
     missing_docs,
@@ -240,5 +242,195 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(keys, benches);
+/// RSA-2048: key generation over many seeds (its time depends on how far the sieve walks), the
+/// private operation beside a bare crypto-bigint CRT exponentiation (the two reductions, two
+/// 1024-bit constant-time Montgomery powers and the recombination, parameters precomputed as in
+/// `RsaPrivate`; with the AMM ladder `RsaPrivate` uses and with the plain one), and the padded
+/// operations built on it.
+#[cfg(feature = "rsa")]
+fn rsa_benches(c: &mut Criterion) {
+    use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+    use crypto_bigint::{NonZero, Odd, U1024, U2048};
+    use std::time::{Duration, Instant};
+    use vtpm::crypto::drbg::HmacDrbg;
+    use vtpm::crypto::rsa::{self, RsaPrivate};
+
+    fn drbg(seed: u64) -> HmacDrbg {
+        HmacDrbg::new(&seed.to_le_bytes(), b"rsa bench", &[])
+    }
+
+    let mut g = c.benchmark_group("rsa2048");
+
+    // Key generation: every iteration a new seed; each key's own time is kept for the spread.
+    let mut times: Vec<Duration> = Vec::new();
+    let mut seed = 1000u64;
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(60));
+    g.bench_function("generate", |bch| {
+        bch.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                seed += 1;
+                let mut rng = drbg(seed);
+                let start = Instant::now();
+                black_box(rsa::generate(0, &mut rng).unwrap());
+                let t = start.elapsed();
+                times.push(t);
+                total += t;
+            }
+            total
+        })
+    });
+    if !times.is_empty() {
+        times.sort();
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        eprintln!(
+            "rsa2048/generate per key over {} seeds: min {:?}  p10 {:?}  median {:?}  p90 {:?}  max {:?}",
+            times.len(),
+            times[0],
+            at(0.1),
+            at(0.5),
+            at(0.9),
+            times[times.len() - 1]
+        );
+    }
+    g.sample_size(100);
+    g.measurement_time(Duration::from_secs(5));
+
+    let (n, p) = rsa::generate(0, &mut drbg(1)).unwrap();
+    let key = RsaPrivate::from_prime(&n, 0, p.expose()).unwrap();
+    let mut rng = drbg(2);
+    let mut input = [0u8; rsa::RSA_BYTES];
+    rng.generate(&mut input, &[]).unwrap();
+    input[0] &= 0x7F;
+    let digest = HashAlg::Sha256.digest(&[b"message"]);
+    // The DRBG refuses after RESEED_INTERVAL requests (one per private operation): reseed it
+    // (a flag test per iteration otherwise).
+    fn fresh(rng: &mut HmacDrbg) -> &mut HmacDrbg {
+        if rng.needs_reseed() {
+            rng.reseed(&[7; 32], &[]);
+        }
+        rng
+    }
+
+    // The bare CRT exponentiation the private operation is built around.
+    let n_int = U2048::from_be_slice(&n);
+    let p_int = U1024::from_be_slice(p.expose());
+    let (q_wide, _) = n_int.div_rem(&NonZero::new(p_int.resize::<{ U2048::LIMBS }>()).unwrap());
+    let q_int: U1024 = q_wide.resize();
+    let e = U1024::from_u32(rsa::DEFAULT_EXPONENT);
+    let dp = e
+        .invert_mod(&NonZero::new(p_int.wrapping_sub(&U1024::ONE)).unwrap())
+        .unwrap();
+    let dq = e
+        .invert_mod(&NonZero::new(q_int.wrapping_sub(&U1024::ONE)).unwrap())
+        .unwrap();
+    let p_params = FixedMontyParams::new(Odd::new(p_int).unwrap());
+    let q_params = FixedMontyParams::new(Odd::new(q_int).unwrap());
+    let qinv = FixedMontyForm::new(&q_int, &p_params).invert().unwrap();
+    let c_int = U2048::from_be_slice(&input);
+    // `amm`: the Almost Montgomery Multiplication ladder `RsaPrivate` uses; else the plain one.
+    let bare = |c: &U2048, amm: bool| -> U2048 {
+        let cp = FixedMontyForm::new(&c.rem(p_params.modulus().as_nz_ref()), &p_params);
+        let cq = FixedMontyForm::new(&c.rem(q_params.modulus().as_nz_ref()), &q_params);
+        let (m1, m2) = if amm {
+            (cp.pow_amm(&dp), cq.pow_amm(&dq))
+        } else {
+            (cp.pow(&dp), cq.pow(&dq))
+        };
+        let m2 = m2.retrieve();
+        let h = m1
+            .sub(&FixedMontyForm::new(&m2, &p_params))
+            .mul(&qinv)
+            .retrieve();
+        let hq: U2048 = h.concatenating_mul(&q_int);
+        hq.wrapping_add(&m2.resize())
+    };
+    let ours = key.private_op(&input, &mut rng).unwrap();
+    for amm in [false, true] {
+        assert_eq!(
+            U2048::from_be_slice(&ours),
+            bare(&c_int, amm),
+            "the baseline agrees"
+        );
+    }
+    // The ratio private_op / bare CRT, measured interleaved (one of each in turn) so that load
+    // from other processes hits both alike: min and median over 200 pairs.
+    let (mut t_bare, mut t_ours) = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        let start = Instant::now();
+        black_box(bare(black_box(&c_int), true));
+        t_bare.push(start.elapsed());
+        let start = Instant::now();
+        black_box(key.private_op(black_box(&input), fresh(&mut rng)).unwrap());
+        t_ours.push(start.elapsed());
+    }
+    t_bare.sort();
+    t_ours.sort();
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    eprintln!(
+        "rsa2048 interleaved: bare_crt_modexp_amm min {:?} median {:?}; private_op min {:?} \
+         median {:?}; ratio min {:.3} median {:.3}",
+        t_bare[0],
+        t_bare[100],
+        t_ours[0],
+        t_ours[100],
+        ratio(t_ours[0], t_bare[0]),
+        ratio(t_ours[100], t_bare[100])
+    );
+    g.bench_function("bare_crt_modexp_amm", |bch| {
+        bch.iter(|| bare(black_box(&c_int), true))
+    });
+    g.bench_function("bare_crt_modexp", |bch| {
+        bch.iter(|| bare(black_box(&c_int), false))
+    });
+    g.bench_function("private_op", |bch| {
+        bch.iter(|| key.private_op(black_box(&input), fresh(&mut rng)).unwrap())
+    });
+    g.bench_function("public_op", |bch| {
+        bch.iter(|| rsa::public_op(&n, 0, black_box(&input)).unwrap())
+    });
+    g.bench_function("from_prime", |bch| {
+        bch.iter(|| RsaPrivate::from_prime(black_box(&n), 0, p.expose()).unwrap())
+    });
+    g.bench_function("pkcs1v15_sign_sha256", |bch| {
+        bch.iter(|| {
+            rsa::pkcs1v15_sign(
+                &key,
+                HashAlg::Sha256,
+                black_box(digest.as_slice()),
+                fresh(&mut rng),
+            )
+            .unwrap()
+        })
+    });
+    let sig = rsa::pkcs1v15_sign(&key, HashAlg::Sha256, digest.as_slice(), &mut rng).unwrap();
+    g.bench_function("pkcs1v15_verify_sha256", |bch| {
+        bch.iter(|| {
+            rsa::pkcs1v15_verify(&n, 0, HashAlg::Sha256, digest.as_slice(), black_box(&sig))
+                .unwrap()
+        })
+    });
+    let ct = rsa::oaep_encrypt(&n, 0, HashAlg::Sha256, b"", &[0x42; 32], &mut rng).unwrap();
+    let mut out = [0u8; rsa::RSA_BYTES];
+    g.bench_function("oaep_decrypt_sha256", |bch| {
+        bch.iter(|| {
+            rsa::oaep_decrypt(
+                &key,
+                HashAlg::Sha256,
+                b"",
+                black_box(&ct),
+                fresh(&mut rng),
+                &mut out,
+            )
+            .unwrap()
+        })
+    });
+    g.finish();
+}
+
+#[cfg(not(feature = "rsa"))]
+fn rsa_benches(_: &mut Criterion) {}
+
+criterion_group!(keys, benches, rsa_benches);
 criterion_main!(keys);

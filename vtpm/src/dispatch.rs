@@ -348,6 +348,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     ),
     cmd_rh(TpmCc::HASH_SEQUENCE_START, &[], 0, DEC),
     cmd(TpmCc::POLICY_GET_DIGEST, &[H::PolicySession], 0, ENC),
+    cmd(TpmCc::TEST_PARMS, &[], 0, 0),
     cmd(TpmCc::POLICY_PASSWORD, &[H::PolicySession], 0, 0),
     cmd(TpmCc::POLICY_NV_WRITTEN, &[H::PolicySession], 0, 0),
     cmd(TpmCc::POLICY_TEMPLATE, &[H::PolicySession], 0, DEC),

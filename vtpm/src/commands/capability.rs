@@ -68,6 +68,18 @@ pub fn alg_implemented(alg: TpmAlgId) -> bool {
     ALGORITHMS.iter().any(|(a, _)| *a == alg)
 }
 
+/// TPM2_TestParms (Part 3 §30.3): whether the TPMT_PUBLIC_PARMS (Part 2 §12.2.3.8) are
+/// supported. Unmarshaling decides, as in the reference implementation: an unimplemented
+/// type is TPM_RC_TYPE, and the parameters of the type give the codes of
+/// [`crate::wire::public::PublicKind::unmarshal_parms`], all at parameter 1.
+pub(crate) fn test_parms(p: &mut Params<'_>) -> TpmResult<()> {
+    p.next(|r| {
+        let ty = TpmAlgId(r.u16()?);
+        crate::wire::public::PublicKind::unmarshal_parms(ty, r).map(|_| ())
+    })?;
+    p.finish()
+}
+
 /// TPMS_ATTEST.firmwareVersion: FIRMWARE_VERSION_1 ‖ FIRMWARE_VERSION_2 (crate version).
 pub fn firmware_version() -> u64 {
     let v = |i: usize| VERSION.get(i).copied().map_or(0, u64::from);

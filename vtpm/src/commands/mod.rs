@@ -47,6 +47,7 @@ impl<P: Platform> Tpm<P> {
             TpmCc::GET_RANDOM => self.get_random(p, w)?,
             TpmCc::STIR_RANDOM => self.stir_random(p)?,
             TpmCc::GET_CAPABILITY => self.get_capability(p, w)?,
+            TpmCc::TEST_PARMS => crate::commands::capability::test_parms(p)?,
             TpmCc::PCR_READ => self.pcr_read(p, w)?,
             TpmCc::PCR_EXTEND => self.pcr_extend(c, p)?,
             TpmCc::PCR_EVENT => self.pcr_event(c, p, w)?,

@@ -226,6 +226,60 @@ pub enum PublicKind {
     },
 }
 
+impl PublicKind {
+    /// Unmarshal the TPMU_PUBLIC_PARMS of `ty` (Part 2 §12.2.3.7), with an empty unique
+    /// field: what TPM2_TestParms checks and what TPMT_PUBLIC carries before its unique field.
+    /// An unimplemented type is TPM_RC_TYPE, an unimplemented curve TPM_RC_CURVE
+    /// (TPMI_ECC_CURVE), a KDF other than NULL TPM_RC_KDF, an RSA key size other than 2048
+    /// or an RSA scheme outside TPMI_ALG_RSA_SCHEME TPM_RC_VALUE.
+    pub fn unmarshal_parms(ty: TpmAlgId, r: &mut Reader<'_>) -> TpmResult<Self> {
+        Ok(match ty {
+            TpmAlgId::ECC => {
+                let symmetric = SymDef::unmarshal(r)?;
+                let scheme = Scheme::unmarshal(r)?;
+                let curve = r.u16()?;
+                if crate::crypto::ecc::Curve::from_id(curve).is_none() {
+                    return Err(TpmRc::CURVE);
+                }
+                let kdf = r.u16()?;
+                if TpmAlgId(kdf) != TpmAlgId::NULL {
+                    return Err(TpmRc::KDF);
+                }
+                PublicKind::Ecc {
+                    symmetric,
+                    scheme,
+                    curve,
+                    kdf,
+                    x: EccParameter::EMPTY,
+                    y: EccParameter::EMPTY,
+                }
+            }
+            TpmAlgId::RSA if cfg!(feature = "rsa") => {
+                let symmetric = SymDef::unmarshal(r)?;
+                let scheme = Scheme::unmarshal_rsa(r)?;
+                let key_bits = r.u16()?;
+                if key_bits != RSA_KEY_BITS {
+                    // TPMI_RSA_KEY_BITS: an unimplemented size is TPM_RC_VALUE.
+                    return Err(TpmRc::VALUE);
+                }
+                let exponent = r.u32()?;
+                PublicKind::Rsa {
+                    symmetric,
+                    scheme,
+                    key_bits,
+                    exponent,
+                    n: RsaModulus::EMPTY,
+                }
+            }
+            TpmAlgId::KEYEDHASH => PublicKind::KeyedHash {
+                scheme: Scheme::unmarshal(r)?,
+                unique: Digest::EMPTY,
+            },
+            _ => return Err(TpmRc::TYPE),
+        })
+    }
+}
+
 /// The hash of a keyed-hash key: its HMAC scheme's, else its nameAlg (Part 1 §27.2.6, as the
 /// reference implementation sizes a generated HMAC key).
 pub fn keyed_hash_alg(scheme: Scheme, name_alg: HashAlg) -> HashAlg {
@@ -261,54 +315,19 @@ impl Public {
             return Err(TpmRc::RESERVED_BITS);
         }
         let auth_policy = Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
-        let kind = match ty {
-            TpmAlgId::ECC => {
-                let symmetric = SymDef::unmarshal(r)?;
-                let scheme = Scheme::unmarshal(r)?;
-                let curve = r.u16()?;
-                if crate::crypto::ecc::Curve::from_id(curve).is_none() {
-                    return Err(TpmRc::CURVE);
-                }
-                let kdf = r.u16()?;
-                if TpmAlgId(kdf) != TpmAlgId::NULL {
-                    return Err(TpmRc::KDF);
-                }
-                let x = EccParameter::from_slice(r.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
-                let y = EccParameter::from_slice(r.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
-                PublicKind::Ecc {
-                    symmetric,
-                    scheme,
-                    curve,
-                    kdf,
-                    x,
-                    y,
-                }
+        let mut kind = PublicKind::unmarshal_parms(ty, r)?;
+        match &mut kind {
+            PublicKind::Ecc { x, y, .. } => {
+                *x = EccParameter::from_slice(r.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
+                *y = EccParameter::from_slice(r.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
             }
-            TpmAlgId::RSA if cfg!(feature = "rsa") => {
-                let symmetric = SymDef::unmarshal(r)?;
-                let scheme = Scheme::unmarshal_rsa(r)?;
-                let key_bits = r.u16()?;
-                if key_bits != RSA_KEY_BITS {
-                    // TPMI_RSA_KEY_BITS: an unimplemented size is TPM_RC_VALUE.
-                    return Err(TpmRc::VALUE);
-                }
-                let exponent = r.u32()?;
-                let n = RsaModulus::from_slice(r.tpm2b(MAX_RSA_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
-                PublicKind::Rsa {
-                    symmetric,
-                    scheme,
-                    key_bits,
-                    exponent,
-                    n,
-                }
+            PublicKind::Rsa { n, .. } => {
+                *n = RsaModulus::from_slice(r.tpm2b(MAX_RSA_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
             }
-            TpmAlgId::KEYEDHASH => {
-                let scheme = Scheme::unmarshal(r)?;
-                let unique = Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
-                PublicKind::KeyedHash { scheme, unique }
+            PublicKind::KeyedHash { unique, .. } => {
+                *unique = Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
             }
-            _ => return Err(TpmRc::TYPE),
-        };
+        }
         Ok(Self {
             name_alg,
             attrs,
