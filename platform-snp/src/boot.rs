@@ -396,7 +396,7 @@ pub fn boot_in_place<P: Platform>(
     service: &mut VtpmService<P>,
     config: &BootConfig,
 ) -> Result<(), BootError> {
-    let (tpm, ek, mut bufs) = service.boot_parts();
+    let (tpm, ek, mut bufs, page) = service.boot_parts();
     if tpm.manufacture_in_place() == Err(vtpm::TpmRc::INITIALIZE) {
         return Err(BootError::AlreadyBooted);
     }
@@ -410,7 +410,7 @@ pub fn boot_in_place<P: Platform>(
         return Err(e);
     }
     if config.ek_certificate {
-        crate::ekcert::provision(tpm, ek).map_err(BootError::EkCertificate)?;
+        crate::ekcert::provision_in(tpm, ek, &mut bufs, page).map_err(BootError::EkCertificate)?;
     }
     if config.release_platform {
         release_platform_with(tpm, &mut bufs)?;

@@ -37,9 +37,10 @@ use der::{
 };
 use vtpm::crypto::ecc::{self, Curve, EccPrivate};
 use vtpm::crypto::hash::HashAlg;
-use vtpm::{MAX_RESPONSE_SIZE, Platform, PlatformError, Tpm};
+use vtpm::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Platform, PlatformError, Tpm};
 
-use crate::boot::Ek;
+use crate::PAGE_SIZE;
+use crate::boot::{Buffers, Ek};
 use crate::report::REPORT_SIZE;
 
 /// NV index of the ECC NIST P-384 EK certificate (TCG EK Credential Profile §2.2.1.5).
@@ -700,7 +701,8 @@ const CC_NV_WRITE_LOCK: u32 = 0x138;
 /// Bytes per TPM2_NV_Write (TPM_PT_NV_BUFFER_MAX).
 const NV_CHUNK: usize = 1024;
 
-/// A TPM command with platformAuth (empty password) into a fixed buffer.
+/// A TPM command with platformAuth (empty password) in a fixed buffer, reused for each
+/// command (one buffer on the stack however many commands are sent).
 struct Command {
     buf: [u8; NV_CHUNK + 64],
     len: usize,
@@ -708,23 +710,28 @@ struct Command {
 }
 
 impl Command {
-    fn new(cc: u32, handles: &[u32]) -> Self {
-        let mut c = Self {
+    fn new() -> Self {
+        Self {
             buf: [0; NV_CHUNK + 64],
             len: 0,
             ok: true,
-        };
-        c.put(&0x8002u16.to_be_bytes());
-        c.put(&[0; 4]);
-        c.put(&cc.to_be_bytes());
+        }
+    }
+    /// Begin the command `cc` on `handles` (what was there before is dropped).
+    fn start(&mut self, cc: u32, handles: &[u32]) -> &mut Self {
+        self.len = 0;
+        self.ok = true;
+        self.put(&0x8002u16.to_be_bytes());
+        self.put(&[0; 4]);
+        self.put(&cc.to_be_bytes());
         for h in handles {
-            c.put(&h.to_be_bytes());
+            self.put(&h.to_be_bytes());
         }
         // Authorization area: TPM_RS_PW, empty nonce, continueSession, empty password.
-        c.put(&9u32.to_be_bytes());
-        c.put(&RS_PW.to_be_bytes());
-        c.put(&[0, 0, 1, 0, 0]);
-        c
+        self.put(&9u32.to_be_bytes());
+        self.put(&RS_PW.to_be_bytes());
+        self.put(&[0, 0, 1, 0, 0]);
+        self
     }
     fn put(&mut self, b: &[u8]) {
         let end = self.len.saturating_add(b.len());
@@ -746,7 +753,7 @@ impl Command {
         }
     }
     /// Run it; the response code (TPM_RC_FAILURE if the command did not fit).
-    fn run<P: Platform>(mut self, tpm: &mut Tpm<P>, rsp: &mut [u8; MAX_RESPONSE_SIZE]) -> u32 {
+    fn run<P: Platform>(&mut self, tpm: &mut Tpm<P>, bufs: &mut Buffers<'_>) -> u32 {
         let size = u32::try_from(self.len).unwrap_or(0);
         if let Some(dst) = self.buf.get_mut(2..6) {
             dst.copy_from_slice(&size.to_be_bytes());
@@ -754,8 +761,10 @@ impl Command {
         if !self.ok {
             return 0x101;
         }
-        let n = tpm.execute(0, self.buf.get(..self.len).unwrap_or(&[]), rsp);
-        rsp.get(..n)
+        let cmd = self.buf.get(..self.len).unwrap_or(&[]);
+        let n = tpm.execute_with_scratch(0, cmd, bufs.rsp, bufs.scratch);
+        bufs.rsp
+            .get(..n)
             .and_then(|r| r.get(6..10))
             .and_then(|b| b.first_chunk::<4>())
             .map_or(0x101, |b| u32::from_be_bytes(*b))
@@ -770,6 +779,22 @@ pub fn store_certificate<P: Platform>(
     data: &[u8],
 ) -> Result<(), EkCertError> {
     let mut rsp = [0u8; MAX_RESPONSE_SIZE];
+    let mut scratch = [0u8; MAX_COMMAND_SIZE];
+    let mut bufs = Buffers {
+        rsp: &mut rsp,
+        scratch: &mut scratch,
+    };
+    store_certificate_with(tpm, index, data, &mut bufs)
+}
+
+/// [`store_certificate`] with the commands run in the caller's buffers (the service's own at
+/// boot: no response or scratch buffer on the boot stack).
+fn store_certificate_with<P: Platform>(
+    tpm: &mut Tpm<P>,
+    index: u32,
+    data: &[u8],
+    bufs: &mut Buffers<'_>,
+) -> Result<(), EkCertError> {
     let size = u16::try_from(data.len()).map_err(|_| EkCertError::Encoding)?;
     let check = |command: u32, rc: u32| {
         if rc == 0 {
@@ -779,8 +804,8 @@ pub fn store_certificate<P: Platform>(
         }
     };
     // TPM2_NV_DefineSpace(TPM_RH_PLATFORM, auth = empty, TPM2B_NV_PUBLIC), Part 3 §31.3.
-    let mut c = Command::new(CC_NV_DEFINE_SPACE, &[RH_PLATFORM]);
-    c.tpm2b(&[]);
+    let mut c = Command::new();
+    c.start(CC_NV_DEFINE_SPACE, &[RH_PLATFORM]).tpm2b(&[]);
     let mut public = [0u8; 14];
     let (h, rest) = public.split_at_mut(4);
     h.copy_from_slice(&index.to_be_bytes());
@@ -792,21 +817,20 @@ pub fn store_certificate<P: Platform>(
     policy.copy_from_slice(&[0, 0]);
     sz.copy_from_slice(&size.to_be_bytes());
     c.tpm2b(&public);
-    check(CC_NV_DEFINE_SPACE, c.run(tpm, &mut rsp))?;
+    check(CC_NV_DEFINE_SPACE, c.run(tpm, bufs))?;
     // TPM2_NV_Write(TPM_RH_PLATFORM, index, chunk, offset), Part 3 §31.7.
     for (i, chunk) in data.chunks(NV_CHUNK).enumerate() {
         let offset = i
             .checked_mul(NV_CHUNK)
             .and_then(|o| u16::try_from(o).ok())
             .ok_or(EkCertError::Encoding)?;
-        let mut c = Command::new(CC_NV_WRITE, &[RH_PLATFORM, index]);
-        c.tpm2b(chunk);
+        c.start(CC_NV_WRITE, &[RH_PLATFORM, index]).tpm2b(chunk);
         c.put(&offset.to_be_bytes());
-        check(CC_NV_WRITE, c.run(tpm, &mut rsp))?;
+        check(CC_NV_WRITE, c.run(tpm, bufs))?;
     }
     // TPM2_NV_WriteLock(TPM_RH_PLATFORM, index), Part 3 §31.11.
-    let c = Command::new(CC_NV_WRITE_LOCK, &[RH_PLATFORM, index]);
-    check(CC_NV_WRITE_LOCK, c.run(tpm, &mut rsp))
+    c.start(CC_NV_WRITE_LOCK, &[RH_PLATFORM, index]);
+    check(CC_NV_WRITE_LOCK, c.run(tpm, bufs))
 }
 
 /// What [`provision`] made: the sizes of the two certificates.
@@ -823,22 +847,48 @@ pub struct Provisioned {
 /// At boot, after the EK exists: draw the CA key, get the report binding it, issue the CA and
 /// EK certificates and store them in NV. The CA private key is wiped on return.
 pub fn provision<P: Platform>(tpm: &mut Tpm<P>, ek: &Ek) -> Result<Provisioned, EkCertError> {
+    let mut rsp = [0u8; MAX_RESPONSE_SIZE];
+    let mut scratch = [0u8; MAX_COMMAND_SIZE];
+    let mut page = [0u8; PAGE_SIZE];
+    let mut bufs = Buffers {
+        rsp: &mut rsp,
+        scratch: &mut scratch,
+    };
+    provision_in(tpm, ek, &mut bufs, &mut page)
+}
+
+const _: () = assert!(MAX_CA_CERT <= PAGE_SIZE && REPORT_SIZE <= MAX_COMMAND_SIZE);
+
+/// [`provision`] in the service's buffers, as boot runs it: the report is received in the
+/// scratch buffer (free until the first NV command), the certificates are encoded in the
+/// service's page and the NV commands answer into its response buffer, so the boot stack holds
+/// none of them.
+pub(crate) fn provision_in<P: Platform>(
+    tpm: &mut Tpm<P>,
+    ek: &Ek,
+    bufs: &mut Buffers<'_>,
+    page: &mut [u8; PAGE_SIZE],
+) -> Result<Provisioned, EkCertError> {
     let ca = CaKey::generate(|buf| tpm.platform_mut().fill_entropy(buf))?;
-    let mut report = [0u8; REPORT_SIZE];
+    let cert = page.get_mut(..MAX_CA_CERT).ok_or(EkCertError::Encoding)?;
+    cert.fill(0);
+    let report = bufs
+        .scratch
+        .get_mut(..REPORT_SIZE)
+        .ok_or(EkCertError::Encoding)?;
     let n = tpm
         .platform_mut()
-        .evidence(&ca.report_data(), &mut report)
+        .evidence(&ca.report_data(), report)
         .map_err(EkCertError::Evidence)?;
     if n != REPORT_SIZE {
         return Err(EkCertError::Evidence(PlatformError::EvidenceUnavailable));
     }
-    let mut cert = [0u8; MAX_CA_CERT];
-    let ca_len = ca_certificate(&ca, &report, &mut cert)?;
-    store_certificate(tpm, CA_CERT_INDEX, cert.get(..ca_len).unwrap_or(&[]))?;
+    let ca_len = ca_certificate(&ca, report, cert)?;
+    store_certificate_with(tpm, CA_CERT_INDEX, cert.get(..ca_len).unwrap_or(&[]), bufs)?;
     cert.fill(0);
-    let ek_len = ek_certificate(&ca, ek.public(), &mut cert)?;
+    let ek_len = ek_certificate(&ca, ek.public(), cert)?;
     let index = ek.template().certificate_index();
-    store_certificate(tpm, index, cert.get(..ek_len).unwrap_or(&[]))?;
+    store_certificate_with(tpm, index, cert.get(..ek_len).unwrap_or(&[]), bufs)?;
     Ok(Provisioned {
         ek_cert_index: index,
         ek_cert_len: ek_len,

@@ -362,7 +362,14 @@ impl<P: Platform> VtpmService<P> {
     }
 
     /// What booting in place writes: the TPM, the EK, and the response buffer it runs in.
-    pub(crate) fn boot_parts(&mut self) -> (&mut Tpm<P>, &mut Ek, crate::boot::Buffers<'_>) {
+    pub(crate) fn boot_parts(
+        &mut self,
+    ) -> (
+        &mut Tpm<P>,
+        &mut Ek,
+        crate::boot::Buffers<'_>,
+        &mut [u8; PAGE_SIZE],
+    ) {
         (
             &mut self.tpm,
             &mut self.ek,
@@ -370,6 +377,7 @@ impl<P: Platform> VtpmService<P> {
                 rsp: &mut self.rsp,
                 scratch: &mut self.scratch,
             },
+            &mut self.page,
         )
     }
 
