@@ -10,18 +10,18 @@
 //!   Family 2.0 (v2.5, §3.2) asks: empty subject with a critical subjectAltName holding the TPM
 //!   manufacturer, model and version (§3.2.9, §3.2.10), critical basicConstraints `cA = FALSE`
 //!   (§3.2.12), critical keyUsage keyAgreement for an ECC EK and keyEncipherment for an RSA EK
-//!   (§3.2.7), extKeyUsage
-//!   tcg-kp-EKCertificate (§3.2.16), subjectDirectoryAttributes with tcg-at-tpmSpecification
-//!   (§3.2.11) and authorityKeyIdentifier (§3.2.13).
+//!   (§3.2.7), extKeyUsage tcg-kp-EKCertificate (§3.2.16), subjectDirectoryAttributes with
+//!   tcg-at-tpmSpecification (§3.2.11) and authorityKeyIdentifier (§3.2.13).
 //!
 //! Both are stored by [`provision`] as platform-created NV indices that are write-locked
 //! (TPMA_NV_WRITEDEFINE, then TPM2_NV_WriteLock): the EK certificate at the profile's index
 //! ([`EK_CERT_INDEX_P384`] for H-3, [`EK_CERT_INDEX_P256`] for L-2, [`EK_CERT_INDEX_RSA2048`]
 //! for L-1, TCG EK Credential Profile §2.2.1.5), the CA certificate at [`CA_CERT_INDEX`].
 //! Whatever the EK, the certificates are signed by the P-384 CA (ecdsa-with-SHA384); an RSA
-//! EK's key is an rsaEncryption SubjectPublicKeyInfo (RFC 3279 §2.3.1). A CA private key lives only inside
-//! [`provision`] and is wiped when it returns: nothing after boot can issue another certificate
-//! under it.
+//! EK's key is an rsaEncryption SubjectPublicKeyInfo (RFC 3279 §2.3.1). A CA private key lives
+//! only inside [`provision`] and is wiped when it returns: nothing after boot can issue another
+//! certificate under it. At boot the certificates are encoded in the service's page and the
+//! report received in its scratch buffer, not on the boot stack.
 //!
 //! Encoding uses the `der` crate's encoders over fixed buffers (no `alloc`); no ASN.1 is parsed
 //! here. The TBSCertificate is encoded in place in the output buffer after a 4-byte SEQUENCE

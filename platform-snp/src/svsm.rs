@@ -361,7 +361,8 @@ impl<P: Platform> VtpmService<P> {
         }
     }
 
-    /// What booting in place writes: the TPM, the EK, and the response buffer it runs in.
+    /// What booting in place writes: the TPM, the EK, the response and scratch buffers its
+    /// commands run in, and the page the certificates are encoded in.
     pub(crate) fn boot_parts(
         &mut self,
     ) -> (
