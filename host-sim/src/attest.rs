@@ -62,15 +62,6 @@ impl EkKind {
             Self::Rsa2048 => BootConfig::rsa2048(),
         }
     }
-
-    /// `tpm2_createek -G` for this template.
-    pub fn createek_alg(self) -> &'static str {
-        match self {
-            Self::Ecc384 => "ecc384",
-            Self::Ecc256 => "ecc",
-            Self::Rsa2048 => "rsa",
-        }
-    }
 }
 
 /// The attacks `--tamper` demonstrates.
