@@ -17,7 +17,7 @@ use core::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use host_sim::amd_chain::{SIMULATED_ARK, sim};
 use host_sim::amdsp::SimAmdSp;
-use host_sim::attest::{Components, Host, SimVm, reference_policy, run};
+use host_sim::attest::{Components, EkKind, Host, SimVm, reference_policy, run};
 use host_sim::snp::snp_platform;
 use host_sim::{eventlog, verifier};
 use platform_snp::ekcert::{CA_CERT_INDEX, EK_CERT_INDEX_P384};
@@ -33,7 +33,7 @@ fn benches(c: &mut Criterion) {
 
     g.bench_function("boot_to_verdict", |b| {
         b.iter(|| {
-            let r = run(seed, None, &policy).unwrap();
+            let r = run(seed, EkKind::Ecc384, None, &policy).unwrap();
             assert!(r.appraisal.verdict);
         });
     });
@@ -42,7 +42,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(boot(snp_platform(&sp, seed), &BootConfig::default()).unwrap()));
     });
     g.bench_function("1+2_boot_and_measure", |b| {
-        b.iter(|| black_box(SimVm::boot(seed, seed, false, &components).unwrap()));
+        b.iter(|| black_box(SimVm::boot(seed, seed, false, EkKind::Ecc384, &components).unwrap()));
     });
     g.bench_function("amdsp_issue_vcek_certificate", |b| {
         let sp = SimAmdSp::new(seed);
@@ -54,7 +54,7 @@ fn benches(c: &mut Criterion) {
     });
 
     // The verifier's steps on what one attested VM answers.
-    let vm = SimVm::boot(seed, seed, false, &components).unwrap();
+    let vm = SimVm::boot(seed, seed, false, EkKind::Ecc384, &components).unwrap();
     let mut host = Host {
         vm,
         other: None,
@@ -94,9 +94,10 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("verify_c_make_and_activate_credential", |b| {
         let name = verifier::object_name(&ak).unwrap();
-        let eph = p384::SecretKey::from_slice(&[0x42; 48]).unwrap();
+        let mut random = |b: &mut [u8]| b.fill(0x42);
         b.iter(|| {
-            let (id, secret) = verifier::make_credential(&manifest, &name, &[5; 32], &eph).unwrap();
+            let (id, secret) =
+                verifier::make_credential(&manifest, &name, &[5; 32], &mut random).unwrap();
             let got = host.activate_credential(&id, &secret);
             black_box(verifier::check_activation(got, &[5; 32]).unwrap())
         });

@@ -16,11 +16,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use platform_snp::ekcert::{CA_CERT_INDEX, EK_CERT_INDEX_P384};
+use platform_snp::ekcert::CA_CERT_INDEX;
 use platform_snp::svsm::{
     AttestServicesOp, AttestSingleServiceOp, SVSM_SUCCESS, SvsmRegs, VTPM_SERVICE_GUID,
 };
-use platform_snp::{BootConfig, GuestMemory, SvsmError, VtpmService, boot};
+use platform_snp::{BootConfig, EkTemplate, GuestMemory, SvsmError, VtpmService, boot};
 use serde::Serialize;
 use sha2::{Digest, Sha384};
 use vtpm::Platform;
@@ -34,6 +34,35 @@ use crate::snp_verify::hex;
 use crate::verifier::{
     self, AmdCertificates, Appraisal, Attester, Collected, ReferenceEvent, ReferencePolicy,
 };
+
+/// The EK the firmware creates (`--ek`), a TCG EK Credential Profile template.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EkKind {
+    /// H-3: ECC NIST P-384, persistent at 0x81010016, certificate at NV 0x01C00016.
+    #[default]
+    Ecc384,
+    /// L-2: ECC NIST P-256, transient (the profile assigns no handle), certificate at NV
+    /// 0x01C0000A.
+    Ecc256,
+    /// L-1: RSA-2048, persistent at 0x81010001, certificate at NV 0x01C00002 (the EK of
+    /// COCONUT-SVSM's vTPM).
+    Rsa2048,
+}
+
+impl EkKind {
+    /// The firmware's boot configuration for this EK (with its certificate).
+    pub fn boot_config(self) -> BootConfig {
+        match self {
+            Self::Ecc384 => BootConfig::default(),
+            Self::Ecc256 => BootConfig {
+                ek_certificate: true,
+                ..BootConfig::p256()
+            },
+            Self::Rsa2048 => BootConfig::rsa2048(),
+        }
+    }
+}
 
 /// The attacks `--tamper` demonstrates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -241,7 +270,6 @@ const RH_OWNER: u32 = 0x4000_0001;
 const RH_ENDORSEMENT: u32 = 0x4000_000B;
 const RH_NULL: u32 = 0x4000_0007;
 const RS_PW: u32 = 0x4000_0009;
-const EK_HANDLE: u32 = 0x8101_0016;
 /// PolicyA_SHA384 and PolicyC_SHA384 (TCG EK Credential Profile §B.6): the branches of the
 /// H-3 EK's PolicyOR.
 const POLICY_A_SHA384: &str = "8bbf2266537c171cb56e403c4dc1d4b64f432611dc386e6f532050c3278c930e143e8bb1133824ccb431053871c6db53";
@@ -297,19 +325,20 @@ pub struct SimVm {
 
 impl SimVm {
     /// Launch a VM on the machine of `seed` (with another launch measurement if
-    /// `other_firmware`), boot the vTPM with entropy from `entropy_seed`, and measure
-    /// `components` through the SVSM vTPM protocol.
+    /// `other_firmware`), boot the vTPM with entropy from `entropy_seed` and the EK `ek`, and
+    /// measure `components` through the SVSM vTPM protocol.
     pub fn boot(
         seed: u64,
         entropy_seed: u64,
         other_firmware: bool,
+        ek: EkKind,
         components: &Components,
     ) -> Result<Self, String> {
         let sp = SimAmdSp::new(seed);
         if other_firmware {
             sp.lock().config_mut().measurement = Sha384::digest(b"another firmware").into();
         }
-        let svc = boot(snp_platform(&sp, entropy_seed), &BootConfig::default())
+        let svc = boot(snp_platform(&sp, entropy_seed), &ek.boot_config())
             .map_err(|e| format!("vTPM boot failed: {e:?}"))?;
         let mut vm = Self {
             sp,
@@ -457,11 +486,15 @@ impl SimVm {
 
     fn activate(&mut self, id: &[u8], secret: &[u8]) -> Result<Vec<u8>, String> {
         let (ak, _) = self.ak()?;
-        // A SHA-384 policy session: PolicySecret(endorsement), PolicyOR(A, C) = the H-3 EK's
-        // authPolicy (TCG EK Credential Profile §B.6.3).
+        let ek = self.svc.ek();
+        let (ek_handle, h3) = (ek.handle(), ek.template() == EkTemplate::EccP384H3);
+        // The EK's authPolicy in a policy session of its nameAlg (TCG EK Credential Profile
+        // §B.6): H-3 PolicySecret(endorsement), PolicyOR(A, C) with SHA-384; L-1 and L-2
+        // PolicySecret(endorsement) alone with SHA-256.
+        let (digest_size, hash_alg) = if h3 { (48, 0x0C) } else { (32, 0x0B) };
         let mut p = Vec::new();
-        tpm2b(&mut p, &[0x11; 48]);
-        p.extend([0, 0, 0x01, 0x00, 0x10, 0x00, 0x0C]);
+        tpm2b(&mut p, &vec![0x11; digest_size]);
+        p.extend([0, 0, 0x01, 0x00, 0x10, 0x00, hash_alg]);
         let cmd = command(0x176, &[RH_NULL, RH_NULL], &[], &p);
         let r = self.tpm(&cmd)?;
         if r[6..10] != [0, 0, 0, 0] {
@@ -475,14 +508,16 @@ impl SimVm {
             &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         );
         self.ok(&cmd, 0, "PolicySecret")?;
-        let mut p = 2u32.to_be_bytes().to_vec();
-        tpm2b(&mut p, &unhex(POLICY_A_SHA384));
-        tpm2b(&mut p, &unhex(POLICY_C_SHA384));
-        self.ok(&command(0x171, &[session], &[], &p), 0, "PolicyOR")?;
+        if h3 {
+            let mut p = 2u32.to_be_bytes().to_vec();
+            tpm2b(&mut p, &unhex(POLICY_A_SHA384));
+            tpm2b(&mut p, &unhex(POLICY_C_SHA384));
+            self.ok(&command(0x171, &[session], &[], &p), 0, "PolicyOR")?;
+        }
         let mut p = Vec::new();
         tpm2b(&mut p, id);
         tpm2b(&mut p, secret);
-        let cmd = command(0x147, &[ak, EK_HANDLE], &[(RS_PW, 0), (session, 0)], &p);
+        let cmd = command(0x147, &[ak, ek_handle], &[(RS_PW, 0), (session, 0)], &p);
         let r = self.ok(&cmd, 0, "ActivateCredential")?;
         let n = u16::from_be_bytes([r[0], r[1]]) as usize;
         Ok(r[2..2 + n].to_vec())
@@ -576,7 +611,9 @@ impl Attester for Host {
     }
     fn nv_read(&mut self, index: u32) -> Result<Vec<u8>, String> {
         match (self.tamper, &mut self.other) {
-            (Some(Tamper::EkCert), Some(other)) if index == EK_CERT_INDEX_P384 => {
+            (Some(Tamper::EkCert), Some(other))
+                if index == self.vm.svc.ek().template().certificate_index() =>
+            {
                 other.read_nv(index)
             }
             _ => self.vm.read_nv(index),
@@ -622,6 +659,10 @@ pub struct Args {
     /// Machine seed (VCEK, chip, launch measurement, vTPM entropy): reproducible runs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The EK the firmware creates (TCG EK Credential Profile): H-3 P-384, L-2 P-256 or L-1
+    /// RSA-2048 (COCONUT-SVSM's EK). The manifest is its TPMT_PUBLIC either way.
+    #[arg(long, value_enum, default_value_t = EkKind::Ecc384)]
+    pub ek: EkKind,
     /// Print the appraisal as JSON.
     #[arg(long)]
     pub json: bool,
@@ -636,8 +677,8 @@ pub struct Args {
     pub policy: Option<PathBuf>,
     /// After attesting, keep serving the attested vTPM on the Microsoft TPM simulator protocol
     /// (command port PORT, platform port PORT + 1, on 127.0.0.1; 0 picks a free pair) until a
-    /// client sends STOP: `tpm2_createek -T mssim:port=PORT -G ecc384 …` regenerates the EK of
-    /// manifest.bin.
+    /// client sends STOP: `tpm2_createek -T mssim:port=PORT -G ecc384 …` (`-G ecc` with
+    /// `--ek ecc256`, `-G rsa` with `--ek rsa2048`) regenerates the EK of manifest.bin.
     #[arg(long, value_name = "PORT")]
     pub serve: Option<u16>,
 }
@@ -649,6 +690,8 @@ pub struct Output<'a> {
     pub seed: u64,
     /// The attack, if any.
     pub tamper: Option<Tamper>,
+    /// The EK template.
+    pub ek: EkKind,
     /// Sizes and handles of what the firmware made.
     pub boot: BootInfo,
     /// The verifier's result.
@@ -662,9 +705,11 @@ pub struct Output<'a> {
 pub struct BootInfo {
     /// Launch measurement (hex).
     pub launch_measurement: String,
-    /// The EK's persistent handle.
+    /// The EK's handle (persistent, or transient for P-256).
     pub ek_handle: String,
-    /// EK certificate size and NV index.
+    /// The EK certificate's NV index.
+    pub ek_cert_index: String,
+    /// EK certificate size.
     pub ek_cert_bytes: usize,
     /// CA certificate size.
     pub ca_cert_bytes: usize,
@@ -684,14 +729,19 @@ pub struct Run {
     pub ms: f64,
 }
 
-/// Boot, measure and verify once.
-pub fn run(seed: u64, tamper: Option<Tamper>, policy: &ReferencePolicy) -> Result<Run, String> {
+/// Boot with the EK `ek`, measure and verify once.
+pub fn run(
+    seed: u64,
+    ek: EkKind,
+    tamper: Option<Tamper>,
+    policy: &ReferencePolicy,
+) -> Result<Run, String> {
     let start = Instant::now();
     // A different kernel boots: logged faithfully (kernel), or hidden by a rewritten log
     // (event-log).
     let components =
         Components::reference(matches!(tamper, Some(Tamper::Kernel | Tamper::EventLog)));
-    let vm = SimVm::boot(seed, seed, tamper == Some(Tamper::Launch), &components)?;
+    let vm = SimVm::boot(seed, seed, tamper == Some(Tamper::Launch), ek, &components)?;
     let other = match tamper {
         Some(Tamper::Ek | Tamper::EkCert | Tamper::Ak) => {
             // Another VM on the same machine: its own vTPM seeds.
@@ -699,6 +749,7 @@ pub fn run(seed: u64, tamper: Option<Tamper>, policy: &ReferencePolicy) -> Resul
                 seed,
                 !seed,
                 false,
+                ek,
                 &Components::reference(false),
             )?)
         }
@@ -718,10 +769,25 @@ pub fn run(seed: u64, tamper: Option<Tamper>, policy: &ReferencePolicy) -> Resul
     })
 }
 
+/// The PEM SubjectPublicKeyInfo of an ECC or RSA TPMT_PUBLIC (what `openssl x509 -pubkey`
+/// prints for a certificate of that key).
 fn spki_pem(public: &[u8]) -> Option<String> {
     use x509_cert::der::asn1::{BitString, ObjectIdentifier};
-    use x509_cert::der::{Any, EncodePem, pem::LineEnding};
+    use x509_cert::der::{Any, Decode, EncodePem, pem::LineEnding};
     use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+    if let Some(verifier::EkPublic::Rsa { n, e, .. }) = verifier::parse_ek_public(public) {
+        use rsa::pkcs8::EncodePublicKey;
+        let key = rsa::PublicKey::new(
+            rsa::BoxedUint::from_be_slice(&n, (n.len() * 8) as u32).ok()?,
+            rsa::BoxedUint::from(u64::from(e)),
+        )
+        .ok()?;
+        let der = key.to_public_key_der().ok()?;
+        return SubjectPublicKeyInfoOwned::from_der(der.as_bytes())
+            .ok()?
+            .to_pem(LineEnding::LF)
+            .ok();
+    }
     let (x, y) = verifier::ecc_public_xy(public)?;
     let curve = match x.len() {
         32 => "1.2.840.10045.3.1.7",
@@ -835,10 +901,17 @@ pub fn render(r: &Run, seed: u64, tamper: Option<Tamper>) -> String {
             .unwrap_or_default(),
         &hex(&cfg.measurement)[..24]
     );
+    let ek = vm.svc.ek();
+    let ek_label = match ek.template() {
+        EkTemplate::EccP384H3 => "P-384",
+        EkTemplate::EccP256L2 => "P-256",
+        EkTemplate::RsaL1 => "RSA-2048",
+    };
     s += &format!(
-        "         vTPM at VMPL0: EK P-384 {:#010x}, EK cert {} B at NV 0x01C00016, CA cert {} B at NV 0x{:08X}\n",
-        vm.svc.ek().handle(),
+        "         vTPM at VMPL0: EK {ek_label} {:#010x}, EK cert {} B at NV 0x{:08X}, CA cert {} B at NV 0x{:08X}\n",
+        ek.handle(),
         c.ek_cert.len(),
+        ek.template().certificate_index(),
         c.ca_cert.len(),
         CA_CERT_INDEX
     );
@@ -903,7 +976,7 @@ pub fn main(args: &[String]) -> ExitCode {
         },
         None => reference_policy(args.seed),
     };
-    let r = match run(args.seed, args.tamper, &policy) {
+    let r = match run(args.seed, args.ek, args.tamper, &policy) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("host-sim attest: {e}");
@@ -921,9 +994,14 @@ pub fn main(args: &[String]) -> ExitCode {
         let o = Output {
             seed: args.seed,
             tamper: args.tamper,
+            ek: args.ek,
             boot: BootInfo {
                 launch_measurement: hex(&r.host.vm.sp.lock().config().measurement),
                 ek_handle: format!("{:#010x}", r.host.vm.svc.ek().handle()),
+                ek_cert_index: format!(
+                    "{:#010x}",
+                    r.host.vm.svc.ek().template().certificate_index()
+                ),
                 ek_cert_bytes: r.collected.ek_cert.len(),
                 ca_cert_bytes: r.collected.ca_cert.len(),
                 events: r.host.vm.log.events.len(),

@@ -1,7 +1,8 @@
 //! `host-sim`: run the vtpm core behind the Microsoft TPM simulator protocol.
 //!
 //! ```text
-//! host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE] [--serve PORT]
+//! host-sim attest [--seed N] [--ek ecc384|ecc256|rsa2048] [--json] [--out DIR] [--tamper MODE]
+//!                 [--policy FILE] [--serve PORT]
 //! host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N] [--idle-timeout SECONDS]
 //! host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
 //! host-sim verify-snp-report REPORT.bin VCEK [--chain ASK_ARK.pem] [--trust-simulated-root]
@@ -23,7 +24,8 @@ use host_sim::mssim::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_POR
 
 /// The synopsis of every command, `Usage:` in the help and after a usage error.
 const SYNOPSIS: &str = "\
-host-sim attest [--seed N] [--json] [--out DIR] [--tamper MODE] [--policy FILE] [--serve PORT]
+host-sim attest [--seed N] [--ek ecc384|ecc256|rsa2048] [--json] [--out DIR]
+                       [--tamper MODE] [--policy FILE] [--serve PORT]
        host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N]
                       [--idle-timeout SECONDS]
        host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]

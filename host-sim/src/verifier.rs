@@ -17,7 +17,7 @@
 //! | b | [`check_ca_report`] | the CA certificate carries a VCEK-signed report of the same chip and launch |
 //! | b | [`check_ca_binding`] | that report's REPORT_DATA = SHA-384(CA key) ‖ 0^16 |
 //! | b | [`check_ek_certificate`] | the EK certificate is signed by that CA, with the TCG EK fields |
-//! | b | [`check_ek_matches_manifest`] | its key is the EK of the manifest |
+//! | b | [`check_ek_matches_manifest`] | its key is the EK of the manifest (ECC P-384 / P-256 or RSA-2048) |
 //! | c | [`make_credential`] / [`check_activation`] | the AK lives in the TPM that holds the EK (TPM 2.0 Part 1 §24) |
 //! | d | [`check_quote`] | the AK signed the quote; its nonce is ours (Part 3 §18.4) |
 //! | e | [`check_pcr_digest`] | the replayed event log gives the quoted PCRs |
@@ -503,65 +503,222 @@ pub fn ecc_public_xy(public: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((x, y))
 }
 
-/// The EK certificate's key is the manifest's EK (the EK the SVSM attested with our nonce).
-pub fn check_ek_matches_manifest(ek: &Certificate, manifest: &[u8]) -> Result<String, VerifyError> {
-    let (x, y) = ecc_public_xy(manifest).ok_or(VerifyError::EkMismatch)?;
-    let point = spki_point(ek);
-    if point.first() != Some(&4) || point[1..] != [x, y].concat()[..] {
-        return Err(VerifyError::EkMismatch);
+/// An EK's public key, from its TPMT_PUBLIC (Part 2 §12.2.4): one of the TCG EK templates'
+/// shapes (restricted decryption key, AES-CFB symmetric, scheme NULL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EkPublic {
+    /// ECC (H-3 P-384, L-2 P-256).
+    Ecc {
+        /// nameAlg (TPM_ALG_SHA256 or TPM_ALG_SHA384).
+        name_alg: u16,
+        /// AES key bits of the symmetric definition.
+        sym_bits: u16,
+        /// TPM_ECC_CURVE (3 P-256, 4 P-384).
+        curve: u16,
+        /// unique.x.
+        x: Vec<u8>,
+        /// unique.y.
+        y: Vec<u8>,
+    },
+    /// RSA (L-1 RSA-2048).
+    Rsa {
+        /// nameAlg.
+        name_alg: u16,
+        /// AES key bits of the symmetric definition.
+        sym_bits: u16,
+        /// unique.n: the modulus, big-endian.
+        n: Vec<u8>,
+        /// The public exponent (0 in the TPMT_PUBLIC is 2^16 + 1, Part 2 §12.2.3.5).
+        e: u32,
+    },
+}
+
+impl EkPublic {
+    /// Its nameAlg.
+    pub fn name_alg(&self) -> u16 {
+        match self {
+            Self::Ecc { name_alg, .. } | Self::Rsa { name_alg, .. } => *name_alg,
+        }
     }
-    Ok(format!(
-        "EK P-{} x = {}…",
-        (point.len() - 1) * 4,
-        hex(&point[1..9])
-    ))
+
+    /// "P-384", "P-256" or "RSA-2048".
+    pub fn label(&self) -> String {
+        match self {
+            Self::Ecc { curve: 3, .. } => "P-256".into(),
+            Self::Ecc { curve: 4, .. } => "P-384".into(),
+            Self::Ecc { curve, .. } => format!("curve {curve}"),
+            Self::Rsa { n, .. } => format!("RSA-{}", n.len() * 8),
+        }
+    }
+
+    /// The NV index of its certificate (TCG EK Credential Profile §2.2.1.5).
+    pub fn certificate_index(&self) -> u32 {
+        match self {
+            Self::Ecc { curve: 3, .. } => ekcert::EK_CERT_INDEX_P256,
+            Self::Ecc { .. } => ekcert::EK_CERT_INDEX_P384,
+            Self::Rsa { .. } => ekcert::EK_CERT_INDEX_RSA2048,
+        }
+    }
+}
+
+/// Read an EK's TPMT_PUBLIC ([`EkPublic`]); `None` if it is not one of the EK shapes.
+pub fn parse_ek_public(public: &[u8]) -> Option<EkPublic> {
+    let u16_at = |at: usize| -> Option<u16> {
+        Some(u16::from_be_bytes(public.get(at..at + 2)?.try_into().ok()?))
+    };
+    let name_alg = u16_at(2)?;
+    let mut at = 10 + usize::from(u16_at(8)?);
+    // symmetric: AES in CFB mode.
+    if u16_at(at)? != 0x0006 || u16_at(at + 4)? != 0x0043 {
+        return None;
+    }
+    let sym_bits = u16_at(at + 2)?;
+    at += 6;
+    match u16_at(0)? {
+        0x0023 => {
+            let (x, y) = ecc_public_xy(public)?;
+            Some(EkPublic::Ecc {
+                name_alg,
+                sym_bits,
+                curve: u16_at(at + 2)?,
+                x,
+                y,
+            })
+        }
+        0x0001 => {
+            // scheme NULL, keyBits, exponent, unique.n.
+            if u16_at(at)? != 0x0010 {
+                return None;
+            }
+            let bits = usize::from(u16_at(at + 2)?);
+            let e = u32::from_be_bytes(public.get(at + 4..at + 8)?.try_into().ok()?);
+            let len = usize::from(u16_at(at + 8)?);
+            let n = public.get(at + 10..at + 10 + len)?.to_vec();
+            if len * 8 != bits || at + 10 + len != public.len() {
+                return None;
+            }
+            Some(EkPublic::Rsa {
+                name_alg,
+                sym_bits,
+                n,
+                e: if e == 0 { 65_537 } else { e },
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The EK certificate's key is the manifest's EK (the EK the SVSM attested with our nonce): the
+/// same curve point, or for an RSA EK an rsaEncryption key (read with the `rsa` crate) with the
+/// same modulus and exponent.
+pub fn check_ek_matches_manifest(ek: &Certificate, manifest: &[u8]) -> Result<String, VerifyError> {
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::traits::PublicKeyParts;
+    match parse_ek_public(manifest).ok_or(VerifyError::EkMismatch)? {
+        EkPublic::Ecc { x, y, .. } => {
+            let point = spki_point(ek);
+            if ek
+                .tbs_certificate()
+                .subject_public_key_info()
+                .algorithm
+                .oid
+                .to_string()
+                != "1.2.840.10045.2.1"
+                || point.first() != Some(&4)
+                || point[1..] != [x, y].concat()[..]
+            {
+                return Err(VerifyError::EkMismatch);
+            }
+            Ok(format!(
+                "EK P-{} x = {}…",
+                (point.len() - 1) * 4,
+                hex(&point[1..9])
+            ))
+        }
+        EkPublic::Rsa { n, e, .. } => {
+            let spki = ek
+                .tbs_certificate()
+                .subject_public_key_info()
+                .to_der()
+                .map_err(|_| VerifyError::EkMismatch)?;
+            let key = rsa::PublicKey::from_public_key_der(&spki)
+                .map_err(|e| VerifyError::Certificate(format!("EK: not an RSA public key: {e}")))?;
+            if *key.n_bytes() != n[..] || *key.e_bytes() != e.to_be_bytes()[1..] {
+                return Err(VerifyError::EkMismatch);
+            }
+            Ok(format!(
+                "EK RSA-{} n = {}…, e = {e}",
+                n.len() * 8,
+                hex(&n[..8])
+            ))
+        }
+    }
 }
 
 // ---- c. credential activation (TPM 2.0 Part 1 §24, Part 3 §12.6) ------------------------------
 
-fn kdfa_sha384(key: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Vec<u8> {
+/// HMAC with the TPM hash `alg` (SHA-256 or SHA-384) over the concatenated `parts`.
+fn hmac_with(alg: u16, key: &[u8], parts: &[&[u8]]) -> Option<Vec<u8>> {
+    macro_rules! mac {
+        ($h:ty) => {{
+            let mut m = <hmac::Hmac<$h> as KeyInit>::new_from_slice(key).ok()?;
+            for p in parts {
+                m.update(p);
+            }
+            Some(m.finalize().into_bytes().to_vec())
+        }};
+    }
+    match alg {
+        0x000B => mac!(Sha256),
+        0x000C => mac!(Sha384),
+        _ => None,
+    }
+}
+
+/// The TPM hash `alg` (SHA-256 or SHA-384) of the concatenated `parts`.
+fn hash_with(alg: u16, parts: &[&[u8]]) -> Option<Vec<u8>> {
+    macro_rules! digest {
+        ($h:ty) => {{
+            let mut h = <$h>::new();
+            for p in parts {
+                h.update(p);
+            }
+            Some(h.finalize().to_vec())
+        }};
+    }
+    match alg {
+        0x000B => digest!(Sha256),
+        0x000C => digest!(Sha384),
+        _ => None,
+    }
+}
+
+/// KDFa (Part 1 §11.4.10.2): counter-mode HMAC with `label` ‖ 0, `u`, `v` and the bit count.
+fn kdfa(alg: u16, key: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: u32) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut i = 1u32;
     while out.len() * 8 < bits as usize {
-        let mut m = <hmac::Hmac<Sha384> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| {
-            <hmac::Hmac<Sha384> as KeyInit>::new_from_slice(&[0])
-                .unwrap_or_else(|_| unreachable_hmac())
-        });
-        m.update(&i.to_be_bytes());
-        m.update(label);
-        m.update(&[0]);
-        m.update(u);
-        m.update(v);
-        m.update(&bits.to_be_bytes());
-        out.extend(m.finalize().into_bytes());
+        out.extend(hmac_with(
+            alg,
+            key,
+            &[&i.to_be_bytes(), label, &[0], u, v, &bits.to_be_bytes()],
+        )?);
         i += 1;
     }
     out.truncate(bits as usize / 8);
-    out
+    Some(out)
 }
 
-#[allow(clippy::panic)]
-fn unreachable_hmac() -> ! {
-    panic!("HMAC takes keys of any length")
-}
-
-fn kdfe_sha384(z: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: usize) -> Vec<u8> {
+/// KDFe (Part 1 §11.4.10.3): counter-mode hash of `Z`, `label` ‖ 0, `u`, `v`.
+fn kdfe(alg: u16, z: &[u8], label: &[u8], u: &[u8], v: &[u8], bits: usize) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut i = 1u32;
     while out.len() * 8 < bits {
-        let d = Sha384::new()
-            .chain_update(i.to_be_bytes())
-            .chain_update(z)
-            .chain_update(label)
-            .chain_update([0])
-            .chain_update(u)
-            .chain_update(v)
-            .finalize();
-        out.extend(d);
+        out.extend(hash_with(alg, &[&i.to_be_bytes(), z, label, &[0], u, v])?);
         i += 1;
     }
     out.truncate(bits / 8);
-    out
+    Some(out)
 }
 
 fn tpm2b(out: &mut Vec<u8>, b: &[u8]) {
@@ -572,55 +729,151 @@ fn tpm2b(out: &mut Vec<u8>, b: &[u8]) {
 /// The Name of an object: nameAlg ‖ H_nameAlg(TPMT_PUBLIC) (Part 1 §16), SHA-256 or SHA-384.
 pub fn object_name(public: &[u8]) -> Option<Vec<u8>> {
     let alg = u16::from_be_bytes(public.get(2..4)?.try_into().ok()?);
-    let d = match alg {
-        0x000B => Sha256::digest(public).to_vec(),
-        0x000C => Sha384::digest(public).to_vec(),
-        _ => return None,
-    };
+    let d = hash_with(alg, &[public])?;
     Some([alg.to_be_bytes().to_vec(), d].concat())
 }
 
-/// TPM2_MakeCredential done by the verifier (Part 1 §24.4, Annex C.6.1) for an H-3 EK
-/// (P-384, SHA-384, AES-256-CFB): an ephemeral ECDH key gives the seed
-/// `KDFe(SHA-384, Z, "IDENTITY", ephemeral x, EK x)`; the credential is AES-256-CFB encrypted
-/// under `KDFa(seed, "STORAGE", name)` and MACed with `KDFa(seed, "INTEGRITY")`. Returns
+/// A random-byte source for the `rsa` crate's OAEP padding: the verifier's own `random`.
+struct Rng<'a>(&'a mut dyn FnMut(&mut [u8]));
+
+impl rsa::rand_core::TryRng for Rng<'_> {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        (self.0)(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        (self.0)(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        (self.0)(dst);
+        Ok(())
+    }
+}
+
+impl rsa::rand_core::TryCryptoRng for Rng<'_> {}
+
+/// The credential seed for an ECC EK (Part 1 Annex C.6.1): an ephemeral key on the EK's curve,
+/// `seed = KDFe(nameAlg, Z, "IDENTITY", ephemeral x, EK x)`. Returns (seed, TPM2B_ENCRYPTED_SECRET
+/// contents = the ephemeral point as TPMS_ECC_POINT).
+macro_rules! ecc_seed {
+    ($curve:ident, $x:expr, $y:expr, $name_alg:expr, $bits:expr, $random:expr) => {{
+        use $curve::elliptic_curve::point::AffineCoordinates;
+        let ek = $curve::PublicKey::from_sec1_bytes(&[&[4u8][..], $x, $y].concat()).ok()?;
+        let mut d = vec![0u8; $x.len()];
+        let eph = loop {
+            ($random)(&mut d);
+            if let Ok(k) = $curve::SecretKey::from_slice(&d) {
+                break k;
+            }
+        };
+        let z = $curve::ecdh::diffie_hellman(eph.to_nonzero_scalar(), ek.as_affine());
+        let p = eph.public_key();
+        let (ex, ey) = (p.as_affine().x().to_vec(), p.as_affine().y().to_vec());
+        let seed = kdfe($name_alg, z.raw_secret_bytes(), b"IDENTITY", &ex, $x, $bits)?;
+        let mut secret = Vec::new();
+        tpm2b(&mut secret, &ex);
+        tpm2b(&mut secret, &ey);
+        Some((seed, secret))
+    }};
+}
+
+fn ecc_p256_seed(x: &[u8], y: &[u8], alg: u16, bits: usize, random: Random) -> Seed {
+    ecc_seed!(p256, x, y, alg, bits, random)
+}
+
+fn ecc_p384_seed(x: &[u8], y: &[u8], alg: u16, bits: usize, random: Random) -> Seed {
+    ecc_seed!(p384, x, y, alg, bits, random)
+}
+
+type Random<'a> = &'a mut dyn FnMut(&mut [u8]);
+type Seed = Option<(Vec<u8>, Vec<u8>)>;
+
+/// The credential seed for an RSA EK (Part 1 Annex B.10.3): a random seed of the nameAlg's
+/// digest size, RSAES-OAEP encrypted to the EK with the nameAlg and the label "IDENTITY\0".
+/// Returns (seed, TPM2B_ENCRYPTED_SECRET contents = the ciphertext).
+fn rsa_seed(n: &[u8], e: u32, alg: u16, bits: usize, random: Random) -> Seed {
+    use rsa::{BoxedUint, Oaep, PublicKey};
+    let key = PublicKey::new(
+        BoxedUint::from_be_slice(n, (n.len() * 8) as u32).ok()?,
+        BoxedUint::from(u64::from(e)),
+    )
+    .ok()?;
+    let mut seed = vec![0u8; bits / 8];
+    random(&mut seed);
+    let mut rng = Rng(random);
+    let label = &b"IDENTITY\0"[..];
+    let secret = match alg {
+        0x000B => key.encrypt(&mut rng, Oaep::<Sha256>::new_with_label(label), &seed),
+        0x000C => key.encrypt(&mut rng, Oaep::<Sha384>::new_with_label(label), &seed),
+        _ => return None,
+    }
+    .ok()?;
+    Some((seed, secret))
+}
+
+/// TPM2_MakeCredential done by the verifier (Part 1 §24.4) for an EK of the TCG templates: the
+/// seed is shared with the EK (ECDH for ECC, Annex C.6.1; RSA-OAEP for RSA, Annex B.10.3); the
+/// credential is AES-CFB encrypted under `KDFa(nameAlg, seed, "STORAGE", name)` (the EK's
+/// symmetric key size) and MACed with `KDFa(nameAlg, seed, "INTEGRITY")`. Fresh values (the
+/// ephemeral key or the seed, OAEP's padding) come from `random`. Returns
 /// (TPM2B_ID_OBJECT contents, TPM2B_ENCRYPTED_SECRET contents).
 pub fn make_credential(
     ek_public: &[u8],
     ak_name: &[u8],
     credential: &[u8],
-    ephemeral: &p384::SecretKey,
+    random: &mut dyn FnMut(&mut [u8]),
 ) -> Result<(Vec<u8>, Vec<u8>), VerifyError> {
     use cfb_mode::cipher::KeyIvInit;
-    let bad = || VerifyError::Activation("the EK is not a P-384 key".into());
-    let (x, y) = ecc_public_xy(ek_public).ok_or_else(bad)?;
-    if x.len() != 48 {
-        return Err(bad());
-    }
-    let ek = p384::PublicKey::from_sec1_bytes(&[&[4u8][..], &x, &y].concat()).map_err(|_| bad())?;
-    let z = p384::ecdh::diffie_hellman(ephemeral.to_nonzero_scalar(), ek.as_affine());
-    let eph = ephemeral.public_key();
-    let (ex, ey) = {
-        use p384::elliptic_curve::point::AffineCoordinates;
-        (eph.as_affine().x().to_vec(), eph.as_affine().y().to_vec())
+    let bad = |what: &str| VerifyError::Activation(format!("MakeCredential: {what}"));
+    let ek = parse_ek_public(ek_public).ok_or_else(|| bad("not an EK"))?;
+    let alg = ek.name_alg();
+    let bits = match alg {
+        0x000B => 256,
+        0x000C => 384,
+        _ => return Err(bad("nameAlg is not SHA-256 or SHA-384")),
     };
-    let seed = kdfe_sha384(z.raw_secret_bytes(), b"IDENTITY", &ex, &x, 384);
-    let sym = kdfa_sha384(&seed, b"STORAGE", ak_name, &[], 256);
+    let (seed, sym_bits) = match &ek {
+        EkPublic::Ecc {
+            curve: 3,
+            x,
+            y,
+            sym_bits,
+            ..
+        } => (ecc_p256_seed(x, y, alg, bits, random), *sym_bits),
+        EkPublic::Ecc {
+            curve: 4,
+            x,
+            y,
+            sym_bits,
+            ..
+        } => (ecc_p384_seed(x, y, alg, bits, random), *sym_bits),
+        EkPublic::Rsa { n, e, sym_bits, .. } => (rsa_seed(n, *e, alg, bits, random), *sym_bits),
+        EkPublic::Ecc { .. } => return Err(bad("the EK's curve is not P-256 or P-384")),
+    };
+    let (seed, secret) = seed.ok_or_else(|| bad("the EK's public key is not usable"))?;
+    let sym = kdfa(alg, &seed, b"STORAGE", ak_name, &[], u32::from(sym_bits))
+        .ok_or_else(|| bad("KDFa"))?;
     let mut enc = Vec::new();
     tpm2b(&mut enc, credential);
-    cfb_mode::Encryptor::<aes::Aes256>::new_from_slices(&sym, &[0u8; 16])
-        .map_err(|_| bad())?
-        .encrypt(&mut enc);
-    let hmac_key = kdfa_sha384(&seed, b"INTEGRITY", &[], &[], 384);
-    let mut m = <hmac::Hmac<Sha384> as KeyInit>::new_from_slice(&hmac_key).map_err(|_| bad())?;
-    m.update(&enc);
-    m.update(ak_name);
+    match sym_bits {
+        128 => cfb_mode::Encryptor::<aes::Aes128>::new_from_slices(&sym, &[0u8; 16])
+            .map_err(|_| bad("AES-128"))?
+            .encrypt(&mut enc),
+        256 => cfb_mode::Encryptor::<aes::Aes256>::new_from_slices(&sym, &[0u8; 16])
+            .map_err(|_| bad("AES-256"))?
+            .encrypt(&mut enc),
+        _ => return Err(bad("the EK's AES key size")),
+    }
+    let hmac_key =
+        kdfa(alg, &seed, b"INTEGRITY", &[], &[], bits as u32).ok_or_else(|| bad("KDFa"))?;
+    let integrity = hmac_with(alg, &hmac_key, &[&enc, ak_name]).ok_or_else(|| bad("HMAC"))?;
     let mut id_object = Vec::new();
-    tpm2b(&mut id_object, &m.finalize().into_bytes());
+    tpm2b(&mut id_object, &integrity);
     id_object.extend(enc);
-    let mut secret = Vec::new();
-    tpm2b(&mut secret, &ex);
-    tpm2b(&mut secret, &ey);
     Ok((id_object, secret))
 }
 
@@ -931,9 +1184,10 @@ pub fn verify(
 
     // b. The EK certificate chain from NV.
     c.ca_cert = attester.nv_read(ekcert::CA_CERT_INDEX).unwrap_or_default();
-    c.ek_cert = attester
-        .nv_read(ekcert::EK_CERT_INDEX_P384)
-        .unwrap_or_default();
+    // The EK certificate's index is the one of the attested EK's kind (RSA-2048, P-256, P-384).
+    let ek_cert_index = parse_ek_public(&c.manifest)
+        .map_or(ekcert::EK_CERT_INDEX_P384, |ek| ek.certificate_index());
+    c.ek_cert = attester.nv_read(ek_cert_index).unwrap_or_default();
     let ca = match (&svsm_report, &vcek) {
         (Some(r), Some((vcek, _))) => match check_ca_report(&c.ca_cert, vcek, r) {
             Ok((ca, car)) => {
@@ -998,12 +1252,9 @@ pub fn verify(
     if ek_ok {
         let mut credential = [0u8; 32];
         random(&mut credential);
-        let mut d = [0u8; 48];
-        random(&mut d);
-        let eph = p384::SecretKey::from_slice(&d);
-        let made = match (eph, object_name(&c.ak_public)) {
-            (Ok(eph), Some(name)) => make_credential(&c.manifest, &name, &credential, &eph),
-            _ => Err(VerifyError::Activation("no AK name".into())),
+        let made = match object_name(&c.ak_public) {
+            Some(name) => make_credential(&c.manifest, &name, &credential, random),
+            None => Err(VerifyError::Activation("no AK name".into())),
         };
         match made {
             Ok((id, secret)) => {
@@ -1082,4 +1333,47 @@ pub fn verify(
     }
     a.verdict = a.checks.iter().all(|c| c.ok);
     (a, c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The three TCG EK templates' TPMT_PUBLIC shapes, as the firmware writes them (with the
+    /// unique fields of a template), read back.
+    #[test]
+    fn ek_public_of_each_template() {
+        use platform_snp::EkTemplate;
+        let mut t = [0u8; 400];
+        let n = EkTemplate::RsaL1.write_template(&mut t).unwrap();
+        let mut l1 = t[..n].to_vec();
+        l1[58] = 0xC5; // a modulus with its top bit set
+        match parse_ek_public(&l1).unwrap() {
+            EkPublic::Rsa {
+                name_alg,
+                sym_bits,
+                n,
+                e,
+            } => {
+                assert_eq!((name_alg, sym_bits, e), (0x000B, 128, 65_537));
+                assert_eq!((n.len(), n[0]), (256, 0xC5));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            parse_ek_public(&l1).unwrap().certificate_index(),
+            0x01C0_0002
+        );
+        assert_eq!(parse_ek_public(&l1).unwrap().label(), "RSA-2048");
+        assert_eq!(parse_ek_public(&l1[..313]), None);
+        let n = EkTemplate::EccP256L2.write_template(&mut t).unwrap();
+        let l2 = parse_ek_public(&t[..n]).unwrap();
+        assert_eq!(
+            (l2.name_alg(), l2.label(), l2.certificate_index()),
+            (0x000B, "P-256".into(), 0x01C0_000A)
+        );
+        // H-3's template has empty x, y: not a key yet.
+        let n = EkTemplate::EccP384H3.write_template(&mut t).unwrap();
+        assert_eq!(parse_ek_public(&t[..n]), None);
+    }
 }

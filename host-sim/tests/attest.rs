@@ -2,8 +2,9 @@
 //! `--out` artifacts pass `tpm2_eventlog` (its replay equals the quoted PCR values),
 //! `tpm2_checkquote` (AK signature and nonce), `openssl verify` (EK certificate under the CA
 //! certificate) and `host-sim verify-snp-report`; every `--tamper` mode exits non-zero and names
-//! the check it fails. Packages: `tpm2-tools`, `openssl` (skipped with a message when absent,
-//! unless `CI` is set).
+//! the check it fails. With `--ek rsa2048` (COCONUT-SVSM's L-1 RSA EK) and `--ek ecc256` the same
+//! holds, and `tpm2_createek -G rsa` against the served vTPM regenerates manifest.bin. Packages:
+//! `tpm2-tools`, `openssl` (skipped with a message when absent, unless `CI` is set).
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -341,19 +342,14 @@ fn a_policy_file_is_read_and_a_wrong_one_refuses() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// `attest --out DIR --serve PORT`, then tpm2-tools against the served, attested vTPM: the EK
-/// `tpm2_createek -G ecc384` regenerates is manifest.bin byte for byte, `tpm2_pcrread` equals
-/// `tpm2_eventlog`'s replay of eventlog.bin, `tpm2_checkquote -f quote.pcrs` accepts the quote
-/// (and refuses a changed PCR file), openssl verifies the EK certificate under the CA's.
-#[test]
-fn served_vtpm_agrees_with_the_artifacts() {
-    if !have("tpm2_createek") || !have("openssl") {
-        return;
-    }
-    let dir = out_dir("serve");
+/// `host-sim attest ARGS --serve 0` started: the child, its command port and the report it
+/// printed before serving.
+fn serve(args: &[&str], dir: &Path) -> (std::process::Child, u16, String) {
     let mut child = host_sim()
-        .args(["attest", "--seed", "9", "--out"])
-        .arg(&dir)
+        .arg("attest")
+        .args(args)
+        .arg("--out")
+        .arg(dir)
         .args(["--serve", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -375,6 +371,29 @@ fn served_vtpm_agrees_with_the_artifacts() {
         let _ = child.kill();
         panic!("no serving line in\n{report}")
     });
+    (child, port, report)
+}
+
+/// TPM_STOP on the platform port ends the server.
+fn stop(mut child: std::process::Child, port: u16) {
+    let mut platform = std::net::TcpStream::connect(("127.0.0.1", port + 1)).unwrap();
+    platform.write_all(&21u32.to_be_bytes()).unwrap();
+    drop(platform);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+/// `attest --out DIR --serve PORT`, then tpm2-tools against the served, attested vTPM: the EK
+/// `tpm2_createek -G ecc384` regenerates is manifest.bin byte for byte, `tpm2_pcrread` equals
+/// `tpm2_eventlog`'s replay of eventlog.bin, `tpm2_checkquote -f quote.pcrs` accepts the quote
+/// (and refuses a changed PCR file), openssl verifies the EK certificate under the CA's.
+#[test]
+fn served_vtpm_agrees_with_the_artifacts() {
+    if !have("tpm2_createek") || !have("openssl") {
+        return;
+    }
+    let dir = out_dir("serve");
+    let (child, port, report) = serve(&["--seed", "9"], &dir);
     assert!(report.contains("verdict  TRUSTED"), "{report}");
     let tcti = format!("mssim:host=127.0.0.1,port={port}");
     let tool = |prog: &str, args: &[&str]| {
@@ -480,11 +499,169 @@ fn served_vtpm_agrees_with_the_artifacts() {
         "{t}"
     );
 
-    // TPM_STOP on the platform port ends the server.
-    let mut platform = std::net::TcpStream::connect(("127.0.0.1", port + 1)).unwrap();
-    platform.write_all(&21u32.to_be_bytes()).unwrap();
-    drop(platform);
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
+    stop(child, port);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `attest --ek rsa2048` (the L-1 RSA-2048 EK at 0x81010001, its certificate at NV 0x01C00002)
+/// and `--ek ecc256` (L-2, transient, certificate at 0x01C0000A): TRUSTED, 16/16 checks, with
+/// a 314- or 122-byte manifest; the EK certificate's key (as openssl prints it) is ek.pem.
+#[test]
+fn rsa2048_and_ecc256_runs_are_trusted() {
+    for (ek, manifest_len, handle, index, key_line) in [
+        (
+            "rsa2048",
+            314,
+            "0x81010001",
+            "0x01c00002",
+            "ok   b.ek-matches-manifest    EK RSA-2048 n = ",
+        ),
+        (
+            "ecc256",
+            122,
+            "0x800000",
+            "0x01c0000a",
+            "ok   b.ek-matches-manifest    EK P-256 x = ",
+        ),
+    ] {
+        let dir = out_dir(&format!("ek-{ek}"));
+        let o = host_sim()
+            .args(["attest", "--seed", "10", "--ek", ek, "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let t = text(&o);
+        assert!(o.status.success(), "{ek}: {t}");
+        assert!(t.contains("verdict  TRUSTED (16/16 checks)"), "{ek}: {t}");
+        assert!(t.contains(key_line), "{ek}: {t}");
+        assert!(
+            t.contains("ok   c.activate-credential    ActivateCredential returned our secret"),
+            "{ek}: {t}"
+        );
+        let manifest = std::fs::read(dir.join("manifest.bin")).unwrap();
+        assert_eq!(manifest.len(), manifest_len, "{ek}");
+        let o = host_sim()
+            .args(["attest", "--seed", "10", "--ek", ek, "--json"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{ek}");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["appraisal"]["verdict"], true, "{ek}");
+        assert_eq!(v["ek"], ek);
+        assert!(
+            v["boot"]["ek_handle"].as_str().unwrap().starts_with(handle),
+            "{ek}: {v}"
+        );
+        assert_eq!(v["boot"]["ek_cert_index"], index, "{ek}");
+
+        if have("openssl") {
+            let o = run_in(
+                &dir,
+                "openssl",
+                &[
+                    "x509",
+                    "-inform",
+                    "DER",
+                    "-in",
+                    "ek-cert.der",
+                    "-noout",
+                    "-text",
+                ],
+            );
+            let t = text(&o);
+            assert!(o.status.success(), "{t}");
+            if ek == "rsa2048" {
+                assert!(
+                    t.contains("rsaEncryption") && t.contains("Public-Key: (2048 bit)"),
+                    "{t}"
+                );
+                assert!(t.contains("Key Encipherment"), "{t}");
+            } else {
+                assert!(t.contains("NIST CURVE: P-256"), "{t}");
+            }
+            let o = run_in(
+                &dir,
+                "openssl",
+                &[
+                    "x509",
+                    "-inform",
+                    "DER",
+                    "-in",
+                    "ek-cert.der",
+                    "-noout",
+                    "-pubkey",
+                ],
+            );
+            let ek_pem = std::fs::read_to_string(dir.join("ek.pem")).unwrap();
+            assert_eq!(String::from_utf8_lossy(&o.stdout), ek_pem, "{ek}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// The attacks on the EK's links fail their checks with an RSA EK too.
+#[test]
+fn rsa2048_tamper_modes_fail_their_checks() {
+    for (mode, check) in [
+        ("ek", "b.ek-matches-manifest"),
+        ("ek-cert", "b.ek-certificate"),
+        ("ak", "c.activate-credential"),
+        ("nonce", "a.nonce-binding"),
+    ] {
+        let o = host_sim()
+            .args([
+                "attest", "--seed", "12", "--ek", "rsa2048", "--tamper", mode,
+            ])
+            .output()
+            .unwrap();
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{mode}: {t}");
+        assert!(t.contains("NOT TRUSTED"), "{mode}: {t}");
+        assert!(t.contains(&format!("failed   {check}:")), "{mode}: {t}");
+    }
+}
+
+/// `attest --ek rsa2048 --serve PORT`: `tpm2_createek -G rsa` (tpm2-tools' L-1 template)
+/// regenerates manifest.bin byte for byte, and tpm2_readpublic of 0x81010001 agrees.
+#[test]
+fn served_rsa_vtpm_createek_regenerates_the_manifest() {
+    if !have("tpm2_createek") {
+        return;
+    }
+    let dir = out_dir("serve-rsa");
+    let (child, port, report) = serve(&["--seed", "13", "--ek", "rsa2048"], &dir);
+    assert!(report.contains("verdict  TRUSTED"), "{report}");
+    let tcti = format!("mssim:host=127.0.0.1,port={port}");
+    let tool = |prog: &str, args: &[&str]| {
+        Command::new(prog)
+            .args(args)
+            .env("TPM2TOOLS_TCTI", &tcti)
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let o = tool(
+        "tpm2_createek",
+        &["-G", "rsa", "-c", "ek.ctx", "-u", "ek.pub"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let ek_pub = std::fs::read(dir.join("ek.pub")).unwrap();
+    let manifest = std::fs::read(dir.join("manifest.bin")).unwrap();
+    assert_eq!(manifest.len(), 314);
+    assert_eq!(
+        hex(&ek_pub[2..]),
+        hex(&manifest),
+        "tpm2_createek -G rsa's TPM2B_PUBLIC vs manifest.bin"
+    );
+    let o = tool(
+        "tpm2_readpublic",
+        &["-c", "0x81010001", "-f", "tss", "-o", "persistent.pub"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read(dir.join("persistent.pub")).unwrap()[2..],
+        manifest[..]
+    );
+    stop(child, port);
     std::fs::remove_dir_all(&dir).unwrap();
 }

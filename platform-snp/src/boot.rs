@@ -3,9 +3,11 @@
 //! One call ([`boot`]) builds a fresh [`Tpm`] (new seeds from the platform's entropy), sends
 //! TPM2_Startup(CLEAR), and creates the EK in the endorsement hierarchy from a TCG template
 //! (TCG EK Credential Profile for TPM Family 2.0, §B.4: H-3 ECC NIST P-384 by default, L-2 ECC
-//! NIST P-256 optionally). By default the EK is made persistent at its profile handle, so the
+//! NIST P-256 or L-1 RSA-2048 optionally; L-1 needs the core's `rsa` feature, which this crate's
+//! `rsa` feature turns on). By default the EK is made persistent at its profile handle, so the
 //! guest finds it where tools look for it, and the transient copy is flushed. The EK's
-//! TPMT_PUBLIC is kept: it is the SVSM vTPM service manifest.
+//! TPMT_PUBLIC is kept: it is the SVSM vTPM service manifest (for L-1 the 314 bytes COCONUT-SVSM
+//! publishes and verifiers regenerate from the default RSA template).
 //!
 //! Everything goes through [`Tpm::execute`] with command bytes built here (TCG TPM 2.0 Part 3),
 //! exactly as a guest would send them. Startup(CLEAR) before the guest is harmless: guest
@@ -17,8 +19,8 @@ use vtpm::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Platform, Tpm};
 use crate::layout::put_slice;
 use crate::svsm::VtpmService;
 
-/// Largest EK TPMT_PUBLIC kept (H-3 is 170 bytes, L-2 122).
-pub const MAX_EK_PUBLIC: usize = 256;
+/// Largest EK TPMT_PUBLIC kept (L-1 RSA-2048 is 314 bytes, H-3 170, L-2 122).
+pub const MAX_EK_PUBLIC: usize = 320;
 
 /// TPM_RH_ENDORSEMENT (Part 2 §7.4).
 const RH_ENDORSEMENT: u32 = 0x4000_000B;
@@ -49,7 +51,7 @@ const POLICY_B_SHA384: [u8; 48] = [
     0x07, 0x41, 0x48, 0xbb, 0x35, 0xd3, 0xb4, 0xe4, 0xcb, 0x1c, 0x0a, 0xd9, 0xbd, 0xe4, 0x19, 0xca,
     0xcb, 0x47, 0xba, 0x09, 0x69, 0x96, 0x46, 0x15, 0x0f, 0x9f, 0xc0, 0x00, 0xf3, 0xf8, 0x0e, 0x12,
 ];
-/// PolicyA_SHA256 = PolicySecret(ENDORSEMENT): the L-2 authPolicy (§B.6.1).
+/// PolicyA_SHA256 = PolicySecret(ENDORSEMENT): the L-1 and L-2 authPolicy (§B.6.1).
 const POLICY_A_SHA256: [u8; 32] = [
     0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc, 0x8d, 0x46, 0xa5, 0xd7, 0x24,
     0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52, 0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
@@ -62,7 +64,18 @@ pub enum EkTemplate {
     EccP384H3,
     /// L-2: ECC NIST P-256, SHA-256 name, AES-128-CFB, PolicyA, zero-filled unique.
     EccP256L2,
+    /// L-1: RSA-2048, SHA-256 name, AES-128-CFB, PolicyA, exponent 0 (= 2^16 + 1), unique 256
+    /// zero bytes; persistent handle 0x81010001. The EK of COCONUT-SVSM's vTPM and of most
+    /// physical TPMs. Needs the core's `rsa` feature: without it boot refuses the template
+    /// ([`BootError::RsaUnavailable`]).
+    RsaL1,
 }
+
+/// Size of the L-1 template and of the L-1 EK's TPMT_PUBLIC (the unique field is 256 bytes in
+/// both): type, nameAlg, objectAttributes, authPolicy (2 + 32), symmetric (6), scheme, keyBits,
+/// exponent (4), unique (2 + 256).
+pub const RSA_L1_PUBLIC_SIZE: usize = 2 + 2 + 4 + 2 + 32 + 6 + 2 + 2 + 4 + 2 + 256;
+const _: () = assert!(RSA_L1_PUBLIC_SIZE == 314 && RSA_L1_PUBLIC_SIZE <= MAX_EK_PUBLIC);
 
 impl EkTemplate {
     /// The profile's persistent handle for this EK, where one is assigned.
@@ -70,12 +83,35 @@ impl EkTemplate {
         match self {
             Self::EccP384H3 => Some(0x8101_0016),
             Self::EccP256L2 => None,
+            Self::RsaL1 => Some(0x8101_0001),
         }
     }
 
-    /// The TPMT_PUBLIC template bytes into `out`; returns the length.
-    fn write(self, out: &mut [u8; 128]) -> usize {
+    /// The NV index of this EK's certificate (TCG EK Credential Profile §2.2.1.5).
+    pub const fn certificate_index(self) -> u32 {
+        match self {
+            Self::EccP384H3 => crate::ekcert::EK_CERT_INDEX_P384,
+            Self::EccP256L2 => crate::ekcert::EK_CERT_INDEX_P256,
+            Self::RsaL1 => crate::ekcert::EK_CERT_INDEX_RSA2048,
+        }
+    }
+
+    /// Whether this is an RSA template.
+    pub const fn is_rsa(self) -> bool {
+        matches!(self, Self::RsaL1)
+    }
+
+    /// The TPMT_PUBLIC template bytes into `out`; returns the length, or `None` if `out` is too
+    /// small (74 bytes for H-3, 122 for L-2, 314 for L-1).
+    pub fn write_template(self, out: &mut [u8]) -> Option<usize> {
         let mut w = W::new(out);
+        self.write(&mut w);
+        if w.overflow { None } else { Some(w.pos) }
+    }
+
+    /// The TPMT_PUBLIC template, appended to `w` (in place in the command being built: boot
+    /// keeps no separate template buffer).
+    fn write(self, w: &mut W<'_>) {
         match self {
             Self::EccP384H3 => {
                 w.u16(0x0023); // TPM_ALG_ECC
@@ -111,8 +147,22 @@ impl EkTemplate {
                 w.u16(32);
                 w.bytes(&[0; 32]);
             }
+            Self::RsaL1 => {
+                w.u16(0x0001); // TPM_ALG_RSA
+                w.u16(0x000B); // SHA256
+                w.u32(0x0003_00B2); // as L-2
+                w.u16(32);
+                w.bytes(&POLICY_A_SHA256);
+                w.u16(0x0006); // AES
+                w.u16(128);
+                w.u16(0x0043); // CFB
+                w.u16(0x0010); // scheme NULL
+                w.u16(2048); // keyBits
+                w.u32(0); // exponent: the default, 2^16 + 1
+                w.u16(256); // unique.n: 256 zero bytes
+                w.bytes(&[0; 256]);
+            }
         }
-        w.len()
     }
 }
 
@@ -149,6 +199,17 @@ impl Default for BootConfig {
 }
 
 impl BootConfig {
+    /// L-1 (RSA-2048) persistent at 0x81010001, with its certificate at NV 0x01C00002: the EK
+    /// COCONUT-SVSM's vTPM has. Needs the `rsa` feature.
+    pub const fn rsa2048() -> Self {
+        Self {
+            ek: EkTemplate::RsaL1,
+            ek_persistent_handle: EkTemplate::RsaL1.profile_handle(),
+            ek_certificate: true,
+            release_platform: true,
+        }
+    }
+
     /// L-2 (P-256), kept transient, without certificates.
     pub const fn p256() -> Self {
         Self {
@@ -202,6 +263,12 @@ impl Ek {
     pub fn public(&self) -> &[u8] {
         self.public.get(..self.len).unwrap_or(&[])
     }
+
+    /// Forget it (a boot that failed part-way): no handle, an empty public area.
+    fn clear(&mut self) {
+        self.handle = 0;
+        self.len = 0;
+    }
 }
 
 /// Why booting failed: the step and the TPM response code.
@@ -213,6 +280,10 @@ pub enum BootError {
     Startup(u32),
     /// TPM2_CreatePrimary of the EK failed.
     CreatePrimary(u32),
+    /// An RSA EK template was asked for, but the core was built without its `rsa` feature
+    /// (checked before Startup; a core that answers CreatePrimary with TPM_RC_TYPE for the
+    /// template gives the same error): build with `platform-snp/rsa`.
+    RsaUnavailable,
     /// TPM2_EvictControl failed.
     EvictControl(u32),
     /// TPM2_FlushContext of the transient EK failed.
@@ -258,6 +329,13 @@ impl<'a> W<'a> {
     }
     fn len(&self) -> usize {
         if self.overflow { 0 } else { self.pos }
+    }
+    /// Overwrite two bytes already written at `at` (a size field known only afterwards).
+    fn patch_u16(&mut self, at: usize, v: u16) {
+        let end = at.saturating_add(2);
+        if end > self.pos || !put_slice(self.buf, at, &v.to_be_bytes()) {
+            self.overflow = true;
+        }
     }
     /// Patch commandSize (bytes 2..6) with the length written.
     fn finish(mut self) -> usize {
@@ -318,16 +396,21 @@ pub fn boot_in_place<P: Platform>(
     service: &mut VtpmService<P>,
     config: &BootConfig,
 ) -> Result<(), BootError> {
-    let (tpm, ek, mut bufs) = service.boot_parts();
+    let (tpm, ek, mut bufs, page) = service.boot_parts();
     if tpm.manufacture_in_place() == Err(vtpm::TpmRc::INITIALIZE) {
         return Err(BootError::AlreadyBooted);
     }
     if tpm.in_failure_mode() {
         return Err(BootError::FailureMode);
     }
-    *ek = create_ek_with(tpm, config, &mut bufs)?;
+    // The EK is written where the service keeps it (no copy of it on this stack); on failure
+    // the service stays without one.
+    if let Err(e) = create_ek_into(tpm, config, &mut bufs, ek) {
+        ek.clear();
+        return Err(e);
+    }
     if config.ek_certificate {
-        crate::ekcert::provision(tpm, ek).map_err(BootError::EkCertificate)?;
+        crate::ekcert::provision_in(tpm, ek, &mut bufs, page).map_err(BootError::EkCertificate)?;
     }
     if config.release_platform {
         release_platform_with(tpm, &mut bufs)?;
@@ -377,14 +460,17 @@ fn release_platform_with<P: Platform>(
 pub fn create_ek<P: Platform>(tpm: &mut Tpm<P>, config: &BootConfig) -> Result<Ek, BootError> {
     let mut rsp = [0u8; MAX_RESPONSE_SIZE];
     let mut scratch = [0u8; MAX_COMMAND_SIZE];
-    create_ek_with(
+    let mut ek = Ek::NONE;
+    create_ek_into(
         tpm,
         config,
         &mut Buffers {
             rsp: &mut rsp,
             scratch: &mut scratch,
         },
-    )
+        &mut ek,
+    )?;
+    Ok(ek)
 }
 
 /// The buffers the boot commands run in (the service's own, when booting in place).
@@ -395,13 +481,21 @@ pub(crate) struct Buffers<'a> {
     pub(crate) scratch: &'a mut [u8; MAX_COMMAND_SIZE],
 }
 
-/// [`create_ek`] in the caller's buffers.
-fn create_ek_with<P: Platform>(
+/// [`create_ek`] in the caller's buffers, into `ek`.
+fn create_ek_into<P: Platform>(
     tpm: &mut Tpm<P>,
     config: &BootConfig,
     bufs: &mut Buffers<'_>,
-) -> Result<Ek, BootError> {
-    let mut cmd = [0u8; 256];
+    ek: &mut Ek,
+) -> Result<(), BootError> {
+    // Large enough for CreatePrimary with the 314-byte L-1 template (355 bytes); the template
+    // is written in place, so this is the only command buffer.
+    let mut cmd = [0u8; 384];
+    // A core without RSA cannot create an RSA EK (it would answer TPM_RC_TYPE): say so before
+    // anything is sent, and leave the RSA template out of such a build.
+    if config.ek.is_rsa() && vtpm::wire::public::MAX_RSA_KEY_BYTES == 0 {
+        return Err(BootError::RsaUnavailable);
+    }
 
     // TPM2_Startup(TPM_SU_CLEAR), Part 3 §9.3.
     let mut w = W::new(&mut cmd);
@@ -416,10 +510,6 @@ fn create_ek_with<P: Platform>(
     }
 
     // TPM2_CreatePrimary(TPM_RH_ENDORSEMENT, template), Part 3 §24.1.
-    let mut template = [0u8; 128];
-    let tlen = config.ek.write(&mut template);
-    let template = template.get(..tlen).ok_or(BootError::MalformedResponse)?;
-    let tlen16 = u16::try_from(tlen).map_err(|_| BootError::MalformedResponse)?;
     let mut w = W::new(&mut cmd);
     w.u16(ST_SESSIONS);
     w.u32(0);
@@ -429,14 +519,21 @@ fn create_ek_with<P: Platform>(
     w.u16(4); // inSensitive: userAuth and data empty
     w.u16(0);
     w.u16(0);
-    w.u16(tlen16); // inPublic
-    w.bytes(template);
+    let size_at = w.len();
+    w.u16(0); // inPublic: size patched below
+    config.ek.write(&mut w);
+    let tlen = w
+        .len()
+        .checked_sub(size_at.saturating_add(2))
+        .and_then(|n| u16::try_from(n).ok())
+        .ok_or(BootError::MalformedResponse)?;
+    w.patch_u16(size_at, tlen);
     w.u16(0); // outsideInfo
     w.u32(0); // creationPCR: empty TPML_PCR_SELECTION
     let n = w.finish();
     let (rc, r) = run(tpm, cmd.get(..n).unwrap_or(&[]), bufs);
     if rc != 0 {
-        return Err(BootError::CreatePrimary(rc));
+        return Err(create_primary_error(config.ek, rc));
     }
     // objectHandle, parameterSize, outPublic (TPM2B_PUBLIC) ...
     let transient = be_u32(r, 10).ok_or(BootError::MalformedResponse)?;
@@ -445,15 +542,12 @@ fn create_ek_with<P: Platform>(
         .get(20..)
         .and_then(|p| p.get(..plen))
         .ok_or(BootError::MalformedResponse)?;
-    let mut ek = Ek {
-        template: config.ek,
-        handle: transient,
-        public: [0; MAX_EK_PUBLIC],
-        len: plen,
-    };
     if !put_slice(&mut ek.public, 0, public) {
         return Err(BootError::MalformedResponse);
     }
+    ek.template = config.ek;
+    ek.handle = transient;
+    ek.len = plen;
 
     if let Some(persistent) = config.ek_persistent_handle {
         // TPM2_EvictControl(TPM_RH_OWNER, transient, persistent), Part 3 §28.5.
@@ -483,7 +577,19 @@ fn create_ek_with<P: Platform>(
         }
         ek.handle = persistent;
     }
-    Ok(ek)
+    Ok(())
+}
+
+/// The boot error for CreatePrimary's response code `rc`: TPM_RC_TYPE (format 1, any
+/// parameter) for an RSA template means the core has no RSA.
+fn create_primary_error(template: EkTemplate, rc: u32) -> BootError {
+    const RC_FMT1: u32 = 0x080;
+    const RC_TYPE: u32 = 0x00A;
+    if template.is_rsa() && rc & RC_FMT1 != 0 && rc & 0x03F == RC_TYPE {
+        BootError::RsaUnavailable
+    } else {
+        BootError::CreatePrimary(rc)
+    }
 }
 
 #[cfg(test)]
@@ -493,7 +599,7 @@ mod tests {
     #[test]
     fn h3_template_bytes() {
         let mut t = [0u8; 128];
-        let n = EkTemplate::EccP384H3.write(&mut t);
+        let n = EkTemplate::EccP384H3.write_template(&mut t).unwrap();
         assert_eq!(n, 74);
         assert_eq!(
             &t[..10],
@@ -506,7 +612,82 @@ mod tests {
                 0x00, 0x06, 0x01, 0x00, 0x00, 0x43, 0x00, 0x10, 0x00, 0x04, 0x00, 0x10, 0, 0, 0, 0
             ]
         );
-        let n = EkTemplate::EccP256L2.write(&mut t);
+        let n = EkTemplate::EccP256L2.write_template(&mut t).unwrap();
         assert_eq!(n, 2 + 2 + 4 + 2 + 32 + 6 + 6 + 2 + 32 + 2 + 32);
+    }
+
+    /// L-1 (TCG EK Credential Profile §B.3.3, template L-1), assembled here field by field from
+    /// the profile's table (TPMT_PUBLIC, Part 2 §12.2.4, TPMS_RSA_PARMS §12.2.3.5).
+    #[test]
+    fn l1_template_bytes() {
+        let policy_a_sha256 = [
+            0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc, 0x8d, 0x46, 0xa5,
+            0xd7, 0x24, 0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52, 0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b,
+            0x33, 0x14, 0x69, 0xaa,
+        ];
+        let mut want = Vec::new();
+        want.extend(0x0001u16.to_be_bytes()); // type TPM_ALG_RSA
+        want.extend(0x000Bu16.to_be_bytes()); // nameAlg TPM_ALG_SHA256
+        // fixedTPM (1) | fixedParent (4) | sensitiveDataOrigin (5) | adminWithPolicy (7) |
+        // restricted (16) | decrypt (17)
+        let attrs: u32 = 1 << 1 | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 16 | 1 << 17;
+        assert_eq!(attrs, 0x0003_00B2);
+        want.extend(attrs.to_be_bytes());
+        want.extend(32u16.to_be_bytes()); // authPolicy: PolicyA_SHA256
+        want.extend(policy_a_sha256);
+        want.extend(0x0006u16.to_be_bytes()); // symmetric.algorithm TPM_ALG_AES
+        want.extend(128u16.to_be_bytes()); // symmetric.keyBits
+        want.extend(0x0043u16.to_be_bytes()); // symmetric.mode TPM_ALG_CFB
+        want.extend(0x0010u16.to_be_bytes()); // scheme TPM_ALG_NULL
+        want.extend(2048u16.to_be_bytes()); // keyBits
+        want.extend(0u32.to_be_bytes()); // exponent 0: 2^16 + 1
+        want.extend(256u16.to_be_bytes()); // unique: 256 zero bytes
+        want.extend([0u8; 256]);
+        assert_eq!(want.len(), 314);
+        assert_eq!(want.len(), RSA_L1_PUBLIC_SIZE);
+
+        let mut t = [0xEEu8; 400];
+        let n = EkTemplate::RsaL1.write_template(&mut t).unwrap();
+        assert_eq!(&t[..n], &want[..]);
+        // Too small a buffer: refused, not truncated.
+        assert_eq!(EkTemplate::RsaL1.write_template(&mut [0u8; 313]), None);
+        assert_eq!(EkTemplate::RsaL1.write_template(&mut [0u8; 314]), Some(314));
+    }
+
+    #[test]
+    fn rsa_profile_handle_index_and_config() {
+        assert_eq!(EkTemplate::RsaL1.profile_handle(), Some(0x8101_0001));
+        assert_eq!(EkTemplate::RsaL1.certificate_index(), 0x01C0_0002);
+        assert_eq!(EkTemplate::EccP384H3.certificate_index(), 0x01C0_0016);
+        assert_eq!(EkTemplate::EccP256L2.certificate_index(), 0x01C0_000A);
+        let c = BootConfig::rsa2048();
+        assert_eq!(c.ek, EkTemplate::RsaL1);
+        assert_eq!(c.ek_persistent_handle, Some(0x8101_0001));
+        assert!(c.ek_certificate && c.release_platform);
+    }
+
+    /// A core without RSA answers the L-1 template with TPM_RC_TYPE at inPublic (parameter
+    /// 2): that is [`BootError::RsaUnavailable`]; other codes, or TYPE for an ECC template,
+    /// stay CreatePrimary errors.
+    #[test]
+    fn rsa_unavailable_is_named() {
+        let type_at_param_2 = 0x08A | 0x040 | (2 << 8);
+        assert_eq!(
+            create_primary_error(EkTemplate::RsaL1, type_at_param_2),
+            BootError::RsaUnavailable
+        );
+        assert_eq!(
+            create_primary_error(EkTemplate::RsaL1, 0x08A),
+            BootError::RsaUnavailable
+        );
+        assert_eq!(
+            create_primary_error(EkTemplate::EccP384H3, type_at_param_2),
+            BootError::CreatePrimary(type_at_param_2)
+        );
+        // TPM_RC_NO_RESULT (format 0): the RSA key could not be made.
+        assert_eq!(
+            create_primary_error(EkTemplate::RsaL1, 0x154),
+            BootError::CreatePrimary(0x154)
+        );
     }
 }

@@ -9,16 +9,19 @@
 //! - the **EK certificate**, signed by the CA, shaped as the TCG EK Credential Profile for TPM
 //!   Family 2.0 (v2.5, §3.2) asks: empty subject with a critical subjectAltName holding the TPM
 //!   manufacturer, model and version (§3.2.9, §3.2.10), critical basicConstraints `cA = FALSE`
-//!   (§3.2.12), critical keyUsage keyAgreement for an ECC EK (§3.2.7), extKeyUsage
-//!   tcg-kp-EKCertificate (§3.2.16), subjectDirectoryAttributes with tcg-at-tpmSpecification
-//!   (§3.2.11) and authorityKeyIdentifier (§3.2.13).
+//!   (§3.2.12), critical keyUsage keyAgreement for an ECC EK and keyEncipherment for an RSA EK
+//!   (§3.2.7), extKeyUsage tcg-kp-EKCertificate (§3.2.16), subjectDirectoryAttributes with
+//!   tcg-at-tpmSpecification (§3.2.11) and authorityKeyIdentifier (§3.2.13).
 //!
 //! Both are stored by [`provision`] as platform-created NV indices that are write-locked
 //! (TPMA_NV_WRITEDEFINE, then TPM2_NV_WriteLock): the EK certificate at the profile's index
-//! ([`EK_CERT_INDEX_P384`] for H-3, [`EK_CERT_INDEX_P256`] for L-2, TCG EK Credential Profile
-//! §2.2.1.5), the CA certificate at [`CA_CERT_INDEX`]. A CA private key lives only inside
-//! [`provision`] and is wiped when it returns: nothing after boot can issue another certificate
-//! under it.
+//! ([`EK_CERT_INDEX_P384`] for H-3, [`EK_CERT_INDEX_P256`] for L-2, [`EK_CERT_INDEX_RSA2048`]
+//! for L-1, TCG EK Credential Profile §2.2.1.5), the CA certificate at [`CA_CERT_INDEX`].
+//! Whatever the EK, the certificates are signed by the P-384 CA (ecdsa-with-SHA384); an RSA
+//! EK's key is an rsaEncryption SubjectPublicKeyInfo (RFC 3279 §2.3.1). A CA private key lives
+//! only inside [`provision`] and is wiped when it returns: nothing after boot can issue another
+//! certificate under it. At boot the certificates are encoded in the service's page and the
+//! report received in its scratch buffer, not on the boot stack.
 //!
 //! Encoding uses the `der` crate's encoders over fixed buffers (no `alloc`); no ASN.1 is parsed
 //! here. The TBSCertificate is encoded in place in the output buffer after a 4-byte SEQUENCE
@@ -26,7 +29,7 @@
 //! and signature are added around it.
 
 use der::asn1::{
-    BitStringRef, ContextSpecific, GeneralizedTime, ObjectIdentifier, OctetStringRef,
+    BitStringRef, ContextSpecific, GeneralizedTime, Null, ObjectIdentifier, OctetStringRef,
     PrintableStringRef, UintRef, UtcTime, Utf8StringRef,
 };
 use der::{
@@ -34,21 +37,24 @@ use der::{
 };
 use vtpm::crypto::ecc::{self, Curve, EccPrivate};
 use vtpm::crypto::hash::HashAlg;
-use vtpm::{MAX_RESPONSE_SIZE, Platform, PlatformError, Tpm};
+use vtpm::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Platform, PlatformError, Tpm};
 
-use crate::boot::Ek;
+use crate::PAGE_SIZE;
+use crate::boot::{Buffers, Ek};
 use crate::report::REPORT_SIZE;
 
 /// NV index of the ECC NIST P-384 EK certificate (TCG EK Credential Profile §2.2.1.5).
 pub const EK_CERT_INDEX_P384: u32 = 0x01C0_0016;
 /// NV index of the ECC NIST P-256 EK certificate (TCG EK Credential Profile §2.2.1.5).
 pub const EK_CERT_INDEX_P256: u32 = 0x01C0_000A;
+/// NV index of the RSA 2048 EK certificate (TCG EK Credential Profile §2.2.1.5).
+pub const EK_CERT_INDEX_RSA2048: u32 = 0x01C0_0002;
 /// NV index of the per-boot CA certificate, in the TCG range for EK certificates and their
 /// chains (0x01C00000-0x01C07FFF); the same index the TDX vTPM uses for its CA certificate.
 pub const CA_CERT_INDEX: u32 = 0x01C0_0100;
 /// Largest CA certificate (one with a 1184-byte report is about 1.8 KB).
 pub const MAX_CA_CERT: usize = 2048;
-/// Largest EK certificate (a P-384 one is about 0.7 KB).
+/// Largest EK certificate (a P-384 one is about 0.6 KB, an RSA-2048 one 0.8 KB).
 pub const MAX_EK_CERT: usize = 1024;
 
 /// The extension carrying the raw SEV-SNP ATTESTATION_REPORT in the CA certificate
@@ -75,6 +81,7 @@ const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840
 const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
 const OID_COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 const OID_SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
@@ -105,7 +112,7 @@ pub enum EkCertError {
     Entropy,
     /// The platform gave no hardware evidence (or not a 1184-byte report).
     Evidence(PlatformError),
-    /// The EK's TPMT_PUBLIC is not an ECC P-256 / P-384 key.
+    /// The EK's TPMT_PUBLIC is not an ECC P-256 / P-384 or an RSA-2048 key.
     EkPublic,
     /// DER encoding failed (the output buffer is too small).
     Encoding,
@@ -286,6 +293,9 @@ struct Seq<T>(T);
 struct Set<T>(T);
 /// OCTET STRING whose content is the DER of the value (an extension's `extnValue`).
 struct DerOctets<T>(T);
+/// BIT STRING, no unused bits, whose content is the DER of the value (an RSA
+/// subjectPublicKey): encoded straight into the output, no buffer for the inner DER.
+struct DerBits<T>(T);
 
 impl<T: Fields> EncodeValue for Seq<T> {
     fn value_len(&self) -> der::Result<Length> {
@@ -319,6 +329,18 @@ impl<T: Encode> EncodeValue for DerOctets<T> {
 }
 impl<T> FixedTag for DerOctets<T> {
     const TAG: Tag = Tag::OctetString;
+}
+impl<T: Encode> EncodeValue for DerBits<T> {
+    fn value_len(&self) -> der::Result<Length> {
+        sum(Length::ONE, self.0.encoded_len()?)
+    }
+    fn encode_value(&self, w: &mut impl Writer) -> der::Result<()> {
+        w.write_byte(0)?; // unused bits
+        self.0.encode(w)
+    }
+}
+impl<T> FixedTag for DerBits<T> {
+    const TAG: Tag = Tag::BitString;
 }
 
 fn explicit<T>(n: u8, value: T) -> ContextSpecific<T> {
@@ -380,6 +402,16 @@ fn ec_spki(curve: ObjectIdentifier, sec1: &[u8]) -> der::Result<impl Encode + '_
     Ok(Seq((
         Seq((OID_EC_PUBLIC_KEY, curve)),
         BitStringRef::new(0, sec1)?,
+    )))
+}
+
+/// SubjectPublicKeyInfo for an RSA key (RFC 3279 §2.3.1): rsaEncryption with NULL parameters,
+/// the key RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017
+/// §A.1.1; `UintRef` adds the leading zero octet a modulus with its top bit set needs).
+fn rsa_spki(n: &[u8], e: u32) -> der::Result<impl Encode + '_> {
+    Ok(Seq((
+        Seq((OID_RSA_ENCRYPTION, Null)),
+        DerBits(Seq((UintRef::new(n)?, e))),
     )))
 }
 
@@ -499,9 +531,75 @@ pub fn ek_point(public: &[u8], sec1: &mut [u8; 97]) -> Result<(Curve, usize), Ek
     Ok((curve, n))
 }
 
-/// The EK certificate for the EK whose TPMT_PUBLIC is `ek_public`, signed by `ca`, into `out`;
-/// returns its length.
+/// The modulus (256 bytes, big-endian) and public exponent of an RSA-2048 EK from its
+/// TPMT_PUBLIC (Part 2 §12.2.4, TPMS_RSA_PARMS §12.2.3.5): an RSA key with the L-1 template's
+/// shape (symmetric AES or NULL, scheme NULL, 2048 bits), an exponent of 0 read as 2^16 + 1
+/// (Part 2 §12.2.3.5), a full-size odd modulus.
+pub fn ek_rsa_public(public: &[u8]) -> Result<(&[u8], u32), EkCertError> {
+    let bad = EkCertError::EkPublic;
+    let u16_at = |off: usize| -> Result<u16, EkCertError> {
+        public
+            .get(off..)
+            .and_then(|s| s.first_chunk::<2>())
+            .map(|c| u16::from_be_bytes(*c))
+            .ok_or(bad)
+    };
+    if u16_at(0)? != 0x0001 {
+        return Err(bad);
+    }
+    // type, nameAlg, objectAttributes, authPolicy.
+    let policy_len = usize::from(u16_at(8)?);
+    let mut off = policy_len.checked_add(10).ok_or(bad)?;
+    // symmetric: algorithm, then keyBits and mode unless TPM_ALG_NULL.
+    let sym = u16_at(off)?;
+    off = off
+        .checked_add(if sym == 0x0010 { 2 } else { 6 })
+        .ok_or(bad)?;
+    // scheme: NULL only (an EK is a restricted decryption key); keyBits 2048.
+    if u16_at(off)? != 0x0010 || u16_at(off.checked_add(2).ok_or(bad)?)? != 2048 {
+        return Err(bad);
+    }
+    off = off.checked_add(4).ok_or(bad)?;
+    let exponent = public
+        .get(off..)
+        .and_then(|s| s.first_chunk::<4>())
+        .map(|c| u32::from_be_bytes(*c))
+        .ok_or(bad)?;
+    let e = match exponent {
+        0 => 65_537,
+        e if e % 2 == 1 && e > 1 => e,
+        _ => return Err(bad),
+    };
+    off = off.checked_add(4).ok_or(bad)?;
+    let len = usize::from(u16_at(off)?);
+    let start = off.checked_add(2).ok_or(bad)?;
+    let end = start.checked_add(len).ok_or(bad)?;
+    let n = public.get(start..end).ok_or(bad)?;
+    let full_size = n.first().is_some_and(|b| b & 0x80 != 0);
+    let odd = n.last().is_some_and(|b| b & 1 == 1);
+    if len != 256 || end != public.len() || !full_size || !odd {
+        return Err(bad);
+    }
+    Ok((n, e))
+}
+
+/// Whether the core was built with RSA (its `rsa` feature): without it no RSA EK can exist, and
+/// the RSA certificate code below is left out of the build.
+const CORE_HAS_RSA: bool = vtpm::wire::public::MAX_RSA_KEY_BYTES > 0;
+
+/// The EK certificate for the EK whose TPMT_PUBLIC is `ek_public` (ECC P-256 / P-384 or, with
+/// the core's `rsa` feature, RSA-2048), signed by `ca`, into `out`; returns its length. The
+/// keyUsage is keyEncipherment (bit 2) for an RSA EK, keyAgreement (bit 4) for an ECC EK (TCG
+/// EK Credential Profile §3.2.7).
 pub fn ek_certificate(ca: &CaKey, ek_public: &[u8], out: &mut [u8]) -> Result<usize, EkCertError> {
+    if ek_public.first_chunk::<2>() == Some(&[0x00, 0x01]) {
+        if !CORE_HAS_RSA {
+            return Err(EkCertError::EkPublic);
+        }
+        let (n, e) = ek_rsa_public(ek_public)?;
+        let key_usage = BitStringRef::new(5, &[0x20])?;
+        return ek_certificate_for(ca, rsa_spki(n, e)?, n, key_usage, out);
+    }
     let mut point = [0u8; 97];
     let (curve, n) = ek_point(ek_public, &mut point)?;
     let point = point.get(..n).ok_or(EkCertError::EkPublic)?;
@@ -509,10 +607,23 @@ pub fn ek_certificate(ca: &CaKey, ek_public: &[u8], out: &mut [u8]) -> Result<us
         Curve::P256 => OID_PRIME256V1,
         Curve::P384 => OID_SECP384R1,
     };
+    let key_usage = BitStringRef::new(3, &[0x08])?;
+    ek_certificate_for(ca, ec_spki(curve_oid, point)?, point, key_usage, out)
+}
+
+/// [`ek_certificate`] for the SubjectPublicKeyInfo `spki` of the key `key` (its bytes name the
+/// certificate's serial number).
+fn ek_certificate_for(
+    ca: &CaKey,
+    spki: impl Encode,
+    key: &[u8],
+    key_usage: BitStringRef<'_>,
+    out: &mut [u8],
+) -> Result<usize, EkCertError> {
     let kid = ca.key_id();
     let mut kid_hex = [0u8; 16];
     let kid_hex = hex(kid.get(..8).unwrap_or(&[]), &mut kid_hex);
-    let serial = serial(b"vtpm EK", point);
+    let serial = serial(b"vtpm EK", key);
     let mut version = [0u8; 11];
     let version = tpm_version(&mut version);
     // GeneralNames { directoryName [4] Name } (RFC 5280 §4.2.1.6): TPM manufacturer, model and
@@ -544,8 +655,7 @@ pub fn ek_certificate(ca: &CaKey, ek_public: &[u8], out: &mut [u8]) -> Result<us
         critical(OID_SUBJECT_ALT_NAME, san),
         // basicConstraints cA FALSE: the empty SEQUENCE (DEFAULT omitted).
         critical(OID_BASIC_CONSTRAINTS, Seq(())),
-        // keyUsage keyAgreement (bit 4) for an ECC EK.
-        critical(OID_KEY_USAGE, BitStringRef::new(3, &[0x08])?),
+        critical(OID_KEY_USAGE, key_usage),
         noncritical(OID_EXT_KEY_USAGE, Seq((OID_TCG_KP_EK_CERTIFICATE,))),
         noncritical(OID_SUBJECT_DIRECTORY_ATTRIBUTES, sda),
     ));
@@ -557,7 +667,7 @@ pub fn ek_certificate(ca: &CaKey, ek_public: &[u8], out: &mut [u8]) -> Result<us
         validity()?,
         // Subject empty; the identity is in the critical subjectAltName.
         Seq(()),
-        ec_spki(curve_oid, point)?,
+        spki,
         explicit(3, extensions),
     ));
     let tbs_len = tbs
@@ -591,7 +701,8 @@ const CC_NV_WRITE_LOCK: u32 = 0x138;
 /// Bytes per TPM2_NV_Write (TPM_PT_NV_BUFFER_MAX).
 const NV_CHUNK: usize = 1024;
 
-/// A TPM command with platformAuth (empty password) into a fixed buffer.
+/// A TPM command with platformAuth (empty password) in a fixed buffer, reused for each
+/// command (one buffer on the stack however many commands are sent).
 struct Command {
     buf: [u8; NV_CHUNK + 64],
     len: usize,
@@ -599,23 +710,28 @@ struct Command {
 }
 
 impl Command {
-    fn new(cc: u32, handles: &[u32]) -> Self {
-        let mut c = Self {
+    fn new() -> Self {
+        Self {
             buf: [0; NV_CHUNK + 64],
             len: 0,
             ok: true,
-        };
-        c.put(&0x8002u16.to_be_bytes());
-        c.put(&[0; 4]);
-        c.put(&cc.to_be_bytes());
+        }
+    }
+    /// Begin the command `cc` on `handles` (what was there before is dropped).
+    fn start(&mut self, cc: u32, handles: &[u32]) -> &mut Self {
+        self.len = 0;
+        self.ok = true;
+        self.put(&0x8002u16.to_be_bytes());
+        self.put(&[0; 4]);
+        self.put(&cc.to_be_bytes());
         for h in handles {
-            c.put(&h.to_be_bytes());
+            self.put(&h.to_be_bytes());
         }
         // Authorization area: TPM_RS_PW, empty nonce, continueSession, empty password.
-        c.put(&9u32.to_be_bytes());
-        c.put(&RS_PW.to_be_bytes());
-        c.put(&[0, 0, 1, 0, 0]);
-        c
+        self.put(&9u32.to_be_bytes());
+        self.put(&RS_PW.to_be_bytes());
+        self.put(&[0, 0, 1, 0, 0]);
+        self
     }
     fn put(&mut self, b: &[u8]) {
         let end = self.len.saturating_add(b.len());
@@ -637,7 +753,7 @@ impl Command {
         }
     }
     /// Run it; the response code (TPM_RC_FAILURE if the command did not fit).
-    fn run<P: Platform>(mut self, tpm: &mut Tpm<P>, rsp: &mut [u8; MAX_RESPONSE_SIZE]) -> u32 {
+    fn run<P: Platform>(&mut self, tpm: &mut Tpm<P>, bufs: &mut Buffers<'_>) -> u32 {
         let size = u32::try_from(self.len).unwrap_or(0);
         if let Some(dst) = self.buf.get_mut(2..6) {
             dst.copy_from_slice(&size.to_be_bytes());
@@ -645,8 +761,10 @@ impl Command {
         if !self.ok {
             return 0x101;
         }
-        let n = tpm.execute(0, self.buf.get(..self.len).unwrap_or(&[]), rsp);
-        rsp.get(..n)
+        let cmd = self.buf.get(..self.len).unwrap_or(&[]);
+        let n = tpm.execute_with_scratch(0, cmd, bufs.rsp, bufs.scratch);
+        bufs.rsp
+            .get(..n)
             .and_then(|r| r.get(6..10))
             .and_then(|b| b.first_chunk::<4>())
             .map_or(0x101, |b| u32::from_be_bytes(*b))
@@ -661,6 +779,22 @@ pub fn store_certificate<P: Platform>(
     data: &[u8],
 ) -> Result<(), EkCertError> {
     let mut rsp = [0u8; MAX_RESPONSE_SIZE];
+    let mut scratch = [0u8; MAX_COMMAND_SIZE];
+    let mut bufs = Buffers {
+        rsp: &mut rsp,
+        scratch: &mut scratch,
+    };
+    store_certificate_with(tpm, index, data, &mut bufs)
+}
+
+/// [`store_certificate`] with the commands run in the caller's buffers (the service's own at
+/// boot: no response or scratch buffer on the boot stack).
+fn store_certificate_with<P: Platform>(
+    tpm: &mut Tpm<P>,
+    index: u32,
+    data: &[u8],
+    bufs: &mut Buffers<'_>,
+) -> Result<(), EkCertError> {
     let size = u16::try_from(data.len()).map_err(|_| EkCertError::Encoding)?;
     let check = |command: u32, rc: u32| {
         if rc == 0 {
@@ -670,8 +804,8 @@ pub fn store_certificate<P: Platform>(
         }
     };
     // TPM2_NV_DefineSpace(TPM_RH_PLATFORM, auth = empty, TPM2B_NV_PUBLIC), Part 3 §31.3.
-    let mut c = Command::new(CC_NV_DEFINE_SPACE, &[RH_PLATFORM]);
-    c.tpm2b(&[]);
+    let mut c = Command::new();
+    c.start(CC_NV_DEFINE_SPACE, &[RH_PLATFORM]).tpm2b(&[]);
     let mut public = [0u8; 14];
     let (h, rest) = public.split_at_mut(4);
     h.copy_from_slice(&index.to_be_bytes());
@@ -683,21 +817,20 @@ pub fn store_certificate<P: Platform>(
     policy.copy_from_slice(&[0, 0]);
     sz.copy_from_slice(&size.to_be_bytes());
     c.tpm2b(&public);
-    check(CC_NV_DEFINE_SPACE, c.run(tpm, &mut rsp))?;
+    check(CC_NV_DEFINE_SPACE, c.run(tpm, bufs))?;
     // TPM2_NV_Write(TPM_RH_PLATFORM, index, chunk, offset), Part 3 §31.7.
     for (i, chunk) in data.chunks(NV_CHUNK).enumerate() {
         let offset = i
             .checked_mul(NV_CHUNK)
             .and_then(|o| u16::try_from(o).ok())
             .ok_or(EkCertError::Encoding)?;
-        let mut c = Command::new(CC_NV_WRITE, &[RH_PLATFORM, index]);
-        c.tpm2b(chunk);
+        c.start(CC_NV_WRITE, &[RH_PLATFORM, index]).tpm2b(chunk);
         c.put(&offset.to_be_bytes());
-        check(CC_NV_WRITE, c.run(tpm, &mut rsp))?;
+        check(CC_NV_WRITE, c.run(tpm, bufs))?;
     }
     // TPM2_NV_WriteLock(TPM_RH_PLATFORM, index), Part 3 §31.11.
-    let c = Command::new(CC_NV_WRITE_LOCK, &[RH_PLATFORM, index]);
-    check(CC_NV_WRITE_LOCK, c.run(tpm, &mut rsp))
+    c.start(CC_NV_WRITE_LOCK, &[RH_PLATFORM, index]);
+    check(CC_NV_WRITE_LOCK, c.run(tpm, bufs))
 }
 
 /// What [`provision`] made: the sizes of the two certificates.
@@ -714,28 +847,149 @@ pub struct Provisioned {
 /// At boot, after the EK exists: draw the CA key, get the report binding it, issue the CA and
 /// EK certificates and store them in NV. The CA private key is wiped on return.
 pub fn provision<P: Platform>(tpm: &mut Tpm<P>, ek: &Ek) -> Result<Provisioned, EkCertError> {
+    let mut rsp = [0u8; MAX_RESPONSE_SIZE];
+    let mut scratch = [0u8; MAX_COMMAND_SIZE];
+    let mut page = [0u8; PAGE_SIZE];
+    let mut bufs = Buffers {
+        rsp: &mut rsp,
+        scratch: &mut scratch,
+    };
+    provision_in(tpm, ek, &mut bufs, &mut page)
+}
+
+const _: () = assert!(MAX_CA_CERT <= PAGE_SIZE && REPORT_SIZE <= MAX_COMMAND_SIZE);
+
+/// [`provision`] in the service's buffers, as boot runs it: the report is received in the
+/// scratch buffer (free until the first NV command), the certificates are encoded in the
+/// service's page and the NV commands answer into its response buffer, so the boot stack holds
+/// none of them.
+pub(crate) fn provision_in<P: Platform>(
+    tpm: &mut Tpm<P>,
+    ek: &Ek,
+    bufs: &mut Buffers<'_>,
+    page: &mut [u8; PAGE_SIZE],
+) -> Result<Provisioned, EkCertError> {
     let ca = CaKey::generate(|buf| tpm.platform_mut().fill_entropy(buf))?;
-    let mut report = [0u8; REPORT_SIZE];
+    let cert = page.get_mut(..MAX_CA_CERT).ok_or(EkCertError::Encoding)?;
+    cert.fill(0);
+    let report = bufs
+        .scratch
+        .get_mut(..REPORT_SIZE)
+        .ok_or(EkCertError::Encoding)?;
     let n = tpm
         .platform_mut()
-        .evidence(&ca.report_data(), &mut report)
+        .evidence(&ca.report_data(), report)
         .map_err(EkCertError::Evidence)?;
     if n != REPORT_SIZE {
         return Err(EkCertError::Evidence(PlatformError::EvidenceUnavailable));
     }
-    let mut cert = [0u8; MAX_CA_CERT];
-    let ca_len = ca_certificate(&ca, &report, &mut cert)?;
-    store_certificate(tpm, CA_CERT_INDEX, cert.get(..ca_len).unwrap_or(&[]))?;
+    let ca_len = ca_certificate(&ca, report, cert)?;
+    store_certificate_with(tpm, CA_CERT_INDEX, cert.get(..ca_len).unwrap_or(&[]), bufs)?;
     cert.fill(0);
-    let ek_len = ek_certificate(&ca, ek.public(), &mut cert)?;
-    let index = match ek.template() {
-        crate::boot::EkTemplate::EccP384H3 => EK_CERT_INDEX_P384,
-        crate::boot::EkTemplate::EccP256L2 => EK_CERT_INDEX_P256,
-    };
-    store_certificate(tpm, index, cert.get(..ek_len).unwrap_or(&[]))?;
+    let ek_len = ek_certificate(&ca, ek.public(), cert)?;
+    let index = ek.template().certificate_index();
+    store_certificate_with(tpm, index, cert.get(..ek_len).unwrap_or(&[]), bufs)?;
     Ok(Provisioned {
         ek_cert_index: index,
         ek_cert_len: ek_len,
         ca_cert_len: ca_len,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An L-1 shaped TPMT_PUBLIC around the modulus `n` (exponent 0).
+    fn rsa_public(n: &[u8; 256]) -> Vec<u8> {
+        let mut t = [0u8; 400];
+        let len = crate::boot::EkTemplate::RsaL1
+            .write_template(&mut t)
+            .unwrap();
+        let mut p = t[..len].to_vec();
+        let unique = p.len() - 256;
+        p[unique..].copy_from_slice(n);
+        p
+    }
+
+    fn modulus() -> [u8; 256] {
+        let mut n = [0u8; 256];
+        for (i, b) in n.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(151).wrapping_add(7);
+        }
+        n[0] |= 0x80;
+        n[255] |= 1;
+        n
+    }
+
+    #[test]
+    fn rsa_public_is_read_from_the_l1_shape() {
+        let n = modulus();
+        let p = rsa_public(&n);
+        assert_eq!(p.len(), 314);
+        assert_eq!(ek_rsa_public(&p), Ok((&n[..], 65_537)));
+        // An explicit exponent, a short modulus, an even or short-top one, a trailing byte,
+        // a scheme, an ECC key: refused.
+        let mut q = p.clone();
+        q[52..56].copy_from_slice(&3u32.to_be_bytes());
+        assert_eq!(ek_rsa_public(&q).map(|(_, e)| e), Ok(3));
+        q[52..56].copy_from_slice(&2u32.to_be_bytes());
+        assert_eq!(ek_rsa_public(&q), Err(EkCertError::EkPublic));
+        let mut q = p.clone();
+        q[313] &= 0xFE;
+        assert_eq!(ek_rsa_public(&q), Err(EkCertError::EkPublic));
+        let mut q = p.clone();
+        q[58] &= 0x7F;
+        assert_eq!(ek_rsa_public(&q), Err(EkCertError::EkPublic));
+        let mut q = p.clone();
+        q.push(0);
+        assert_eq!(ek_rsa_public(&q), Err(EkCertError::EkPublic));
+        assert_eq!(ek_rsa_public(&p[..313]), Err(EkCertError::EkPublic));
+        let mut q = p.clone();
+        q[48..50].copy_from_slice(&0x0015u16.to_be_bytes()); // RSAES
+        assert_eq!(ek_rsa_public(&q), Err(EkCertError::EkPublic));
+        let mut q = p.clone();
+        q[50..52].copy_from_slice(&1024u16.to_be_bytes());
+        assert_eq!(ek_rsa_public(&q), Err(EkCertError::EkPublic));
+        let mut q = p;
+        q[1] = 0x23;
+        assert_eq!(ek_rsa_public(&q), Err(EkCertError::EkPublic));
+    }
+
+    /// The RSA EK certificate carries the canonical RSA-2048 SubjectPublicKeyInfo (RFC 3279
+    /// §2.3.1, the bytes OpenSSL writes for any 2048-bit key with e = 65537) and keyUsage
+    /// keyEncipherment.
+    #[test]
+    fn rsa_ek_certificate_has_the_rsa_spki() {
+        let mut counter = 0u8;
+        let ca = CaKey::generate(|b| {
+            b.iter_mut().for_each(|x| {
+                counter = counter.wrapping_add(37);
+                *x = counter;
+            });
+            Ok(())
+        })
+        .unwrap();
+        let n = modulus();
+        let mut out = [0u8; MAX_EK_CERT];
+        let len = ek_certificate(&ca, &rsa_public(&n), &mut out).unwrap();
+        let cert = &out[..len];
+        let mut spki = vec![
+            0x30, 0x82, 0x01, 0x22, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+            0x01, 0x01, 0x01, 0x05, 0x00, 0x03, 0x82, 0x01, 0x0f, 0x00, 0x30, 0x82, 0x01, 0x0a,
+            0x02, 0x82, 0x01, 0x01, 0x00,
+        ];
+        spki.extend(n);
+        spki.extend([0x02, 0x03, 0x01, 0x00, 0x01]);
+        assert!(cert.windows(spki.len()).any(|w| w == spki), "no RSA SPKI");
+        // keyUsage (2.5.29.15), critical, BIT STRING 05 20: keyEncipherment.
+        let ku = [
+            0x06, 0x03, 0x55, 0x1d, 0x0f, 0x01, 0x01, 0xff, 0x04, 0x04, 0x03, 0x02, 0x05, 0x20,
+        ];
+        assert!(
+            cert.windows(ku.len()).any(|w| w == ku),
+            "no keyEncipherment"
+        );
+        assert!(len < MAX_EK_CERT, "{len}");
+    }
 }

@@ -361,8 +361,16 @@ impl<P: Platform> VtpmService<P> {
         }
     }
 
-    /// What booting in place writes: the TPM, the EK, and the response buffer it runs in.
-    pub(crate) fn boot_parts(&mut self) -> (&mut Tpm<P>, &mut Ek, crate::boot::Buffers<'_>) {
+    /// What booting in place writes: the TPM, the EK, the response and scratch buffers its
+    /// commands run in, and the page the certificates are encoded in.
+    pub(crate) fn boot_parts(
+        &mut self,
+    ) -> (
+        &mut Tpm<P>,
+        &mut Ek,
+        crate::boot::Buffers<'_>,
+        &mut [u8; PAGE_SIZE],
+    ) {
         (
             &mut self.tpm,
             &mut self.ek,
@@ -370,6 +378,7 @@ impl<P: Platform> VtpmService<P> {
                 rsp: &mut self.rsp,
                 scratch: &mut self.scratch,
             },
+            &mut self.page,
         )
     }
 
@@ -470,25 +479,30 @@ impl<P: Platform> VtpmService<P> {
     /// The services manifest (58019 §7.1): `GUID ‖ u32 total ‖ u32 count`, one entry
     /// `GUID ‖ u32 offset ‖ u32 length` for the vTPM, then the EK's TPMT_PUBLIC.
     pub fn services_manifest(&self, out: &mut [u8; MAX_SERVICES_MANIFEST]) -> usize {
-        let ek = self.manifest();
-        let header = 2 * SERVICES_ENTRY_SIZE;
-        let total = header.saturating_add(ek.len());
-        let (Ok(total32), Ok(ek32), Ok(off32)) = (
-            u32::try_from(total),
-            u32::try_from(ek.len()),
-            u32::try_from(header),
-        ) else {
-            return 0;
-        };
-        out.fill(0);
-        put(out, 0, &SERVICES_MANIFEST_GUID);
-        put(out, 16, &total32.to_le_bytes());
-        put(out, 20, &1u32.to_le_bytes());
-        put(out, 24, &VTPM_SERVICE_GUID);
-        put(out, 40, &off32.to_le_bytes());
-        put(out, 44, &ek32.to_le_bytes());
-        if put_slice(out, header, ek) { total } else { 0 }
+        services_manifest_of(self.manifest(), out)
     }
+}
+
+/// The services manifest around the EK's TPMT_PUBLIC `ek` (see
+/// [`VtpmService::services_manifest`]).
+fn services_manifest_of(ek: &[u8], out: &mut [u8; MAX_SERVICES_MANIFEST]) -> usize {
+    let header = 2 * SERVICES_ENTRY_SIZE;
+    let total = header.saturating_add(ek.len());
+    let (Ok(total32), Ok(ek32), Ok(off32)) = (
+        u32::try_from(total),
+        u32::try_from(ek.len()),
+        u32::try_from(header),
+    ) else {
+        return 0;
+    };
+    out.fill(0);
+    put(out, 0, &SERVICES_MANIFEST_GUID);
+    put(out, 16, &total32.to_le_bytes());
+    put(out, 20, &1u32.to_le_bytes());
+    put(out, 24, &VTPM_SERVICE_GUID);
+    put(out, 40, &off32.to_le_bytes());
+    put(out, 44, &ek32.to_le_bytes());
+    if put_slice(out, header, ek) { total } else { 0 }
 }
 
 /// TPM_SEND_COMMAND on a private page (see [`VtpmService::send_command_page`]).
@@ -522,6 +536,16 @@ fn send_command<P: Platform>(
         return Err(SvsmError::InvalidRequest);
     }
     n.checked_add(4).ok_or(SvsmError::InvalidRequest)
+}
+
+/// Where an attestation call's manifest is: the EK's TPMT_PUBLIC itself (single service), or
+/// the first bytes of the service's page (the services manifest built there).
+#[derive(Clone, Copy)]
+enum Manifest {
+    /// The EK's TPMT_PUBLIC.
+    Ek,
+    /// `page[..n]`.
+    Page(usize),
 }
 
 /// REPORT_DATA of an SVSM attestation: SHA-512(nonce ‖ manifest) (58019 §7.1).
@@ -569,10 +593,13 @@ impl<P: Platform + AttestationSource> VtpmService<P> {
         if !op.reserved_clear() {
             return Err(SvsmError::InvalidParameter);
         }
-        let mut manifest = [0u8; MAX_SERVICES_MANIFEST];
-        let n = self.services_manifest(&mut manifest);
-        let manifest = manifest.get(..n).ok_or(SvsmError::InvalidRequest)?;
-        self.attest(mem, regs, &op, manifest)
+        // Built in the service's page (free between calls): no copy on this stack.
+        let Self { ek, page, .. } = self;
+        let out = page
+            .first_chunk_mut::<MAX_SERVICES_MANIFEST>()
+            .ok_or(SvsmError::InvalidRequest)?;
+        let n = services_manifest_of(ek.public(), out);
+        self.attest(mem, regs, &op, Manifest::Page(n))
     }
 
     /// SVSM_ATTEST_SINGLE_SERVICE (58019 §7.2) for the vTPM GUID, manifest version 0: a report
@@ -592,13 +619,7 @@ impl<P: Platform + AttestationSource> VtpmService<P> {
         if op.guid != VTPM_SERVICE_GUID {
             return Err(SvsmError::UnsupportedProtocol);
         }
-        let mut manifest = [0u8; MAX_EK_PUBLIC];
-        let ek = self.ek.public();
-        if !put_slice(&mut manifest, 0, ek) {
-            return Err(SvsmError::InvalidRequest);
-        }
-        let manifest = manifest.get(..ek.len()).ok_or(SvsmError::InvalidRequest)?;
-        self.attest(mem, regs, &op.op, manifest)
+        self.attest(mem, regs, &op.op, Manifest::Ek)
     }
 
     /// The common part of both attestation calls: check the buffers, get the report, write
@@ -608,12 +629,23 @@ impl<P: Platform + AttestationSource> VtpmService<P> {
         mem: &mut impl GuestMemory,
         regs: &mut SvsmRegs,
         op: &AttestServicesOp,
-        manifest: &[u8],
+        manifest: Manifest,
     ) -> Result<(), SvsmError> {
+        let Self {
+            tpm,
+            ek,
+            page,
+            certs,
+            ..
+        } = self;
         // Not booted: no EK, nothing to attest.
-        if self.ek.public().is_empty() {
+        if ek.public().is_empty() {
             return Err(SvsmError::InvalidRequest);
         }
+        let manifest = match manifest {
+            Manifest::Ek => ek.public(),
+            Manifest::Page(n) => page.get(..n).ok_or(SvsmError::InvalidRequest)?,
+        };
         // Nonce: 64 bytes, not crossing a page.
         if usize::from(op.nonce_size) != NONCE_SIZE
             || page_offset(op.nonce_gpa).saturating_add(64) > 4096
@@ -646,10 +678,10 @@ impl<P: Platform + AttestationSource> VtpmService<P> {
         let mut report = [0u8; REPORT_SIZE];
         // Extended request: a whole number of pages, at most 16 KiB.
         let cert_pages = cert_size.div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE);
-        self.certs.fill(0);
-        let certs = if cert_size > 0 {
+        certs.fill(0);
+        let cert_buf = if cert_size > 0 {
             Some(
-                self.certs
+                certs
                     .get_mut(..cert_pages)
                     .ok_or(SvsmError::InvalidParameter)?,
             )
@@ -657,10 +689,9 @@ impl<P: Platform + AttestationSource> VtpmService<P> {
             None
         };
         let cert_len =
-            match self
-                .tpm
+            match tpm
                 .platform_mut()
-                .attestation_report(&report_data, &mut report, certs)
+                .attestation_report(&report_data, &mut report, cert_buf)
             {
                 Ok(n) => n,
                 Err(ReportError::Request(RequestError::CertificatesTooSmall { pages })) => {
@@ -677,10 +708,7 @@ impl<P: Platform + AttestationSource> VtpmService<P> {
         mem.write(op.report_gpa, &report)?;
         mem.write(op.manifest_gpa, manifest)?;
         if cert_len > 0 {
-            let c = self
-                .certs
-                .get(..cert_len)
-                .ok_or(SvsmError::InvalidRequest)?;
+            let c = certs.get(..cert_len).ok_or(SvsmError::InvalidRequest)?;
             mem.write(op.certificate_gpa, c)?;
         }
         Ok(())
