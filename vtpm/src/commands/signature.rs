@@ -184,6 +184,78 @@ impl Signature {
     }
 }
 
+/// ECDSA verification in a frame of its own: the curve arithmetic's frame (about 9.5 KiB) and
+/// the RSA one are never on the stack together (a command runs in 16 KiB).
+#[inline(never)]
+fn verify_ecdsa(
+    curve: Curve,
+    x: &EccParameter,
+    y: &EccParameter,
+    digest: &[u8],
+    r: &EccParameter,
+    s: &EccParameter,
+) -> bool {
+    ecc::ecdsa_verify(
+        curve,
+        x.as_slice(),
+        y.as_slice(),
+        digest,
+        r.as_slice(),
+        s.as_slice(),
+    )
+}
+
+/// RSASSA / RSAPSS verification in a frame of its own (see [`verify_ecdsa`]).
+#[inline(never)]
+fn verify_rsa(n: &[u8], e: u32, pss: bool, hash: HashAlg, digest: &[u8], sig: &[u8]) -> bool {
+    if pss {
+        rsa::pss_verify(n, e, hash, digest, sig).is_ok()
+    } else {
+        rsa::pkcs1v15_verify(n, e, hash, digest, sig).is_ok()
+    }
+}
+
+/// ECDSA signing in a frame of its own (see [`verify_ecdsa`]).
+#[inline(never)]
+fn sign_ecdsa(key: &KeyObject, hash: HashAlg, digest: &[u8], extra: &[u8]) -> TpmResult<Signature> {
+    let curve = key.public.curve().ok_or(TpmRc::KEY.at_handle(1))?;
+    let sig =
+        ecc::ecdsa_sign(curve, key.sensitive.expose(), digest, extra).ok_or(TpmRc::FAILURE)?;
+    Ok(Signature::Ecdsa {
+        hash,
+        r: sig.r,
+        s: sig.s,
+    })
+}
+
+/// RSASSA / RSAPSS signing (blinded, checked with the public exponent) in a frame of its own.
+#[inline(never)]
+fn sign_rsa(
+    key: &KeyObject,
+    pss: bool,
+    hash: HashAlg,
+    digest: &[u8],
+    drbg: &mut crate::crypto::drbg::HmacDrbg,
+) -> TpmResult<Signature> {
+    let PublicKind::Rsa { exponent, n, .. } = &key.public.kind else {
+        return Err(TpmRc::KEY.at_handle(1));
+    };
+    let pk = rsa::RsaPrivate::from_prime(n.as_slice(), *exponent, key.sensitive.expose())
+        .map_err(|_| TpmRc::BINDING)?;
+    let sig = if pss {
+        rsa::pss_sign(&pk, hash, digest, drbg)
+    } else {
+        rsa::pkcs1v15_sign(&pk, hash, digest, drbg)
+    }
+    .map_err(crate::commands::rsa::rsa_rc)?;
+    Ok(Signature::Rsa {
+        pss,
+        hash,
+        sig: RsaModulus::from_slice(sig.get(..n.len()).ok_or(TpmRc::FAILURE)?)
+            .ok_or(TpmRc::FAILURE)?,
+    })
+}
+
 /// Check `sig` over `digest` with `key` (the reference's CryptValidateSignature): a signature
 /// of another type than the key's is TPM_RC_SCHEME, one that does not verify TPM_RC_SIGNATURE;
 /// an HMAC signature needs the key's private part (TPM_RC_HANDLE) and, if the key has a
@@ -192,22 +264,10 @@ pub fn verify_digest(key: &KeyObject, digest: &[u8], sig: &Signature) -> TpmResu
     let ok = match (&key.public.kind, sig) {
         (PublicKind::Ecc { curve, x, y, .. }, Signature::Ecdsa { r, s, .. }) => {
             let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE)?;
-            ecc::ecdsa_verify(
-                curve,
-                x.as_slice(),
-                y.as_slice(),
-                digest,
-                r.as_slice(),
-                s.as_slice(),
-            )
+            verify_ecdsa(curve, x, y, digest, r, s)
         }
         (PublicKind::Rsa { exponent, n, .. }, Signature::Rsa { pss, hash, sig }) => {
-            let (n, sig) = (n.as_slice(), sig.as_slice());
-            if *pss {
-                rsa::pss_verify(n, *exponent, *hash, digest, sig).is_ok()
-            } else {
-                rsa::pkcs1v15_verify(n, *exponent, *hash, digest, sig).is_ok()
-            }
+            verify_rsa(n.as_slice(), *exponent, *pss, *hash, digest, sig.as_slice())
         }
         (PublicKind::KeyedHash { scheme, .. }, Signature::Hmac { hash, digest: mac }) => {
             if key.public_only {
@@ -240,38 +300,12 @@ impl<P: Platform> Tpm<P> {
                 // The hedging bytes enter the nonce derivation: wiped after use.
                 let mut extra = zeroize::Zeroizing::new([0u8; MAX_ECC_KEY_BYTES]);
                 self.random(&mut extra[..])?;
-                let key = self.key(c, i)?;
-                let curve = key.public.curve().ok_or(TpmRc::KEY.at_handle(1))?;
-                let sig = ecc::ecdsa_sign(curve, key.sensitive.expose(), digest, &extra[..])
-                    .ok_or(TpmRc::FAILURE)?;
-                Ok(Signature::Ecdsa {
-                    hash,
-                    r: sig.r,
-                    s: sig.s,
-                })
+                sign_ecdsa(self.key(c, i)?, hash, digest, &extra[..])
             }
             Scheme::RsaSsa(hash) | Scheme::RsaPss(hash) => {
-                let pss = matches!(scheme, Scheme::RsaPss(_));
                 let mut drbg = self.rsa_drbg()?;
-                let key = self.key(c, i)?;
-                let PublicKind::Rsa { exponent, n, .. } = &key.public.kind else {
-                    return Err(TpmRc::KEY.at_handle(1));
-                };
-                let pk =
-                    rsa::RsaPrivate::from_prime(n.as_slice(), *exponent, key.sensitive.expose())
-                        .map_err(|_| TpmRc::BINDING)?;
-                let sig = if pss {
-                    rsa::pss_sign(&pk, hash, digest, &mut drbg)
-                } else {
-                    rsa::pkcs1v15_sign(&pk, hash, digest, &mut drbg)
-                }
-                .map_err(crate::commands::rsa::rsa_rc)?;
-                Ok(Signature::Rsa {
-                    pss,
-                    hash,
-                    sig: RsaModulus::from_slice(sig.get(..n.len()).ok_or(TpmRc::FAILURE)?)
-                        .ok_or(TpmRc::FAILURE)?,
-                })
+                let pss = matches!(scheme, Scheme::RsaPss(_));
+                sign_rsa(self.key(c, i)?, pss, hash, digest, &mut drbg)
             }
             Scheme::Hmac(hash) => {
                 let key = self.key(c, i)?;
