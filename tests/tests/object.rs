@@ -434,3 +434,70 @@ fn ecdh_keygen_and_zgen_agree() {
         0x182
     );
 }
+
+/// A keyed-hash signing key with the caller's key bytes: nameAlg SHA-256, HMAC-SHA256 scheme,
+/// userWithAuth | sign (sensitiveDataOrigin clear: the data is the key).
+fn hmac_key_template() -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(0x0008u16.to_be_bytes());
+    t.extend(SHA256.to_be_bytes());
+    t.extend(0x0004_0052u32.to_be_bytes()); // fixedTPM | fixedParent | userWithAuth | sign
+    t.extend([0, 0]);
+    t.extend([0, 5, 0, 0x0B]); // HMAC, SHA-256
+    t.extend([0, 0]);
+    t
+}
+
+#[test]
+fn hmac_keys_sign_and_verify_signatures() {
+    let mut h = Harness::new();
+    let key_bytes = [0x6Bu8; 32];
+    let mut p = Vec::new();
+    let mut sens = Vec::new();
+    tpm2b(&mut sens, b"");
+    tpm2b(&mut sens, &key_bytes);
+    tpm2b(&mut p, &sens);
+    tpm2b(&mut p, &hmac_key_template());
+    p.extend([0, 0, 0, 0, 0, 0]);
+    let r = h.ok(CREATE_PRIMARY, &[RH_OWNER], &[AuthCmd::pw(b"")], &p);
+    let key = u32::from_be_bytes(r.body()[..4].try_into().unwrap());
+
+    let digest = digest(SHA256, &[b"data"]);
+    let mut s = Vec::new();
+    tpm2b(&mut s, &digest);
+    s.extend([0, 0x10]); // the key's scheme
+    s.extend([0x80, 0x24, 0x40, 0, 0, 7, 0, 0]);
+    let r = h.ok(SIGN, &[key], &[AuthCmd::pw(b"")], &s);
+    let (sig, _) = r.split_sessions(0);
+    // TPMT_SIGNATURE: HMAC ‖ SHA-256 ‖ the 32-byte HMAC of the digest under the key.
+    assert_eq!(&sig[..4], &[0, 5, 0, 0x0B]);
+    assert_eq!(&sig[4..], hmac256(&key_bytes, &[&digest]).as_slice());
+
+    let verify = |h: &mut Harness, sig: &[u8]| {
+        let mut v = Vec::new();
+        tpm2b(&mut v, &digest);
+        v.extend(sig);
+        h.send(0x177, &[key], &[], &v)
+    };
+    let r = verify(&mut h, sig);
+    assert_eq!(r.rc(), 0, "VerifySignature {:#x}", r.rc());
+    assert_eq!(
+        &r.body()[..2],
+        &0x8022u16.to_be_bytes(),
+        "a TPMT_TK_VERIFIED"
+    );
+    let mut bad = sig.to_vec();
+    bad[10] ^= 1;
+    assert_eq!(
+        verify(&mut h, &bad).rc(),
+        0x09B + 0x040 + 0x200,
+        "SIGNATURE at parameter 2"
+    );
+    // An ECDSA scheme for an HMAC key: SCHEME at parameter 2.
+    s.truncate(2 + 32);
+    s.extend([0, 0x18, 0, 0x0B, 0x80, 0x24, 0x40, 0, 0, 7, 0, 0]);
+    assert_eq!(
+        h.send(SIGN, &[key], &[AuthCmd::pw(b"")], &s).rc(),
+        0x092 + 0x040 + 0x200
+    );
+}
