@@ -270,12 +270,20 @@ fn load_external_with_a_private_key_only_in_the_null_hierarchy() {
         0x3C5,
         "HIERARCHY at parameter 3"
     );
+    // A scalar that does not make the public point: TPM_RC_BINDING without a position, and
+    // one outside [1, n - 1]: TPM_RC_KEY_SIZE without a position (the reference's
+    // CryptValidateKeys; libtpms answers the same).
     let mut wrong = unhex(RFC6979_X);
     wrong[31] ^= 1;
     assert_eq!(
         load(&mut h, &sensitive(&wrong), RH_NULL).rc(),
-        0x1E5,
-        "BINDING at parameter 1"
+        0x0A5,
+        "BINDING"
+    );
+    assert_eq!(
+        load(&mut h, &sensitive(&[0; 32]), RH_NULL).rc(),
+        0x087,
+        "KEY_SIZE"
     );
     let r = load(&mut h, &good, RH_NULL);
     assert_eq!(r.rc(), 0);
