@@ -742,3 +742,28 @@ fn hierarchy_auth_is_at_most_the_context_integrity_digest() {
     );
     assert_eq!(r.rc(), 0);
 }
+
+/// TPM2_IncrementalSelfTest: toTest is one parameter, so an algorithm this TPM does not
+/// implement is TPM_RC_VALUE at parameter 1 (the reference adds RC_IncrementalSelfTest_toTest,
+/// libtpms answers 0x1C4 too) and a list longer than MAX_ALG_LIST_SIZE (64) TPM_RC_SIZE there.
+#[test]
+fn incremental_self_test_blames_its_only_parameter() {
+    let mut h = Harness::new();
+    let list = |algs: &[u16]| {
+        let mut p = u32::try_from(algs.len()).unwrap().to_be_bytes().to_vec();
+        for a in algs {
+            p.extend(a.to_be_bytes());
+        }
+        p
+    };
+    let r = h.ok(0x142, &[], &[], &list(&[SHA256, 0x0023]));
+    assert_eq!(r.body(), 0u32.to_be_bytes(), "nothing left to test");
+    h.ok(0x142, &[], &[], &list(&[SHA256; 64]));
+    for (algs, rc) in [
+        (list(&[0x7FFF]), at_param(0x084, 1)),
+        (list(&[SHA256, 0x0010]), at_param(0x084, 1)),
+        (list(&[SHA256; 65]), at_param(0x095, 1)),
+    ] {
+        assert_eq!(h.send(0x142, &[], &[], &algs).rc(), rc);
+    }
+}
