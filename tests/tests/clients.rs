@@ -2,7 +2,8 @@
 //! against swtpm 0.7.1 drive the simulator, via the Python scripts in `tests/clients/`.
 //!
 //! Packages needed (Debian 12): `tpm2-tools libtss2-tcti-mssim0 swtpm swtpm-tools` and
-//! `/usr/bin/python3` (the scripts use only the standard library). `.ci/run` installs them.
+//! `/usr/bin/python3`; some scripts also need `python3-cryptography` or `python3-tpm2-pytss`
+//! (they skip without). `.ci/run` installs them.
 //! When one is missing the tests print a skip message and pass, unless the environment
 //! variable `CI` is set: then they fail.
 //!
