@@ -25,7 +25,11 @@ LoadExternal into both. Cases:
   - LoadExternal of an RSA key: a 255-byte modulus, its top bit clear, exponent 3 and 5
     (< 7), a prime that does not divide n, a prime of the wrong size, a restricted key with
     its private part; the good key with and without its prime (accepted);
-  - CreatePrimary: exponent 3, 65535, 65537 (explicit), 65539; keyBits 1024, 3072, 4096;
+  - CreatePrimary: exponent 3, 65535, 65537 (explicit), 65539, 65541; keyBits 1024, 2047,
+    3072, 4096; schemes that do not fit the key (OAEP / RSASSA on a storage key, RSASSA on a
+    decryption key, OAEP on a signing key, ECDSA); a unique field of 100 and 257 bytes;
+  - TestParms: RSA-2048 parameters (accepted, exponent 3 too), RSA-1024, RSA-4096, an ECDSA
+    scheme, OAEP with SHA-1;
   - StartAuthSession salted with an RSA key: a good salt (accepted), a random one, one of
     255 bytes, an empty one, a public-only key, a signing key;
   - ActivateCredential under an RSA storage key: a good credential (accepted, the secret
@@ -44,8 +48,9 @@ as swtpm does. The known divergences, listed in the output:
     OaepDecode, RSAES_Decode: TPM_RC_VALUE) answer 0x101, and so does ActivateCredential
     with a tampered seed (the reference: TPM_RC_VALUE at parameter 2).
   - Key sizes (ours, by design): RSA-2048 only; libtpms also implements 1024 and 3072, so
-    swtpm makes those keys where ours answers TPM_RC_VALUE (TPMI_RSA_KEY_BITS, parameter 2),
-    and its TPM2B_PUBLIC_KEY_RSA holds 384 bytes where ours holds 256.
+    swtpm makes those keys where ours answers TPM_RC_VALUE (TPMI_RSA_KEY_BITS), and its
+    TPM2B_PUBLIC_KEY_RSA holds 384 bytes where ours holds 256 (TPM_RC_SIZE here).
+  - SHA-1 (ours, by design): not implemented, so OAEP-SHA1 is TPM_RC_HASH (TPMI_ALG_HASH).
   - Exponents (ours, by design): keys are generated only with 2^16 + 1; the reference and
     libtpms accept any prime exponent ≥ 65537, so CreatePrimary with 65539 is TPM_RC_RANGE
     here (the reference's answer for one below 65537 or not prime).
@@ -73,7 +78,7 @@ from tpmlib import PW, build  # noqa: E402
 RH_OWNER, RH_ENDORSEMENT, RH_NULL = 0x40000001, 0x4000000B, 0x40000007
 CC = {"RSA_Encrypt": 0x174, "RSA_Decrypt": 0x159, "Sign": 0x15D, "VerifySignature": 0x177,
       "LoadExternal": 0x167, "StartAuthSession": 0x176, "ActivateCredential": 0x147,
-      "FlushContext": 0x165}
+      "FlushContext": 0x165, "TestParms": 0x18A}
 ALG_RSA, ALG_SHA256, ALG_SHA384, ALG_NULL = 0x0001, 0x000B, 0x000C, 0x0010
 ALG_RSASSA, ALG_RSAES, ALG_RSAPSS, ALG_OAEP, ALG_ECDSA = 0x14, 0x15, 0x16, 0x17, 0x18
 AES128CFB = struct.pack(">HHH", 0x0006, 128, 0x0043)
@@ -85,7 +90,7 @@ DECRYPTER = 0x00020072  # decrypt
 SIGNER = 0x00040072     # sign
 
 # Response codes by name (Part 2 §6.6); positions are added where a case expects one.
-RCS = {"SUCCESS": 0x000, "FAILURE": 0x101, "ATTRIBUTES": 0x082, "VALUE": 0x084,
+RCS = {"SUCCESS": 0x000, "FAILURE": 0x101, "ATTRIBUTES": 0x082, "HASH": 0x083, "VALUE": 0x084,
        "HANDLE": 0x08B, "KEY_SIZE": 0x087, "RANGE": 0x08D, "SCHEME": 0x092, "SIZE": 0x095,
        "SIGNATURE": 0x09B, "KEY": 0x09C, "INTEGRITY": 0x09F, "BINDING": 0x0A5}
 
@@ -119,6 +124,7 @@ OPENSSL = ("libtpms 0.9.2 turns every EVP_PKEY_encrypt / EVP_PKEY_decrypt failur
 KEY_SIZES = ("RSA key sizes: ours implements 2048 bits only, libtpms also 1024 and 3072 "
              "(TPMI_RSA_KEY_BITS: TPM_RC_VALUE for a size the TPM does not implement; "
              "TPM2B_PUBLIC_KEY_RSA holds MAX_RSA_KEY_BYTES, 256 here and 384 in libtpms)")
+SHA1 = "SHA-1 (ours, by design): not implemented; libtpms implements it (TPMI_ALG_HASH)"
 EXPONENTS = ("RSA exponents: ours generates keys only with 2^16 + 1 (TPM_RC_RANGE otherwise, "
              "as the reference does for one below 65537 or not prime); libtpms accepts any "
              "prime exponent ≥ 65537")
@@ -403,6 +409,44 @@ def primary_cases(t):
         t.send(f"CreatePrimary RSA: keyBits {bits}", expect,
                create_primary(RH_OWNER, rsa_template(SIGNER, key_bits=bits)),
                divergence=why, flush_handle=True)
+    for what, template, expect, why in (
+            ("storage key with scheme OAEP-SHA256",
+             rsa_template(STORAGE, sym=AES128CFB, sch=scheme(ALG_OAEP, ALG_SHA256)), "SCHEME@P2",
+             None),
+            ("storage key with scheme RSASSA-SHA256",
+             rsa_template(STORAGE, sym=AES128CFB, sch=scheme(ALG_RSASSA, ALG_SHA256)),
+             "SCHEME@P2", None),
+            ("decryption key with scheme RSASSA-SHA256",
+             rsa_template(DECRYPTER, sch=scheme(ALG_RSASSA, ALG_SHA256)), "SCHEME@P2", None),
+            ("signing key with scheme OAEP-SHA256",
+             rsa_template(SIGNER, sch=scheme(ALG_OAEP, ALG_SHA256)), "SCHEME@P2", None),
+            ("signing key with scheme ECDSA-SHA256",
+             rsa_template(SIGNER, sch=scheme(ALG_ECDSA, ALG_SHA256)), "VALUE@P2", None),
+            ("restricted signing key with scheme RSAPSS-SHA384 (accepted)",
+             rsa_template(0x00050072, sch=scheme(ALG_RSAPSS, ALG_SHA384)), "SUCCESS", None),
+            ("signing key with a 100-byte unique (accepted)",
+             rsa_template(SIGNER, unique=b"\x5a" * 100), "SUCCESS", None),
+            ("signing key with a 257-byte unique", rsa_template(SIGNER, unique=b"\x5a" * 257),
+             "SIZE@P2", KEY_SIZES)):
+        t.send(f"CreatePrimary RSA: {what}", expect, create_primary(RH_OWNER, template),
+               divergence=why, flush_handle=True)
+    for what, parms, expect, why in (
+            ("RSA-2048, AES-128-CFB, scheme NULL (accepted)",
+             AES128CFB + scheme(ALG_NULL) + struct.pack(">HI", 2048, 0), "SUCCESS", None),
+            ("RSA-2048, RSAPSS-SHA256, exponent 3 (accepted)",
+             NULL_SYM + scheme(ALG_RSAPSS, ALG_SHA256) + struct.pack(">HI", 2048, 3),
+             "SUCCESS", None),
+            ("RSA-1024", NULL_SYM + scheme(ALG_NULL) + struct.pack(">HI", 1024, 0),
+             "VALUE@P1", KEY_SIZES),
+            ("RSA-4096", NULL_SYM + scheme(ALG_NULL) + struct.pack(">HI", 4096, 0),
+             "VALUE@P1", None),
+            ("RSA-2048 with scheme ECDSA", NULL_SYM + scheme(ALG_ECDSA, ALG_SHA256)
+             + struct.pack(">HI", 2048, 0), "VALUE@P1", None),
+            ("RSA-2048 with scheme OAEP-SHA1 (hash)", NULL_SYM + scheme(ALG_OAEP, 0x0004)
+             + struct.pack(">HI", 2048, 0), "HASH@P1", SHA1)):
+        t.send(f"TestParms: {what}", expect,
+               build(T.ST_NO_SESSIONS, CC["TestParms"], params=u16(ALG_RSA) + parms),
+               divergence=why)
 
 
 def start_auth_session(tpm_key, salt):
