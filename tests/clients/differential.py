@@ -69,6 +69,11 @@ def oversized():
     return header(T.ST_NO_SESSIONS, 4097, T.CC_GET_RANDOM) + b"\x00\x08" + bytes(4097 - 12)
 
 
+def incremental_self_test(algs):
+    return build(T.ST_NO_SESSIONS, 0x142, params=struct.pack(">I", len(algs)) + b"".join(
+        struct.pack(">H", a) for a in algs))
+
+
 def zero_pcr(pcr):
     def change(snapshot):
         for bank in snapshot:
@@ -181,6 +186,12 @@ CASES = [
          extend16(params=struct.pack(">IH", 1, 0x0010) + bytes(32)), E + "000001c3"),
     Case("PCR_Extend: one byte after the parameters",
          extend16(params=T.tpml_digest_values([("sha256", DIG256)]) + b"\x00"), E + "00000095"),
+    Case("IncrementalSelfTest: algorithm 0x7FFF (not implemented)",
+         incremental_self_test([0x7FFF]), E + "000001c4"),
+    Case("IncrementalSelfTest: sha256 then TPM_ALG_NULL",
+         incremental_self_test([0x000B, 0x0010]), E + "000001c4"),
+    Case("IncrementalSelfTest: 65 algorithms (MAX_ALG_LIST_SIZE 64)",
+         incremental_self_test([0x000B] * 65), E + "000001d5"),
     # --- locality and PCR attributes (locality 0 unless stated) ---------------------------
     Case("PCR_Reset(17) at locality 0", T.cmd_pcr_reset(17), E + "00000907"),
     Case("PCR_Reset(0) at locality 0", T.cmd_pcr_reset(0), E + "00000907"),

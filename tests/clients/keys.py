@@ -6,18 +6,20 @@ ECC primaries, child keys, signing, EK/AK, quotes, credentials, sealing, context
     /usr/bin/python3 tests/clients/keys.py --tcti spawn:swtpm        # checks the script
     /usr/bin/python3 tests/clients/keys.py --tcti spawn:host-sim     # target/debug/host-sim
 
-ECC (the tools default to RSA, which our vTPM has only with the core's `rsa` feature, so
-every command here names its ECC algorithm; tests/tests/ek_rsa.rs covers the RSA EK). Public keys are parsed from the tools' TPM2B_PUBLIC files and
-loaded into `cryptography`; names, qualified names, policy digests, quote PCR digests and
-signatures are recomputed in Python; one credential blob is made in Python (Part 1 Annex
-C.6.1) and must activate on the TPM. Every tool run is a new connection, so every use of a
-saved context is a ContextLoad in a later session. Transient objects are flushed after
-every tool run (the tools leak them without a resource manager; swtpm has 3 slots).
+ECC keys (the tools default to RSA, so every command here names its ECC algorithm; RSA
+with the tools' defaults is rsa.py). Public keys are parsed from the tools' TPM2B_PUBLIC
+files and loaded into `cryptography`; names, qualified names, policy digests, quote PCR
+digests and signatures are recomputed in Python; one credential blob is made in Python
+(Part 1 Annex C.6.1) and must activate on the TPM. Every tool run is a new connection, so
+every use of a saved context is a ContextLoad in a later session. Transient objects are
+flushed after every tool run (the tools leak them without a resource manager; swtpm has 3
+slots).
 
 The TPM may or may not have seen TPM2_Startup (tpm2_startup -c tolerates both). The script
 causes two dictionary-attack failures (MAX_AUTH_FAIL is 3 on swtpm) and, when the lockout
 counter shows them, resets it with tpm2_dictionarylockout -c (empty lockout auth).
---ours adds the rules that hold for our vTPM only.
+--ours adds the rules that hold for our vTPM only: none left here since RSA-2048 arrived
+(its vTPM-only rules are in rsa.py); the flag is accepted like the other scripts'.
 
 Exit status: 0 all checks passed, 1 a check failed (the command, its stderr and the TPM
 response code on stderr), 77 a prerequisite (tpm2-tools, a TCTI library, swtpm,
@@ -1073,8 +1075,8 @@ class Keys:
             self.write("bad.ctx", bad)
             self.tool("tpm2_readpublic", "-c", self.path("bad.ctx"), ok=False,
                       expect_rc=RC[want], case=case)
-        # Templates: RSA (implemented by swtpm, and by our vTPM with the core's `rsa` feature),
-        # unknown type/curve (raw).
+        # Templates: RSA (implemented by swtpm and by a vTPM built with RSA), unknown
+        # type/curve (raw).
         if "rsa" in self.algorithms:
             self.tool("tpm2_createprimary", "-C", "o", "-G", "rsa", "-c", self.path("rsa.ctx"))
             self.codes.append(("createprimary -G rsa (RSA implemented)", 0, "success"))

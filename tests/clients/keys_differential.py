@@ -16,9 +16,10 @@ names are read from each TPM's own answers; what must be equal is:
     nameAlg or symmetric definition differs from its parent's (Create, CreateLoaded), a
     sealed object with no data, Sign with a forged ticket or a ticket naming no hierarchy
     for an unrestricted key, LoadExternal with reserved attribute bits / a scheme on a key
-    that neither signs nor decrypts / restricted with a sensitive area, StirRandom with 129
-    bytes, GetCapability(PCRS) with a property and (HANDLES) in an unsupported range,
-    HierarchyChangeAuth with 65 bytes;
+    that neither signs nor decrypts / restricted with a sensitive area / a private part
+    that does not match (ECC scalar 1, 0 or n; keyed-hash unique) / a seed, an authValue
+    or an HMAC key of the wrong size, StirRandom with 129 bytes, GetCapability(PCRS) with
+    a property and (HANDLES) in an unsupported range, HierarchyChangeAuth with 65 bytes;
   - which handle types GetCapability(HANDLES) lists for a loaded HMAC and policy session
     (0x02…: both, each under its own type; 0x03…: none, nothing is saved);
   - the pcrDigest of a quote over the same PCR selection after the same extends, which
@@ -258,6 +259,44 @@ def conformance_cases(t):
          load_external(sensitive, ecc_public(0x00050040), RH_NULL))
     case("LoadExternal: fixedParent, with a sensitive area",
          load_external(sensitive, ecc_public(0x00040050), RH_NULL))
+    # The key checks of the reference's ObjectLoad / CryptValidateKeys: a private part that
+    # does not make the public one is TPM_RC_BINDING and an ECC scalar outside [1, n - 1]
+    # TPM_RC_KEY_SIZE, both without a position; sizes of the sensitive area are at parameter 1.
+    n384 = bytes.fromhex("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"
+                         "581a0db248b0a77aecec196accc52973")
+
+    def ecc_sensitive(d, seed=b"", auth=b""):
+        return struct.pack(">H", 0x0023) + b2(auth) + b2(seed) + b2(d)
+
+    for what, priv in (("d = 1, not the key's scalar", ecc_sensitive(bytes(47) + b"\x01")),
+                       ("d = 0", ecc_sensitive(bytes(48))),
+                       ("d = n", ecc_sensitive(n384)),
+                       ("a seed of 49 bytes (nameAlg SHA-384)",
+                        ecc_sensitive(bytes(47) + b"\x01", seed=b"\x01" * 49)),
+                       ("an authValue of 49 bytes", ecc_sensitive(bytes(47) + b"\x01",
+                                                                  auth=b"\x01" * 49))):
+        case(f"LoadExternal: P-384 key, {what}", load_external(priv, ecc_public(0x00040040),
+                                                               RH_NULL))
+    seed, data = b"\x01" * 32, b"external sealed data"
+
+    def keyedhash(unique, scheme=b"\x00\x10", attrs=0x00000040):
+        return struct.pack(">HHI", 0x0008, 0x000B, attrs) + b2(b"") + scheme + b2(unique)
+
+    def kh_sensitive(seed, data):
+        return struct.pack(">H", 0x0008) + b2(b"") + b2(seed) + b2(data)
+
+    good = hashlib.sha256(seed + data).digest()
+    for what, priv, public in (
+            ("unique is not H(seed ‖ data)", kh_sensitive(seed, data), keyedhash(bytes(32))),
+            ("a seed of 16 bytes", kh_sensitive(seed[:16], data),
+             keyedhash(hashlib.sha256(seed[:16] + data).digest())),
+            ("HMAC-SHA256 key of 65 bytes", kh_sensitive(seed, b"k" * 65),
+             keyedhash(hashlib.sha256(seed + b"k" * 65).digest(), b"\x00\x05\x00\x0b",
+                       0x00040040))):
+        case(f"LoadExternal: keyed hash, {what}", load_external(priv, public, RH_NULL))
+    out = t.ok(load_external(kh_sensitive(seed, data), keyedhash(good), RH_NULL),
+               "LoadExternal (keyed hash)")
+    t.flush(struct.unpack(">I", out[10:14])[0])
     case("StirRandom: 129 bytes",
          build(T.ST_NO_SESSIONS, CC_STIR_RANDOM, params=b2(b"\x07" * 129)))
     case("GetCapability(PCRS) with property 1", get_cap(5, 1, 1))

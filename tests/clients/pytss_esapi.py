@@ -6,8 +6,8 @@ independently (hashlib, hmac, the `cryptography` package).
     /usr/bin/python3 tests/clients/pytss_esapi.py --tcti spawn:swtpm      # checks the script
     /usr/bin/python3 tests/clients/pytss_esapi.py --tcti spawn:host-sim   # target/debug/host-sim
 
-ECC only: pytss' helpers default to RSA templates ("rsa2048"), so every object here gets
-an explicit ECC or KEYEDHASH template.
+ECC keys: pytss' helpers default to RSA templates ("rsa2048"), so every object here gets
+an explicit ECC or KEYEDHASH template (RSA with real clients: rsa.py).
 
 Steps (one `ok:` line each):
  1. Startup(CLEAR) (ESYS itself turns TPM_RC_INITIALIZE into success), GetRandom twice,

@@ -318,6 +318,83 @@ fn load_external_checks_attributes_and_schemes() {
     );
 }
 
+/// The key checks of the reference's ObjectLoad / CryptValidateKeys for an external keyed-hash
+/// object with its sensitive area (what libtpms answers too): a seed longer than a nameAlg
+/// digest or of another size, an HMAC key longer than the hash's block, an authValue longer
+/// than a digest are size errors at the sensitive area (parameter 1); a unique field that is
+/// not H(seed ‖ data) is TPM_RC_BINDING without a position.
+#[test]
+fn load_external_checks_a_keyed_hash_sensitive_area() {
+    let mut h = Harness::new();
+    let data = b"external sealed data";
+    let public = |scheme: &[u8], attrs: u32, unique: &[u8]| {
+        let mut t = Vec::new();
+        t.extend(0x0008u16.to_be_bytes());
+        t.extend(SHA256.to_be_bytes());
+        t.extend(attrs.to_be_bytes());
+        tpm2b(&mut t, b"");
+        t.extend(scheme);
+        tpm2b(&mut t, unique);
+        t
+    };
+    let sensitive = |auth: &[u8], seed: &[u8], bits: &[u8]| {
+        let mut s = Vec::new();
+        s.extend(0x0008u16.to_be_bytes());
+        tpm2b(&mut s, auth);
+        tpm2b(&mut s, seed);
+        tpm2b(&mut s, bits);
+        s
+    };
+    let hmac_sha256 = [0, 5, 0, 0x0B];
+    let seed = [1u8; 32];
+    let unique = |seed: &[u8], bits: &[u8]| digest(SHA256, &[seed, bits]);
+    for (what, private, public, rc) in [
+        (
+            "a 16-byte seed",
+            sensitive(b"", &seed[..16], data),
+            public(&NULL, 0x40, &unique(&seed[..16], data)),
+            at_param(0x087, 1),
+        ),
+        (
+            "a 33-byte seed",
+            sensitive(b"", &[1; 33], data),
+            public(&NULL, 0x40, &unique(&[1; 33], data)),
+            at_param(0x087, 1),
+        ),
+        (
+            "a 65-byte HMAC-SHA256 key",
+            sensitive(b"", &seed, &[7; 65]),
+            public(&hmac_sha256, 0x0004_0040, &unique(&seed, &[7; 65])),
+            at_param(0x087, 1),
+        ),
+        (
+            "a 33-byte authValue",
+            sensitive(&[1; 33], &seed, data),
+            public(&NULL, 0x40, &unique(&seed, data)),
+            at_param(0x095, 1),
+        ),
+        (
+            "unique is not H(seed ‖ data)",
+            sensitive(b"", &seed, data),
+            public(&NULL, 0x40, &[0; 32]),
+            0x0A5,
+        ),
+    ] {
+        let p = load_external_params(&private, &public, RH_NULL);
+        assert_eq!(
+            h.send(LOAD_EXTERNAL, &[], &[], &p).rc(),
+            rc,
+            "LoadExternal with {what}"
+        );
+    }
+    let p = load_external_params(
+        &sensitive(b"", &seed, data),
+        &public(&NULL, 0x40, &unique(&seed, data)),
+        RH_NULL,
+    );
+    h.ok(LOAD_EXTERNAL, &[], &[], &p);
+}
+
 #[test]
 fn an_external_objects_qualified_name_is_its_name() {
     let mut h = Harness::new();
@@ -664,4 +741,29 @@ fn hierarchy_auth_is_at_most_the_context_integrity_digest() {
         &create_params(b"", &t, &[], &[]),
     );
     assert_eq!(r.rc(), 0);
+}
+
+/// TPM2_IncrementalSelfTest: toTest is one parameter, so an algorithm this TPM does not
+/// implement is TPM_RC_VALUE at parameter 1 (the reference adds RC_IncrementalSelfTest_toTest,
+/// libtpms answers 0x1C4 too) and a list longer than MAX_ALG_LIST_SIZE (64) TPM_RC_SIZE there.
+#[test]
+fn incremental_self_test_blames_its_only_parameter() {
+    let mut h = Harness::new();
+    let list = |algs: &[u16]| {
+        let mut p = u32::try_from(algs.len()).unwrap().to_be_bytes().to_vec();
+        for a in algs {
+            p.extend(a.to_be_bytes());
+        }
+        p
+    };
+    let r = h.ok(0x142, &[], &[], &list(&[SHA256, 0x0023]));
+    assert_eq!(r.body(), 0u32.to_be_bytes(), "nothing left to test");
+    h.ok(0x142, &[], &[], &list(&[SHA256; 64]));
+    for (algs, rc) in [
+        (list(&[0x7FFF]), at_param(0x084, 1)),
+        (list(&[SHA256, 0x0010]), at_param(0x084, 1)),
+        (list(&[SHA256; 65]), at_param(0x095, 1)),
+    ] {
+        assert_eq!(h.send(0x142, &[], &[], &algs).rc(), rc);
+    }
 }

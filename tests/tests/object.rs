@@ -120,10 +120,13 @@ fn template_errors_are_reported_at_the_public_parameter() {
     // P-521 is not implemented: CURVE.
     let t = ecc_template(STORAGE, &AES128CFB, &NULL, 5);
     assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2E6);
-    // RSA is not implemented: TYPE.
+    // A type that is not implemented (SYMCIPHER): TYPE.
     let mut t = ecc_template(STORAGE, &AES128CFB, &NULL, 3);
-    t[1] = 0x01;
+    t[1] = 0x25;
     assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2CA);
+    // An RSA template with the ECC parameters: keyBits 3 is TPM_RC_VALUE (TPMI_RSA_KEY_BITS).
+    t[1] = 0x01;
+    assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2C4);
     // Nothing was loaded by the failures.
     let p = [
         1u32.to_be_bytes(),
@@ -267,12 +270,20 @@ fn load_external_with_a_private_key_only_in_the_null_hierarchy() {
         0x3C5,
         "HIERARCHY at parameter 3"
     );
+    // A scalar that does not make the public point: TPM_RC_BINDING without a position, and
+    // one outside [1, n - 1]: TPM_RC_KEY_SIZE without a position (the reference's
+    // CryptValidateKeys; libtpms answers the same).
     let mut wrong = unhex(RFC6979_X);
     wrong[31] ^= 1;
     assert_eq!(
         load(&mut h, &sensitive(&wrong), RH_NULL).rc(),
-        0x1E5,
-        "BINDING at parameter 1"
+        0x0A5,
+        "BINDING"
+    );
+    assert_eq!(
+        load(&mut h, &sensitive(&[0; 32]), RH_NULL).rc(),
+        0x087,
+        "KEY_SIZE"
     );
     let r = load(&mut h, &good, RH_NULL);
     assert_eq!(r.rc(), 0);

@@ -50,6 +50,7 @@ const TPM_RC_SIGNATURE: u32 = 0x09B;
 const TPM_RC_SCHEME: u32 = 0x092;
 const TPM_RC_SIZE: u32 = 0x095;
 const TPM_RC_BINDING: u32 = 0x0A5;
+const TPM_RC_KEY_SIZE: u32 = 0x087;
 const TPM_RC_KEY: u32 = 0x09C;
 const TPM_RC_ATTRIBUTES: u32 = 0x082;
 const RC_P1: u32 = 0x100;
@@ -325,12 +326,18 @@ fn a_key_loaded_with_its_prime_signs_and_decrypts_for_the_outside_world() {
         b"to the owner"
     );
 
-    // A prime of the right size that does not divide n: TPM_RC_BINDING.
+    // A prime of the right size that does not divide n: TPM_RC_BINDING without a position
+    // (the reference's ObjectLoad returns CryptRsaLoadPrivateExponent's code as it is; so
+    // does libtpms). A prime of the wrong size: TPM_RC_KEY_SIZE at the sensitive area.
     let mut wrong = sk.primes()[1].to_be_bytes_trimmed_vartime();
     wrong[127] ^= 2;
     assert_eq!(
         load_external_rsp(&mut h, &rsa_sensitive(&wrong), &public).rc(),
-        TPM_RC_BINDING + RC_P + RC_P1
+        TPM_RC_BINDING
+    );
+    assert_eq!(
+        load_external_rsp(&mut h, &rsa_sensitive(&p[1..]), &public).rc(),
+        TPM_RC_KEY_SIZE + RC_P + RC_P1
     );
 }
 

@@ -11,7 +11,7 @@ use crate::platform::Platform;
 use crate::state::object::{KeyObject, MAX_SENSITIVE, Object};
 use crate::wire::constants::handle::{RH_ENDORSEMENT, RH_NULL, RH_OWNER, RH_PLATFORM};
 use crate::wire::constants::{TpmAlgId, TpmSt};
-use crate::wire::public::{ObjectAttrs, ParentParams, Public, PublicKind};
+use crate::wire::public::{ObjectAttrs, ParentParams, Public, PublicKind, Scheme};
 use crate::wire::types::{Auth, MAX_DATA, MAX_DIGEST, Name, PcrSelectionList, Secret, handle_name};
 use crate::wire::{Reader, Writer};
 
@@ -451,24 +451,39 @@ impl<P: Platform> Tpm<P> {
             if !r.is_empty() {
                 return Err(TpmRc::SIZE.at_param(1));
             }
+            // The reference's ObjectLoad and CryptValidateKeys, in their order: a seed or an
+            // authValue longer than a nameAlg digest, the type, then the key material. A
+            // private part that does not make the public one is TPM_RC_BINDING and an ECC
+            // scalar outside [1, n - 1] TPM_RC_KEY_SIZE, both without a position there.
+            if seed.len() > name_alg.size() {
+                return Err(TpmRc::KEY_SIZE.at_param(1));
+            }
             if ty != public.type_alg() {
                 return Err(TpmRc::TYPE.at_param(1));
             }
+            if auth.len() > name_alg.size() {
+                return Err(TpmRc::SIZE.at_param(1));
+            }
             match (&public.kind, curve) {
                 (PublicKind::Ecc { x, y, .. }, Some(curve)) => {
-                    let q =
-                        ecc::public_from_private(curve, sens).ok_or(TpmRc::BINDING.at_param(1))?;
+                    let q = ecc::public_from_private(curve, sens).ok_or(TpmRc::KEY_SIZE)?;
                     if q.x.as_slice() != x.as_slice() || q.y.as_slice() != y.as_slice() {
-                        return Err(TpmRc::BINDING.at_param(1));
+                        return Err(TpmRc::BINDING);
                     }
                 }
                 (PublicKind::Rsa { .. }, _) => {
-                    crate::commands::rsa::check_rsa_private(&public, sens)
-                        .map_err(|rc| rc.at_param(1))?;
+                    crate::commands::rsa::check_rsa_private(&public, sens, 1)?;
                 }
-                (PublicKind::KeyedHash { unique, .. }, _) => {
+                (PublicKind::KeyedHash { scheme, unique }, _) => {
+                    let max = match scheme {
+                        Scheme::Hmac(h) => h.block_size(),
+                        _ => 128,
+                    };
+                    if sens.len() > max || seed.len() != name_alg.size() {
+                        return Err(TpmRc::KEY_SIZE.at_param(1));
+                    }
                     if name_alg.digest(&[seed, sens]) != *unique {
-                        return Err(TpmRc::BINDING.at_param(1));
+                        return Err(TpmRc::BINDING);
                     }
                 }
                 _ => return Err(TpmRc::TYPE.at_param(1)),

@@ -55,14 +55,16 @@ pub fn check_rsa_public(public: &Public) -> TpmResult<()> {
     Ok(())
 }
 
-/// The size rule for the sensitive prime of an RSA key (TPM_RC_KEY_SIZE), then the binding of
-/// the prime to the modulus (q = n / p exact; TPM_RC_BINDING).
-pub fn check_rsa_private(public: &Public, prime: &[u8]) -> TpmResult<()> {
+/// The size rule for the sensitive prime of an RSA key (TPM_RC_KEY_SIZE at parameter
+/// `blame`, the sensitive area's), then the binding of the prime to the modulus (q = n / p
+/// exact): TPM_RC_BINDING without a position, as the reference's CryptRsaLoadPrivateExponent
+/// returns it from ObjectLoad.
+pub fn check_rsa_private(public: &Public, prime: &[u8], blame: u8) -> TpmResult<()> {
     let PublicKind::Rsa { exponent, n, .. } = &public.kind else {
         return Ok(());
     };
     if prime.len().saturating_mul(2) != n.len() || prime.first().is_none_or(|b| *b < 0x80) {
-        return Err(TpmRc::KEY_SIZE);
+        return Err(TpmRc::KEY_SIZE.at_param(blame));
     }
     RsaPrivate::from_prime(n.as_slice(), *exponent, prime).map_err(|_| TpmRc::BINDING)?;
     Ok(())

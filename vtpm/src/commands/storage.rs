@@ -281,8 +281,7 @@ impl<P: Platform> Tpm<P> {
             }
             PublicKind::Rsa { .. } => {
                 crate::commands::rsa::check_rsa_public(public).map_err(|rc| rc.at_param(2))?;
-                crate::commands::rsa::check_rsa_private(public, sensitive.expose())
-                    .map_err(|rc| rc.at_param(2))?;
+                crate::commands::rsa::check_rsa_private(public, sensitive.expose(), 2)?;
             }
             PublicKind::KeyedHash { unique, .. } => {
                 if name_alg.digest(&[seed_value.expose(), sensitive.expose()]) != *unique {

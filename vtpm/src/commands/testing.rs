@@ -9,6 +9,9 @@ use crate::wire::Writer;
 use crate::wire::constants::TpmAlgId;
 use crate::wire::types::MAX_BUFFER;
 
+/// MAX_ALG_LIST_SIZE, the bound of TPML_ALG (Part 2): 64 in the reference's and libtpms' profiles.
+const MAX_ALG_LIST_SIZE: u32 = 64;
+
 impl<P: Platform> Tpm<P> {
     /// TPM2_SelfTest (Part 3 §10.2).
     pub(crate) fn self_test(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
@@ -26,21 +29,25 @@ impl<P: Platform> Tpm<P> {
         p: &mut Params<'_>,
         w: &mut Writer<'_>,
     ) -> TpmResult<()> {
-        let count = p.u32()?;
-        let max = u32::try_from(crate::commands::capability::MAX_CAP_ALGS).unwrap_or(0);
-        if count > max {
-            return Err(TpmRc::SIZE.at_param(1));
-        }
-        p.next(|r| {
+        // toTest is one parameter (TPML_ALG): a list longer than MAX_ALG_LIST_SIZE is
+        // TPM_RC_SIZE, an algorithm this TPM does not implement TPM_RC_VALUE, both at
+        // parameter 1 (the reference's TPML_ALG_Unmarshal, then TPM2_IncrementalSelfTest).
+        let all_implemented = p.next(|r| {
+            let count = r.u32()?;
+            if count > MAX_ALG_LIST_SIZE {
+                return Err(TpmRc::SIZE);
+            }
+            let mut all = true;
             for _ in 0..count {
                 let alg = TpmAlgId(r.u16()?);
-                if !crate::commands::capability::alg_implemented(alg) {
-                    return Err(TpmRc::VALUE);
-                }
+                all &= crate::commands::capability::alg_implemented(alg);
             }
-            Ok(())
+            Ok(all)
         })?;
         p.finish()?;
+        if !all_implemented {
+            return Err(TpmRc::VALUE.at_param(1));
+        }
         w.u32(0)?;
         Ok(())
     }
