@@ -896,6 +896,7 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             "VerifySignature",
             s0(0x177, &[T0], B::new().b2(&[0x11; 32]).raw(&signature).0),
         ),
+        (0x178, "ECC_Parameters", s0(0x178, &[], B::new().u16(3).0)),
         (
             0x17A,
             "GetCapability",
@@ -931,6 +932,7 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             "HashSequenceStart",
             s0(0x186, &[], B::new().b2(&[]).u16(SHA256).0),
         ),
+        (0x187, "PolicyPhysicalPresence", s0(0x187, &[POLICY_S], vec![])),
         (0x189, "PolicyGetDigest", s0(0x189, &[POLICY_S], vec![])),
         (0x18C, "PolicyPassword", s0(0x18C, &[POLICY_S], vec![])),
         (0x18F, "PolicyNvWritten", s0(0x18F, &[POLICY_S], vec![1])),

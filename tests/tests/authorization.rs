@@ -1327,3 +1327,50 @@ fn command_audit_digest_counter_and_reset() {
         &[0, 0, 0, 2, 0, 0, 1, 0x40, 0, 0, 1, 0x7B]
     );
 }
+
+const POLICY_PHYSICAL_PRESENCE: u32 = 0x187;
+const POLICY_RESTART: u32 = 0x180;
+
+/// TPM2_PolicyPhysicalPresence (Part 3 §23.13): policyDigest ← H(policyDigest ‖ 0x187) in a
+/// trial and in a policy session; at use isPPRequired asks for physical presence, which a vTPM
+/// never has (the reference's _plat__PhysicalPresenceAsserted() is FALSE, as in swtpm), so
+/// the policy never authorizes: TPM_RC_PP (format one) at session 1, as swtpm answers.
+#[test]
+fn policy_physical_presence_extends_the_digest_and_is_never_satisfied() {
+    let mut h = Harness::new();
+    let parent = storage_primary(&mut h);
+    let policy = digest(SHA256, &[&[0; 32], &POLICY_PHYSICAL_PRESENCE.to_be_bytes()]);
+    let trial = start_session(&mut h, RH_NULL, b"", 3);
+    h.ok(POLICY_PHYSICAL_PRESENCE, &[trial.handle], &[], &[]);
+    let r = h.ok(POLICY_GET_DIGEST, &[trial.handle], &[], &[]);
+    assert_eq!(&r.body()[2..], &policy[..]);
+    assert_eq!(
+        h.send(POLICY_PHYSICAL_PRESENCE, &[trial.handle], &[], &[0])
+            .rc(),
+        0x095,
+        "a byte after the (empty) parameters: TPM_RC_SIZE"
+    );
+    assert_eq!(
+        h.send(POLICY_PHYSICAL_PRESENCE, &[parent], &[], &[]).rc(),
+        0x184,
+        "not a policy session (TPMI_SH_POLICY): VALUE at handle 1"
+    );
+
+    let (obj, _, _, _) = child(&mut h, parent, &sealed_template(0, &policy), b"", b"s");
+    let s = start_session(&mut h, RH_NULL, b"", 1);
+    h.ok(POLICY_PHYSICAL_PRESENCE, &[s.handle], &[], &[]);
+    let r = h.ok(POLICY_GET_DIGEST, &[s.handle], &[], &[]);
+    assert_eq!(&r.body()[2..], &policy[..]);
+    assert_eq!(
+        unseal(&mut h, obj, policy_use(&s)).rc(),
+        0x990,
+        "TPM_RC_PP at session 1"
+    );
+    // PolicyRestart forgets isPPRequired with the digest.
+    h.ok(POLICY_RESTART, &[s.handle], &[], &[]);
+    assert_eq!(
+        unseal(&mut h, obj, policy_use(&s)).rc(),
+        POLICY_FAIL_S1,
+        "the empty policy is not the object's"
+    );
+}

@@ -512,3 +512,39 @@ fn hmac_keys_sign_and_verify_signatures() {
         0x092 + 0x040 + 0x200
     );
 }
+
+const ECC_PARAMETERS: u32 = 0x178;
+/// swtpm 0.7.1's TPM2_ECC_Parameters(TPM_ECC_NIST_P256): TPMS_ALGORITHM_DETAIL_ECC.
+const SWTPM_P256_DETAIL: &str = "000301000020000b00100020ffffffff00000001000000000000000000000000ffffffffffffffffffffffff0020ffffffff00000001000000000000000000000000fffffffffffffffffffffffc00205ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b00206b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c29600204fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f50020ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551000101";
+/// swtpm 0.7.1's TPM2_ECC_Parameters(TPM_ECC_NIST_P384).
+const SWTPM_P384_DETAIL: &str = "000401800020000c00100030fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff0030fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000fffffffc0030b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aef0030aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab700303617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f0030ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973000101";
+
+/// TPM2_ECC_Parameters (Part 3 §14.6): the TPMS_ALGORITHM_DETAIL_ECC of P-256 and P-384 equals
+/// swtpm's byte for byte (kdf KDF1_SP800_56A with the curve's hash, sign NULL, p, a, b, G, n,
+/// h = 1); the P-384 generator also equals the p384 crate's; other curves are TPM_RC_CURVE at
+/// parameter 1 and a trailing byte TPM_RC_SIZE, as on swtpm.
+#[test]
+fn ecc_parameters_answer_as_swtpm() {
+    use p384::elliptic_curve::sec1::ToSec1Point;
+    let mut h = Harness::new();
+    let r = h.ok(ECC_PARAMETERS, &[], &[], &3u16.to_be_bytes());
+    assert_eq!(r.body(), &unhex(SWTPM_P256_DETAIL)[..]);
+    let r = h.ok(ECC_PARAMETERS, &[], &[], &4u16.to_be_bytes());
+    assert_eq!(r.body(), &unhex(SWTPM_P384_DETAIL)[..]);
+    let g = p384::AffinePoint::GENERATOR.to_sec1_point(false);
+    // curveID, keySize, kdf (2 + 2), sign (2), then p, a, b as TPM2Bs of 48 bytes.
+    let gx = 2 + 2 + 4 + 2 + 3 * 50;
+    assert_eq!(&r.body()[gx..gx + 2], &[0, 48]);
+    assert_eq!(&r.body()[gx + 2..gx + 50], &g.x().unwrap()[..]);
+    assert_eq!(&r.body()[gx + 52..gx + 100], &g.y().unwrap()[..]);
+    for curve in [0x0000u16, 0x0005, 0x0010, 0x0777] {
+        let rc = h.send(ECC_PARAMETERS, &[], &[], &curve.to_be_bytes()).rc();
+        assert_eq!(rc, 0x1E6, "curve {curve:#06x}: CURVE at parameter 1");
+    }
+    assert_eq!(h.send(ECC_PARAMETERS, &[], &[], &[0, 3, 0]).rc(), 0x095);
+    assert_eq!(
+        h.send(ECC_PARAMETERS, &[], &[], &[0]).rc(),
+        0x1DA,
+        "INSUFFICIENT"
+    );
+}

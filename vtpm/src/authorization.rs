@@ -497,6 +497,11 @@ impl<P: Platform> Tpm<P> {
                 return Err(TpmRc::LOCALITY);
             }
         }
+        // isPPRequired: the platform has no physical-presence signal, so it is never asserted
+        // (the reference's _plat__PhysicalPresenceAsserted() returning FALSE).
+        if st.pp_required {
+            return Err(TpmRc::PP);
+        }
         if let Some(cp) = st.cp_hash
             && cp != self.cp_hash(c, info, sess.auth_hash, params)
         {

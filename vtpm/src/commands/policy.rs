@@ -680,6 +680,26 @@ impl<P: Platform> Tpm<P> {
         })
     }
 
+    /// TPM2_PolicyPhysicalPresence (Part 3 §23.13): physical presence is required at use
+    /// (isPPRequired); policyDigest ← H(policyDigest ‖ TPM_CC_PolicyPhysicalPresence). A vTPM
+    /// has no physical-presence signal, so such a policy never authorizes (TPM_RC_PP).
+    pub(crate) fn policy_physical_presence(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+    ) -> TpmResult<()> {
+        p.finish()?;
+        let sess = self.policy_session(c, 0)?;
+        let d = sess.auth_hash.digest(&[
+            sess.policy_digest.as_slice(),
+            &TpmCc::POLICY_PHYSICAL_PRESENCE.0.to_be_bytes(),
+        ]);
+        self.update_session(c, 0, |s| {
+            s.policy_digest = d;
+            s.policy.pp_required = true;
+        })
+    }
+
     /// TPM2_PolicyNvWritten (Part 3 §23.20): the NV index authorized must (YES) or must not
     /// (NO) have been written; a contrary assertion before is TPM_RC_VALUE. policyDigest ←
     /// H(policyDigest ‖ TPM_CC_PolicyNvWritten ‖ writtenSet).

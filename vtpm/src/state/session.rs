@@ -83,6 +83,8 @@ pub struct PolicyState {
     pub template_hash: Option<Digest>,
     /// TPM2_PolicyNvWritten: whether the authorized NV index must have been written.
     pub nv_written: Option<bool>,
+    /// TPM2_PolicyPhysicalPresence (isPPRequired): physical presence must be asserted at use.
+    pub pp_required: bool,
 }
 
 /// One session.

@@ -97,6 +97,8 @@ newtype! {
         POLICY_COMMAND_CODE = 0x16C;
         /// TPM2_PolicyPassword (Part 3 §23.18).
         POLICY_PASSWORD = 0x18C;
+        /// TPM2_PolicyPhysicalPresence (Part 3 §23.13).
+        POLICY_PHYSICAL_PRESENCE = 0x187;
         /// TPM2_PolicyRestart (Part 3 §23.19).
         POLICY_RESTART = 0x180;
         /// TPM2_PolicyGetDigest (Part 3 §23.12).
@@ -109,6 +111,8 @@ newtype! {
         ECDH_KEY_GEN = 0x163;
         /// TPM2_ECDH_ZGen (Part 3 §14.5).
         ECDH_ZGEN = 0x154;
+        /// TPM2_ECC_Parameters (Part 3 §14.6).
+        ECC_PARAMETERS = 0x178;
         /// TPM2_Certify (Part 3 §18.2).
         CERTIFY = 0x148;
         /// TPM2_GetTime (Part 3 §18.7).
