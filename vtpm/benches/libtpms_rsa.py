@@ -65,6 +65,8 @@ class Libtpms:
     def __init__(self):
         self.state = tempfile.mkdtemp(prefix="libtpms-bench-")
         os.environ["TPM_PATH"] = self.state
+        # libtpms' TPM 2.0 keeps its NV in ./NVChip: keep it in the temporary folder.
+        os.chdir(self.state)
         self.lib = ctypes.CDLL("libtpms.so.0")
         if self.lib.TPMLIB_ChooseTPMVersion(1) != 0:
             sys.exit("libtpms: no TPM 2.0")
