@@ -81,12 +81,16 @@ pub fn generate_rsa(
     if exponent != 0 && exponent != DEFAULT_EXPONENT {
         return Err(TpmRc::RANGE);
     }
-    let (modulus, prime) = rsa::generate(DEFAULT_EXPONENT, drbg).map_err(|e| match e {
+    // Both written in place: the prime only ever lives in the returned sensitive value.
+    *n = RsaModulus::zeroed(rsa::RSA_BYTES).ok_or(TpmRc::FAILURE)?;
+    let mut prime = Secret::<MAX_SENSITIVE>::zeroed(rsa::PRIME_BYTES).ok_or(TpmRc::FAILURE)?;
+    let n_bytes = n.as_mut_slice().try_into().map_err(|_| TpmRc::FAILURE)?;
+    let p_bytes = prime.expose_mut().try_into().map_err(|_| TpmRc::FAILURE)?;
+    rsa::generate_into(DEFAULT_EXPONENT, drbg, n_bytes, p_bytes).map_err(|e| match e {
         RsaError::Rng => TpmRc::FAILURE,
         _ => TpmRc::NO_RESULT,
     })?;
-    *n = RsaModulus::from_slice(&modulus).ok_or(TpmRc::FAILURE)?;
-    Secret::from_slice(prime.expose()).ok_or(TpmRc::FAILURE)
+    Ok(prime)
 }
 
 /// The hash of the label for OAEP-protected secrets: the key's scheme if OAEP, else (NULL) the

@@ -24,6 +24,14 @@ impl RsaPrime {
     }
 }
 
+pub fn generate_into(
+    e: u32,
+    rng: &mut HmacDrbg,
+    n: &mut [u8; RSA_BYTES],
+    prime: &mut [u8; PRIME_BYTES],
+) -> Result<(), RsaError> {
+    Err(RsaError::Key)
+}
 pub fn generate(e: u32, rng: &mut HmacDrbg) -> Result<([u8; RSA_BYTES], RsaPrime), RsaError> {
     Err(RsaError::Key)
 }
