@@ -345,12 +345,20 @@ impl core::fmt::Debug for RsaPrivate {
     }
 }
 
+/// x = quotient · m + remainder for a 2048-bit x and a 1024-bit m, into `quotient` and
+/// `remainder` (the library's constant-time division: m is a prime). One copy of it serves the
+/// cofactor and the reductions of the CRT halves.
+#[inline(never)]
+fn div_rem_wide(x: &U2048, m: &NonZero<U1024>, quotient: &mut U2048, remainder: &mut U1024) {
+    (*quotient, *remainder) = x.div_rem(m);
+}
+
 /// q = n / p: exact and within 1024 bits, else `Key` (constant-time division: p is secret).
 #[inline(never)]
 fn cofactor(n: &U2048, p: &Odd<U1024>) -> Result<Zeroizing<U1024>, RsaError> {
-    let p_wide = Zeroizing::new(p.resize::<N_LIMBS>());
-    let (q, rem) = n.div_rem(p_wide.as_nz_ref());
-    let (q, rem) = (Zeroizing::new(q), Zeroizing::new(rem));
+    let mut q = Zeroizing::new(U2048::ZERO);
+    let mut rem = Zeroizing::new(U1024::ZERO);
+    div_rem_wide(n, p.as_nz_ref(), &mut q, &mut rem);
     if bool::from(rem.is_nonzero()) {
         return Err(RsaError::Key);
     }
@@ -497,15 +505,24 @@ fn unblinded_pow(
     r_inv: &U1024,
     out: &mut U1024,
 ) {
-    let mut mm = <ModP as MontyForm>::Multiplier::from(p);
-    let cp = Zeroizing::new(c.rem(p.modulus().as_nz_ref()));
-    let mut x = Zeroizing::new(ModP::new(&cp, p));
-    let mut factor = Zeroizing::new(ModP::from_montgomery(*r_e, p));
-    mm.mul_assign(&mut x, &factor);
+    let mut x = Zeroizing::new(ModP::zero(p));
+    blinded_residue(c, p, r_e, &mut x);
     pow_secret(&mut x, d);
-    *factor = ModP::from_montgomery(*r_inv, p);
-    mm.mul_assign(&mut x, &factor);
+    let mut mm = <ModP as MontyForm>::Multiplier::from(p);
+    mm.mul_assign(&mut x, &Zeroizing::new(ModP::from_montgomery(*r_inv, p)));
     *out = x.retrieve();
+}
+
+/// x = (c mod p)·r^e in Montgomery form mod p, in a frame of its own (the division's values are
+/// not held across the exponentiation).
+#[inline(never)]
+fn blinded_residue(c: &U2048, p: &FixedMontyParams<P_LIMBS>, r_e: &U1024, x: &mut ModP) {
+    let mut quotient = Zeroizing::new(U2048::ZERO);
+    let mut cp = Zeroizing::new(U1024::ZERO);
+    div_rem_wide(c, p.modulus().as_nz_ref(), &mut quotient, &mut cp);
+    *x = ModP::new(&cp, p);
+    let mut mm = <ModP as MontyForm>::Multiplier::from(p);
+    mm.mul_assign(x, &Zeroizing::new(ModP::from_montgomery(*r_e, p)));
 }
 
 impl RsaPrivate {
