@@ -107,7 +107,7 @@ fn secret_scheme(k: &KeyObject) -> TpmResult<HashAlg> {
 }
 
 /// The private key of a loaded RSA object into `key`, where the caller keeps it (a key is
-/// 2 KiB: built in place, not returned): TPM_RC_BINDING if its prime does not fit.
+/// 1.4 KiB: built in place, not returned): TPM_RC_BINDING if its prime does not fit.
 pub fn load_private(key: &mut RsaPrivate, k: &KeyObject) -> TpmResult<()> {
     let PublicKind::Rsa { exponent, n, .. } = &k.public.kind else {
         return Err(TpmRc::KEY);

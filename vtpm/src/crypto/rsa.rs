@@ -314,7 +314,7 @@ pub fn public_op(n: &[u8], e: u32, input: &[u8]) -> Result<[u8; RSA_BYTES], RsaE
 /// representation), with the Montgomery parameters of p and q computed once (n's are made for
 /// the check after each private operation, the only place they serve).
 ///
-/// A key is 2 KiB: it is made where it lives, [`RsaPrivate::EMPTY`] filled by
+/// A key is 1.4 KiB: it is made where it lives, [`RsaPrivate::EMPTY`] filled by
 /// [`RsaPrivate::load`], rather than returned by value.
 /// Zeroized on drop; `Debug` prints only e.
 pub struct RsaPrivate {
@@ -557,7 +557,7 @@ impl RsaPrivate {
         loaded
     }
 
-    /// [`RsaPrivate::load`] into a new key, returned by value (2 KiB: for hosts and tests;
+    /// [`RsaPrivate::load`] into a new key, returned by value (1.4 KiB: for hosts and tests;
     /// firmware loads the key where it lives).
     pub fn from_prime(n: &[u8], e: u32, prime: &[u8]) -> Result<Self, RsaError> {
         let mut key = Self::EMPTY;
@@ -1523,6 +1523,12 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_key_stays_small() {
+        // Commands keep one on their stack.
+        assert!(core::mem::size_of::<RsaPrivate>() <= 1456);
     }
 
     #[test]
