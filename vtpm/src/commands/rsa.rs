@@ -66,8 +66,9 @@ pub fn check_rsa_private(public: &Public, prime: &[u8], blame: u8) -> TpmResult<
     if prime.len().saturating_mul(2) != n.len() || prime.first().is_none_or(|b| *b < 0x80) {
         return Err(TpmRc::KEY_SIZE.at_param(blame));
     }
-    RsaPrivate::from_prime(n.as_slice(), *exponent, prime).map_err(|_| TpmRc::BINDING)?;
-    Ok(())
+    let mut key = RsaPrivate::EMPTY;
+    key.load(n.as_slice(), *exponent, prime)
+        .map_err(|_| TpmRc::BINDING)
 }
 
 /// Generate an RSA key from `drbg` into the template's modulus; the prime is the sensitive
@@ -82,12 +83,16 @@ pub fn generate_rsa(
     if exponent != 0 && exponent != DEFAULT_EXPONENT {
         return Err(TpmRc::RANGE);
     }
-    let (modulus, prime) = rsa::generate(DEFAULT_EXPONENT, drbg).map_err(|e| match e {
+    // Both written in place: the prime only ever lives in the returned sensitive value.
+    *n = RsaModulus::zeroed(rsa::RSA_BYTES).ok_or(TpmRc::FAILURE)?;
+    let mut prime = Secret::<MAX_SENSITIVE>::zeroed(rsa::PRIME_BYTES).ok_or(TpmRc::FAILURE)?;
+    let n_bytes = n.as_mut_slice().try_into().map_err(|_| TpmRc::FAILURE)?;
+    let p_bytes = prime.expose_mut().try_into().map_err(|_| TpmRc::FAILURE)?;
+    rsa::generate_into(DEFAULT_EXPONENT, drbg, n_bytes, p_bytes).map_err(|e| match e {
         RsaError::Rng => TpmRc::FAILURE,
         _ => TpmRc::NO_RESULT,
     })?;
-    *n = RsaModulus::from_slice(&modulus).ok_or(TpmRc::FAILURE)?;
-    Secret::from_slice(prime.expose()).ok_or(TpmRc::FAILURE)
+    Ok(prime)
 }
 
 /// The hash of the label for OAEP-protected secrets: the key's scheme if OAEP, else (NULL) the
@@ -103,12 +108,13 @@ fn secret_scheme(k: &KeyObject) -> TpmResult<HashAlg> {
     }
 }
 
-/// A private key from a loaded RSA object (TPM_RC_BINDING if its prime does not fit).
-fn private_key(k: &KeyObject) -> TpmResult<RsaPrivate> {
+/// The private key of a loaded RSA object into `key`, where the caller keeps it (a key is
+/// 1.4 KiB: built in place, not returned): TPM_RC_BINDING if its prime does not fit.
+pub fn load_private(key: &mut RsaPrivate, k: &KeyObject) -> TpmResult<()> {
     let PublicKind::Rsa { exponent, n, .. } = &k.public.kind else {
         return Err(TpmRc::KEY);
     };
-    RsaPrivate::from_prime(n.as_slice(), *exponent, k.sensitive.expose())
+    key.load(n.as_slice(), *exponent, k.sensitive.expose())
         .map_err(|_| TpmRc::BINDING)
 }
 
@@ -129,7 +135,8 @@ pub fn rsa_secret_decrypt(
     if secret.len() != n.len() {
         return Err(TpmRc::SIZE);
     }
-    let key = private_key(k)?;
+    let mut key = RsaPrivate::EMPTY;
+    load_private(&mut key, k)?;
     let mut out = zeroize::Zeroizing::new([0u8; rsa::RSA_BYTES]);
     let len = rsa::oaep_decrypt(&key, hash, label, secret, drbg, &mut out).map_err(rsa_rc)?;
     let name_size = k.public.name_alg.ok_or(TpmRc::HASH)?.size();
@@ -267,7 +274,8 @@ impl<P: Platform> Tpm<P> {
         if ct.len() != n.len() {
             return Err(TpmRc::SIZE);
         }
-        let key = private_key(k)?;
+        let mut key = RsaPrivate::EMPTY;
+        load_private(&mut key, k)?;
         let mut out = zeroize::Zeroizing::new([0u8; rsa::RSA_BYTES]);
         let len = match scheme {
             Scheme::Null => {

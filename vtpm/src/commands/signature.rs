@@ -237,11 +237,11 @@ fn sign_rsa(
     digest: &[u8],
     drbg: &mut crate::crypto::drbg::HmacDrbg,
 ) -> TpmResult<Signature> {
-    let PublicKind::Rsa { exponent, n, .. } = &key.public.kind else {
+    let PublicKind::Rsa { n, .. } = &key.public.kind else {
         return Err(TpmRc::KEY.at_handle(1));
     };
-    let pk = rsa::RsaPrivate::from_prime(n.as_slice(), *exponent, key.sensitive.expose())
-        .map_err(|_| TpmRc::BINDING)?;
+    let mut pk = rsa::RsaPrivate::EMPTY;
+    crate::commands::rsa::load_private(&mut pk, key)?;
     let sig = if pss {
         rsa::pss_sign(&pk, hash, digest, drbg)
     } else {
