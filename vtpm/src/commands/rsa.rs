@@ -120,7 +120,7 @@ pub fn load_private(key: &mut RsaPrivate, k: &KeyObject) -> TpmResult<()> {
 
 /// Decrypt an OAEP-protected secret (Part 1 Annex B.10.3) with the RSA key `k`: `label`
 /// with its terminating zero ("SECRET\0", "IDENTITY\0", "DUPLICATE\0"). The ciphertext must
-/// have the modulus' size (TPM_RC_SIZE) and the result is at most a nameAlg digest
+/// have the modulus' size (TPM_RC_SIZE) and the result is at most a digest of the OAEP hash
 /// (TPM_RC_VALUE), as in the reference's CryptSecretDecrypt. Errors are unpositioned.
 pub fn rsa_secret_decrypt(
     drbg: &mut HmacDrbg,
@@ -139,8 +139,8 @@ pub fn rsa_secret_decrypt(
     load_private(&mut key, k)?;
     let mut out = zeroize::Zeroizing::new([0u8; rsa::RSA_BYTES]);
     let len = rsa::oaep_decrypt(&key, hash, label, secret, drbg, &mut out).map_err(rsa_rc)?;
-    let name_size = k.public.name_alg.ok_or(TpmRc::HASH)?.size();
-    if len > name_size {
+    // At most a digest of the OAEP hash (the reference's CryptSecretDecrypt).
+    if len > hash.size() {
         return Err(TpmRc::VALUE);
     }
     Secret::from_slice(out.get(..len).ok_or(TpmRc::FAILURE)?).ok_or(TpmRc::VALUE)
@@ -241,7 +241,10 @@ impl<P: Platform> Tpm<P> {
                 if m.len() > n.len() {
                     return Err(TpmRc::VALUE);
                 }
-                rsa::public_op(n, e, m).map_err(|_| TpmRc::SIZE)?
+                rsa::public_op(n, e, m).map_err(|e| match e {
+                    RsaError::Value => TpmRc::SIZE,
+                    e => rsa_rc(e),
+                })?
             }
             Scheme::RsaEs => rsa::rsaes_encrypt(n, e, message, &mut drbg).map_err(rsa_rc)?,
             Scheme::Oaep(h) => {

@@ -95,9 +95,9 @@ impl<P: Platform> Tpm<P> {
     }
 
     /// The salt of a session salted with the RSA key `tpm_key` (Part 1 Annex B.10.3): the
-    /// OAEP decryption of encryptedSalt with the label "SECRET\0". The key must be a
-    /// decryption key (TPM_RC_ATTRIBUTES) with its private part (TPM_RC_HANDLE), both at
-    /// handle 1; any decryption failure is TPM_RC_VALUE at parameter 2, as in the reference
+    /// OAEP decryption of encryptedSalt with the label "SECRET\0". The key must have its
+    /// private part (TPM_RC_HANDLE) and be a decryption key (TPM_RC_ATTRIBUTES), both at
+    /// handle 1, checked in the reference's order; any decryption failure is TPM_RC_VALUE at parameter 2, as in the reference
     /// implementation (no detail for a padding oracle).
     fn rsa_salt(&mut self, tpm_key: u32, encrypted: &[u8]) -> TpmResult<Secret<MAX_DIGEST>> {
         let mut drbg = self.rsa_drbg()?;
@@ -107,11 +107,11 @@ impl<P: Platform> Tpm<P> {
         if encrypted.is_empty() {
             return Err(TpmRc::VALUE.at_param(2));
         }
-        if !k.public.attrs.has(ObjectAttrs::DECRYPT) {
-            return Err(TpmRc::ATTRIBUTES.at_handle(1));
-        }
         if k.public_only {
             return Err(TpmRc::HANDLE.at_handle(1));
+        }
+        if !k.public.attrs.has(ObjectAttrs::DECRYPT) {
+            return Err(TpmRc::ATTRIBUTES.at_handle(1));
         }
         crate::commands::rsa::rsa_secret_decrypt(&mut drbg, k, b"SECRET\0", encrypted)
             .map_err(|_| TpmRc::VALUE.at_param(2))
@@ -134,6 +134,11 @@ impl<P: Platform> Tpm<P> {
         let symmetric = p.next(read_session_sym)?;
         let auth_hash = p.next(read_hash)?;
         p.finish()?;
+        // nonceCaller first, as the reference does: no private-key operation for a command that
+        // fails anyway.
+        if nonce_caller.len() < 16 || nonce_caller.len() > auth_hash.size() {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
         let tpm_key = c.handle(0);
         let salt = if tpm_key == RH_NULL {
             if !encrypted_salt.is_empty() {
@@ -145,9 +150,6 @@ impl<P: Platform> Tpm<P> {
         } else {
             Some(self.ecc_salt(tpm_key, encrypted_salt)?)
         };
-        if nonce_caller.len() < 16 || nonce_caller.len() > auth_hash.size() {
-            return Err(TpmRc::SIZE.at_param(1));
-        }
         if !self.sessions.has_free() {
             return Err(TpmRc::SESSION_MEMORY);
         }
