@@ -984,12 +984,18 @@ pub fn generate_into(
 /// |p − q| > 2^924 (FIPS 186-5 A.1.3 step 5.4).
 #[inline(never)]
 fn far_apart(p: &U1024, q: &U1024) -> bool {
-    let distance = Zeroizing::new(if *p > *q {
-        p.wrapping_sub(q)
-    } else {
-        q.wrapping_sub(p)
-    });
-    *distance > U1024::ONE.unbounded_shl_vartime(MIN_PRIME_DISTANCE_BITS)
+    use subtle::ConstantTimeGreater as _;
+    // Which prime is larger is secret: both differences are made and one is selected in
+    // constant time; only the (public) accept-or-retry outcome leaves.
+    let p_minus_q = Zeroizing::new(p.wrapping_sub(q));
+    let q_minus_p = Zeroizing::new(q.wrapping_sub(p));
+    let distance = Zeroizing::new(U1024::conditional_select(
+        &q_minus_p,
+        &p_minus_q,
+        p.ct_gt(q),
+    ));
+    let bound = U1024::ONE.unbounded_shl_vartime(MIN_PRIME_DISTANCE_BITS);
+    bool::from(distance.ct_gt(&bound))
 }
 
 /// [`generate_into`], n and p returned (for hosts and tests).
