@@ -281,19 +281,7 @@ fn rsa_benches(c: &mut Criterion) {
             total
         })
     });
-    if !times.is_empty() {
-        times.sort();
-        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-        eprintln!(
-            "rsa2048/generate per key over {} seeds: min {:?}  p10 {:?}  median {:?}  p90 {:?}  max {:?}",
-            times.len(),
-            times[0],
-            at(0.1),
-            at(0.5),
-            at(0.9),
-            times[times.len() - 1]
-        );
-    }
+    report_spread("rsa2048/generate", "seeds", &mut times);
     g.sample_size(100);
     g.measurement_time(Duration::from_secs(5));
 
@@ -489,19 +477,7 @@ fn rsa_tpm_benches(c: &mut Criterion) {
             total
         })
     });
-    if !times.is_empty() {
-        times.sort();
-        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-        eprintln!(
-            "rsa2048_tpm/tpm_create_primary per key over {} keys: min {:?}  p10 {:?}  median {:?}  p90 {:?}  max {:?}",
-            times.len(),
-            times[0],
-            at(0.1),
-            at(0.5),
-            at(0.9),
-            times[times.len() - 1]
-        );
-    }
+    report_spread("rsa2048_tpm/tpm_create_primary", "keys", &mut times);
     g.sample_size(100);
     g.measurement_time(Duration::from_secs(5));
 
@@ -545,6 +521,25 @@ fn rsa_tpm_benches(c: &mut Criterion) {
         bch.iter(|| b.run(black_box(&activate)))
     });
     g.finish();
+}
+
+/// Print the spread of per-key times (key generation depends on how far the prime search walks).
+#[cfg(feature = "rsa")]
+fn report_spread(label: &str, unit: &str, times: &mut [std::time::Duration]) {
+    if times.is_empty() {
+        return;
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    eprintln!(
+        "{label} per key over {} {unit}: min {:?}  p10 {:?}  median {:?}  p90 {:?}  max {:?}",
+        times.len(),
+        times[0],
+        at(0.1),
+        at(0.5),
+        at(0.9),
+        times[times.len() - 1]
+    );
 }
 
 #[cfg(not(feature = "rsa"))]

@@ -27,6 +27,15 @@ pub fn rsa_rc(e: RsaError) -> TpmRc {
     }
 }
 
+/// [`rsa_rc`] for the raw RSA operations, where an input not below the modulus is
+/// TPM_RC_SIZE (the reference's RSAEP / RSADP via ModExpB).
+fn range_rc(e: RsaError) -> TpmRc {
+    match e {
+        RsaError::Value => TpmRc::SIZE,
+        e => rsa_rc(e),
+    }
+}
+
 /// The public exponent of an RSA public area (0 stands for 2^16 + 1, Part 2 §12.2.3.5).
 pub fn exponent(e: u32) -> u32 {
     if e == 0 { DEFAULT_EXPONENT } else { e }
@@ -241,10 +250,7 @@ impl<P: Platform> Tpm<P> {
                 if m.len() > n.len() {
                     return Err(TpmRc::VALUE);
                 }
-                rsa::public_op(n, e, m).map_err(|e| match e {
-                    RsaError::Value => TpmRc::SIZE,
-                    e => rsa_rc(e),
-                })?
+                rsa::public_op(n, e, m).map_err(range_rc)?
             }
             Scheme::RsaEs => rsa::rsaes_encrypt(n, e, message, &mut drbg).map_err(rsa_rc)?,
             Scheme::Oaep(h) => {
@@ -282,23 +288,12 @@ impl<P: Platform> Tpm<P> {
         let mut out = zeroize::Zeroizing::new([0u8; rsa::RSA_BYTES]);
         let len = match scheme {
             Scheme::Null => {
-                *out = key.private_op(ct, &mut drbg).map_err(|e| match e {
-                    RsaError::Value => TpmRc::SIZE,
-                    e => rsa_rc(e),
-                })?;
+                *out = key.private_op(ct, &mut drbg).map_err(range_rc)?;
                 rsa::RSA_BYTES
             }
-            Scheme::RsaEs => {
-                rsa::rsaes_decrypt(&key, ct, &mut drbg, &mut out).map_err(|e| match e {
-                    RsaError::Value => TpmRc::SIZE,
-                    e => rsa_rc(e),
-                })?
-            }
+            Scheme::RsaEs => rsa::rsaes_decrypt(&key, ct, &mut drbg, &mut out).map_err(range_rc)?,
             Scheme::Oaep(h) => {
-                rsa::oaep_decrypt(&key, h, label, ct, &mut drbg, &mut out).map_err(|e| match e {
-                    RsaError::Value => TpmRc::SIZE,
-                    e => rsa_rc(e),
-                })?
+                rsa::oaep_decrypt(&key, h, label, ct, &mut drbg, &mut out).map_err(range_rc)?
             }
             _ => return Err(TpmRc::SCHEME.at_param(2)),
         };
