@@ -813,6 +813,51 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
                     .0,
             ),
         ),
+        (
+            0x14B,
+            "Duplicate",
+            cmd(
+                0x14B,
+                &[T0, T1],
+                Some(&[auth(POLICY_S, &[0x61; 16], 1, &[])]),
+                &B::new().b2(b"").u16(AES).u16(128).u16(CFB).0,
+            ),
+        ),
+        (
+            0x152,
+            "Rewrap",
+            s1(
+                0x152,
+                &[T0, RH_NULL],
+                B::new().b2(&[0x5A; 80]).b2(&[0; 34]).b2(&point).0,
+            ),
+        ),
+        (
+            0x156,
+            "Import",
+            s1(
+                0x156,
+                &[T0],
+                B::new()
+                    .b2(&[7; 16])
+                    .b2(&ecc_public(0x0004_0060, 3, SHA256))
+                    .b2(&[0x5A; 120])
+                    .b2(&point)
+                    .u16(AES)
+                    .u16(128)
+                    .u16(CFB)
+                    .0,
+            ),
+        ),
+        (
+            0x188,
+            "PolicyDuplicationSelect",
+            s0(
+                0x188,
+                &[POLICY_S],
+                B::new().b2(&[0; 34]).b2(&[0; 34]).u8(1).0,
+            ),
+        ),
         (0x16B, "PolicyAuthValue", s0(0x16B, &[POLICY_S], vec![])),
         (
             0x16C,
@@ -1294,6 +1339,7 @@ fn sequence_seeds(dir: &Path, execute: &[(u32, &'static str, Vec<u8>)]) {
 
     bound_session_seeds(dir);
     public_only_seeds(dir);
+    duplication_seeds(dir);
 }
 
 /// Bound sessions (Part 1 §19.6.9): HMACs computed here with vtpm's own SHA-256 / HMAC /
@@ -1649,6 +1695,99 @@ fn public_only_seeds(dir: &Path) {
         Some(&[auth(POLICY_S, &[0x62; 16], 0, &[]), pw(b"")]),
         &[],
     ));
+    r.write(dir);
+}
+
+/// Duplication: a key made with PolicyCommandCode(Duplicate) leaves its parent (inner and
+/// outer wrapper) and is imported and loaded under another; the same blob rewrapped to
+/// TPM_RH_NULL; a duplicate limited by PolicyDuplicationSelect.
+fn duplication_seeds(dir: &Path) {
+    let mut r = Rec::new("duplicate_import_rewrap");
+    let storage = ecc_public(STORAGE, 3, SHA256);
+    let (src, _) = r.create_primary(RH_OWNER, b"", &storage);
+    let (dst, _) = r.create_primary(RH_ENDORSEMENT, b"", &storage);
+    let cc_dup = HashAlg::Sha256
+        .digest(&[&[0; 32], &0x16Cu32.to_be_bytes(), &0x14Bu32.to_be_bytes()])
+        .as_slice()
+        .to_vec();
+    // sign | sensitiveDataOrigin | userWithAuth, authPolicy = PolicyCommandCode(Duplicate).
+    let mut t = ecc_public(0x0004_0060, 3, SHA256);
+    t.splice(8..10, B::new().b2(&cc_dup).0);
+    let (private, public) = r.create(src, b"", &[], &t);
+    let (key, name) = r.load(src, &private, &public);
+    r.ok(start_auth_session(RH_NULL, RH_NULL, &[], 1, &sym_null()));
+    r.ok(cmd(0x16C, &[POLICY_S], None, &0x14Bu32.to_be_bytes()));
+    let d = r.ok(cmd(
+        0x14B,
+        &[key, dst],
+        Some(&[auth(POLICY_S, &[0x61; 16], 0, &[])]),
+        &B::new().b2(b"").u16(AES).u16(128).u16(CFB).0,
+    ));
+    let mut rd = Rd(d.params(false));
+    let (inner_key, dup, seed) = (
+        rd.b2_whole().to_vec(),
+        rd.b2_whole().to_vec(),
+        rd.b2_whole().to_vec(),
+    );
+    let imported = r.ok(cmd(
+        0x156,
+        &[dst],
+        Some(&[pw(b"")]),
+        &B::new()
+            .raw(&inner_key)
+            .raw(&public)
+            .raw(&dup)
+            .raw(&seed)
+            .u16(AES)
+            .u16(128)
+            .u16(CFB)
+            .0,
+    ));
+    let out_private = Rd(imported.params(false)).b2_whole().to_vec();
+    r.load(dst, &out_private, &public);
+    r.ok(cmd(
+        0x152,
+        &[dst, RH_NULL],
+        Some(&[pw(b"")]),
+        &B::new().raw(&dup).b2(&name).raw(&seed).0,
+    ));
+    // A key whose policy is PolicyDuplicationSelect(includeObject NO, dst): its Duplicate to
+    // dst passes, the same session's nameHash refuses it to TPM_RH_NULL.
+    let (_, dst_public) = r.create_primary(RH_ENDORSEMENT, b"", &storage);
+    let dst_name = B::new()
+        .u16(SHA256)
+        .raw(HashAlg::Sha256.digest(&[&dst_public]).as_slice())
+        .0;
+    let select = HashAlg::Sha256
+        .digest(&[&[0; 32], &0x188u32.to_be_bytes(), &dst_name, &[0]])
+        .as_slice()
+        .to_vec();
+    let mut t = ecc_public(0x0004_0060, 3, SHA256);
+    t.splice(8..10, B::new().b2(&select).0);
+    let (private, public) = r.create(src, b"", &[], &t);
+    let (key2, name2) = r.load(src, &private, &public);
+    for (parent, want) in [(RH_NULL, 0x99D), (dst, 0)] {
+        r.ok(start_auth_session(RH_NULL, RH_NULL, &[], 1, &sym_null()));
+        r.ok(cmd(
+            0x188,
+            &[POLICY_S],
+            None,
+            &B::new().b2(&name2).b2(&dst_name).u8(0).0,
+        ));
+        r.at(
+            0,
+            cmd(
+                0x14B,
+                &[key2, parent],
+                Some(&[auth(POLICY_S, &[0x62; 16], 0, &[])]),
+                &B::new().b2(b"").u16(NULL).0,
+            ),
+            want,
+        );
+        if want != 0 {
+            r.ok(cmd(0x165, &[], None, &B::new().u32(POLICY_S).0));
+        }
+    }
     r.write(dir);
 }
 

@@ -73,23 +73,10 @@ DESELECTED = {
     _E + "test_pcr_allocate": "PCR_Allocate not implemented",
     _E + "test_pcr_set_auth_policy": "PCR_SetAuthPolicy not implemented",
     _E + "test_pcr_set_auth_value": "PCR_SetAuthValue not implemented",
-    _E + "test_policy_duplication_select": "PolicyDuplicationSelect not implemented",
     _E + "test_pp_commands": "PP_Commands not implemented (the test expects TPM_RC_PP, "
     "0x90, from a TPM that has it; ours answers TPM_RC_COMMAND_CODE, 0x143)",
     _E + "test_set_algorithm_set": "SetAlgorithmSet not implemented",
     _E + "test_z_gen_2_phase": "ZGen_2Phase not implemented",
-    # Duplication: Duplicate / Import / Rewrap are not implemented; the policy tests build
-    # their policy with PolicyCommandCode(TPM2_CC_Duplicate), which ours refuses for an
-    # unimplemented command.
-    _E + "test_duplicate": "Duplicate not implemented",
-    _E + "test_import": "Import not implemented",
-    _E + "test_rewrap": "Rewrap not implemented",
-    _E + "test_policy_command_code": "PolicyCommandCode(Duplicate): Duplicate not implemented",
-    _E + "test_policy_get_digest": "PolicyCommandCode(Duplicate): Duplicate not implemented",
-    _U + "test_Wrap_ecc": "Import not implemented",
-    _U + "test_Wrap_rsa": "Import not implemented",
-    _U + "test_tpm_export_rsa_child_rsa_parent_with_inner_key": "PolicyCommandCode(Duplicate): "
-    "Duplicate not implemented",
     # SHA-1 is not implemented, by design (TPM_RC_HASH / no sha1 PCR bank).
     _E + "test_create_primary": "uses a SHA-1 nameAlg",
     _E + "test_pcr_read": "reads the sha1 PCR bank",

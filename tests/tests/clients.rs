@@ -495,6 +495,24 @@ fn rsa_differential_against_swtpm() {
     }
 }
 
+/// Duplication (tests/clients/duplication.py): `tpm2_duplicate` of a key made with
+/// PolicyCommandCode(Duplicate), `tpm2_import` under another parent and `tpm2_sign` verified
+/// with `cryptography`; a duplicate to TPM_RH_NULL holds the scalar of the key's point; keys
+/// made by `cryptography` (P-256 under ECC and RSA parents, RSA-2048, HMAC) imported and used;
+/// the same flows on swtpm, and 25 error cases of Duplicate / Import / Rewrap /
+/// PolicyDuplicationSelect that must answer swtpm's response codes. Needs
+/// `python3-cryptography` (else a skip).
+#[test]
+fn duplication_with_tpm2_tools_and_swtpm() {
+    if let Err(e) = check_script(
+        "duplication_with_tpm2_tools_and_swtpm",
+        "duplication.py",
+        &[],
+    ) {
+        panic!("{e}");
+    }
+}
+
 /// tpm2-pytss 1.2.0 (ESAPI over libtss2-tcti-mssim; tests/clients/pytss_esapi.py): startup,
 /// capabilities, PCRs and Hash checked with hashlib; an AES-128-CFB HMAC session whose HMACs
 /// and encrypted parameters the script recomputes from the wire bytes, an ECC-salted session;

@@ -324,11 +324,13 @@ impl<P: Platform> Tpm<P> {
     }
 
     /// Whether the role must be authorized with a policy session (Part 1 §19.2; the
-    /// reference implementation's IsPolicySessionRequired): the ADMIN role, unless the entity
-    /// is an object without adminWithPolicy.
+    /// reference implementation's IsPolicySessionRequired): the DUP role always; the ADMIN
+    /// role, unless the entity is an object without adminWithPolicy.
     fn is_policy_session_required(&self, h: u32, role: Role) -> bool {
-        if role != Role::Admin {
-            return false;
+        match role {
+            Role::User => return false,
+            Role::Dup => return true,
+            Role::Admin => {}
         }
         match self.objects.get(h) {
             Some(Object::Key(k)) => k
@@ -443,7 +445,7 @@ impl<P: Platform> Tpm<P> {
     /// The policy check at use (Part 1 §19.7.1; the reference implementation's
     /// CheckPolicyAuthSession): policyDigest equals the entity's authPolicy, the policy has
     /// not expired, the command code, locality, cpHash and nameHash asserted match, and an
-    /// ADMIN-role authorization was limited to a command code.
+    /// ADMIN- or DUP-role authorization was limited to a command code.
     fn check_policy_session(
         &self,
         c: &Cmd,
@@ -481,7 +483,7 @@ impl<P: Platform> Tpm<P> {
         }
         match st.command_code {
             Some(cc) if cc != c.code => return Err(TpmRc::POLICY_CC),
-            None if role == Role::Admin => return Err(TpmRc::POLICY_FAIL),
+            None if role != Role::User => return Err(TpmRc::POLICY_FAIL),
             _ => {}
         }
         if st.locality != 0 {

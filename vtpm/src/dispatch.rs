@@ -80,6 +80,8 @@ const ENC: u8 = 32;
 /// TPM_ST_SESSIONS) and does not end an exclusive audit (Part 1 §19.6.14: the resource
 /// manager's ContextSave / ContextLoad / FlushContext, and Startup).
 const NOSESS: u8 = 64;
+/// Not a TPMA_CC bit: the first handle is authorized in the DUP role (Part 1 §19.2).
+const DUP1: u8 = 128;
 
 /// One implemented command (Part 2 §8.9 TPMA_CC; Part 3 for each command's handles).
 #[derive(Clone, Copy, Debug)]
@@ -103,12 +105,16 @@ pub enum Role {
     /// ADMIN: certification, credential activation, changing the authValue (authValue only
     /// for objects without adminWithPolicy; otherwise a policy limited to the command).
     Admin,
+    /// DUP: duplication, always with a policy limited to the command.
+    Dup,
 }
 
 impl CommandInfo {
     /// The role in which handle `i` is authorized (Part 3: "Auth Role" of each handle).
     pub const fn role(&self, i: usize) -> Role {
-        if i == 0 && self.flags & ADMIN1 != 0 {
+        if i == 0 && self.flags & DUP1 != 0 {
+            Role::Dup
+        } else if i == 0 && self.flags & ADMIN1 != 0 {
             Role::Admin
         } else {
             Role::User
@@ -257,6 +263,12 @@ pub const COMMANDS: &[CommandInfo] = &[
         DEC,
     ),
     cmd(
+        TpmCc::DUPLICATE,
+        &[H::Object, H::ObjectOrNull],
+        1,
+        DUP1 | DEC | ENC,
+    ),
+    cmd(
         TpmCc::GET_TIME,
         &[H::Endorsement, H::ObjectOrNull],
         2,
@@ -282,9 +294,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         1,
         DEC | ENC,
     ),
+    cmd(
+        TpmCc::REWRAP,
+        &[H::ObjectOrNull, H::ObjectOrNull],
+        1,
+        DEC | ENC,
+    ),
     cmd(TpmCc::CREATE, &[H::Object], 1, DEC | ENC),
     cmd(TpmCc::ECDH_ZGEN, &[H::Object], 1, DEC | ENC),
     cmd(TpmCc::HMAC, &[H::Object], 1, DEC | ENC),
+    cmd(TpmCc::IMPORT, &[H::Object], 1, DEC | ENC),
     cmd_rh(TpmCc::LOAD, &[H::Object], 1, DEC | ENC),
     cmd(TpmCc::QUOTE, &[H::Object], 1, DEC | ENC),
     #[cfg(feature = "rsa")]
@@ -349,6 +368,12 @@ pub const COMMANDS: &[CommandInfo] = &[
     ),
     cmd_rh(TpmCc::HASH_SEQUENCE_START, &[], 0, DEC),
     cmd(TpmCc::POLICY_PHYSICAL_PRESENCE, &[H::PolicySession], 0, 0),
+    cmd(
+        TpmCc::POLICY_DUPLICATION_SELECT,
+        &[H::PolicySession],
+        0,
+        DEC,
+    ),
     cmd(TpmCc::POLICY_GET_DIGEST, &[H::PolicySession], 0, ENC),
     cmd(TpmCc::TEST_PARMS, &[], 0, 0),
     cmd(TpmCc::POLICY_PASSWORD, &[H::PolicySession], 0, 0),
@@ -772,6 +797,10 @@ mod tests {
             (0x13B, 0x0240_013B),
             (0x14F, 0x0440_014F),
             (0x184, 0x0600_0184),
+            (0x14B, 0x0400_014B),
+            (0x152, 0x0400_0152),
+            (0x156, 0x0200_0156),
+            (0x188, 0x0200_0188),
         ];
         for (cc, attrs) in expect {
             assert_eq!(lookup(TpmCc(cc)).unwrap().attributes(), attrs, "cc {cc:#x}");

@@ -28,24 +28,26 @@ use crate::wire::{Reader, Writer};
 
 /// Largest TPM2B_ENCRYPTED_SECRET contents: an RSA-2048 ciphertext (larger than a
 /// TPMS_ECC_POINT).
-const SECRET_MAX: usize = crate::crypto::rsa::RSA_BYTES;
+pub(crate) const SECRET_MAX: usize = crate::crypto::rsa::RSA_BYTES;
 
 /// Largest TPM2B_ID_OBJECT contents: outer HMAC and the encrypted credential.
 const MAX_ID_OBJECT: usize = 2 + MAX_DIGEST + 2 + MAX_DIGEST;
 
-/// What an EK-like storage key (ECC or RSA) contributes to credential protection.
-struct CredentialKey {
+/// What an EK-like or storage key (ECC or RSA) contributes to credential and duplication
+/// protection.
+pub(crate) struct CredentialKey {
     /// The curve of an ECC key; `None` for RSA (the seed is OAEP-protected).
     curve: Option<Curve>,
-    name_alg: HashAlg,
+    /// The key's nameAlg: the hash of the seed's KDFs and of the outer HMAC.
+    pub(crate) name_alg: HashAlg,
     key_bytes: usize,
     x: EccParameter,
     y: EccParameter,
 }
 
 /// The EK-like key: an ECC or RSA restricted decryption key with AES-CFB (TPM_RC_TYPE at
-/// `handle`).
-fn credential_key(k: &KeyObject, handle: u8) -> TpmResult<CredentialKey> {
+/// `handle`); the reference's ObjectIsStorage.
+pub(crate) fn credential_key(k: &KeyObject, handle: u8) -> TpmResult<CredentialKey> {
     let a = k.public.attrs;
     let Some(SymDef::AesCfb { key_bits }) = k.public.symmetric() else {
         return Err(TpmRc::TYPE.at_handle(handle));
@@ -68,8 +70,12 @@ fn credential_key(k: &KeyObject, handle: u8) -> TpmResult<CredentialKey> {
     })
 }
 
-/// The keys of a credential blob from its seed.
-fn blob_keys(k: &CredentialKey, seed: &[u8], name: &[u8]) -> TpmResult<(Secret<32>, Secret<64>)> {
+/// The keys of a credential blob or of a duplication blob's outer wrapper from its seed.
+pub(crate) fn blob_keys(
+    k: &CredentialKey,
+    seed: &[u8],
+    name: &[u8],
+) -> TpmResult<(Secret<32>, Secret<64>)> {
     let mut sym = Secret::<32>::zeroed(k.key_bytes).ok_or(TpmRc::FAILURE)?;
     kdfa(k.name_alg, seed, b"STORAGE", name, &[], sym.expose_mut()).ok_or(TpmRc::FAILURE)?;
     let mut mac = Secret::<64>::zeroed(k.name_alg.size()).ok_or(TpmRc::FAILURE)?;
@@ -77,13 +83,84 @@ fn blob_keys(k: &CredentialKey, seed: &[u8], name: &[u8]) -> TpmResult<(Secret<3
     Ok((sym, mac))
 }
 
-/// The credential seed from Z and the two x-coordinates.
-fn identity_seed(k: &CredentialKey, z: &[u8], qe_x: &[u8]) -> TpmResult<Secret<64>> {
+/// The all-zero IV of credential blobs and of duplication blobs' wrappers.
+const ZERO_IV: [u8; 16] = [0; 16];
+
+/// Write the integrity TPM2B in front of `buf` = room for it (2 + digest bytes) ‖ data:
+/// HMAC(key, data ‖ name) with a key (an outer wrapper, a credential), else H(data ‖ name) (an
+/// inner wrapper).
+pub(crate) fn put_integrity(alg: HashAlg, key: Option<&[u8]>, name: &[u8], buf: &mut [u8]) {
+    if let Some((head, data)) = buf.split_at_mut_checked(alg.size().saturating_add(2)) {
+        let d = match key {
+            Some(key) => hmac(alg, key, &[data, name]),
+            None => alg.digest(&[data, name]),
+        };
+        // `head` has room for the TPM2B by construction.
+        let _ = Writer::new(head).tpm2b(d.as_slice());
+    }
+}
+
+/// Check the integrity TPM2B in front of `buf` as [`put_integrity`] makes it, in constant
+/// time: the offset of the data after it. TPM_RC_INTEGRITY if it does not match; unmarshaling
+/// errors and both unpositioned.
+pub(crate) fn check_integrity(
+    alg: HashAlg,
+    key: Option<&[u8]>,
+    name: &[u8],
+    buf: &[u8],
+) -> TpmResult<usize> {
+    let mut r = Reader::new(buf);
+    let integrity = r.tpm2b(MAX_DIGEST)?;
+    let d = match key {
+        Some(key) => hmac(alg, key, &[r.rest(), name]),
+        None => alg.digest(&[r.rest(), name]),
+    };
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(d.as_slice(), integrity)) {
+        return Err(TpmRc::INTEGRITY);
+    }
+    Ok(integrity.len().saturating_add(2))
+}
+
+/// Put the outer wrapper around `buf` = room for the integrity TPM2B ‖ data, in place (the
+/// reference's ProduceOuterWrap without IV): the data AES-CFB encrypted with the STORAGE key,
+/// then the INTEGRITY HMAC over it and `name` in front.
+pub(crate) fn outer_wrap(
+    k: &CredentialKey,
+    seed: &[u8],
+    name: &[u8],
+    buf: &mut [u8],
+) -> TpmResult<()> {
+    let (sym, mac) = blob_keys(k, seed, name)?;
+    let data = buf
+        .get_mut(k.name_alg.size().saturating_add(2)..)
+        .ok_or(TpmRc::FAILURE)?;
+    aes_cfb_encrypt(sym.expose(), &ZERO_IV, data).ok_or(TpmRc::FAILURE)?;
+    put_integrity(k.name_alg, Some(mac.expose()), name, buf);
+    Ok(())
+}
+
+/// Check and take off the outer wrapper of `buf` in place (the reference's UnwrapOuter): the
+/// offset of the decrypted contents. Errors are unpositioned.
+pub(crate) fn outer_unwrap(
+    k: &CredentialKey,
+    seed: &[u8],
+    name: &[u8],
+    buf: &mut [u8],
+) -> TpmResult<usize> {
+    let (sym, mac) = blob_keys(k, seed, name)?;
+    let off = check_integrity(k.name_alg, Some(mac.expose()), name, buf)?;
+    let data = buf.get_mut(off..).ok_or(TpmRc::FAILURE)?;
+    aes_cfb_decrypt(sym.expose(), &ZERO_IV, data).ok_or(TpmRc::FAILURE)?;
+    Ok(off)
+}
+
+/// The seed from Z and the two x-coordinates, KDFe with `label`.
+fn identity_seed(k: &CredentialKey, label: &[u8], z: &[u8], qe_x: &[u8]) -> TpmResult<Secret<64>> {
     let mut seed = Secret::<64>::zeroed(k.name_alg.size()).ok_or(TpmRc::FAILURE)?;
     kdfe(
         k.name_alg,
         z,
-        b"IDENTITY",
+        label,
         qe_x,
         k.x.as_slice(),
         seed.expose_mut(),
@@ -100,6 +177,86 @@ fn read_point<'a>(r: &mut Reader<'a>) -> TpmResult<(&'a [u8], &'a [u8])> {
 }
 
 impl<P: Platform> Tpm<P> {
+    /// CryptSecretEncrypt (Part 1 Annex C.6.1 for ECC, B.10.3 for RSA): a fresh seed for the
+    /// key `k` at handle index `i` and the TPM2B_ENCRYPTED_SECRET contents that carry it, for
+    /// `label` with its terminating zero ("IDENTITY\0", "DUPLICATE\0"). Errors are
+    /// unpositioned.
+    pub(crate) fn secret_encrypt(
+        &mut self,
+        c: &Cmd,
+        i: usize,
+        k: &CredentialKey,
+        label: &[u8],
+    ) -> TpmResult<(Secret<64>, crate::wire::types::Buf<SECRET_MAX>)> {
+        // The seed and the secret that carries it: OAEP under an RSA key, or an ephemeral
+        // ECDH point for an ECC key.
+        let mut secret = crate::wire::types::Buf::<{ SECRET_MAX }>::EMPTY;
+        let seed = match k.curve {
+            None => {
+                let mut drbg = self.rsa_drbg()?;
+                let (seed, ct) =
+                    crate::commands::rsa::rsa_secret_encrypt(&mut drbg, self.key(c, i)?, label)?;
+                secret.extend(ct.as_slice()).ok_or(TpmRc::FAILURE)?;
+                Secret::<64>::from_slice(seed.expose()).ok_or(TpmRc::FAILURE)?
+            }
+            Some(curve) => {
+                let de =
+                    ecc::try_random_private(curve, |c| self.random(c))?.ok_or(TpmRc::FAILURE)?;
+                let qe = ecc::public_from_private(curve, de.expose()).ok_or(TpmRc::FAILURE)?;
+                let z = ecc::ecdh(curve, de.expose(), k.x.as_slice(), k.y.as_slice())
+                    .ok_or(TpmRc::ECC_POINT)?;
+                let mut buf = [0u8; SECRET_MAX];
+                let mut sw = Writer::new(&mut buf);
+                write_point_w(&mut sw, qe.x.as_slice(), qe.y.as_slice())?;
+                secret.extend(sw.written()).ok_or(TpmRc::FAILURE)?;
+                identity_seed(k, label, z.expose(), qe.x.as_slice())?
+            }
+        };
+        Ok((seed, secret))
+    }
+
+    /// CryptSecretDecrypt: the key at handle index `i` (checked as by [`credential_key`]) and
+    /// the seed recovered from `secret` with `label`. Errors are unpositioned except those
+    /// about the key's handle.
+    pub(crate) fn secret_decrypt(
+        &mut self,
+        c: &Cmd,
+        i: usize,
+        label: &[u8],
+        secret: &[u8],
+    ) -> TpmResult<(CredentialKey, Secret<64>)> {
+        let mut drbg = match self.key(c, i)?.public.kind {
+            PublicKind::Rsa { .. } => Some(self.rsa_drbg()?),
+            _ => None,
+        };
+        let key = self.key(c, i)?;
+        let k = credential_key(key, u8::try_from(i.saturating_add(1)).unwrap_or(1))?;
+        let seed = match (k.curve, drbg.as_mut()) {
+            (Some(curve), _) => {
+                let mut sr = Reader::new(secret);
+                let (qx, qy) = read_point(&mut sr).map_err(|_| TpmRc::SIZE)?;
+                if !sr.is_empty() {
+                    return Err(TpmRc::SIZE);
+                }
+                let z = ecc::ecdh(curve, key.sensitive.expose(), qx, qy).ok_or(TpmRc::ECC_POINT)?;
+                let mut qx_padded = EccParameter::zeroed(curve.size()).ok_or(TpmRc::ECC_POINT)?;
+                let off = curve.size().checked_sub(qx.len()).ok_or(TpmRc::ECC_POINT)?;
+                qx_padded
+                    .as_mut_slice()
+                    .get_mut(off..)
+                    .ok_or(TpmRc::FAILURE)?
+                    .copy_from_slice(qx);
+                identity_seed(&k, label, z.expose(), qx_padded.as_slice())?
+            }
+            (None, Some(drbg)) => {
+                let s = crate::commands::rsa::rsa_secret_decrypt(drbg, key, label, secret)?;
+                Secret::<64>::from_slice(s.expose()).ok_or(TpmRc::FAILURE)?
+            }
+            (None, None) => return Err(TpmRc::FAILURE),
+        };
+        Ok((k, seed))
+    }
+
     /// TPM2_MakeCredential (Part 3 §12.6): protect `credential` for the object named
     /// `objectName` under the (public) key at handle 1.
     pub(crate) fn make_credential(
@@ -115,51 +272,20 @@ impl<P: Platform> Tpm<P> {
         if credential.len() > k.name_alg.size() {
             return Err(TpmRc::SIZE.at_param(1));
         }
-        // The seed and the secret that carries it: OAEP under an RSA key, or an ephemeral
-        // ECDH point for an ECC key.
-        let mut secret = crate::wire::types::Buf::<{ SECRET_MAX }>::EMPTY;
-        let seed = match k.curve {
-            None => {
-                let mut drbg = self.rsa_drbg()?;
-                let (seed, ct) = crate::commands::rsa::rsa_secret_encrypt(
-                    &mut drbg,
-                    self.key(c, 0)?,
-                    b"IDENTITY\0",
-                )
-                .map_err(|rc| rc.at_handle(1))?;
-                secret.extend(ct.as_slice()).ok_or(TpmRc::FAILURE)?;
-                Secret::<64>::from_slice(seed.expose()).ok_or(TpmRc::FAILURE)?
-            }
-            Some(curve) => {
-                let de =
-                    ecc::try_random_private(curve, |c| self.random(c))?.ok_or(TpmRc::FAILURE)?;
-                let qe = ecc::public_from_private(curve, de.expose()).ok_or(TpmRc::FAILURE)?;
-                let z = ecc::ecdh(curve, de.expose(), k.x.as_slice(), k.y.as_slice())
-                    .ok_or(TpmRc::ECC_POINT.at_handle(1))?;
-                let mut buf = [0u8; SECRET_MAX];
-                let mut sw = Writer::new(&mut buf);
-                write_point_w(&mut sw, qe.x.as_slice(), qe.y.as_slice())?;
-                secret.extend(sw.written()).ok_or(TpmRc::FAILURE)?;
-                identity_seed(&k, z.expose(), qe.x.as_slice())?
-            }
+        let (seed, secret) = self
+            .secret_encrypt(c, 0, &k, b"IDENTITY\0")
+            .map_err(|rc| rc.at_handle(1))?;
+        // TPM2B(outer HMAC) ‖ encIdentity, encIdentity = the credential as a TPM2B, encrypted.
+        let room = k.name_alg.size().saturating_add(2);
+        let mut buf = [0u8; MAX_ID_OBJECT];
+        let end = {
+            let mut bw = Writer::new(buf.get_mut(room..).ok_or(TpmRc::FAILURE)?);
+            bw.tpm2b(credential)?;
+            room.saturating_add(bw.len())
         };
-        let (sym, mac) = blob_keys(&k, seed.expose(), name)?;
-        let mut enc = [0u8; 2 + MAX_DIGEST];
-        let len = credential.len().saturating_add(2);
-        let body = enc.get_mut(..len).ok_or(TpmRc::FAILURE)?;
-        let (size, rest) = body.split_at_mut_checked(2).ok_or(TpmRc::FAILURE)?;
-        size.copy_from_slice(
-            &u16::try_from(credential.len())
-                .map_err(|_| TpmRc::SIZE)?
-                .to_be_bytes(),
-        );
-        rest.copy_from_slice(credential);
-        aes_cfb_encrypt(sym.expose(), &[0; 16], body).ok_or(TpmRc::FAILURE)?;
-        let outer = hmac(k.name_alg, mac.expose(), &[body, name]);
-        w.tpm2b_with(|w| {
-            w.tpm2b(outer.as_slice())?;
-            w.bytes(body)
-        })?;
+        let blob = buf.get_mut(..end).ok_or(TpmRc::FAILURE)?;
+        outer_wrap(&k, seed.expose(), name, blob)?;
+        w.tpm2b(blob)?;
         w.tpm2b(secret.as_slice())?;
         Ok(())
     }
@@ -176,62 +302,29 @@ impl<P: Platform> Tpm<P> {
         let blob = p.tpm2b(MAX_ID_OBJECT)?;
         let secret = p.tpm2b(SECRET_MAX)?;
         p.finish()?;
-        let mut drbg = match self.key(c, 1)?.public.kind {
-            PublicKind::Rsa { .. } => Some(self.rsa_drbg()?),
-            _ => None,
-        };
         let name = self.key(c, 0)?.name;
-        let key = self.key(c, 1)?;
-        let k = credential_key(key, 2)?;
-        let seed = match (k.curve, drbg.as_mut()) {
-            (Some(curve), _) => {
-                let mut sr = Reader::new(secret);
-                let (qx, qy) = read_point(&mut sr).map_err(|_| TpmRc::SIZE.at_param(2))?;
-                if !sr.is_empty() {
-                    return Err(TpmRc::SIZE.at_param(2));
+        let (k, seed) = self
+            .secret_decrypt(c, 1, b"IDENTITY\0", secret)
+            .map_err(|rc| {
+                // Any failure to recover the seed is reported at the secret (as the
+                // reference's ActivateCredential does), except an unusable key.
+                if rc == TpmRc::KEY {
+                    TpmRc::FAILURE
+                } else {
+                    rc.at_param(2)
                 }
-                let z = ecc::ecdh(curve, key.sensitive.expose(), qx, qy)
-                    .ok_or(TpmRc::ECC_POINT.at_param(2))?;
-                let mut qx_padded =
-                    EccParameter::zeroed(curve.size()).ok_or(TpmRc::ECC_POINT.at_param(2))?;
-                let off = curve
-                    .size()
-                    .checked_sub(qx.len())
-                    .ok_or(TpmRc::ECC_POINT.at_param(2))?;
-                qx_padded
-                    .as_mut_slice()
-                    .get_mut(off..)
-                    .ok_or(TpmRc::FAILURE)?
-                    .copy_from_slice(qx);
-                identity_seed(&k, z.expose(), qx_padded.as_slice())?
-            }
-            (None, Some(drbg)) => {
-                // Any failure to recover the seed is reported at the secret (as the reference's
-                // ActivateCredential does), except an unusable key, which is TPM_RC_FAILURE.
-                let s = crate::commands::rsa::rsa_secret_decrypt(drbg, key, b"IDENTITY\0", secret)
-                    .map_err(|rc| {
-                        if rc == TpmRc::KEY {
-                            TpmRc::FAILURE
-                        } else {
-                            rc.at_param(2)
-                        }
-                    })?;
-                Secret::<64>::from_slice(s.expose()).ok_or(TpmRc::FAILURE)?
-            }
-            (None, None) => return Err(TpmRc::FAILURE),
-        };
-        let (sym, mac) = blob_keys(&k, seed.expose(), name.as_slice())?;
-        let mut br = Reader::new(blob);
-        let outer = br.tpm2b(MAX_DIGEST).map_err(|_| TpmRc::SIZE.at_param(1))?;
-        let enc = br.rest();
-        let expect = hmac(k.name_alg, mac.expose(), &[enc, name.as_slice()]);
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(expect.as_slice(), outer)) {
-            return Err(TpmRc::INTEGRITY.at_param(1));
-        }
-        let mut plain =
-            Secret::<{ 2 + MAX_DIGEST }>::from_slice(enc).ok_or(TpmRc::SIZE.at_param(1))?;
-        aes_cfb_decrypt(sym.expose(), &[0; 16], plain.expose_mut()).ok_or(TpmRc::FAILURE)?;
-        let mut pr = Reader::new(plain.expose());
+            })?;
+        let mut plain = Secret::<MAX_ID_OBJECT>::from_slice(blob).ok_or(TpmRc::FAILURE)?;
+        let off =
+            outer_unwrap(&k, seed.expose(), name.as_slice(), plain.expose_mut()).map_err(|rc| {
+                if rc == TpmRc::INTEGRITY {
+                    rc
+                } else {
+                    TpmRc::SIZE
+                }
+                .at_param(1)
+            })?;
+        let mut pr = Reader::new(plain.expose().get(off..).ok_or(TpmRc::FAILURE)?);
         let credential = pr.tpm2b(MAX_DIGEST).map_err(|_| TpmRc::SIZE.at_param(1))?;
         if !pr.is_empty() {
             return Err(TpmRc::SIZE.at_param(1));

@@ -7,6 +7,7 @@ pub mod capability;
 pub mod clock;
 pub mod context;
 pub mod credential;
+pub mod duplication;
 pub mod hash;
 pub mod hierarchy;
 pub mod nv;
@@ -93,6 +94,7 @@ impl<P: Platform> Tpm<P> {
             TpmCc::GET_COMMAND_AUDIT_DIGEST => self.get_command_audit_digest(c, p, w)?,
             TpmCc::SET_COMMAND_CODE_AUDIT_STATUS => self.set_command_code_audit_status(p)?,
             TpmCc::POLICY_COMMAND_CODE => self.policy_command_code(c, p)?,
+            TpmCc::POLICY_DUPLICATION_SELECT => self.policy_duplication_select(c, p)?,
             TpmCc::POLICY_SIGNED => self.policy_signed(c, p, w)?,
             TpmCc::POLICY_TICKET => self.policy_ticket(c, p)?,
             TpmCc::POLICY_PCR => self.policy_pcr(c, p)?,
@@ -115,6 +117,9 @@ impl<P: Platform> Tpm<P> {
             TpmCc::CREATE => self.create(c, p, w)?,
             TpmCc::CREATE_LOADED => rh = Some(self.create_loaded(c, p, w)?),
             TpmCc::LOAD => rh = Some(self.load(c, p, w)?),
+            TpmCc::DUPLICATE => self.duplicate(c, p, w)?,
+            TpmCc::REWRAP => self.rewrap(c, p, w)?,
+            TpmCc::IMPORT => self.import(c, p, w)?,
             TpmCc::UNSEAL => self.unseal(c, p, w)?,
             TpmCc::MAKE_CREDENTIAL => self.make_credential(c, p, w)?,
             TpmCc::ACTIVATE_CREDENTIAL => self.activate_credential(c, p, w)?,

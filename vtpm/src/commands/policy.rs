@@ -634,6 +634,50 @@ impl<P: Platform> Tpm<P> {
         })
     }
 
+    /// TPM2_PolicyDuplicationSelect (Part 3 §23.15): the session authorizes only TPM2_Duplicate
+    /// of the object named `objectName` to the new parent `newParentName`: nameHash ←
+    /// H(objectName ‖ newParentName), commandCode ← TPM_CC_Duplicate, policyDigest ←
+    /// H(policyDigest ‖ TPM_CC_PolicyDuplicationSelect ‖ [objectName] ‖ newParentName ‖
+    /// includeObject), objectName only with includeObject YES. A cpHash, nameHash or template
+    /// asserted before is TPM_RC_CPHASH, a command code TPM_RC_COMMAND_CODE (the reference's
+    /// order).
+    pub(crate) fn policy_duplication_select(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+    ) -> TpmResult<()> {
+        let object = p.tpm2b(crate::wire::types::MAX_NAME)?;
+        let parent = p.tpm2b(crate::wire::types::MAX_NAME)?;
+        let include = p.next(|r| match r.u8()? {
+            v @ (0 | 1) => Ok(v),
+            _ => Err(TpmRc::VALUE),
+        })?;
+        p.finish()?;
+        let sess = self.policy_session(c, 0)?;
+        let st = sess.policy;
+        if st.cp_hash.is_some() || st.name_hash.is_some() || st.template_hash.is_some() {
+            return Err(TpmRc::CPHASH);
+        }
+        if st.command_code.is_some() {
+            return Err(TpmRc::COMMAND_CODE);
+        }
+        let alg = sess.auth_hash;
+        let name_hash = alg.digest(&[object, parent]);
+        let shown: &[u8] = if include == 1 { object } else { &[] };
+        let d = alg.digest(&[
+            sess.policy_digest.as_slice(),
+            &TpmCc::POLICY_DUPLICATION_SELECT.0.to_be_bytes(),
+            shown,
+            parent,
+            &[include],
+        ]);
+        self.update_session(c, 0, |s| {
+            s.policy_digest = d;
+            s.policy.name_hash = Some(name_hash);
+            s.policy.command_code = Some(TpmCc::DUPLICATE);
+        })
+    }
+
     /// TPM2_PolicyCommandCode (Part 3 §23.11): the session authorizes only `code`;
     /// policyDigest ← H(policyDigest ‖ TPM_CC_PolicyCommandCode ‖ code). A different code
     /// asserted earlier is TPM_RC_VALUE; a code the TPM does not implement TPM_RC_POLICY_CC.

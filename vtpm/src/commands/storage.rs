@@ -33,7 +33,7 @@ pub const MAX_PRIVATE: usize = 512;
 
 /// What a storage parent contributes to protecting its children.
 #[derive(Clone)]
-struct ParentInfo {
+pub(crate) struct ParentInfo {
     name_alg: HashAlg,
     key_bytes: usize,
     seed: Secret<64>,
@@ -41,7 +41,7 @@ struct ParentInfo {
     qualified_name: crate::wire::types::Name,
     hierarchy: u32,
     /// What the children's checks compare with.
-    params: ParentParams,
+    pub(crate) params: ParentParams,
 }
 
 /// The size of the wrap's IV (the AES block).
@@ -49,7 +49,7 @@ const WRAP_IV: usize = 16;
 
 /// Write TPMT_SENSITIVE (Part 2 §12.3.2.5) of `k`, its authValue padded to the nameAlg
 /// digest size.
-fn marshal_sensitive(w: &mut Writer<'_>, k: &KeyObject) -> TpmResult<()> {
+pub(crate) fn marshal_sensitive(w: &mut Writer<'_>, k: &KeyObject) -> TpmResult<()> {
     w.u16(k.public.type_alg().0)?;
     let digest = k.public.name_alg.map_or(0, HashAlg::size);
     let mut auth = Auth::from_slice(k.auth.expose()).ok_or(TpmRc::SIZE)?;
@@ -66,7 +66,7 @@ fn marshal_sensitive(w: &mut Writer<'_>, k: &KeyObject) -> TpmResult<()> {
 impl<P: Platform> Tpm<P> {
     /// The storage parent at handle 1: a loaded restricted decryption key with its private
     /// part (TPM_RC_TYPE at handle 1 otherwise, as the reference implementation answers).
-    fn storage_parent(&self, c: &Cmd) -> TpmResult<ParentInfo> {
+    pub(crate) fn storage_parent(&self, c: &Cmd) -> TpmResult<ParentInfo> {
         let k = self.key(c, 0)?;
         let storage = k.public.attrs.has(ObjectAttrs::RESTRICTED)
             && k.public.attrs.has(ObjectAttrs::DECRYPT)
@@ -201,7 +201,12 @@ impl<P: Platform> Tpm<P> {
     }
 
     /// Write TPM2B_PRIVATE for `k` under `parent`, with a fresh IV from the DRBG.
-    fn wrap(&mut self, parent: &ParentInfo, k: &KeyObject, w: &mut Writer<'_>) -> TpmResult<()> {
+    pub(crate) fn wrap(
+        &mut self,
+        parent: &ParentInfo,
+        k: &KeyObject,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
         let mut iv = [0u8; WRAP_IV];
         self.random(&mut iv)?;
         let mut plain = Secret::<MAX_PRIVATE>::zeroed(MAX_PRIVATE).ok_or(TpmRc::FAILURE)?;
@@ -238,20 +243,24 @@ impl<P: Platform> Tpm<P> {
         public: &Public,
         private: &[u8],
     ) -> TpmResult<KeyObject> {
-        let name_alg = public.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
+        public.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
         let name = public.name()?;
-        let mut r = Reader::new(private);
-        let integrity = r.tpm2b(MAX_DIGEST).map_err(|_| TpmRc::SIZE.at_param(1))?;
-        let iv_and_body = r.rest();
         let (sym, mac) = Self::storage_keys(parent, name.as_slice())?;
-        let expect = hmac(
+        let off = crate::commands::credential::check_integrity(
             parent.name_alg,
-            mac.expose(),
-            &[iv_and_body, name.as_slice()],
-        );
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(expect.as_slice(), integrity)) {
-            return Err(TpmRc::INTEGRITY.at_param(1));
-        }
+            Some(mac.expose()),
+            name.as_slice(),
+            private,
+        )
+        .map_err(|rc| {
+            if rc == TpmRc::INTEGRITY {
+                rc
+            } else {
+                TpmRc::SIZE
+            }
+            .at_param(1)
+        })?;
+        let mut r = Reader::new(private.get(off..).ok_or(TpmRc::FAILURE)?);
         let iv = r.tpm2b(WRAP_IV).map_err(|_| TpmRc::SIZE.at_param(1))?;
         if iv.len() != WRAP_IV {
             return Err(TpmRc::SIZE.at_param(1));
@@ -261,6 +270,20 @@ impl<P: Platform> Tpm<P> {
         aes_cfb_decrypt(sym.expose(), iv, plain.expose_mut()).ok_or(TpmRc::FAILURE)?;
         let mut pr = Reader::new(plain.expose());
         let inner = pr.tpm2b(MAX_PRIVATE).map_err(|_| TpmRc::SIZE.at_param(1))?;
+        self.open_sensitive(parent, public, inner)
+    }
+
+    /// The object of `public` with the TPMT_SENSITIVE `inner` under `parent`: TPM_RC_TYPE /
+    /// TPM_RC_BINDING at parameter 2 if the sensitive area does not belong to the public
+    /// area; unmarshaling errors are unpositioned.
+    pub(crate) fn open_sensitive(
+        &self,
+        parent: &ParentInfo,
+        public: &Public,
+        inner: &[u8],
+    ) -> TpmResult<KeyObject> {
+        let name_alg = public.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
+        let name = public.name()?;
         let mut s = Reader::new(inner);
         let ty = TpmAlgId(s.u16()?);
         let auth = Auth::from_slice(s.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;

@@ -175,6 +175,14 @@ newtype! {
         UNSEAL = 0x15E;
         /// TPM2_CreateLoaded (Part 3 §12.9).
         CREATE_LOADED = 0x191;
+        /// TPM2_Duplicate (Part 3 §13.1).
+        DUPLICATE = 0x14B;
+        /// TPM2_Rewrap (Part 3 §13.2).
+        REWRAP = 0x152;
+        /// TPM2_Import (Part 3 §13.3).
+        IMPORT = 0x156;
+        /// TPM2_PolicyDuplicationSelect (Part 3 §23.15).
+        POLICY_DUPLICATION_SELECT = 0x188;
         /// TPM2_Quote (Part 3 §18.4).
         QUOTE = 0x158;
         /// TPM2_Sign (Part 3 §20.2).
