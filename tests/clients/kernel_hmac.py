@@ -85,7 +85,7 @@ ALG_ECC, ALG_CFB, ECC_NIST_P256 = 0x0023, 0x0043, 0x0003
 CC = dict(
     CreatePrimary=0x131, SelfTest=0x143, Startup=0x144, Shutdown=0x145, Create=0x153,
     Load=0x157, Unseal=0x15E, ContextLoad=0x161, ContextSave=0x162, FlushContext=0x165,
-    StartAuthSession=0x176, GetCapability=0x17A, GetRandom=0x17B, Hash=0x17D, PCR_Read=0x17E,
+    StartAuthSession=0x176, ReadPublic=0x173, EvictControl=0x120, GetCapability=0x17A, GetRandom=0x17B, Hash=0x17D, PCR_Read=0x17E,
     PCR_Extend=0x182,
 )
 CC_NAME = {v: k for k, v in CC.items()}
@@ -107,6 +107,7 @@ AES_KEY_BYTES, EC_PT_SZ, DIGEST = 16, 32, 32
 EINVAL, ENOENT, EFAULT, ENODEV, ENOMEM = 22, 2, 14, 19, 12
 ERRNO = {EINVAL: "-EINVAL", ENOENT: "-ENOENT", EFAULT: "-EFAULT", ENODEV: "-ENODEV"}
 IMA_PCR = 10
+SRK_HANDLE = 0x81000001
 
 
 def b2(data):
@@ -216,6 +217,8 @@ class Tpm:
         self.tcti = T.Tcti(tcti)
         self.raw = T.RawTpm(self.tcti)
         self.rows = []          # (what, value): every response code and checked value
+        self.info = []          # what may differ (capacities), printed only
+        self.quiet = False      # while set, commands are not recorded one by one
         self.mitm_cmd = None    # callables that change bytes in flight (attack cases)
         self.mitm_rsp = None
 
@@ -235,7 +238,8 @@ class Tpm:
         return out.rc, data
 
     def row(self, what, value):
-        self.rows.append((what, value))
+        if not self.quiet:
+            self.rows.append((what, value))
 
     def expect(self, what, cond, detail=""):
         """A check that must hold on every TPM (recorded, and failed at once)."""
@@ -597,6 +601,7 @@ class Kernel:
         auth = self.auth
         cmd = hmac_command(cc, handles, names, auth, attrs, params, passphrase)
         rc, data = self.tpm.transmit(cmd, what, locality=locality)
+        self.last_rsp = data
         out = None
         if rc == 0:
             try:
@@ -611,6 +616,57 @@ class Kernel:
         return rc, out
 
     # the users of sessions in the driver --------------------------------------------------
+    def read_public_name(self, handle):
+        """tpm2_read_public (tpm_buf_append_name without a Name): the Name, size-checked."""
+        rc, data = self.tpm.transmit(command(ST_NO_SESSIONS, CC["ReadPublic"], u32(handle)),
+                                     "ReadPublic (the Name for the HMAC)")
+        if rc:
+            raise KernelError(EFAULT, f"ReadPublic {rc:#x}")
+        r = Reader(data, 10)
+        r.skip()
+        n = r.u16()
+        alg = struct.unpack(">H", data[r.off:r.off + 2])[0]
+        if n != NAME_SIZE.get(alg, 0):
+            raise KernelError(EINVAL, f"Name of {n} bytes for algorithm {alg:#x}")
+        return r.take(n)
+
+    def seal_trusted(self, keyhandle, keyauth, blobauth, key):
+        """tpm2_seal_trusted: (rc or -errno, outPrivate, outPublic)."""
+        self.start_auth_session()
+        name = self.read_public_name(keyhandle)
+        sens = b2(b2(blobauth) + b2(key))
+        pub = b2(u16(ALG_KEYEDHASH) + u16(ALG_SHA256) + u32(0x40 | 0x2 | 0x10) + u16(0)
+                 + u16(ALG_NULL) + u16(0))
+        rc, out = self.run_hmac(CC["Create"], [keyhandle], [name], SA_DECRYPT,
+                                sens + pub + u16(0) + u32(0), "Create (seal a trusted key)",
+                                passphrase=keyauth)
+        if rc:
+            return rc, None, None
+        r = Reader(out)
+        return 0, r.take(r.u16()), r.take(r.u16())
+
+    def unseal_trusted(self, keyhandle, keyauth, blobauth, priv, pub):
+        """tpm2_load_cmd + tpm2_unseal_cmd + FlushContext: the key, or rc / -errno."""
+        self.start_auth_session()
+        name = self.read_public_name(keyhandle)
+        rc, _ = self.run_hmac(CC["Load"], [keyhandle], [name], 0, b2(priv) + b2(pub),
+                              "Load (trusted key blob)", passphrase=keyauth)
+        if rc:
+            return rc
+        blob_handle = struct.unpack(">I", self.last_rsp[10:14])[0]
+        self.start_auth_session()
+        name = self.read_public_name(blob_handle)
+        rc, out = self.run_hmac(CC["Unseal"], [blob_handle], [name], SA_ENCRYPT, b"",
+                                "Unseal (trusted key) with response encryption",
+                                passphrase=blobauth)
+        self.flush(blob_handle)
+        if rc:
+            return rc
+        (n,) = struct.unpack(">H", out[:2])
+        if not 32 <= n <= 128 or len(out) < 2 + n:
+            return -EFAULT
+        return out[2:2 + n]
+
     def pcr_extend(self, pcr, digests, locality=0):
         """tpm2_pcr_extend: digests {alg: bytes} for every allocated bank."""
         try:
@@ -654,6 +710,7 @@ class Kernel:
         return r.take(r.u16())
 
 
+NAME_SIZE = {0x0004: 22, 0x000B: 34, 0x000C: 50, 0x000D: 66}
 HASH_OF = {0x0004: "sha1", 0x000B: "sha256", 0x000C: "sha384", 0x000D: "sha512"}
 
 
@@ -917,6 +974,23 @@ def user_flow(k, model):
     rc, _ = space.transmit(command(ST_NO_SESSIONS, CC["FlushContext"], u32(sh)))
     tpm.row("user: FlushContext(its session)", errname(rc))
     tpm.expect("tpmrm: the flushed session left the space", sh not in space.session_tbl)
+
+    # A session used without continueSession: the TPM ends it, the space's ContextSave then
+    # answers TPM_RC_REFERENCE_H0 and the space forgets it.
+    nonce = os.urandom(DIGEST)
+    rc, rsp = space.transmit(command(ST_NO_SESSIONS, CC["StartAuthSession"],
+                                     u32(RH_NULL) + u32(RH_NULL) + b2(nonce) + u16(0)
+                                     + bytes([SE_HMAC]) + u16(ALG_AES) + u16(128) + u16(ALG_CFB)
+                                     + u16(ALG_SHA256)))
+    T.check(rc == 0, f"[{tpm.label}] user StartAuthSession (unsalted): {errname(rc)}")
+    r = Reader(rsp, 10)
+    sh2 = r.u32()
+    tpm_nonce = r.take(r.u16())
+    plain_auth = Auth(sh2, nonce, tpm_nonce, b"")  # unsalted, unbound: an empty sessionKey
+    rc, _, plain = user.run(CC["GetRandom"], [], [], plain_auth, SA_ENCRYPT, u16(16),
+                            "GetRandom with an unsalted, unbound session, no continueSession")
+    tpm.expect("the GetRandom answer decrypts to 16 bytes", rc == 0 and plain[:2] == u16(16))
+    tpm.expect("tpmrm: the session the TPM ended left the space", sh2 not in space.session_tbl)
     return space, uauth, vprimary, primary_name
 
 
@@ -1006,6 +1080,74 @@ def scenario(tpm):
     space, uauth, vprimary, primary_name = user_flow(k, model)
     model.check(k, "after the tpmrm flow")
 
+    # Many /dev/tpmrm0 users, three saved sessions each, until the TPM has no session handle
+    # left: the driver hands the TPM's code to user space; it must say which resource ran out
+    # (TPM_RC_SESSION_HANDLES: the sessions are saved, none is loaded; not
+    # TPM_RC_SESSION_MEMORY, which tells a resource manager to save a loaded one).
+    spaces, full, started = [], None, 0
+    tpm.quiet = True  # how many fit differs (ours 16, swtpm 64); only the final code counts
+    while full is None and started < 100:
+        sp = Space(k)
+        spaces.append(sp)
+        for _ in range(3):
+            rc, _ = sp.transmit(command(ST_NO_SESSIONS, CC["StartAuthSession"],
+                                        u32(RH_NULL) + u32(RH_NULL) + b2(os.urandom(DIGEST))
+                                        + u16(0) + bytes([SE_HMAC]) + u16(ALG_NULL)
+                                        + u16(ALG_SHA256)))
+            if rc:
+                full = rc
+                break
+            started += 1
+    for sp in spaces:
+        sp.close()
+    tpm.quiet = False
+    tpm.info.append(f"{started} saved sessions in {len(spaces)} tpmrm spaces before "
+                    f"StartAuthSession failed")
+    tpm.row("tpmrm: StartAuthSession when every session handle is taken (all saved)",
+            errname(full) if full is not None else "no limit hit")
+    ev = event_digests(k.banks, b"after the sessions were flushed")
+    tpm.expect("after the users closed /dev/tpmrm0 the kernel starts a session again",
+               k.pcr_extend(IMA_PCR, ev) == 0)
+    model.extend(ev)
+
+    # Trusted keys (security/keys/trusted-keys/trusted_tpm2.c) under a persistent parent
+    # whose authValue, like blobauth, has trailing zeros: the kernel strips them from the
+    # HMAC key, the TPM must not count them either.
+    srk_auth = b"srk auth\0\0"
+    tmpl = b2(u16(ALG_ECC) + u16(ALG_SHA256) + u32(OA_USER_SRK) + u16(0) + u16(ALG_AES)
+              + u16(128) + u16(ALG_CFB) + u16(ALG_NULL) + u16(ECC_NIST_P256) + u16(ALG_NULL)
+              + u16(0) + u16(0))
+    pw = u32(9) + u32(RS_PW) + u16(0) + b"\0" + u16(0)
+    rc, data = tpm.transmit(command(ST_SESSIONS, CC["CreatePrimary"],
+                                    u32(RH_OWNER) + pw + b2(b2(srk_auth) + u16(0)) + tmpl
+                                    + u16(0) + u32(0)), "CreatePrimary (SRK with an authValue)")
+    T.check(rc == 0, f"[{tpm.label}] CreatePrimary(SRK): {rc:#x}")
+    srk = struct.unpack(">I", data[10:14])[0]
+    rc, _ = tpm.transmit(command(ST_SESSIONS, CC["EvictControl"],
+                                 u32(RH_OWNER) + u32(srk) + pw + u32(SRK_HANDLE)),
+                         "EvictControl (SRK to 0x81000001)")
+    T.check(rc == 0, f"[{tpm.label}] EvictControl: {rc:#x}")
+    k.flush(srk)
+    keyauth = srk_auth.ljust(20, b"\0")  # TPM_DIGEST_SIZE bytes, as the option parser keeps it
+    blobauth = b"blob auth\0\0\0"
+    payload = hashlib.sha256(b"trusted key payload").digest()
+    rc, priv, pub = k.seal_trusted(SRK_HANDLE, keyauth, blobauth, payload)
+    tpm.expect("tpm2_seal_trusted (Create under the SRK, encrypted sensitive) succeeds", rc == 0)
+    got = k.unseal_trusted(SRK_HANDLE, keyauth, blobauth, priv, pub)
+    tpm.expect("tpm2_unseal_trusted gives the payload back (response encryption)",
+               got == payload)
+    got = k.unseal_trusted(SRK_HANDLE, keyauth, b"wrong", priv, pub)
+    tpm.row("tpm2_unseal_trusted with a wrong blobauth", errname(got) if isinstance(got, int)
+            else "unsealed")
+    tpm.expect("a wrong blobauth is refused", isinstance(got, int) and got > 0)
+    got = k.unseal_trusted(SRK_HANDLE, srk_auth.rstrip(b"\0") + b"x", blobauth, priv, pub)
+    tpm.row("tpm2_unseal_trusted with a wrong keyauth", errname(got) if isinstance(got, int)
+            else "unsealed")
+    k.end_auth_session()
+    rc, _ = tpm.transmit(command(ST_SESSIONS, CC["EvictControl"],
+                                 u32(RH_OWNER) + u32(SRK_HANDLE) + pw + u32(SRK_HANDLE)),
+                         "EvictControl (remove the SRK)")
+
     # Suspend and resume: the null seed survives, the saved null key still loads.
     k.end_auth_session()
     rc, _ = k.tpm.transmit(command(ST_NO_SESSIONS, CC["Shutdown"], u16(SU_STATE)),
@@ -1075,15 +1217,18 @@ def main():
         raise T.Skip("python3-cryptography is not installed (apt-get install python3-cryptography)")
     T.require_programs("swtpm", "swtpm_setup")
     with open_target(args.tcti) as tcti, open_target(args.ref_tcti) as ref_tcti:
-        rows = {}
+        rows, infos = {}, {}
         for label, t in (("ours", tcti), ("swtpm", ref_tcti)):
             tpm = Tpm(label, t)
             try:
                 rows[label] = scenario(tpm)
+                infos[label] = tpm.info
             except T.Failure as e:
                 steps = "\n  ".join(f"{w}: {v}" for w, v in tpm.rows[-12:])
                 raise T.Failure(f"{e}\n[{label}] last steps:\n  {steps}") from None
         ours, ref = rows["ours"], rows["swtpm"]
+        for label in rows:
+            T.log(f"[{label}] " + "; ".join(infos[label]))
         failures = []
         print(f"{'step':78} {'swtpm':>8} {'ours':>8}")
         for i in range(max(len(ours), len(ref))):

@@ -325,13 +325,18 @@ fn start_auth_session_checks_its_parameters() {
     assert_eq!(sas(&mut h, &[0; 16], &[], 2, 0x10, SHA256), 0x3C4); // bad session type
     assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x0004, SHA256), 0x4D6); // symmetric
     assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, 0x0004), 0x5C3); // SHA-1
-    // 16 slots, then TPM_RC_SESSION_MEMORY; FlushContext frees one.
+    // 16 slots, then TPM_RC_SESSION_MEMORY while all 16 are loaded; FlushContext frees one.
     for _ in 0..16 {
         assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, SHA256), 0);
     }
     assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, SHA256), 0x903);
     h.ok(cc::FLUSH_CONTEXT, &[], &[], &0x0200_0003u32.to_be_bytes());
     assert_eq!(sas(&mut h, &[0; 48], &[], 1, 0x10, SHA384), 0);
+    // With one of them saved, saving more frees no slot: TPM_RC_SESSION_HANDLES (as the
+    // reference implementation when its active sessions run out; /dev/tpmrm0 keeps every
+    // session saved between commands).
+    h.ok(0x162, &[0x0200_0000], &[], &[]); // ContextSave
+    assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, SHA256), 0x905);
 }
 
 /// KDFa(SHA-256, key, label, u, v, bits) for any length, from Part 1 §11.4.10.2.
