@@ -27,7 +27,10 @@ on the TPM), so the flows exercise exactly those commands and the rules for save
      tpm2_sign authorized by it (verified), tpm2_getrandom -S with response encryption;
      tpm2_flushcontext of the session, after which using it fails;
   6. six tool processes at once, each createprimary + create + load + sign (verified);
-  7. tpm2_flushcontext -t / -l / -s and tpm2_getcap handles-* from a fresh connection.
+  7. tpm2_flushcontext -t / -l / -s and tpm2_getcap handles-* from a fresh connection;
+  8. tpm2-pytss connections holding four sessions each until the TPM runs out of session
+     handles (ours after 16, swtpm after 64: reported, not compared): StartAuthSession then
+     answers TPM_RC_SESSION_HANDLES on both; once the connections close, a session starts.
 
 Every outcome (success or the response code a tool reports, counts, which checks held) must
 be the same through both brokers, and every check must hold.
@@ -220,8 +223,7 @@ class Flows:
         storage = P.TPM2B_PUBLIC.parse("ecc256:null:aes128cfb",
                                        objectAttributes=base | o.RESTRICTED | o.DECRYPT | o.NODA)
         signer = P.TPM2B_PUBLIC.parse("ecc256:ecdsa-sha256", objectAttributes=base | o.SIGN_ENCRYPT)
-        conf = self.tcti.partition(":")[2]
-        esys = P.ESAPI(P.TCTILdr("tabrmd", conf))
+        esys = P.ESAPI(self.tcti)  # loaded (and closed) by ESAPI itself
         try:
             prim = esys.create_primary(P.TPM2B_SENSITIVE_CREATE(), storage)[0]
             blobs = [esys.create(prim, P.TPM2B_SENSITIVE_CREATE(), signer)[:2]
@@ -358,10 +360,47 @@ class Flows:
             lines = [ln for ln in res.text.splitlines() if ln.strip()]
             self.row(f"tpm2_getcap {kind} from a fresh connection: entries", len(lines))
 
+    # -- 8 ------------------------------------------------------------------------------------
+    def sessions_until_full(self):
+        import tpm2_pytss as P
+        conns, started, rc = [], 0, None
+        try:
+            while rc is None and started < 100:
+                esys = P.ESAPI(self.tcti)  # loaded (and closed) by ESAPI itself
+                conns.append(esys)
+                for _ in range(4):  # the broker's default --max-sessions per connection
+                    try:
+                        esys.start_auth_session(P.ESYS_TR.NONE, P.ESYS_TR.NONE, P.TPM2_SE.HMAC,
+                                                P.TPMT_SYM_DEF(algorithm=P.TPM2_ALG.NULL),
+                                                P.TPM2_ALG.SHA256)
+                        started += 1
+                    except P.TSS2_Exception as e:
+                        rc = int(e.rc)
+                        break
+        finally:
+            for esys in conns:
+                esys.close()
+        self.info.append(f"{started} sessions in {len(conns)} connections until the TPM "
+                         "refused")
+        self.row("pytss: StartAuthSession once every session handle is taken",
+                 f"{rc:#x}" if rc is not None else "no limit hit")
+        # The broker notices closed connections asynchronously: give it a few seconds.
+        deadline = time.monotonic() + 20
+        while True:
+            res = T.tool(self.tcti, "tpm2_startauthsession", "-S", self.path("last.ctx"),
+                         ok=None)
+            if res.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.info.append(f"a session starts again after {time.monotonic() - deadline + 20:.1f} s")
+        self.expect("the broker flushed the closed connections' sessions: a new one starts",
+                    res.returncode == 0, res.stderr.strip()[-300:])
+        self.tool("tpm2_flushcontext", self.path("last.ctx"))
+
     def run(self):
         for step in (self.basics, self.keys_in_files, self.many_keys_one_connection,
                      self.policy_pcr, self.hmac_session, self.concurrent,
-                     self.flush_and_handles):
+                     self.flush_and_handles, self.sessions_until_full):
             t0 = time.monotonic()
             step()
             self.info.append(f"{step.__name__}: {time.monotonic() - t0:.1f} s")
@@ -404,6 +443,8 @@ def main():
     ap.add_argument("--tcti", required=True, help="TPM under test (mssim:/spawn:host-sim)")
     ap.add_argument("--ref-tcti", default="spawn:swtpm", help="reference (default spawn:swtpm)")
     args = ap.parse_args()
+    # ESYS in this process (tpm2-pytss) logs expected TPM errors on stderr otherwise.
+    os.environ.setdefault("TSS2_LOG", "all+NONE")
     prerequisites()
     with tempfile.TemporaryDirectory(prefix="vtpm-abrmd-") as tmp, Bus(tmp), \
             open_target(args.tcti) as tcti, open_target(args.ref_tcti) as ref_tcti:
