@@ -43,7 +43,13 @@ AES-128-CFB) is done here with `cryptography`, hashlib and hmac, as an independe
               sensitive data), Load, Unseal with response encryption, interleaved with the
               kernel's own extends;
   suspend     tpm_pm_suspend / resume: Shutdown(STATE), _TPM_Init, Startup(STATE): the saved
-              null key still loads (same null seed), PCR 10 keeps its value;
+              null key still loads (same null seed), PCR 10 keeps its value, a user's session
+              saved in /dev/tpmrm0's space before the suspend loads and works; hibernation
+              (Shutdown(STATE), then Startup(CLEAR): a TPM Restart): the same, PCR 10 reset;
+  trusted     trusted_tpm2.c: seal (Create with decrypt) under a persistent SRK, Load, Unseal
+              with encrypt; keyauth and blobauth with trailing zeros; wrong ones refused;
+  capacity    /dev/tpmrm0 users keep saved sessions until the TPM has no handle left:
+              TPM_RC_SESSION_HANDLES (ours after 16, swtpm after 64);
   attacks     a TPM Reset between uses: the saved null key no longer loads (TPM_RC_INTEGRITY,
               which the driver needs to try again), the recreated key has another Name and the
               driver disables the chip; the user's saved contexts fail too; a response whose
@@ -723,6 +729,9 @@ class PcrModel:
         self.pcr = pcr
         self.values = {a: kernel.pcr_read(pcr, a) for a in kernel.banks}
 
+    def reset(self):
+        self.values = {a: bytes(len(v)) for a, v in self.values.items()}
+
     def extend(self, digests):
         for a, d in digests.items():
             self.values[a] = hashlib.new(HASH_OF[a], self.values[a] + d).digest()
@@ -1148,7 +1157,17 @@ def scenario(tpm):
                                  u32(RH_OWNER) + u32(SRK_HANDLE) + pw + u32(SRK_HANDLE)),
                          "EvictControl (remove the SRK)")
 
-    # Suspend and resume: the null seed survives, the saved null key still loads.
+    # Suspend and resume: the null seed survives, the saved null key still loads, and so do
+    # the user's saved contexts (a session started before the suspend, with AES-CFB).
+    nonce = os.urandom(DIGEST)
+    rc, rsp = space.transmit(command(ST_NO_SESSIONS, CC["StartAuthSession"],
+                                     u32(RH_NULL) + u32(RH_NULL) + b2(nonce) + u16(0)
+                                     + bytes([SE_HMAC]) + u16(ALG_AES) + u16(128) + u16(ALG_CFB)
+                                     + u16(ALG_SHA256)))
+    T.check(rc == 0, f"[{tpm.label}] user StartAuthSession before suspend: {errname(rc)}")
+    r = Reader(rsp, 10)
+    sh3 = r.u32()
+    resumed = Auth(sh3, nonce, r.take(r.u16()), b"")
     k.end_auth_session()
     rc, _ = k.tpm.transmit(command(ST_NO_SESSIONS, CC["Shutdown"], u16(SU_STATE)),
                            "Shutdown(STATE)")
@@ -1161,13 +1180,31 @@ def scenario(tpm):
                k.pcr_extend(IMA_PCR, ev) == 0)
     model.extend(ev)
     model.check(k, "after suspend / resume")
+    rc, _, plain = User(space).run(CC["GetRandom"], [], [], resumed, SA_CONTINUE | SA_ENCRYPT,
+                                   u16(16), "GetRandom with the session saved across resume")
+    tpm.expect("tpmrm: the saved primary and the session saved before the suspend load "
+               "after resume; the answer decrypts", rc == 0 and plain[:2] == u16(16))
 
-    # A second user session saved in the space, to see how it fares across a TPM Reset.
-    nonce = os.urandom(DIGEST)
-    rc, rsp = space.transmit(command(ST_NO_SESSIONS, CC["StartAuthSession"],
-                                     u32(RH_NULL) + u32(RH_NULL) + b2(nonce) + u16(0)
-                                     + bytes([SE_HMAC]) + u16(ALG_NULL) + u16(ALG_SHA256)))
-    tpm.expect("tpmrm: the saved primary loads after resume, a new session starts", rc == 0)
+    # Hibernation: Shutdown(STATE), then the firmware's Startup(CLEAR) (a TPM Restart). The
+    # null seed stays, so the kernel's saved null key loads; PCRs start over; the user's saved
+    # primary and session load too.
+    k.end_auth_session()
+    rc, _ = k.tpm.transmit(command(ST_NO_SESSIONS, CC["Shutdown"], u16(SU_STATE)),
+                           "Shutdown(STATE) (hibernate)")
+    tpm.init()
+    rc, _ = k.tpm.transmit(command(ST_NO_SESSIONS, CC["Startup"], u16(SU_CLEAR)),
+                           "Startup(CLEAR) (TPM Restart)")
+    tpm.expect("Startup(CLEAR) after Shutdown(STATE)", rc == 0)
+    model.reset()
+    ev = event_digests(k.banks, b"after hibernation")
+    tpm.expect("after a TPM Restart the saved null key loads and the extend goes through",
+               k.pcr_extend(IMA_PCR, ev) == 0)
+    model.extend(ev)
+    model.check(k, "after a TPM Restart")
+    rc, _, plain = User(space).run(CC["GetRandom"], [], [], resumed, SA_CONTINUE | SA_ENCRYPT,
+                                   u16(16), "GetRandom with the session saved across a Restart")
+    tpm.expect("tpmrm: the saved primary and session load after a TPM Restart",
+               rc == 0 and plain[:2] == u16(16))
 
     # A TPM Reset between uses: the null seed changed.
     old_name = k.null_key_name

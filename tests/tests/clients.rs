@@ -458,7 +458,8 @@ fn policy_differential_against_swtpm() {
 /// primary and its Name check, ContextSave / ContextLoad of it, a session salted to it,
 /// PCR_Extend (checked with hashlib), GetRandom with response encryption, continueSession,
 /// /dev/tpmrm0's context swapping (tpm2-space.c) up to the TPM's last session handle, trusted
-/// keys (seal / unseal under a persistent SRK), suspend / resume, a TPM Reset (the null key's
+/// keys (seal / unseal under a persistent SRK), suspend / resume and hibernation (saved
+/// sessions and the null key load again), a TPM Reset (the null key's
 /// Name changes, the driver disables the chip) and answers changed in flight. Runs the same
 /// sequence on swtpm; every response code and checked value must be identical. Needs
 /// `python3-cryptography` (else a skip).
