@@ -2,8 +2,8 @@
 //! against swtpm 0.7.1 drive the simulator, via the Python scripts in `tests/clients/`.
 //!
 //! Packages needed (Debian 12): `tpm2-tools libtss2-tcti-mssim0 swtpm swtpm-tools` and
-//! `/usr/bin/python3`; some scripts also need `python3-cryptography` or `python3-tpm2-pytss`
-//! (they skip without). `.ci/run` installs them.
+//! `/usr/bin/python3`; some scripts also need `python3-cryptography` or `python3-tpm2-pytss`,
+//! `abrmd.py` also `tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon` (they skip without). `.ci/run` installs them.
 //! When one is missing the tests print a skip message and pass, unless the environment
 //! variable `CI` is set: then they fail.
 //!
@@ -448,6 +448,38 @@ fn policy_differential_against_swtpm() {
         "policy_differential.py",
         &[],
     ) {
+        panic!("{e}");
+    }
+}
+
+/// The Linux kernel's TPM HMAC sessions (tests/clients/kernel_hmac.py, CONFIG_TCG_TPM2_HMAC):
+/// the driver's commands byte for byte, its checks on the answers, and the cryptography
+/// (ECDH salt, KDFe / KDFa, HMAC, AES-128-CFB) redone in Python: the null-hierarchy P-256
+/// primary and its Name check, ContextSave / ContextLoad of it, a session salted to it,
+/// PCR_Extend (checked with hashlib), GetRandom with response encryption, continueSession,
+/// /dev/tpmrm0's context swapping (tpm2-space.c) up to the TPM's last session handle, trusted
+/// keys (seal / unseal under a persistent SRK), suspend / resume and hibernation (saved
+/// sessions and the null key load again), a TPM Reset (the null key's
+/// Name changes, the driver disables the chip) and answers changed in flight. Runs the same
+/// sequence on swtpm; every response code and checked value must be identical. Needs
+/// `python3-cryptography` (else a skip).
+#[test]
+fn kernel_hmac_sessions() {
+    if let Err(e) = check_script("kernel_hmac_sessions", "kernel_hmac.py", &[]) {
+        panic!("{e}");
+    }
+}
+
+/// tpm2-abrmd in front of the TPM and of swtpm (tests/clients/abrmd.py): a private D-Bus
+/// session bus and a broker per TPM; keys in context files, 20 keys loaded at once in one
+/// tpm2-pytss connection (more than the TPM's transient slots), ECDSA signatures verified with
+/// `cryptography`, a PolicyPCR session across three tool processes, a salted HMAC session
+/// (sign, GetRandom with response encryption, flush), six concurrent tool processes,
+/// flushcontext. The outcomes must be identical. Needs `tpm2-abrmd libtss2-tcti-tabrmd0
+/// dbus-daemon python3-tpm2-pytss python3-cryptography` (else a skip).
+#[test]
+fn abrmd_resource_manager() {
+    if let Err(e) = check_script("abrmd_resource_manager", "abrmd.py", &[]) {
         panic!("{e}");
     }
 }

@@ -325,13 +325,18 @@ fn start_auth_session_checks_its_parameters() {
     assert_eq!(sas(&mut h, &[0; 16], &[], 2, 0x10, SHA256), 0x3C4); // bad session type
     assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x0004, SHA256), 0x4D6); // symmetric
     assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, 0x0004), 0x5C3); // SHA-1
-    // 16 slots, then TPM_RC_SESSION_MEMORY; FlushContext frees one.
+    // 16 slots, then TPM_RC_SESSION_MEMORY while all 16 are loaded; FlushContext frees one.
     for _ in 0..16 {
         assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, SHA256), 0);
     }
     assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, SHA256), 0x903);
     h.ok(cc::FLUSH_CONTEXT, &[], &[], &0x0200_0003u32.to_be_bytes());
     assert_eq!(sas(&mut h, &[0; 48], &[], 1, 0x10, SHA384), 0);
+    // With one of them saved, saving more frees no slot: TPM_RC_SESSION_HANDLES (as the
+    // reference implementation when its active sessions run out; /dev/tpmrm0 keeps every
+    // session saved between commands).
+    h.ok(0x162, &[0x0200_0000], &[], &[]); // ContextSave
+    assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, SHA256), 0x905);
 }
 
 /// KDFa(SHA-256, key, label, u, v, bits) for any length, from Part 1 §11.4.10.2.
@@ -522,4 +527,40 @@ fn dictionary_attack_lockout_of_protected_entities() {
     h.ok(0x139, &[RH_LOCKOUT], &[AuthCmd::pw(b"")], &[]);
     assert_eq!(da_state(&mut h), (0, false));
     assert_eq!(sign(&mut h, b"pw"), 0);
+}
+
+/// Saved session contexts survive _TPM_Init for a TPM Resume and a TPM Restart, loaded ones do
+/// not, and a TPM Reset drops them all (Part 1 §30; the reference's SessionStartup): the
+/// kernel's /dev/tpmrm0 keeps user sessions saved across suspend and hibernation.
+#[test]
+fn saved_sessions_survive_resume_and_restart_not_reset() {
+    const CONTEXT_SAVE: u32 = 0x162;
+    const CONTEXT_LOAD: u32 = 0x161;
+    const SHUTDOWN: u32 = 0x145;
+    let mut h = Harness::new();
+    let cycle = |h: &mut Harness, startup: u16| {
+        h.ok(SHUTDOWN, &[], &[], &1u16.to_be_bytes()); // Shutdown(STATE)
+        h.tpm.init();
+        h.ok(cc::STARTUP, &[], &[], &startup.to_be_bytes());
+    };
+    for startup in [1u16, 0] {
+        // STATE: a TPM Resume; CLEAR after Shutdown(STATE): a TPM Restart.
+        let (saved, _) = start(&mut h, RH_NULL, &[7; 16]);
+        let (loaded, _) = start(&mut h, RH_NULL, &[8; 16]);
+        let ctx = h.ok(CONTEXT_SAVE, &[saved], &[], &[]).body().to_vec();
+        cycle(&mut h, startup);
+        let r = h.ok(CONTEXT_LOAD, &[], &[], &ctx);
+        assert_eq!(r.body()[..4], saved.to_be_bytes(), "restored to its handle");
+        let flush =
+            |h: &mut Harness, s: u32| h.send(cc::FLUSH_CONTEXT, &[], &[], &s.to_be_bytes()).rc();
+        assert_eq!(flush(&mut h, loaded), 0x1CB, "the loaded session is gone");
+        assert_eq!(flush(&mut h, saved), 0);
+    }
+    // Shutdown(CLEAR) and Startup(CLEAR): a TPM Reset; nothing loads.
+    let (saved, _) = start(&mut h, RH_NULL, &[9; 16]);
+    let ctx = h.ok(CONTEXT_SAVE, &[saved], &[], &[]).body().to_vec();
+    h.ok(SHUTDOWN, &[], &[], &0u16.to_be_bytes());
+    h.tpm.init();
+    h.ok(cc::STARTUP, &[], &[], &0u16.to_be_bytes());
+    assert_ne!(h.send(CONTEXT_LOAD, &[], &[], &ctx).rc(), 0);
 }

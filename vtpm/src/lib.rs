@@ -211,11 +211,13 @@ impl<P: Platform> Tpm<P> {
     }
 
     /// _TPM_Init (Part 1 §12.2): the power-on / reset signal. Volatile state (loaded objects,
-    /// sessions) is lost and the next command must be TPM2_Startup. Seeds are kept: this is a
-    /// reboot of the same TPM, not a new one.
+    /// loaded sessions) is lost and the next command must be TPM2_Startup. Seeds are kept: this
+    /// is a reboot of the same TPM, not a new one. Saved sessions stay for a TPM Resume or
+    /// Restart (Part 1 §30, the reference's SessionStartup; TPM2_Startup drops them at a TPM
+    /// Reset).
     pub fn init(&mut self) {
         self.objects.clear();
-        self.sessions.clear();
+        self.sessions.drop_loaded();
         self.exclusive_audit = None;
         self.phase = Phase::AwaitStartup;
         self.tick();

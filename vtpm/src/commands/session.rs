@@ -7,7 +7,7 @@ use crate::dispatch::{Cmd, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
 use crate::state::object::Object;
-use crate::state::session::{PolicyState, Session, SessionKind, SessionSym};
+use crate::state::session::{MAX_SESSIONS, PolicyState, Session, SessionKind, SessionSym};
 use crate::wire::Reader;
 use crate::wire::Writer;
 use crate::wire::constants::handle::{RH_LOCKOUT, RH_NULL};
@@ -150,9 +150,6 @@ impl<P: Platform> Tpm<P> {
         } else {
             Some(self.ecc_salt(tpm_key, encrypted_salt)?)
         };
-        if !self.sessions.has_free() {
-            return Err(TpmRc::SESSION_MEMORY);
-        }
         let bind = c.handle(1);
         // An object loaded without its sensitive area has no authValue to bind to: a
         // public-only copy of someone's key must not stand in for it (as the reference
@@ -167,6 +164,18 @@ impl<P: Platform> Tpm<P> {
             a.strip_trailing_zeros();
             Some(a)
         };
+        // No room (the reference's SessionCreate, after the parameter checks): every slot
+        // holding a loaded session is TPM_RC_SESSION_MEMORY (a resource manager may save one
+        // and retry); otherwise saved sessions hold the slots, and saving more frees nothing
+        // here (a saved session keeps its slot): TPM_RC_SESSION_HANDLES, a session must be
+        // flushed (Part 2 §6.6.3).
+        if !self.sessions.has_free() {
+            return Err(if self.sessions.loaded() == MAX_SESSIONS {
+                TpmRc::SESSION_MEMORY
+            } else {
+                TpmRc::SESSION_HANDLES
+            });
+        }
         let mut nonce_tpm = Nonce::zeroed(auth_hash.size()).ok_or(TpmRc::FAILURE)?;
         self.random(nonce_tpm.as_mut_slice())?;
         let session_key = if bind_auth.is_none() && salt.is_none() {

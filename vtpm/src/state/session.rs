@@ -215,6 +215,16 @@ impl Sessions {
             .unwrap_or(false)
     }
 
+    /// Drop the loaded sessions and keep the saved ones (_TPM_Init): a saved session's
+    /// context still loads after TPM Resume and TPM Restart, as the reference
+    /// implementation's SessionStartup; a TPM Reset then drops them too ([`Sessions::clear`]).
+    pub fn drop_loaded(&mut self) {
+        self.slots
+            .iter_mut()
+            .filter(|s| s.as_ref().is_some_and(|s| s.saved.is_none()))
+            .for_each(|s| *s = None);
+    }
+
     /// Flush every session.
     pub fn clear(&mut self) {
         self.slots.iter_mut().for_each(|s| *s = None);
