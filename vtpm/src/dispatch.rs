@@ -302,6 +302,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd_rh(TpmCc::CONTEXT_LOAD, &[], 0, NOSESS),
     cmd(TpmCc::CONTEXT_SAVE, &[H::Context], 0, NOSESS),
     cmd(TpmCc::ECDH_KEY_GEN, &[H::Object], 0, ENC),
+    cmd(TpmCc::ENCRYPT_DECRYPT, &[H::Object], 1, ENC),
     cmd(TpmCc::FLUSH_CONTEXT, &[], 0, NOSESS),
     cmd_rh(TpmCc::LOAD_EXTERNAL, &[], 0, DEC | ENC),
     cmd(TpmCc::MAKE_CREDENTIAL, &[H::Object], 0, DEC | ENC),
@@ -361,6 +362,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         1,
         0,
     ),
+    cmd(TpmCc::ENCRYPT_DECRYPT2, &[H::Object], 1, DEC | ENC),
 ];
 
 /// Look a command up in [`COMMANDS`].
@@ -772,6 +774,8 @@ mod tests {
             (0x13B, 0x0240_013B),
             (0x14F, 0x0440_014F),
             (0x184, 0x0600_0184),
+            (0x164, 0x0200_0164),
+            (0x193, 0x0200_0193),
         ];
         for (cc, attrs) in expect {
             assert_eq!(lookup(TpmCc(cc)).unwrap().attributes(), attrs, "cc {cc:#x}");

@@ -102,6 +102,16 @@ pub(crate) fn create_checks(
                 return Err(TpmRc::ATTRIBUTES);
             }
         }
+        PublicKind::SymCipher { .. } => {
+            // A restricted symmetric key takes its key from the caller only if it can be
+            // duplicated (fixedParent and fixedTPM CLEAR).
+            if a.has(ObjectAttrs::RESTRICTED)
+                && !origin
+                && (a.has(ObjectAttrs::FIXED_PARENT) || a.has(ObjectAttrs::FIXED_TPM))
+            {
+                return Err(TpmRc::ATTRIBUTES);
+            }
+        }
         PublicKind::Ecc { .. } | PublicKind::Rsa { .. } => {
             if !origin {
                 return Err(TpmRc::ATTRIBUTES);
@@ -200,6 +210,42 @@ impl<P: Platform> Tpm<P> {
                 let out = seed_value.expose_mut();
                 out.iter_mut().zip(sv).for_each(|(o, s)| *o = *s);
                 crate::commands::rsa::generate_rsa(*exponent, n, &mut drbg)?
+            }
+            PublicKind::SymCipher { unique, .. } => {
+                // The caller's key (sensitiveDataOrigin CLEAR) or one from the derivation,
+                // then the seedValue (Part 1 §27.7).
+                let bits =
+                    crate::commands::symmetric::sym_key_bits(template).ok_or(TpmRc::FAILURE)?;
+                let generated = template.attrs.has(ObjectAttrs::SENSITIVE_DATA_ORIGIN);
+                if !generated && sens.data.len() != bits.key_bytes() {
+                    return Err(TpmRc::KEY_SIZE);
+                }
+                let key_len = if generated { bits.key_bytes() } else { 0 };
+                let mut bits =
+                    Secret::<{ 32 + 64 }>::zeroed(key_len.saturating_add(name_alg.size()))
+                        .ok_or(TpmRc::FAILURE)?;
+                kdfa(
+                    DERIVATION_HASH,
+                    seed.expose(),
+                    b"Primary Object Creation",
+                    template_name.as_slice(),
+                    sens.data,
+                    bits.expose_mut(),
+                )
+                .ok_or(TpmRc::FAILURE)?;
+                let (key, sv) = bits
+                    .expose()
+                    .split_at_checked(key_len)
+                    .ok_or(TpmRc::FAILURE)?;
+                seed_value = Secret::from_slice(sv).ok_or(TpmRc::FAILURE)?;
+                let key = if generated { key } else { sens.data };
+                *unique = crate::commands::symmetric::sym_unique(
+                    template,
+                    name_alg,
+                    seed_value.expose(),
+                    key,
+                );
+                Secret::<MAX_SENSITIVE>::from_slice(key).ok_or(TpmRc::FAILURE)?
             }
             PublicKind::KeyedHash { unique, scheme } => {
                 if template.attrs.has(ObjectAttrs::DECRYPT) {
@@ -434,6 +480,14 @@ impl<P: Platform> Tpm<P> {
                 None
             }
             PublicKind::KeyedHash { .. } => None,
+            PublicKind::SymCipher { unique, .. } => {
+                // A public area alone: its unique field must be a nameAlg digest (the
+                // reference's CryptValidateKeys).
+                if private.is_empty() && unique.len() != name_alg.size() {
+                    return Err(TpmRc::KEY.at_param(2));
+                }
+                None
+            }
         };
         // With a sensitive area: the private part must match the public one.
         let (auth, sensitive, seed_value) = if private.is_empty() {
@@ -485,6 +539,9 @@ impl<P: Platform> Tpm<P> {
                     if name_alg.digest(&[seed, sens]) != *unique {
                         return Err(TpmRc::BINDING);
                     }
+                }
+                (PublicKind::SymCipher { .. }, _) => {
+                    crate::commands::symmetric::check_sym_private(&public, seed, sens, 1)?;
                 }
                 _ => return Err(TpmRc::TYPE.at_param(1)),
             }

@@ -24,7 +24,7 @@ use crate::platform::Platform;
 use crate::state::object::{KeyObject, MAX_SENSITIVE, Object};
 use crate::wire::constants::TpmAlgId;
 use crate::wire::constants::handle::{HT_PERMANENT, handle_type};
-use crate::wire::public::{ObjectAttrs, ParentParams, Public, PublicKind, SymDef};
+use crate::wire::public::{ObjectAttrs, ParentParams, Public, PublicKind};
 use crate::wire::types::{Auth, MAX_DATA, MAX_DIGEST, PcrSelectionList, Secret};
 use crate::wire::{Reader, Writer};
 
@@ -71,7 +71,11 @@ impl<P: Platform> Tpm<P> {
         let storage = k.public.attrs.has(ObjectAttrs::RESTRICTED)
             && k.public.attrs.has(ObjectAttrs::DECRYPT)
             && !k.public_only;
-        let Some(SymDef::AesCfb { key_bits }) = k.public.symmetric() else {
+        let Some(symmetric) = k.public.parent_symmetric() else {
+            return Err(TpmRc::TYPE.at_handle(1));
+        };
+        // Children are protected with AES-CFB whatever the parent's mode (Part 1 §23).
+        let Some((key_bits, _)) = symmetric.aes() else {
             return Err(TpmRc::TYPE.at_handle(1));
         };
         if !storage {
@@ -89,7 +93,7 @@ impl<P: Platform> Tpm<P> {
                 fixed_tpm: k.public.attrs.has(ObjectAttrs::FIXED_TPM),
                 encrypted_duplication: k.public.attrs.has(ObjectAttrs::ENCRYPTED_DUPLICATION),
                 name_alg,
-                symmetric: SymDef::AesCfb { key_bits },
+                symmetric,
             },
         })
     }
@@ -134,6 +138,31 @@ impl<P: Platform> Tpm<P> {
                     self.random(seed_value.expose_mut())?;
                 }
                 prime
+            }
+            PublicKind::SymCipher { unique, .. } => {
+                // The caller's key of exactly keyBits / 8 bytes (TPM_RC_KEY_SIZE, as the
+                // reference's CryptGenerateKeySymmetric) or a random one; always a seedValue.
+                let bits =
+                    crate::commands::symmetric::sym_key_bits(template).ok_or(TpmRc::FAILURE)?;
+                let key = if sens.data.is_empty() {
+                    let mut k =
+                        Secret::<MAX_SENSITIVE>::zeroed(bits.key_bytes()).ok_or(TpmRc::FAILURE)?;
+                    self.random(k.expose_mut())?;
+                    k
+                } else if sens.data.len() == bits.key_bytes() {
+                    Secret::<MAX_SENSITIVE>::from_slice(sens.data).ok_or(TpmRc::FAILURE)?
+                } else {
+                    return Err(TpmRc::KEY_SIZE);
+                };
+                seed_value = Secret::zeroed(name_alg.size()).ok_or(TpmRc::FAILURE)?;
+                self.random(seed_value.expose_mut())?;
+                *unique = crate::commands::symmetric::sym_unique(
+                    template,
+                    name_alg,
+                    seed_value.expose(),
+                    key.expose(),
+                );
+                key
             }
             PublicKind::KeyedHash { unique, scheme } => {
                 if template.attrs.has(ObjectAttrs::DECRYPT) {
@@ -288,6 +317,19 @@ impl<P: Platform> Tpm<P> {
                     return Err(TpmRc::BINDING.at_param(2));
                 }
             }
+            PublicKind::SymCipher { .. } => crate::commands::symmetric::check_sym_private(
+                public,
+                seed_value.expose(),
+                sensitive.expose(),
+                1,
+            )
+            .map_err(|rc| {
+                if rc == TpmRc::BINDING {
+                    rc.at_param(2)
+                } else {
+                    rc
+                }
+            })?,
         }
         let qn = qualified_name(name_alg, parent.qualified_name.as_slice(), name.as_slice())?;
         Ok(KeyObject {

@@ -175,6 +175,10 @@ newtype! {
         UNSEAL = 0x15E;
         /// TPM2_CreateLoaded (Part 3 §12.9).
         CREATE_LOADED = 0x191;
+        /// TPM2_EncryptDecrypt (Part 3 §15.2).
+        ENCRYPT_DECRYPT = 0x164;
+        /// TPM2_EncryptDecrypt2 (Part 3 §15.3).
+        ENCRYPT_DECRYPT2 = 0x193;
         /// TPM2_Quote (Part 3 §18.4).
         QUOTE = 0x158;
         /// TPM2_Sign (Part 3 §20.2).
@@ -289,8 +293,16 @@ newtype! {
         ECC = 0x0023;
         /// TPM_ALG_SYMCIPHER.
         SYMCIPHER = 0x0025;
+        /// TPM_ALG_CTR.
+        CTR = 0x0040;
+        /// TPM_ALG_OFB.
+        OFB = 0x0041;
+        /// TPM_ALG_CBC.
+        CBC = 0x0042;
         /// TPM_ALG_CFB.
         CFB = 0x0043;
+        /// TPM_ALG_ECB.
+        ECB = 0x0044;
     }
 }
 
