@@ -226,13 +226,15 @@ mod modes {
                 .ok()?
                 .encrypt_blocks(blocks),
             M::Ctr => {
+                // The whole block counts (wrapping at 2^128, as the reference's increment):
+                // the keystream never ends, so the fallible call never fails.
                 let mut c = ctr::Ctr128BE::<C>::new_from_slices(key, iv).ok()?;
-                c.apply_keystream(data);
+                c.try_apply_keystream(data).ok()?;
                 *iv = c.get_core().iv_state().into();
             }
             M::Ofb => {
                 let mut c = ofb::Ofb::<C>::new_from_slices(key, iv).ok()?;
-                c.apply_keystream(data);
+                c.try_apply_keystream(data).ok()?;
                 *iv = c.get_core().iv_state().into();
             }
             M::Cfb => return None,
@@ -391,6 +393,11 @@ mod tests {
             assert!(aes_mode(&key, mode, false, &mut iv, &mut buf[..17]).is_none());
             assert_eq!((buf.clone(), iv), (plain.clone(), [7; 16]));
         }
+        // CTR wraps its 128-bit counter, as the reference's big-endian increment does.
+        let mut iv = [0xFF; 16];
+        let mut buf = [0u8; 32];
+        aes_mode(&key, SymMode::Ctr, false, &mut iv, &mut buf).unwrap();
+        assert_eq!(iv, 1u128.to_be_bytes());
         let mut iv = [7u8; 16];
         aes_mode(&key, SymMode::Cfb, false, &mut iv, &mut []).unwrap();
         assert_eq!(iv, [7; 16]);
