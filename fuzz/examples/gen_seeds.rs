@@ -617,6 +617,22 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             s2(0x148, &[T0, T1], B::new().b2(b"nonce").u16(NULL).0),
         ),
         (
+            0x14A,
+            "CertifyCreation",
+            s1(
+                0x14A,
+                &[T0, T0],
+                B::new()
+                    .b2(b"nonce")
+                    .b2(&[1; 32])
+                    .u16(NULL)
+                    .u16(0x8021)
+                    .u32(RH_OWNER)
+                    .b2(&[2; 48])
+                    .0,
+            ),
+        ),
+        (
             0x14C,
             "GetTime",
             s2(
@@ -1171,6 +1187,35 @@ fn sequence_seeds(dir: &Path, execute: &[(u32, &'static str, Vec<u8>)]) {
         &[],
         None,
         &B::new().u16(SYMCIPHER).u16(AES).u16(256).u16(CBC).0,
+    ));
+    r.write(dir);
+
+    // CertifyCreation of a primary signing key by itself with the creationHash and ticket
+    // CreatePrimary returned.
+    let mut r = Rec::new("certify_creation");
+    let cp = r.ok(cmd(
+        0x131,
+        &[RH_OWNER],
+        Some(&[pw(b"")]),
+        &create_params(b"", &[], &ecc_public(SIGNING, 3, SHA256)),
+    ));
+    let mut rd = Rd(cp.params(true));
+    rd.b2();
+    rd.b2();
+    let creation_hash = rd.b2().to_vec();
+    let ticket_head = rd.take(6).to_vec();
+    let ticket_digest = rd.b2().to_vec();
+    r.ok(cmd(
+        0x14A,
+        &[cp.handle(), cp.handle()],
+        Some(&[pw(b"")]),
+        &B::new()
+            .b2(b"nonce")
+            .b2(&creation_hash)
+            .u16(NULL)
+            .raw(&ticket_head)
+            .b2(&ticket_digest)
+            .0,
     ));
     r.write(dir);
 

@@ -67,7 +67,6 @@ _U = "test/test_utils.py::TestUtils::"
 # Upstream tests that cannot pass against our vTPM, with the reason. Keep sorted by reason.
 DESELECTED = {
     # Commands the core does not implement (TPM_RC_COMMAND_CODE).
-    _E + "test_certify_creation": "CertifyCreation not implemented",
     _E + "test_change_eps": "ChangeEPS not implemented",
     _E + "test_change_pps": "ChangePPS not implemented",
     _E + "test_pcr_allocate": "PCR_Allocate not implemented",

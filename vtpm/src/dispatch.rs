@@ -257,6 +257,12 @@ pub const COMMANDS: &[CommandInfo] = &[
         DEC,
     ),
     cmd(
+        TpmCc::CERTIFY_CREATION,
+        &[H::ObjectOrNull, H::Object],
+        1,
+        DEC | ENC,
+    ),
+    cmd(
         TpmCc::GET_TIME,
         &[H::Endorsement, H::ObjectOrNull],
         2,
@@ -776,6 +782,7 @@ mod tests {
             (0x184, 0x0600_0184),
             (0x164, 0x0200_0164),
             (0x193, 0x0200_0193),
+            (0x14A, 0x0400_014A),
         ];
         for (cc, attrs) in expect {
             assert_eq!(lookup(TpmCc(cc)).unwrap().attributes(), attrs, "cc {cc:#x}");

@@ -211,56 +211,12 @@ impl<P: Platform> Tpm<P> {
                 out.iter_mut().zip(sv).for_each(|(o, s)| *o = *s);
                 crate::commands::rsa::generate_rsa(*exponent, n, &mut drbg)?
             }
-            PublicKind::SymCipher { unique, .. } => {
-                // The caller's key (sensitiveDataOrigin CLEAR) or one from the derivation,
-                // then the seedValue (Part 1 §27.7).
-                let bits =
-                    crate::commands::symmetric::sym_key_bits(template).ok_or(TpmRc::FAILURE)?;
-                let generated = template.attrs.has(ObjectAttrs::SENSITIVE_DATA_ORIGIN);
-                if !generated && sens.data.len() != bits.key_bytes() {
-                    return Err(TpmRc::KEY_SIZE);
-                }
-                let key_len = if generated { bits.key_bytes() } else { 0 };
-                let mut bits =
-                    Secret::<{ 32 + 64 }>::zeroed(key_len.saturating_add(name_alg.size()))
-                        .ok_or(TpmRc::FAILURE)?;
-                kdfa(
-                    DERIVATION_HASH,
-                    seed.expose(),
-                    b"Primary Object Creation",
-                    template_name.as_slice(),
-                    sens.data,
-                    bits.expose_mut(),
-                )
-                .ok_or(TpmRc::FAILURE)?;
-                let (key, sv) = bits
-                    .expose()
-                    .split_at_checked(key_len)
-                    .ok_or(TpmRc::FAILURE)?;
-                seed_value = Secret::from_slice(sv).ok_or(TpmRc::FAILURE)?;
-                let key = if generated { key } else { sens.data };
-                *unique = crate::commands::symmetric::sym_unique(
-                    template,
-                    name_alg,
-                    seed_value.expose(),
-                    key,
-                );
-                Secret::<MAX_SENSITIVE>::from_slice(key).ok_or(TpmRc::FAILURE)?
-            }
-            PublicKind::KeyedHash { unique, scheme } => {
-                if template.attrs.has(ObjectAttrs::DECRYPT) {
-                    // XOR keyed-hash decryption keys are not offered.
-                    return Err(TpmRc::TYPE.at_param(2));
-                }
-                // An HMAC key the TPM makes (no data given): its digest-size key comes first
-                // from the derivation, then the seedValue; otherwise the data is the key (or
-                // the sealed data) and the derivation gives the seedValue alone.
-                let hash = crate::wire::public::keyed_hash_alg(*scheme, name_alg);
-                let generated = template.attrs.has(ObjectAttrs::SIGN) && sens.data.is_empty();
-                if template.attrs.has(ObjectAttrs::SIGN) && sens.data.len() > hash.block_size() {
-                    return Err(TpmRc::SIZE.at_param(1));
-                }
-                let key_len = if generated { hash.size() } else { 0 };
+            PublicKind::KeyedHash { unique, .. } | PublicKind::SymCipher { unique, .. } => {
+                // A key the TPM makes (an HMAC key without data, a symmetric key with
+                // sensitiveDataOrigin): its bytes come first from the derivation, then the
+                // seedValue; otherwise the data is the key (or the sealed data) and the
+                // derivation gives the seedValue alone.
+                let key_len = crate::commands::symmetric::generated_key_len(template, sens.data)?;
                 let mut bits =
                     Secret::<{ 64 + 64 }>::zeroed(key_len.saturating_add(name_alg.size()))
                         .ok_or(TpmRc::FAILURE)?;
@@ -278,8 +234,13 @@ impl<P: Platform> Tpm<P> {
                     .split_at_checked(key_len)
                     .ok_or(TpmRc::FAILURE)?;
                 seed_value = Secret::from_slice(sv).ok_or(TpmRc::FAILURE)?;
-                let data = if generated { key } else { sens.data };
-                *unique = name_alg.digest(&[seed_value.expose(), data]);
+                let data = if key_len != 0 { key } else { sens.data };
+                *unique = crate::commands::symmetric::sym_unique(
+                    template,
+                    name_alg,
+                    seed_value.expose(),
+                    data,
+                );
                 Secret::<MAX_SENSITIVE>::from_slice(data).ok_or(TpmRc::SIZE.at_param(1))?
             }
         };
@@ -344,21 +305,28 @@ impl<P: Platform> Tpm<P> {
         w.tpm2b(creation)?;
         let creation_hash = name_alg.digest(&[creation]);
         w.tpm2b(creation_hash.as_slice())?;
-        // TPMT_TK_CREATION: HMAC(proof, TPM_ST_CREATION ‖ name ‖ creationHash).
         w.u16(TpmSt::CREATION.0)?;
         w.u32(key.hierarchy)?;
-        let proof = self.hier.proof(key.hierarchy).ok_or(TpmRc::FAILURE)?;
-        let t = hmac(
-            crate::commands::hash::TICKET_HASH,
-            proof.expose(),
-            &[
-                &TpmSt::CREATION.0.to_be_bytes(),
-                key.name.as_slice(),
-                creation_hash.as_slice(),
-            ],
-        );
+        let t =
+            self.creation_ticket(key.hierarchy, key.name.as_slice(), creation_hash.as_slice())?;
         w.tpm2b(t.as_slice())?;
         Ok(())
+    }
+
+    /// The digest of a TPMT_TK_CREATION (Part 2 §10.7.3; Part 3 §18.3):
+    /// HMAC(proof of `hierarchy`, TPM_ST_CREATION ‖ name ‖ creationHash).
+    pub(crate) fn creation_ticket(
+        &self,
+        hierarchy: u32,
+        name: &[u8],
+        creation_hash: &[u8],
+    ) -> TpmResult<crate::wire::types::Digest> {
+        let proof = self.hier.proof(hierarchy).ok_or(TpmRc::FAILURE)?;
+        Ok(hmac(
+            crate::commands::hash::TICKET_HASH,
+            proof.expose(),
+            &[&TpmSt::CREATION.0.to_be_bytes(), name, creation_hash],
+        ))
     }
 
     /// TPM2_CreatePrimary (Part 3 §24.1): an ECC key derived from the hierarchy's seed.

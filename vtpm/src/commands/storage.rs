@@ -139,47 +139,13 @@ impl<P: Platform> Tpm<P> {
                 }
                 prime
             }
-            PublicKind::SymCipher { unique, .. } => {
-                // The caller's key of exactly keyBits / 8 bytes (TPM_RC_KEY_SIZE, as the
-                // reference's CryptGenerateKeySymmetric) or a random one; always a seedValue.
-                let bits =
-                    crate::commands::symmetric::sym_key_bits(template).ok_or(TpmRc::FAILURE)?;
-                let key = if sens.data.is_empty() {
-                    let mut k =
-                        Secret::<MAX_SENSITIVE>::zeroed(bits.key_bytes()).ok_or(TpmRc::FAILURE)?;
-                    self.random(k.expose_mut())?;
-                    k
-                } else if sens.data.len() == bits.key_bytes() {
-                    Secret::<MAX_SENSITIVE>::from_slice(sens.data).ok_or(TpmRc::FAILURE)?
-                } else {
-                    return Err(TpmRc::KEY_SIZE);
-                };
-                seed_value = Secret::zeroed(name_alg.size()).ok_or(TpmRc::FAILURE)?;
-                self.random(seed_value.expose_mut())?;
-                *unique = crate::commands::symmetric::sym_unique(
-                    template,
-                    name_alg,
-                    seed_value.expose(),
-                    key.expose(),
-                );
-                key
-            }
-            PublicKind::KeyedHash { unique, scheme } => {
-                if template.attrs.has(ObjectAttrs::DECRYPT) {
-                    // XOR keyed-hash decryption keys are not offered.
-                    return Err(TpmRc::TYPE.at_param(2));
-                }
-                // An HMAC key: the caller's key of at most the hash's block size, or a random
-                // one of its digest size (Part 1 §27.2.6; the reference's
-                // CryptGenerateKeyedHash); a sealed data object keeps its data.
-                let hash = crate::wire::public::keyed_hash_alg(*scheme, name_alg);
-                let sign = template.attrs.has(ObjectAttrs::SIGN);
-                if sign && sens.data.len() > hash.block_size() {
-                    return Err(TpmRc::SIZE.at_param(1));
-                }
-                let data = if sign && sens.data.is_empty() {
-                    let mut k =
-                        Secret::<MAX_SENSITIVE>::zeroed(hash.size()).ok_or(TpmRc::FAILURE)?;
+            PublicKind::KeyedHash { unique, .. } | PublicKind::SymCipher { unique, .. } => {
+                // A random key of the size generated_key_len gives, or the caller's data (an
+                // HMAC or AES key, or sealed data); always a seedValue (Part 1 §27.2.6,
+                // §27.7; the reference's CryptGenerateKeyedHash / CryptGenerateKeySymmetric).
+                let key_len = crate::commands::symmetric::generated_key_len(template, sens.data)?;
+                let data = if key_len != 0 {
+                    let mut k = Secret::<MAX_SENSITIVE>::zeroed(key_len).ok_or(TpmRc::FAILURE)?;
                     self.random(k.expose_mut())?;
                     k
                 } else {
@@ -187,7 +153,12 @@ impl<P: Platform> Tpm<P> {
                 };
                 seed_value = Secret::zeroed(name_alg.size()).ok_or(TpmRc::FAILURE)?;
                 self.random(seed_value.expose_mut())?;
-                *unique = name_alg.digest(&[seed_value.expose(), data.expose()]);
+                *unique = crate::commands::symmetric::sym_unique(
+                    template,
+                    name_alg,
+                    seed_value.expose(),
+                    data.expose(),
+                );
                 data
             }
         };

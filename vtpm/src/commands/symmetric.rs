@@ -39,6 +39,46 @@ pub(crate) fn sym_unique(public: &Public, name_alg: HashAlg, seed: &[u8], key: &
     }
 }
 
+/// How many key bytes the TPM makes for a new keyed-hash or symmetric cipher object, 0 when
+/// the caller's data is the key or the sealed data (Part 1 §27.2.6, §27.7; the reference's
+/// CryptGenerateKeyedHash / CryptGenerateKeySymmetric). Keyed hash: an HMAC key without data
+/// gets a digest of its hash, the caller's at most a hash block (TPM_RC_SIZE at parameter 1);
+/// XOR decryption keys are not offered (TPM_RC_TYPE at parameter 2). Symmetric: with
+/// sensitiveDataOrigin a key of keyBits / 8 bytes, else the caller's of exactly that size
+/// (TPM_RC_KEY_SIZE, unpositioned as the reference answers).
+pub(crate) fn generated_key_len(template: &Public, data: &[u8]) -> TpmResult<usize> {
+    let a = template.attrs;
+    match template.kind {
+        PublicKind::SymCipher { .. } => {
+            let bytes = sym_key_bits(template).ok_or(TpmRc::FAILURE)?.key_bytes();
+            if a.has(ObjectAttrs::SENSITIVE_DATA_ORIGIN) {
+                Ok(bytes)
+            } else if data.len() == bytes {
+                Ok(0)
+            } else {
+                Err(TpmRc::KEY_SIZE)
+            }
+        }
+        PublicKind::KeyedHash { scheme, .. } => {
+            if a.has(ObjectAttrs::DECRYPT) {
+                return Err(TpmRc::TYPE.at_param(2));
+            }
+            let hash =
+                crate::wire::public::keyed_hash_alg(scheme, template.name_alg.ok_or(TpmRc::HASH)?);
+            let sign = a.has(ObjectAttrs::SIGN);
+            if sign && data.len() > hash.block_size() {
+                return Err(TpmRc::SIZE.at_param(1));
+            }
+            Ok(if sign && data.is_empty() {
+                hash.size()
+            } else {
+                0
+            })
+        }
+        _ => Err(TpmRc::FAILURE),
+    }
+}
+
 /// The sensitive part of a symmetric cipher key checked against its public area (the
 /// reference's CryptValidateKeys): a key of exactly keyBits / 8 bytes and a seedValue of the
 /// nameAlg's digest size (TPM_RC_KEY_SIZE at `sens_param`), then the binding of both to the
@@ -63,81 +103,13 @@ pub(crate) fn check_sym_private(
     Ok(())
 }
 
-/// TPMI_ALG_CIPHER_MODE+ (Part 2 §9.29): CTR, OFB, CBC, CFB, ECB or NULL (`None`), else
-/// TPM_RC_MODE.
-fn read_mode(r: &mut crate::wire::Reader<'_>) -> TpmResult<Option<SymMode>> {
-    match TpmAlgId(r.u16()?) {
-        TpmAlgId::NULL => Ok(None),
-        m => SymMode::from_alg(m.0).map(Some).ok_or(TpmRc::MODE),
-    }
-}
-
-/// TPMI_YES_NO (Part 2 §9.2): 0 or 1, else TPM_RC_VALUE.
-fn read_yes_no(r: &mut crate::wire::Reader<'_>) -> TpmResult<bool> {
-    match r.u8()? {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(TpmRc::VALUE),
-    }
-}
-
-/// The parameters of TPM2_EncryptDecrypt / TPM2_EncryptDecrypt2 and where each is in the
-/// command (its parameter number), for the response codes.
-struct EncryptDecryptIn<'a> {
-    decrypt: bool,
-    mode: Option<SymMode>,
-    iv: &'a [u8],
-    data: &'a [u8],
-    /// Parameter numbers of mode, ivIn and inData.
-    pos: [u8; 3],
-}
-
 impl<P: Platform> Tpm<P> {
-    /// TPM2_EncryptDecrypt (Part 3 §15.2): `decrypt ‖ mode ‖ ivIn ‖ inData`.
-    pub(crate) fn encrypt_decrypt(
-        &mut self,
-        c: &Cmd,
-        p: &mut Params<'_>,
-        w: &mut Writer<'_>,
-    ) -> TpmResult<()> {
-        let decrypt = p.next(read_yes_no)?;
-        let mode = p.next(read_mode)?;
-        let iv = p.tpm2b(AES_BLOCK)?;
-        let data = p.tpm2b(MAX_BUFFER)?;
-        p.finish()?;
-        let args = EncryptDecryptIn {
-            decrypt,
-            mode,
-            iv,
-            data,
-            pos: [2, 3, 4],
-        };
-        self.encrypt_decrypt_shared(c, &args, w)
-    }
-
-    /// TPM2_EncryptDecrypt2 (Part 3 §15.3): `inData ‖ decrypt ‖ mode ‖ ivIn`, inData first so
-    /// that a session can encrypt it.
-    pub(crate) fn encrypt_decrypt2(
-        &mut self,
-        c: &Cmd,
-        p: &mut Params<'_>,
-        w: &mut Writer<'_>,
-    ) -> TpmResult<()> {
-        let data = p.tpm2b(MAX_BUFFER)?;
-        let decrypt = p.next(read_yes_no)?;
-        let mode = p.next(read_mode)?;
-        let iv = p.tpm2b(AES_BLOCK)?;
-        p.finish()?;
-        let args = EncryptDecryptIn {
-            decrypt,
-            mode,
-            iv,
-            data,
-            pos: [3, 4, 1],
-        };
-        self.encrypt_decrypt_shared(c, &args, w)
-    }
-
+    /// TPM2_EncryptDecrypt (Part 3 §15.2: `decrypt ‖ mode ‖ ivIn ‖ inData`) and, with `two`,
+    /// TPM2_EncryptDecrypt2 (Part 3 §15.3: `inData ‖ decrypt ‖ mode ‖ ivIn`, inData first so
+    /// that a session can encrypt it); each reports errors at its own parameter numbers.
+    /// decrypt is a TPMI_YES_NO (0 or 1, else TPM_RC_VALUE), mode a TPMI_ALG_CIPHER_MODE+
+    /// (an implemented mode or NULL, else TPM_RC_MODE).
+    ///
     /// The checks and the operation of Part 3 §15.2.1, in the reference implementation's
     /// order (EncryptDecryptShared):
     ///
@@ -150,20 +122,39 @@ impl<P: Platform> Tpm<P> {
     ///
     /// Response: `outData ‖ ivOut`, ivOut the chaining value for a next call
     /// ([`aes_mode`]).
-    fn encrypt_decrypt_shared(
+    pub(crate) fn encrypt_decrypt(
         &mut self,
         c: &Cmd,
-        args: &EncryptDecryptIn<'_>,
+        p: &mut Params<'_>,
         w: &mut Writer<'_>,
+        two: bool,
     ) -> TpmResult<()> {
-        let [mode_pos, iv_pos, data_pos] = args.pos;
+        let mut data: &[u8] = &[];
+        if two {
+            data = p.tpm2b(MAX_BUFFER)?;
+        }
+        let decrypt = match p.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(TpmRc::VALUE.at_param(p.index())),
+        };
+        let mode = match TpmAlgId(p.u16()?) {
+            TpmAlgId::NULL => None,
+            m => Some(SymMode::from_alg(m.0).ok_or(TpmRc::MODE.at_param(p.index()))?),
+        };
+        let iv_in = p.tpm2b(AES_BLOCK)?;
+        if !two {
+            data = p.tpm2b(MAX_BUFFER)?;
+        }
+        p.finish()?;
+        let [mode_pos, iv_pos, data_pos] = if two { [3, 4, 1] } else { [2, 3, 4] };
         let k = self.key(c, 0)?;
         let PublicKind::SymCipher { sym, .. } = k.public.kind else {
             return Err(TpmRc::KEY.at_handle(1));
         };
         let key_mode = sym.aes().ok_or(TpmRc::KEY.at_handle(1))?.1;
         let a = k.public.attrs;
-        let allowed = if args.decrypt {
+        let allowed = if decrypt {
             a.has(ObjectAttrs::DECRYPT)
         } else {
             a.has(ObjectAttrs::SIGN)
@@ -171,31 +162,30 @@ impl<P: Platform> Tpm<P> {
         if a.has(ObjectAttrs::RESTRICTED) || !allowed {
             return Err(TpmRc::ATTRIBUTES.at_handle(1));
         }
-        let mode = match (key_mode, args.mode) {
+        let mode = match (key_mode, mode) {
             (Some(km), Some(m)) if m != km => return Err(TpmRc::MODE.at_param(mode_pos)),
             (Some(km), _) => km,
             (None, Some(m)) => m,
             (None, None) => return Err(TpmRc::MODE.at_param(mode_pos)),
         };
         let iv_len = if mode == SymMode::Ecb { 0 } else { AES_BLOCK };
-        if args.iv.len() != iv_len {
+        if iv_in.len() != iv_len {
             return Err(TpmRc::SIZE.at_param(iv_pos));
         }
-        if matches!(mode, SymMode::Cbc | SymMode::Ecb) && !args.data.len().is_multiple_of(AES_BLOCK)
-        {
+        if matches!(mode, SymMode::Cbc | SymMode::Ecb) && !data.len().is_multiple_of(AES_BLOCK) {
             return Err(TpmRc::SIZE.at_param(data_pos));
         }
         if k.public_only {
             return Err(TpmRc::KEY.at_handle(1));
         }
         let mut iv = [0u8; AES_BLOCK];
-        iv.iter_mut().zip(args.iv).for_each(|(o, i)| *o = *i);
+        iv.iter_mut().zip(iv_in).for_each(|(o, i)| *o = *i);
         // Plaintext on one side or the other: wiped when dropped.
-        let mut buf = Secret::<MAX_BUFFER>::from_slice(args.data).ok_or(TpmRc::FAILURE)?;
+        let mut buf = Secret::<MAX_BUFFER>::from_slice(data).ok_or(TpmRc::FAILURE)?;
         aes_mode(
             k.sensitive.expose(),
             mode,
-            args.decrypt,
+            decrypt,
             &mut iv,
             buf.expose_mut(),
         )

@@ -115,6 +115,8 @@ newtype! {
         ECC_PARAMETERS = 0x178;
         /// TPM2_Certify (Part 3 §18.2).
         CERTIFY = 0x148;
+        /// TPM2_CertifyCreation (Part 3 §18.3).
+        CERTIFY_CREATION = 0x14A;
         /// TPM2_GetTime (Part 3 §18.7).
         GET_TIME = 0x14C;
         /// TPM2_ObjectChangeAuth (Part 3 §12.8).
