@@ -29,7 +29,11 @@ outputs must be byte-identical.
     whose unique is not a digest; Create with a key of the wrong size, a restricted key with
     the caller's key, a fixedParent storage child with another symmetric definition;
     CreatePrimary of a key that neither signs nor decrypts or with a caller's key of the wrong
-    size; TestParms of AES-192 (implemented by neither), mode 0x45, algorithm NULL. The successful raw EncryptDecrypt(2) responses of a known key are
+    size; TestParms of AES-192 (implemented by neither), mode 0x45, algorithm NULL.
+    CertifyCreation of a child of a symmetric storage parent and of the parent (signed by an
+    ECDSA key, unsigned with TPM_RH_NULL), with another creationHash, another object's ticket,
+    another hierarchy, another tag, a hierarchy that is none, a storage key as signer and
+    another scheme. The successful raw EncryptDecrypt(2) responses of a known key are
     byte-identical on both TPMs.
 
 The known divergence (listed in the output): after a partial CFB block, ivOut is the partial
@@ -68,7 +72,9 @@ SYM_KEY = 0x00060072          # + fixedTPM | fixedParent | sensitiveDataOrigin
 SYM_STORAGE = 0x00030072      # restricted | decrypt | fixedTPM | fixedParent | origin | user
 ECC_STORAGE = 0x00030072
 RC = {"VALUE": 0x084, "ATTRIBUTES": 0x082, "MODE": 0x089, "SIZE": 0x095, "KEY": 0x09C,
-      "KEY_SIZE": 0x087, "BINDING": 0x0A5, "SYMMETRIC": 0x096}
+      "KEY_SIZE": 0x087, "BINDING": 0x0A5, "SYMMETRIC": 0x096, "TICKET": 0x0A0, "TAG": 0x097,
+      "SCHEME": 0x092}
+CC_CERTIFY_CREATION = 0x14A
 
 
 def rc_of(text):
@@ -430,10 +436,65 @@ def cases(t, key):
         case(f"TestParms: symcipher AES-{bits} mode {m:#x}",
              build(T.ST_NO_SESSIONS, CC_TEST_PARMS,
                    params=struct.pack(">HHHH", SYMCIPHER, AES, bits, m)), expect, why)
+    # CertifyCreation of a child of the symmetric storage parent (and of the parent itself),
+    # signed by an ECDSA P-256 primary: the creation tickets are each TPM's own.
+    sp_rsp = t.ok(create_primary(RH_OWNER, sym_template(SYM_STORAGE, 128, "cfb")), "CreatePrimary")
+    sp = struct.unpack(">I", sp_rsp[10:14])[0]
+    sp_hash, sp_ticket = creation_results(sp_rsp[18:])
+    signer = t.primary(RH_OWNER, ecc_template(0x00040072,
+                                              scheme=struct.pack(">HH", 0x18, 0x0B), curve=3))
+    rsp = t.ok(create(sp, sym_template(SYM_KEY, 128, "cbc")), "Create")
+    body = rsp[14:]
+    n = struct.unpack(">H", body[:2])[0]
+    private = body[:2 + n]
+    m = struct.unpack(">H", body[2 + n:4 + n])[0]
+    public = body[2 + n:4 + n + m]
+    o_hash, o_ticket = creation_results(body[2 + n:])
+    obj = struct.unpack(">I", t.ok(build(T.ST_SESSIONS, 0x157, [sp], [PW], private + public),
+                                   "Load")[10:14])[0]
+
+    def cc(sign, obj_h, chash, ticket, scheme=b"\x00\x10"):
+        return build(T.ST_SESSIONS, CC_CERTIFY_CREATION, [sign, obj_h], [PW],
+                     b2(b"nonce") + b2(chash) + scheme + ticket)
+
+    bad_hash = bytes([o_hash[0] ^ 1]) + o_hash[1:]
+    case("CertifyCreation: the child's ticket", cc(signer, obj, o_hash, o_ticket), 0,
+         same_bytes=False)
+    case("CertifyCreation: the parent's ticket, unsigned (TPM_RH_NULL)",
+         cc(RH_NULL, sp, sp_hash, sp_ticket), 0, same_bytes=False)
+    case("CertifyCreation: another creationHash", cc(signer, obj, bad_hash, o_ticket),
+         "TICKET@P4")
+    case("CertifyCreation: the parent's ticket for the child", cc(signer, obj, sp_hash, sp_ticket),
+         "TICKET@P4")
+    case("CertifyCreation: a ticket of another hierarchy",
+         cc(signer, obj, o_hash, o_ticket[:2] + struct.pack(">I", 0x4000000B) + o_ticket[6:]),
+         "TICKET@P4")
+    case("CertifyCreation: a ticket with the tag of a verified ticket",
+         cc(signer, obj, o_hash, struct.pack(">H", 0x8022) + o_ticket[2:]), "TAG@P4")
+    case("CertifyCreation: a ticket of hierarchy 0x40000002",
+         cc(signer, obj, o_hash, o_ticket[:2] + struct.pack(">I", 0x40000002) + o_ticket[6:]),
+         "VALUE@P4")
+    case("CertifyCreation: a storage key signs (before the ticket)",
+         cc(sp, obj, bad_hash, o_ticket), "KEY@H1")
+    case("CertifyCreation: ECDSA-SHA384 with an ECDSA-SHA256 key",
+         cc(signer, obj, bad_hash, o_ticket, struct.pack(">HH", 0x18, 0x0C)), "SCHEME@P3")
+    for h in (obj, signer, sp):
+        t.flush(h)
     case("TestParms: symcipher with algorithm NULL",
          build(T.ST_NO_SESSIONS, CC_TEST_PARMS, params=struct.pack(">HH", SYMCIPHER, NULL)),
          "SYMMETRIC@P1")
     return rows
+
+
+def creation_results(b):
+    """(creationHash, TPMT_TK_CREATION bytes) from the parameters after outPrivate, starting
+    at outPublic."""
+    for _ in range(2):  # outPublic, creationData
+        b = b[2 + struct.unpack(">H", b[:2])[0]:]
+    n = struct.unpack(">H", b[:2])[0]
+    chash, b = b[2:2 + n], b[2 + n:]
+    m = struct.unpack(">H", b[6:8])[0]
+    return chash, b[:8 + m]
 
 
 def create_primary_data(template, data):

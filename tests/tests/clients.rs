@@ -499,8 +499,9 @@ fn rsa_differential_against_swtpm() {
 /// tpm2_loadexternal of known AES-128 / AES-256 keys, tpm2_encryptdecrypt in CFB, CBC, CTR,
 /// OFB and ECB with the IV in and out, checked with `cryptography` and chained through ivOut;
 /// tpm2_create / tpm2_createprimary of AES keys and an AES storage parent; the same flows on
-/// swtpm with byte-identical results, and 73 raw cases (errors in every position, successes
-/// byte for byte) with swtpm's response codes. Needs `python3-cryptography` (else a skip).
+/// swtpm with byte-identical results, and 82 raw cases (errors in every position, successes
+/// byte for byte, CertifyCreation's ticket checks) with swtpm's response codes. Needs
+/// `python3-cryptography` (else a skip).
 #[test]
 fn symmetric_with_tpm2_tools_against_swtpm() {
     if let Err(e) = check_script(
