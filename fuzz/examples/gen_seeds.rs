@@ -47,6 +47,8 @@ const ECC: u16 = 0x0023;
 const KEYEDHASH: u16 = 0x0008;
 const AES: u16 = 0x0006;
 const CFB: u16 = 0x0043;
+const CBC: u16 = 0x0042;
+const SYMCIPHER: u16 = 0x0025;
 const XOR: u16 = 0x000A;
 /// First transient handle, first HMAC / policy session handle, a persistent handle.
 const T0: u32 = 0x8000_0000;
@@ -615,6 +617,22 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             s2(0x148, &[T0, T1], B::new().b2(b"nonce").u16(NULL).0),
         ),
         (
+            0x14A,
+            "CertifyCreation",
+            s1(
+                0x14A,
+                &[T0, T0],
+                B::new()
+                    .b2(b"nonce")
+                    .b2(&[1; 32])
+                    .u16(NULL)
+                    .u16(0x8021)
+                    .u32(RH_OWNER)
+                    .b2(&[2; 48])
+                    .0,
+            ),
+        ),
+        (
             0x14C,
             "GetTime",
             s2(
@@ -701,6 +719,15 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
         (0x161, "ContextLoad", s0(0x161, &[], ctx)),
         (0x162, "ContextSave", s0(0x162, &[T0], vec![])),
         (0x163, "ECDH_KeyGen", s0(0x163, &[T0], vec![])),
+        (
+            0x164,
+            "EncryptDecrypt",
+            s1(
+                0x164,
+                &[T0],
+                B::new().u8(0).u16(CFB).b2(&[7; 16]).b2(&[0x5A; 40]).0,
+            ),
+        ),
         (
             0x165,
             "FlushContext",
@@ -977,7 +1004,11 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             "HashSequenceStart",
             s0(0x186, &[], B::new().b2(&[]).u16(SHA256).0),
         ),
-        (0x187, "PolicyPhysicalPresence", s0(0x187, &[POLICY_S], vec![])),
+        (
+            0x187,
+            "PolicyPhysicalPresence",
+            s0(0x187, &[POLICY_S], vec![]),
+        ),
         (0x189, "PolicyGetDigest", s0(0x189, &[POLICY_S], vec![])),
         (0x18C, "PolicyPassword", s0(0x18C, &[POLICY_S], vec![])),
         (0x18F, "PolicyNvWritten", s0(0x18F, &[POLICY_S], vec![1])),
@@ -1003,7 +1034,31 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             "PolicyAuthorizeNV",
             s1(0x192, &[NV, NV, POLICY_S], vec![]),
         ),
+        (
+            0x193,
+            "EncryptDecrypt2",
+            s1(
+                0x193,
+                &[T0],
+                B::new().b2(&[0x5A; 48]).u8(1).u16(CBC).b2(&[7; 16]).0,
+            ),
+        ),
     ]
+}
+
+/// TPMT_PUBLIC of an AES symmetric cipher key (Part 2 §12.2.3.7): nameAlg SHA-256, `attrs`,
+/// AES-`bits` in `mode`, `unique`.
+fn sym_public(attrs: u32, bits: u16, mode: u16, unique: &[u8]) -> Vec<u8> {
+    B::new()
+        .u16(SYMCIPHER)
+        .u16(SHA256)
+        .u32(attrs)
+        .b2(b"")
+        .u16(AES)
+        .u16(bits)
+        .u16(mode)
+        .b2(unique)
+        .0
 }
 
 /// Sequences that reach state: sessions, sequences, keys, credentials, contexts, reboots.
@@ -1124,6 +1179,87 @@ fn sequence_seeds(dir: &Path, execute: &[(u32, &'static str, Vec<u8>)]) {
             .b2(Rd(ct.params(false)).b2())
             .u16(NULL)
             .b2(b"label\0")
+            .0,
+    ));
+    r.write(dir);
+
+    // Symmetric cipher keys: a derived AES-128-CFB key encrypts and decrypts
+    // (EncryptDecrypt), an AES-256 storage parent has an AES child (mode NULL, CBC in
+    // EncryptDecrypt2), a known key is loaded from outside, TestParms of the parameters.
+    let mut r = Rec::new("symmetric_keys");
+    let (key, _) = r.create_primary(RH_OWNER, b"", &sym_public(0x0006_0072, 128, CFB, b""));
+    let ct = r.ok(cmd(
+        0x164,
+        &[key],
+        Some(&[pw(b"")]),
+        &B::new().u8(0).u16(NULL).b2(&[3; 16]).b2(&[0x5A; 37]).0,
+    ));
+    r.ok(cmd(
+        0x164,
+        &[key],
+        Some(&[pw(b"")]),
+        &B::new()
+            .u8(1)
+            .u16(CFB)
+            .b2(&[3; 16])
+            .b2(Rd(ct.params(false)).b2())
+            .0,
+    ));
+    let (parent, _) = r.create_primary(RH_OWNER, b"", &sym_public(STORAGE, 256, CFB, b""));
+    let (private, public) = r.create(parent, b"", b"", &sym_public(0x0006_0072, 256, NULL, b""));
+    let (child, _) = r.load(parent, &private, &public);
+    r.ok(cmd(
+        0x193,
+        &[child],
+        Some(&[pw(b"")]),
+        &B::new().b2(&[0x5A; 64]).u8(0).u16(CBC).b2(&[9; 16]).0,
+    ));
+    let (seed, aes_key) = ([0x33u8; 32], [0x44u8; 16]);
+    let unique = HashAlg::Sha256.digest(&[&seed, &aes_key]);
+    let sens = B::new().u16(SYMCIPHER).b2(b"").b2(&seed).b2(&aes_key).0;
+    r.ok(cmd(
+        0x167,
+        &[],
+        None,
+        &B::new()
+            .b2(&sens)
+            .b2(&sym_public(0x0006_0040, 128, CFB, unique.as_slice()))
+            .u32(RH_NULL)
+            .0,
+    ));
+    r.ok(cmd(
+        0x18A,
+        &[],
+        None,
+        &B::new().u16(SYMCIPHER).u16(AES).u16(256).u16(CBC).0,
+    ));
+    r.write(dir);
+
+    // CertifyCreation of a primary signing key by itself with the creationHash and ticket
+    // CreatePrimary returned.
+    let mut r = Rec::new("certify_creation");
+    let cp = r.ok(cmd(
+        0x131,
+        &[RH_OWNER],
+        Some(&[pw(b"")]),
+        &create_params(b"", &[], &ecc_public(SIGNING, 3, SHA256)),
+    ));
+    let mut rd = Rd(cp.params(true));
+    rd.b2();
+    rd.b2();
+    let creation_hash = rd.b2().to_vec();
+    let ticket_head = rd.take(6).to_vec();
+    let ticket_digest = rd.b2().to_vec();
+    r.ok(cmd(
+        0x14A,
+        &[cp.handle(), cp.handle()],
+        Some(&[pw(b"")]),
+        &B::new()
+            .b2(b"nonce")
+            .b2(&creation_hash)
+            .u16(NULL)
+            .raw(&ticket_head)
+            .b2(&ticket_digest)
             .0,
     ));
     r.write(dir);
@@ -1830,6 +1966,8 @@ fn dictionary(execute: &[(u32, &'static str, Vec<u8>)]) -> String {
         ("keyedhash", KEYEDHASH),
         ("aes", AES),
         ("cfb", CFB),
+        ("cbc", CBC),
+        ("symcipher", SYMCIPHER),
         ("xor", XOR),
     ] {
         put(name, &v.to_be_bytes());

@@ -67,7 +67,6 @@ _U = "test/test_utils.py::TestUtils::"
 # Upstream tests that cannot pass against our vTPM, with the reason. Keep sorted by reason.
 DESELECTED = {
     # Commands the core does not implement (TPM_RC_COMMAND_CODE).
-    _E + "test_certify_creation": "CertifyCreation not implemented",
     _E + "test_change_eps": "ChangeEPS not implemented",
     _E + "test_change_pps": "ChangePPS not implemented",
     _E + "test_pcr_allocate": "PCR_Allocate not implemented",
@@ -87,18 +86,11 @@ DESELECTED = {
     _T + "test_tools_decode_tpml_digest_values": "expects a sha1 digest from tpm2_pcrevent "
     "(4 banks: sha1, sha256, sha384, sha512)",
     _T + "test_tools_decode_tpmt_public": "tpm2_createprimary -g sha1 (ECDAA key)",
-    # Symmetric-cipher objects (TPM_ALG_SYMCIPHER) and EncryptDecrypt are not implemented.
-    _E + "test_encrypt_decrypt": "SYMCIPHER objects / EncryptDecrypt not implemented",
-    _E + "test_encrypt_decrypt2": "SYMCIPHER objects / EncryptDecrypt2 not implemented",
-    _C + "test_symcipher_from_secret": "LoadExternal of a SYMCIPHER object",
     # Camellia is not implemented (AES only): TPM_RC_SYMMETRIC.
     _U + "test_make_credential_ecc_camellia": "a Camellia-128-CFB storage key",
     # The test and tpm2-tools 5.4 disagree: it fails against swtpm too.
     _T + "test_tools_decode_tpms_nv_public": "expects TPMA_NV 0x6000600 where tpm2-tools 5.4 "
     "prints 0x60006 (fails against swtpm as well)",
-    # IncrementalSelfTest of AES-CBC: ours implements AES in CFB mode only (TPM_RC_VALUE).
-    _E + "test_incremental_self_test": "tests TPM_ALG_CBC, not implemented",
-    _E + "test_incremental_resume_test": "tests TPM_ALG_CBC, not implemented",
     # ECDAA (Commit) is not implemented.
     _E + "test_commit": "Commit (ECDAA) not implemented",
 }

@@ -120,9 +120,9 @@ fn template_errors_are_reported_at_the_public_parameter() {
     // P-521 is not implemented: CURVE.
     let t = ecc_template(STORAGE, &AES128CFB, &NULL, 5);
     assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2E6);
-    // A type that is not implemented (SYMCIPHER): TYPE.
+    // A type that is no object type (TPM_ALG_AES): TYPE.
     let mut t = ecc_template(STORAGE, &AES128CFB, &NULL, 3);
-    t[1] = 0x25;
+    t[1] = 0x06;
     assert_eq!(create_primary(&mut h, RH_OWNER, &t).rc(), 0x2CA);
     // An RSA template with the ECC parameters: keyBits 3 is TPM_RC_VALUE (TPMI_RSA_KEY_BITS).
     t[1] = 0x01;

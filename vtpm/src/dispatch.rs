@@ -263,6 +263,12 @@ pub const COMMANDS: &[CommandInfo] = &[
         DEC,
     ),
     cmd(
+        TpmCc::CERTIFY_CREATION,
+        &[H::ObjectOrNull, H::Object],
+        1,
+        DEC | ENC,
+    ),
+    cmd(
         TpmCc::DUPLICATE,
         &[H::Object, H::ObjectOrNull],
         1,
@@ -321,6 +327,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd_rh(TpmCc::CONTEXT_LOAD, &[], 0, NOSESS),
     cmd(TpmCc::CONTEXT_SAVE, &[H::Context], 0, NOSESS),
     cmd(TpmCc::ECDH_KEY_GEN, &[H::Object], 0, ENC),
+    cmd(TpmCc::ENCRYPT_DECRYPT, &[H::Object], 1, ENC),
     cmd(TpmCc::FLUSH_CONTEXT, &[], 0, NOSESS),
     cmd_rh(TpmCc::LOAD_EXTERNAL, &[], 0, DEC | ENC),
     cmd(TpmCc::MAKE_CREDENTIAL, &[H::Object], 0, DEC | ENC),
@@ -386,6 +393,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         1,
         0,
     ),
+    cmd(TpmCc::ENCRYPT_DECRYPT2, &[H::Object], 1, DEC | ENC),
 ];
 
 /// Look a command up in [`COMMANDS`].
@@ -801,6 +809,9 @@ mod tests {
             (0x152, 0x0400_0152),
             (0x156, 0x0200_0156),
             (0x188, 0x0200_0188),
+            (0x164, 0x0200_0164),
+            (0x193, 0x0200_0193),
+            (0x14A, 0x0400_014A),
         ];
         for (cc, attrs) in expect {
             assert_eq!(lookup(TpmCc(cc)).unwrap().attributes(), attrs, "cc {cc:#x}");

@@ -6,8 +6,8 @@ use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
 use crate::wire::Writer;
 use crate::wire::constants::TpmSt;
-use crate::wire::constants::handle::{RH_ENDORSEMENT, RH_PLATFORM};
-use crate::wire::types::{MAX_DATA, PCR_COUNT, PcrSelectionList};
+use crate::wire::constants::handle::{RH_ENDORSEMENT, RH_NULL, RH_PLATFORM};
+use crate::wire::types::{MAX_DATA, MAX_DIGEST, PCR_COUNT, PcrSelectionList};
 use crate::{TPM_GENERATED_VALUE, Tpm};
 
 /// Largest TPMS_ATTEST we build: room for NV_Certify's MAX_NV_BUFFER bytes of data.
@@ -136,6 +136,62 @@ impl<P: Platform> Tpm<P> {
         Ok((key.qualified_name, key.hierarchy))
     }
 
+    /// TPM2_CertifyCreation (Part 3 §18.3): TPMS_CREATION_INFO (objectName ‖ creationHash) of
+    /// the object at handle 2, signed by the key at handle 1 (or unsigned for TPM_RH_NULL),
+    /// if creationTicket is the one Create / CreatePrimary returned for that object and
+    /// creationHash: HMAC(proof of the ticket's hierarchy, TPM_ST_CREATION ‖ Name ‖
+    /// creationHash). In the reference implementation's order: the signing key (TPM_RC_KEY at
+    /// handle 1) and scheme (TPM_RC_SCHEME at inScheme), then the ticket (TPM_RC_TICKET at
+    /// creationTicket). A ticket whose tag is not TPM_ST_CREATION is TPM_RC_TAG, one of
+    /// another hierarchy TPM_RC_VALUE, both while unmarshaling.
+    pub(crate) fn certify_creation(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'_>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let qualifying = p.tpm2b(MAX_DATA)?;
+        let creation_hash = p.tpm2b(MAX_DIGEST)?;
+        let scheme = p.next(crate::commands::signature::read_sig_scheme)?;
+        let (hierarchy, ticket) = p.next(|r| {
+            if TpmSt(r.u16()?) != TpmSt::CREATION {
+                return Err(TpmRc::TAG);
+            }
+            let h = crate::commands::hash::read_hierarchy(r)?;
+            Ok((h, r.tpm2b(MAX_DIGEST)?))
+        })?;
+        p.finish()?;
+        if c.handle(0) != RH_NULL {
+            crate::commands::signature::signing_scheme(self.key(c, 0)?, scheme, 3)?;
+        }
+        let name = self.key(c, 1)?.name;
+        let expect = self.creation_ticket(hierarchy, name.as_slice(), creation_hash)?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(expect.as_slice(), ticket)) {
+            return Err(TpmRc::TICKET.at_param(4));
+        }
+        let info = [name.as_slice(), creation_hash];
+        self.attest_2b(c, 0, TpmSt::ATTEST_CREATION, qualifying, scheme, w, &info)
+    }
+
+    /// [`Tpm::attest_and_sign`] of a body made of TPM2Bs (TPMS_CERTIFY_INFO,
+    /// TPMS_CREATION_INFO): one copy of the signing path for both.
+    #[allow(clippy::too_many_arguments)]
+    fn attest_2b(
+        &mut self,
+        c: &Cmd,
+        i: usize,
+        ty: TpmSt,
+        qualifying: &[u8],
+        scheme: Option<crate::wire::public::Scheme>,
+        w: &mut Writer<'_>,
+        parts: &[&[u8]],
+    ) -> TpmResult<()> {
+        self.attest_and_sign(c, i, ty, qualifying, scheme, w, |_, aw| {
+            parts.iter().try_for_each(|b| aw.tpm2b(b))?;
+            Ok(())
+        })
+    }
+
     /// TPM2_Certify (Part 3 §18.2): TPMS_CERTIFY_INFO (name ‖ qualifiedName) of the object at
     /// handle 1, signed by the key at handle 2 (or unsigned for TPM_RH_NULL).
     pub(crate) fn certify(
@@ -148,19 +204,8 @@ impl<P: Platform> Tpm<P> {
         p.finish()?;
         let obj = self.key(c, 0)?;
         let (name, qn) = (obj.name, obj.qualified_name);
-        self.attest_and_sign(
-            c,
-            1,
-            TpmSt::ATTEST_CERTIFY,
-            qualifying,
-            scheme,
-            w,
-            |_, aw| {
-                aw.tpm2b(name.as_slice())?;
-                aw.tpm2b(qn.as_slice())?;
-                Ok(())
-            },
-        )
+        let info = [name.as_slice(), qn.as_slice()];
+        self.attest_2b(c, 1, TpmSt::ATTEST_CERTIFY, qualifying, scheme, w, &info)
     }
 
     /// TPM2_GetSessionAuditDigest (Part 3 §18.5): TPMS_SESSION_AUDIT_INFO (exclusiveSession ‖

@@ -52,7 +52,16 @@ pub const ALGORITHMS: &[(TpmAlgId, u32)] = &[
     (TpmAlgId::ECDSA, alg_attr::ASYMMETRIC | alg_attr::SIGNING),
     (TpmAlgId::KDF1_SP800_108, alg_attr::HASH | alg_attr::METHOD),
     (TpmAlgId::ECC, alg_attr::ASYMMETRIC | alg_attr::OBJECT),
+    (TpmAlgId::SYMCIPHER, alg_attr::OBJECT),
+    #[cfg(feature = "sym-modes")]
+    (TpmAlgId::CTR, alg_attr::SYMMETRIC | alg_attr::ENCRYPTING),
+    #[cfg(feature = "sym-modes")]
+    (TpmAlgId::OFB, alg_attr::SYMMETRIC | alg_attr::ENCRYPTING),
+    #[cfg(feature = "sym-modes")]
+    (TpmAlgId::CBC, alg_attr::SYMMETRIC | alg_attr::ENCRYPTING),
     (TpmAlgId::CFB, alg_attr::SYMMETRIC | alg_attr::ENCRYPTING),
+    #[cfg(feature = "sym-modes")]
+    (TpmAlgId::ECB, alg_attr::SYMMETRIC | alg_attr::ENCRYPTING),
 ];
 
 /// Most entries of one list in a GetCapability answer (MAX_CAP_BUFFER = 1024 bytes).

@@ -73,6 +73,8 @@ impl<P: Platform> Tpm<P> {
         let key_bytes = match sym {
             SymDef::Null => 0,
             SymDef::AesCfb { key_bits } => usize::from(key_bits / 8),
+            // TPMT_SYM_DEF_OBJECT's unmarshal takes CFB only; another mode is refused there.
+            SymDef::Aes { .. } => return Err(TpmRc::MODE.at_param(2)),
         };
         if !key_in.is_empty() && key_in.len() != key_bytes {
             return Err(TpmRc::SIZE.at_param(1));

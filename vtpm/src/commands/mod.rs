@@ -20,6 +20,7 @@ pub mod session;
 pub mod signature;
 pub mod startup;
 pub mod storage;
+pub mod symmetric;
 pub mod testing;
 
 use crate::Tpm;
@@ -128,7 +129,10 @@ impl<P: Platform> Tpm<P> {
             TpmCc::ECC_PARAMETERS => self.ecc_parameters(p, w)?,
             TpmCc::RSA_ENCRYPT => self.rsa_encrypt(c, p, w)?,
             TpmCc::RSA_DECRYPT => self.rsa_decrypt(c, p, w)?,
+            TpmCc::ENCRYPT_DECRYPT => self.encrypt_decrypt(c, p, w, false)?,
+            TpmCc::ENCRYPT_DECRYPT2 => self.encrypt_decrypt(c, p, w, true)?,
             TpmCc::CERTIFY => self.certify(c, p, w)?,
+            TpmCc::CERTIFY_CREATION => self.certify_creation(c, p, w)?,
             TpmCc::GET_TIME => self.get_time(c, p, w)?,
             TpmCc::OBJECT_CHANGE_AUTH => self.object_change_auth(c, p, w)?,
             TpmCc::LOAD_EXTERNAL => rh = Some(self.load_external(p, w)?),

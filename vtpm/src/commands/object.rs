@@ -102,6 +102,16 @@ pub(crate) fn create_checks(
                 return Err(TpmRc::ATTRIBUTES);
             }
         }
+        PublicKind::SymCipher { .. } => {
+            // A restricted symmetric key takes its key from the caller only if it can be
+            // duplicated (fixedParent and fixedTPM CLEAR).
+            if a.has(ObjectAttrs::RESTRICTED)
+                && !origin
+                && (a.has(ObjectAttrs::FIXED_PARENT) || a.has(ObjectAttrs::FIXED_TPM))
+            {
+                return Err(TpmRc::ATTRIBUTES);
+            }
+        }
         PublicKind::Ecc { .. } | PublicKind::Rsa { .. } => {
             if !origin {
                 return Err(TpmRc::ATTRIBUTES);
@@ -201,20 +211,12 @@ impl<P: Platform> Tpm<P> {
                 out.iter_mut().zip(sv).for_each(|(o, s)| *o = *s);
                 crate::commands::rsa::generate_rsa(*exponent, n, &mut drbg)?
             }
-            PublicKind::KeyedHash { unique, scheme } => {
-                if template.attrs.has(ObjectAttrs::DECRYPT) {
-                    // XOR keyed-hash decryption keys are not offered.
-                    return Err(TpmRc::TYPE.at_param(2));
-                }
-                // An HMAC key the TPM makes (no data given): its digest-size key comes first
-                // from the derivation, then the seedValue; otherwise the data is the key (or
-                // the sealed data) and the derivation gives the seedValue alone.
-                let hash = crate::wire::public::keyed_hash_alg(*scheme, name_alg);
-                let generated = template.attrs.has(ObjectAttrs::SIGN) && sens.data.is_empty();
-                if template.attrs.has(ObjectAttrs::SIGN) && sens.data.len() > hash.block_size() {
-                    return Err(TpmRc::SIZE.at_param(1));
-                }
-                let key_len = if generated { hash.size() } else { 0 };
+            PublicKind::KeyedHash { unique, .. } | PublicKind::SymCipher { unique, .. } => {
+                // A key the TPM makes (an HMAC key without data, a symmetric key with
+                // sensitiveDataOrigin): its bytes come first from the derivation, then the
+                // seedValue; otherwise the data is the key (or the sealed data) and the
+                // derivation gives the seedValue alone.
+                let key_len = crate::commands::symmetric::generated_key_len(template, sens.data)?;
                 let mut bits =
                     Secret::<{ 64 + 64 }>::zeroed(key_len.saturating_add(name_alg.size()))
                         .ok_or(TpmRc::FAILURE)?;
@@ -232,8 +234,13 @@ impl<P: Platform> Tpm<P> {
                     .split_at_checked(key_len)
                     .ok_or(TpmRc::FAILURE)?;
                 seed_value = Secret::from_slice(sv).ok_or(TpmRc::FAILURE)?;
-                let data = if generated { key } else { sens.data };
-                *unique = name_alg.digest(&[seed_value.expose(), data]);
+                let data = if key_len != 0 { key } else { sens.data };
+                *unique = crate::commands::symmetric::sym_unique(
+                    template,
+                    name_alg,
+                    seed_value.expose(),
+                    data,
+                );
                 Secret::<MAX_SENSITIVE>::from_slice(data).ok_or(TpmRc::SIZE.at_param(1))?
             }
         };
@@ -298,21 +305,28 @@ impl<P: Platform> Tpm<P> {
         w.tpm2b(creation)?;
         let creation_hash = name_alg.digest(&[creation]);
         w.tpm2b(creation_hash.as_slice())?;
-        // TPMT_TK_CREATION: HMAC(proof, TPM_ST_CREATION ‖ name ‖ creationHash).
         w.u16(TpmSt::CREATION.0)?;
         w.u32(key.hierarchy)?;
-        let proof = self.hier.proof(key.hierarchy).ok_or(TpmRc::FAILURE)?;
-        let t = hmac(
-            crate::commands::hash::TICKET_HASH,
-            proof.expose(),
-            &[
-                &TpmSt::CREATION.0.to_be_bytes(),
-                key.name.as_slice(),
-                creation_hash.as_slice(),
-            ],
-        );
+        let t =
+            self.creation_ticket(key.hierarchy, key.name.as_slice(), creation_hash.as_slice())?;
         w.tpm2b(t.as_slice())?;
         Ok(())
+    }
+
+    /// The digest of a TPMT_TK_CREATION (Part 2 §10.7.3; Part 3 §18.3):
+    /// HMAC(proof of `hierarchy`, TPM_ST_CREATION ‖ name ‖ creationHash).
+    pub(crate) fn creation_ticket(
+        &self,
+        hierarchy: u32,
+        name: &[u8],
+        creation_hash: &[u8],
+    ) -> TpmResult<crate::wire::types::Digest> {
+        let proof = self.hier.proof(hierarchy).ok_or(TpmRc::FAILURE)?;
+        Ok(hmac(
+            crate::commands::hash::TICKET_HASH,
+            proof.expose(),
+            &[&TpmSt::CREATION.0.to_be_bytes(), name, creation_hash],
+        ))
     }
 
     /// TPM2_CreatePrimary (Part 3 §24.1): an ECC key derived from the hierarchy's seed.
@@ -434,6 +448,14 @@ impl<P: Platform> Tpm<P> {
                 None
             }
             PublicKind::KeyedHash { .. } => None,
+            PublicKind::SymCipher { unique, .. } => {
+                // A public area alone: its unique field must be a nameAlg digest (the
+                // reference's CryptValidateKeys).
+                if private.is_empty() && unique.len() != name_alg.size() {
+                    return Err(TpmRc::KEY.at_param(2));
+                }
+                None
+            }
         };
         // With a sensitive area: the private part must match the public one.
         let (auth, sensitive, seed_value) = if private.is_empty() {
@@ -485,6 +507,9 @@ impl<P: Platform> Tpm<P> {
                     if name_alg.digest(&[seed, sens]) != *unique {
                         return Err(TpmRc::BINDING);
                     }
+                }
+                (PublicKind::SymCipher { .. }, _) => {
+                    crate::commands::symmetric::check_sym_private(&public, seed, sens, 1)?;
                 }
                 _ => return Err(TpmRc::TYPE.at_param(1)),
             }

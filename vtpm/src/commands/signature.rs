@@ -56,6 +56,7 @@ pub fn signing_scheme(key: &KeyObject, scheme: Option<Scheme>, param: u8) -> Tpm
         PublicKind::Ecc { scheme, .. }
         | PublicKind::Rsa { scheme, .. }
         | PublicKind::KeyedHash { scheme, .. } => scheme,
+        PublicKind::SymCipher { .. } => Scheme::Null,
     };
     if !key.public.attrs.has(ObjectAttrs::SIGN) || key.public_only {
         return Err(TpmRc::KEY.at_handle(1));

@@ -24,7 +24,7 @@ use crate::platform::Platform;
 use crate::state::object::{KeyObject, MAX_SENSITIVE, Object};
 use crate::wire::constants::TpmAlgId;
 use crate::wire::constants::handle::{HT_PERMANENT, handle_type};
-use crate::wire::public::{ObjectAttrs, ParentParams, Public, PublicKind, SymDef};
+use crate::wire::public::{ObjectAttrs, ParentParams, Public, PublicKind};
 use crate::wire::types::{Auth, MAX_DATA, MAX_DIGEST, PcrSelectionList, Secret};
 use crate::wire::{Reader, Writer};
 
@@ -71,7 +71,11 @@ impl<P: Platform> Tpm<P> {
         let storage = k.public.attrs.has(ObjectAttrs::RESTRICTED)
             && k.public.attrs.has(ObjectAttrs::DECRYPT)
             && !k.public_only;
-        let Some(SymDef::AesCfb { key_bits }) = k.public.symmetric() else {
+        let Some(symmetric) = k.public.parent_symmetric() else {
+            return Err(TpmRc::TYPE.at_handle(1));
+        };
+        // Children are protected with AES-CFB whatever the parent's mode (Part 1 §23).
+        let Some((key_bits, _)) = symmetric.aes() else {
             return Err(TpmRc::TYPE.at_handle(1));
         };
         if !storage {
@@ -89,7 +93,7 @@ impl<P: Platform> Tpm<P> {
                 fixed_tpm: k.public.attrs.has(ObjectAttrs::FIXED_TPM),
                 encrypted_duplication: k.public.attrs.has(ObjectAttrs::ENCRYPTED_DUPLICATION),
                 name_alg,
-                symmetric: SymDef::AesCfb { key_bits },
+                symmetric,
             },
         })
     }
@@ -135,22 +139,13 @@ impl<P: Platform> Tpm<P> {
                 }
                 prime
             }
-            PublicKind::KeyedHash { unique, scheme } => {
-                if template.attrs.has(ObjectAttrs::DECRYPT) {
-                    // XOR keyed-hash decryption keys are not offered.
-                    return Err(TpmRc::TYPE.at_param(2));
-                }
-                // An HMAC key: the caller's key of at most the hash's block size, or a random
-                // one of its digest size (Part 1 §27.2.6; the reference's
-                // CryptGenerateKeyedHash); a sealed data object keeps its data.
-                let hash = crate::wire::public::keyed_hash_alg(*scheme, name_alg);
-                let sign = template.attrs.has(ObjectAttrs::SIGN);
-                if sign && sens.data.len() > hash.block_size() {
-                    return Err(TpmRc::SIZE.at_param(1));
-                }
-                let data = if sign && sens.data.is_empty() {
-                    let mut k =
-                        Secret::<MAX_SENSITIVE>::zeroed(hash.size()).ok_or(TpmRc::FAILURE)?;
+            PublicKind::KeyedHash { unique, .. } | PublicKind::SymCipher { unique, .. } => {
+                // A random key of the size generated_key_len gives, or the caller's data (an
+                // HMAC or AES key, or sealed data); always a seedValue (Part 1 §27.2.6,
+                // §27.7; the reference's CryptGenerateKeyedHash / CryptGenerateKeySymmetric).
+                let key_len = crate::commands::symmetric::generated_key_len(template, sens.data)?;
+                let data = if key_len != 0 {
+                    let mut k = Secret::<MAX_SENSITIVE>::zeroed(key_len).ok_or(TpmRc::FAILURE)?;
                     self.random(k.expose_mut())?;
                     k
                 } else {
@@ -158,7 +153,12 @@ impl<P: Platform> Tpm<P> {
                 };
                 seed_value = Secret::zeroed(name_alg.size()).ok_or(TpmRc::FAILURE)?;
                 self.random(seed_value.expose_mut())?;
-                *unique = name_alg.digest(&[seed_value.expose(), data.expose()]);
+                *unique = crate::commands::symmetric::sym_unique(
+                    template,
+                    name_alg,
+                    seed_value.expose(),
+                    data.expose(),
+                );
                 data
             }
         };
@@ -311,6 +311,19 @@ impl<P: Platform> Tpm<P> {
                     return Err(TpmRc::BINDING.at_param(2));
                 }
             }
+            PublicKind::SymCipher { .. } => crate::commands::symmetric::check_sym_private(
+                public,
+                seed_value.expose(),
+                sensitive.expose(),
+                1,
+            )
+            .map_err(|rc| {
+                if rc == TpmRc::BINDING {
+                    rc.at_param(2)
+                } else {
+                    rc
+                }
+            })?,
         }
         let qn = qualified_name(name_alg, parent.qualified_name.as_slice(), name.as_slice())?;
         Ok(KeyObject {

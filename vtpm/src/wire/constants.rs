@@ -115,6 +115,8 @@ newtype! {
         ECC_PARAMETERS = 0x178;
         /// TPM2_Certify (Part 3 §18.2).
         CERTIFY = 0x148;
+        /// TPM2_CertifyCreation (Part 3 §18.3).
+        CERTIFY_CREATION = 0x14A;
         /// TPM2_GetTime (Part 3 §18.7).
         GET_TIME = 0x14C;
         /// TPM2_ObjectChangeAuth (Part 3 §12.8).
@@ -183,6 +185,10 @@ newtype! {
         IMPORT = 0x156;
         /// TPM2_PolicyDuplicationSelect (Part 3 §23.15).
         POLICY_DUPLICATION_SELECT = 0x188;
+        /// TPM2_EncryptDecrypt (Part 3 §15.2).
+        ENCRYPT_DECRYPT = 0x164;
+        /// TPM2_EncryptDecrypt2 (Part 3 §15.3).
+        ENCRYPT_DECRYPT2 = 0x193;
         /// TPM2_Quote (Part 3 §18.4).
         QUOTE = 0x158;
         /// TPM2_Sign (Part 3 §20.2).
@@ -297,8 +303,16 @@ newtype! {
         ECC = 0x0023;
         /// TPM_ALG_SYMCIPHER.
         SYMCIPHER = 0x0025;
+        /// TPM_ALG_CTR.
+        CTR = 0x0040;
+        /// TPM_ALG_OFB.
+        OFB = 0x0041;
+        /// TPM_ALG_CBC.
+        CBC = 0x0042;
         /// TPM_ALG_CFB.
         CFB = 0x0043;
+        /// TPM_ALG_ECB.
+        ECB = 0x0044;
     }
 }
 

@@ -1,4 +1,4 @@
-//! TPMT_PUBLIC and its parts for the object types this TPM implements: ECC, KEYEDHASH and,
+//! TPMT_PUBLIC and its parts for the object types this TPM implements: ECC, KEYEDHASH, SYMCIPHER and,
 //! with the `rsa` feature, RSA (Part 2 §12.2). Parsing checks only what Part 2 says about the wire form (selectors, sizes);
 //! the semantic attribute and scheme rules of Part 1 §27 live in [`Public::validate`].
 
@@ -6,6 +6,7 @@ use super::constants::TpmAlgId;
 use super::types::{Digest, MAX_DIGEST, Name, read_hash, read_hash_or_null};
 use super::{Reader, WireError, Writer};
 use crate::crypto::hash::HashAlg;
+use crate::crypto::sym::{AesKeyBits, SymMode};
 use crate::error::{TpmRc, TpmResult};
 
 /// Largest ECC coordinate (P-384).
@@ -63,7 +64,8 @@ impl ObjectAttrs {
     }
 }
 
-/// TPMT_SYM_DEF_OBJECT (Part 2 §11.1.7): AES-CFB or NULL.
+/// TPMT_SYM_DEF_OBJECT (Part 2 §11.1.7): AES-CFB or NULL; a symmetric cipher key's may also
+/// have another mode or none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SymDef {
     /// TPM_ALG_NULL.
@@ -72,6 +74,14 @@ pub enum SymDef {
     AesCfb {
         /// Key size in bits.
         key_bits: u16,
+    },
+    /// AES in a mode other than CFB, or with mode TPM_ALG_NULL (`None`): only the
+    /// TPMS_SYMCIPHER_PARMS of a symmetric cipher key (Part 2 §12.2.3.7) carry one.
+    Aes {
+        /// Key size in bits.
+        key_bits: u16,
+        /// The mode (never CFB: that is [`SymDef::AesCfb`]).
+        mode: Option<SymMode>,
     },
 }
 
@@ -96,14 +106,44 @@ impl SymDef {
         }
     }
 
+    /// Unmarshal the TPMT_SYM_DEF_OBJECT of TPMS_SYMCIPHER_PARMS (Part 2 §12.2.3.7), where
+    /// TPM_ALG_NULL is not an algorithm (TPM_RC_SYMMETRIC, as other unknown algorithms) and
+    /// the mode is any of TPMI_ALG_SYM_MODE+ (else TPM_RC_MODE); bad key sizes TPM_RC_VALUE.
+    pub fn unmarshal_symcipher(r: &mut Reader<'_>) -> TpmResult<Self> {
+        if TpmAlgId(r.u16()?) != TpmAlgId::AES {
+            return Err(TpmRc::SYMMETRIC);
+        }
+        let key_bits = r.u16()?;
+        if AesKeyBits::from_bits(key_bits).is_none() {
+            return Err(TpmRc::VALUE);
+        }
+        let mode = match TpmAlgId(r.u16()?) {
+            TpmAlgId::NULL => None,
+            m => Some(SymMode::from_alg(m.0).ok_or(TpmRc::MODE)?),
+        };
+        Ok(match mode {
+            Some(SymMode::Cfb) => Self::AesCfb { key_bits },
+            mode => Self::Aes { key_bits, mode },
+        })
+    }
+
+    /// The AES key size and mode (`None`: TPM_ALG_NULL), unless the algorithm is NULL.
+    pub fn aes(&self) -> Option<(u16, Option<SymMode>)> {
+        match *self {
+            Self::Null => None,
+            Self::AesCfb { key_bits } => Some((key_bits, Some(SymMode::Cfb))),
+            Self::Aes { key_bits, mode } => Some((key_bits, mode)),
+        }
+    }
+
     /// Marshal.
     pub fn marshal(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
-        match self {
-            Self::Null => w.u16(TpmAlgId::NULL.0),
-            Self::AesCfb { key_bits } => {
+        match self.aes() {
+            None => w.u16(TpmAlgId::NULL.0),
+            Some((key_bits, mode)) => {
                 w.u16(TpmAlgId::AES.0)?;
-                w.u16(*key_bits)?;
-                w.u16(TpmAlgId::CFB.0)
+                w.u16(key_bits)?;
+                w.u16(mode.map_or(TpmAlgId::NULL.0, SymMode::alg))
             }
         }
     }
@@ -217,6 +257,15 @@ pub enum PublicKind {
         /// unique: the modulus n.
         n: RsaModulus,
     },
+    /// TPM_ALG_SYMCIPHER: TPMS_SYMCIPHER_PARMS ‖ TPM2B_DIGEST (Part 2 §12.2.3.7; Part 1
+    /// §27.7): an AES key for TPM2_EncryptDecrypt, or a storage parent if restricted decrypt.
+    SymCipher {
+        /// sym (TPMT_SYM_DEF_OBJECT, never NULL).
+        sym: SymDef,
+        /// unique: H(seedValue ‖ key), or HMAC(seedValue, key) for a storage parent, once
+        /// created.
+        unique: Digest,
+    },
     /// TPM_ALG_KEYEDHASH: TPMS_KEYEDHASH_PARMS ‖ TPM2B_DIGEST.
     KeyedHash {
         /// scheme (HMAC or NULL).
@@ -275,6 +324,10 @@ impl PublicKind {
                 scheme: Scheme::unmarshal(r)?,
                 unique: Digest::EMPTY,
             },
+            TpmAlgId::SYMCIPHER => PublicKind::SymCipher {
+                sym: SymDef::unmarshal_symcipher(r)?,
+                unique: Digest::EMPTY,
+            },
             _ => return Err(TpmRc::TYPE),
         })
     }
@@ -324,7 +377,7 @@ impl Public {
             PublicKind::Rsa { n, .. } => {
                 *n = RsaModulus::from_slice(r.tpm2b(MAX_RSA_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
             }
-            PublicKind::KeyedHash { unique, .. } => {
+            PublicKind::KeyedHash { unique, .. } | PublicKind::SymCipher { unique, .. } => {
                 *unique = Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
             }
         }
@@ -356,6 +409,7 @@ impl Public {
             PublicKind::Ecc { .. } => TpmAlgId::ECC,
             PublicKind::Rsa { .. } => TpmAlgId::RSA,
             PublicKind::KeyedHash { .. } => TpmAlgId::KEYEDHASH,
+            PublicKind::SymCipher { .. } => TpmAlgId::SYMCIPHER,
         }
     }
 
@@ -396,6 +450,10 @@ impl Public {
             }
             PublicKind::KeyedHash { scheme, unique } => {
                 scheme.marshal(w)?;
+                w.tpm2b(unique.as_slice())
+            }
+            PublicKind::SymCipher { sym, unique } => {
+                sym.marshal(w)?;
                 w.tpm2b(unique.as_slice())
             }
         }
@@ -492,7 +550,10 @@ impl Public {
         use ObjectAttrs as A;
         let a = self.attrs;
         let (sign, decrypt, restricted) = (a.has(A::SIGN), a.has(A::DECRYPT), a.has(A::RESTRICTED));
-        match &self.kind {
+        let symmetric = match &self.kind {
+            // Every mode that unmarshals is a block cipher mode (not SMAC), so decryption keys
+            // have no scheme error here (the reference's CryptSymModeIsValid).
+            PublicKind::SymCipher { sym, .. } => sym,
             PublicKind::KeyedHash { scheme, .. } => {
                 let ok = match (sign, decrypt) {
                     (true, true) | (false, false) => *scheme == Scheme::Null,
@@ -503,7 +564,7 @@ impl Public {
                 if !ok {
                     return Err(TpmRc::SCHEME);
                 }
-                Ok(())
+                return Ok(());
             }
             PublicKind::Ecc {
                 symmetric, scheme, ..
@@ -530,26 +591,39 @@ impl Public {
                 if !ok {
                     return Err(TpmRc::SCHEME);
                 }
-                let storage = restricted && decrypt;
-                if !storage {
+                if !(restricted && decrypt) {
                     if *symmetric != SymDef::Null {
                         return Err(TpmRc::SYMMETRIC);
                     }
                     return Ok(());
                 }
-                if *symmetric == SymDef::Null {
-                    return Err(TpmRc::SYMMETRIC);
-                }
-                if let Some(p) = parent.filter(|_| a.has(A::FIXED_PARENT)) {
-                    if self.name_alg != Some(p.name_alg) {
-                        return Err(TpmRc::HASH);
-                    }
-                    if *symmetric != p.symmetric {
-                        return Err(TpmRc::SYMMETRIC);
-                    }
-                }
-                Ok(())
+                symmetric
             }
+        };
+        // A storage parent (restricted decrypt).
+        if !(restricted && decrypt) {
+            return Ok(());
+        }
+        if *symmetric == SymDef::Null {
+            return Err(TpmRc::SYMMETRIC);
+        }
+        if let Some(p) = parent.filter(|_| a.has(A::FIXED_PARENT)) {
+            if self.name_alg != Some(p.name_alg) {
+                return Err(TpmRc::HASH);
+            }
+            if *symmetric != p.symmetric {
+                return Err(TpmRc::SYMMETRIC);
+            }
+        }
+        Ok(())
+    }
+
+    /// The symmetric definition a storage parent protects its children with: an
+    /// asymmetric key's `symmetric`, a symmetric cipher key's `sym`; `None` for a keyed hash.
+    pub fn parent_symmetric(&self) -> Option<SymDef> {
+        match self.kind {
+            PublicKind::SymCipher { sym, .. } => Some(sym),
+            _ => self.symmetric(),
         }
     }
 
@@ -559,7 +633,7 @@ impl Public {
             PublicKind::Ecc { symmetric, .. } | PublicKind::Rsa { symmetric, .. } => {
                 Some(symmetric)
             }
-            PublicKind::KeyedHash { .. } => None,
+            PublicKind::KeyedHash { .. } | PublicKind::SymCipher { .. } => None,
         }
     }
 
@@ -567,7 +641,9 @@ impl Public {
     pub fn curve(&self) -> Option<crate::crypto::ecc::Curve> {
         match self.kind {
             PublicKind::Ecc { curve, .. } => crate::crypto::ecc::Curve::from_id(curve),
-            PublicKind::Rsa { .. } | PublicKind::KeyedHash { .. } => None,
+            PublicKind::Rsa { .. }
+            | PublicKind::KeyedHash { .. }
+            | PublicKind::SymCipher { .. } => None,
         }
     }
 }
