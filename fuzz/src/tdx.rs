@@ -68,7 +68,8 @@ impl Default for TdxWorld {
 }
 
 /// What each side requires of the other: the user TD admits the vTPM TD's MRTD; the vTPM TD
-/// admits production TDs whose RTMR3 is zero and whose SERVTD_HASH names it.
+/// admits production TDs whose RTMR3 is zero and whose SERVTD_HASH names it (as a value and
+/// recomputed from its own TDREPORT for `VTPM_BINDING`).
 pub fn policy(world: &TdxWorld, role: Role) -> Policy {
     match role {
         Role::Client => Policy {
@@ -78,6 +79,7 @@ pub fn policy(world: &TdxWorld, role: Role) -> Policy {
         Role::Server => Policy {
             rtmr: [None, None, None, Some([0; 48])],
             servtd_hash: Some(world.module.td_info(world.user).servtd_hash),
+            bound_to_self: Some(VTPM_BINDING),
             ..Policy::default()
         },
     }
