@@ -724,6 +724,14 @@ fn servtd_bind_prebind_and_finalize_follow_the_tdx_1_5_module() {
     assert_eq!(m.td_info(pre).servtd_hash, m.td_info(t).servtd_hash);
     assert_eq!(m.bindings(pre).len(), 1);
     assert!(!m.bindings(pre)[0].1);
+    // Late initial binding of the pre-bound slot, after finalize: only the matching TD.
+    assert_eq!(
+        m.servtd_bind(pre, other, 0, ty, attr),
+        Err(SeamError::ServtdInfoHashMismatch)
+    );
+    m.servtd_bind(pre, vt, 0, ty, attr).unwrap();
+    assert!(m.bindings(pre)[0].1);
+    assert_eq!(m.td_info(pre).servtd_hash, m.td_info(t).servtd_hash);
 
     // Rebinding after finalize. Without INSTANCE_BINDING: any TD with the bound info hash (a
     // second instance of the same vTPM TD build) may rebind, another build may not.
