@@ -310,7 +310,7 @@ fn benches(c: &mut Criterion) {
         let (rounds, iters) = if name == "get_random8" {
             (400, 200)
         } else {
-            (60, 4)
+            (300, 2)
         };
         let mut paths: [Path<'_>; 4] = [
             (
