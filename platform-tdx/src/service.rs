@@ -158,7 +158,10 @@ impl<P: Platform, F: FnMut(&TpmId) -> Result<P, PlatformError>> PlatformFactory<
 }
 
 impl<P: Platform, T: TdxTransport, const N: usize> VtpmServer<P, T, N> {
-    /// A server with no instances. `policy` is what each user TD's report must satisfy.
+    /// A server with no instances. `policy` is what each user TD's report must satisfy;
+    /// `ek_config` chooses each instance's EK (template, persistent handle, platform-hierarchy
+    /// release). Its `ek_certificate` is not used here: on TDX the EK's binding is the vTPM TD's
+    /// quote ([`ek_report_data`]), not an SNP-rooted certificate.
     pub fn new(transport: T, policy: Policy, ek_config: BootConfig) -> Self {
         Self {
             transport,
