@@ -2,7 +2,7 @@
 //! to it, a transport that reaches only that module (TDCALLs; no VMM), and fixed entropy, so a
 //! genuine hello is the same bytes in the seed generator and in the fuzz target.
 
-use host_sim::tdx::{SimTdxModule, TdHandle, TdIdentity};
+use host_sim::tdx::{SimTdxModule, TdHandle, TdIdentity, VTPM_BINDING};
 use platform_tdx::report::{REPORTMACSTRUCT_SIZE, TDREPORT_SIZE};
 use platform_tdx::transport::{TdcallError, TdxTransport, VmcallError};
 use platform_tdx::{Handshake, Policy, Role};
@@ -36,8 +36,9 @@ impl TdxWorld {
     pub fn new() -> Self {
         let mut module = SimTdxModule::new(MODULE_SEED);
         let vtpm = module.launch(&vtpm_identity());
-        let user = module.launch(&user_identity());
-        module.bind_servtd(user, vtpm);
+        let user = module
+            .launch_bound(&user_identity(), vtpm, VTPM_BINDING)
+            .expect("the vTPM TD binds");
         Self { module, vtpm, user }
     }
 
@@ -67,7 +68,8 @@ impl Default for TdxWorld {
 }
 
 /// What each side requires of the other: the user TD admits the vTPM TD's MRTD; the vTPM TD
-/// admits production TDs whose RTMR3 is zero and whose SERVTD_HASH names it.
+/// admits production TDs whose RTMR3 is zero and whose SERVTD_HASH names it (as a value and
+/// recomputed from its own TDREPORT for `VTPM_BINDING`).
 pub fn policy(world: &TdxWorld, role: Role) -> Policy {
     match role {
         Role::Client => Policy {
@@ -77,6 +79,7 @@ pub fn policy(world: &TdxWorld, role: Role) -> Policy {
         Role::Server => Policy {
             rtmr: [None, None, None, Some([0; 48])],
             servtd_hash: Some(world.module.td_info(world.user).servtd_hash),
+            bound_to_self: Some(VTPM_BINDING),
             ..Policy::default()
         },
     }

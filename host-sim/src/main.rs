@@ -6,7 +6,7 @@
 //! host-sim serve [--port N] [--seed N] [--quiet] [--max-connections N] [--idle-timeout SECONDS]
 //! host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
 //! host-sim verify-snp-report REPORT.bin VCEK [--chain ASK_ARK.pem] [--trust-simulated-root]
-//! host-sim verify-tdx-quote QUOTE [--root CERT] [--ignore-time]
+//! host-sim verify-tdx-quote QUOTE [--root CERT] [--ignore-time] [--bound-to QUOTE]
 //! tpm_server [-port N] [-rm] [-h]        (this binary invoked under the name `tpm_server`)
 //! ```
 //! Under the name `tpm_server` (a symlink or copy) it accepts the flags of IBM's `tpm_server`
@@ -30,7 +30,7 @@ host-sim attest [--seed N] [--ek ecc384|ecc256|rsa2048] [--json] [--out DIR]
                       [--idle-timeout SECONDS]
        host-sim qemu --socket PATH [--seed N] [--verbose] [--quiet]
        host-sim verify-snp-report REPORT.bin VCEK [--chain ASK_ARK.pem] [--trust-simulated-root]
-       host-sim verify-tdx-quote QUOTE [--root CERT] [--ignore-time]
+       host-sim verify-tdx-quote QUOTE [--root CERT] [--ignore-time] [--bound-to QUOTE]
        host-sim --help";
 
 /// After the list of commands in `host-sim --help`.

@@ -4,7 +4,9 @@
 //!
 //! - [`SimTdxModule`]: TDs with MRTD / configuration / RTMRs; TDG.MR.REPORT with a MAC
 //!   (HMAC-SHA-256 under a per-platform key over REPORTMACSTRUCT bytes 0..224); VERIFYREPORT;
-//!   RTMR extends; SERVTD binding (the user TD's SERVTD_HASH names the bound vTPM TD).
+//!   RTMR extends; TDX 1.5 service-TD binding as the 1.5 module does it (TDH.SERVTD.PREBIND /
+//!   TDH.SERVTD.BIND into a one-slot binding table, SERVTD_HASH computed at TDH.MR.FINALIZE;
+//!   [`platform_tdx::servtd`]).
 //! - [`SimQuotingService`]: an ECDSA P-256 attestation key, a QE report over SHA-256(attestation
 //!   key ‖ QE auth data) signed by a PCK key, and the PEM chain PCK → PCK Platform CA → root CA
 //!   (all simulated; `verify-tdx-quote --root` takes the simulated root).
@@ -29,9 +31,13 @@ use platform_tdx::report::{
     ATT_KEY_TYPE_ECDSA_P256, BODY_TYPE_TD15, CERT_TYPE_PCK_CHAIN, CERT_TYPE_QE_REPORT,
     INTEL_QE_VENDOR_ID, QeReport, QuoteHeader, REPORT_TYPE_TDX, REPORTMACSTRUCT_SIZE,
     ReportMacStruct, TD10_BODY_SIZE, TD15_BODY_SIZE, TDREPORT_SIZE, TEE_TYPE_TDX, TdInfo,
-    TdQuoteBody, TdReport, TeeTcbInfo, servtd_hash, servtd_info_hash,
+    TdQuoteBody, TdReport, TeeTcbInfo,
 };
 use platform_tdx::service::{Event, ServerError, TpmId, VtpmServer, operation};
+use platform_tdx::servtd::{
+    MAX_SERVTDS, SERVTD_TYPE_MIGTD, SelfBinding, ServtdAttr, ServtdBinding, servtd_hash,
+    servtd_info_hash,
+};
 use platform_tdx::transport::{
     GET_QUOTE_ERROR, GET_QUOTE_IN_FLIGHT, GET_QUOTE_SERVICE_UNAVAILABLE, ServiceStatus,
     TdcallError, TdxTransport, VTPM_GUID, VTPMTD_GUID, VmcallError, parse_service_command,
@@ -67,12 +73,83 @@ impl TdIdentity {
 /// A handle to a TD of the simulated module.
 pub type TdHandle = usize;
 
+/// SERVTD_TYPE the simulator binds a vTPM TD with. TDX Module 1.5 defines only type 0
+/// (Migration TD, [`SERVTD_TYPE_MIGTD`]) and refuses others; the 1.5 ABI assigns no vTPM type,
+/// so this value is the simulator's own (the SERVTD_HASH layout does not depend on it).
+pub const SIM_SERVTD_TYPE_VTPM: u16 = 0x8000;
+
+/// How the simulated host binds user TDs to the vTPM TD: the simulator's vTPM type, all four
+/// RTMRs ignored (the vTPM TD's RTMRs may grow after the binding; its MRTD, configuration,
+/// owner, attributes, XFAM and own SERVTD_HASH are what the binding pins), no instance binding.
+pub const VTPM_BINDING: SelfBinding = SelfBinding {
+    servtd_type: SIM_SERVTD_TYPE_VTPM,
+    attr: ServtdAttr(ServtdAttr::IGNORE_RTMRS),
+};
+
+/// Why a SEAMCALL of the simulated module failed (TDX Module 1.5 completion statuses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeamError {
+    /// TDX_OPERAND_INVALID: the named operand (slot, type, attributes, same TD).
+    OperandInvalid(&'static str),
+    /// TDX_OP_STATE_INCORRECT: the TD is not in a state the leaf allows (an initial binding
+    /// after TDH.MR.FINALIZE, a finalize twice, a service TD not yet finalized).
+    OpStateIncorrect,
+    /// TDX_SERVTD_BOUND: TDH.SERVTD.PREBIND on a bound slot.
+    ServtdBound,
+    /// TDX_SERVTD_TYPE_MISMATCH.
+    ServtdTypeMismatch,
+    /// TDX_SERVTD_ATTR_MISMATCH.
+    ServtdAttrMismatch,
+    /// TDX_SERVTD_INFO_HASH_MISMATCH: the service TD is not the pre-bound (or bound) one.
+    ServtdInfoHashMismatch,
+    /// TDX_SERVTD_UUID_MISMATCH: an instance-bound slot rebound to another TD instance.
+    ServtdUuidMismatch,
+}
+
+/// A binding-table slot (TDCS SERVTD_BINDINGS_TABLE entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotState {
+    NotBound,
+    PreBound,
+    Bound,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    state: SlotState,
+    binding: ServtdBinding,
+    uuid: [u8; 32],
+}
+
+const EMPTY_SLOT: Slot = Slot {
+    state: SlotState::NotBound,
+    binding: ServtdBinding {
+        info_hash: [0; 48],
+        servtd_type: 0,
+        attr: ServtdAttr(0),
+    },
+    uuid: [0; 32],
+};
+
+/// One TD of the simulated module.
+#[derive(Clone, Copy, Debug)]
+struct Td {
+    info: TdInfo,
+    /// TDH.MR.FINALIZE done (op state RUNNABLE).
+    finalized: bool,
+    uuid: [u8; 32],
+    slots: [Slot; MAX_SERVTDS],
+}
+
 /// The simulated TDX module of one platform.
 #[derive(Debug)]
 pub struct SimTdxModule {
     mac_key: [u8; 32],
     tcb: TeeTcbInfo,
-    tds: Vec<TdInfo>,
+    tds: Vec<Td>,
+    /// SERVTD_TYPEs TDH.SERVTD.BIND / PREBIND accept: 0 (Migration TD, as TDX Module 1.5) and
+    /// [`SIM_SERVTD_TYPE_VTPM`].
+    pub servtd_types: Vec<u16>,
     /// REPORTMACSTRUCT.CPUSVN.
     pub cpusvn: [u8; 16],
 }
@@ -99,6 +176,7 @@ impl SimTdxModule {
             mac_key,
             tcb,
             tds: Vec::new(),
+            servtd_types: vec![SERVTD_TYPE_MIGTD, SIM_SERVTD_TYPE_VTPM],
             cpusvn: [7; 16],
         }
     }
@@ -108,32 +186,208 @@ impl SimTdxModule {
         Rc::new(RefCell::new(Self::new(seed)))
     }
 
-    /// Launch a TD (TDH.MNG.INIT … TDH.MR.FINALIZE): RTMRs zero, nothing bound.
-    pub fn launch(&mut self, id: &TdIdentity) -> TdHandle {
-        self.tds.push(TdInfo {
-            attributes: id.attributes.to_le_bytes(),
-            xfam: 0x0006_02e7u64.to_le_bytes(),
-            mrtd: id.mrtd,
-            mrconfigid: id.mrconfigid,
-            mrowner: [0; 48],
-            mrownerconfig: [0; 48],
-            rtmr: [[0; 48]; 4],
-            servtd_hash: [0; 48],
-            reserved: [0; 64],
+    /// TDH.MNG.CREATE … TDH.MR.EXTEND: a TD being built (op state INITIALIZED), RTMRs zero,
+    /// nothing bound; [`Self::finalize`] makes it runnable.
+    pub fn create(&mut self, id: &TdIdentity) -> TdHandle {
+        let n = self.tds.len();
+        let uuid: [u8; 32] = Sha256::digest(
+            [
+                b"tdx-sim-uuid".as_slice(),
+                &self.mac_key,
+                &(n as u64).to_le_bytes(),
+            ]
+            .concat(),
+        )
+        .into();
+        self.tds.push(Td {
+            info: TdInfo {
+                attributes: id.attributes.to_le_bytes(),
+                xfam: 0x0006_02e7u64.to_le_bytes(),
+                mrtd: id.mrtd,
+                mrconfigid: id.mrconfigid,
+                mrowner: [0; 48],
+                mrownerconfig: [0; 48],
+                rtmr: [[0; 48]; 4],
+                servtd_hash: [0; 48],
+                reserved: [0; 64],
+            },
+            finalized: false,
+            uuid,
+            slots: [EMPTY_SLOT; MAX_SERVTDS],
         });
-        self.tds.len() - 1
+        n
+    }
+
+    /// TDH.MR.FINALIZE: SERVTD_HASH over the binding-table slots that are not NOT_BOUND
+    /// ([`servtd_hash`]); the TD becomes runnable.
+    pub fn finalize(&mut self, td: TdHandle) -> Result<(), SeamError> {
+        let t = &mut self.tds[td];
+        if t.finalized {
+            return Err(SeamError::OpStateIncorrect);
+        }
+        let mut bound: Vec<ServtdBinding> = t
+            .slots
+            .iter()
+            .filter(|s| s.state != SlotState::NotBound)
+            .map(|s| s.binding)
+            .collect();
+        t.info.servtd_hash = servtd_hash(&mut bound);
+        t.finalized = true;
+        Ok(())
+    }
+
+    /// A TD launched with nothing bound (create + finalize).
+    pub fn launch(&mut self, id: &TdIdentity) -> TdHandle {
+        let td = self.create(id);
+        self.finalize(td).expect("a new TD finalizes");
+        td
+    }
+
+    /// A TD launched bound to `servtd` in slot 0 with `binding`'s type and attributes
+    /// (create, TDH.SERVTD.BIND, finalize).
+    pub fn launch_bound(
+        &mut self,
+        id: &TdIdentity,
+        servtd: TdHandle,
+        binding: SelfBinding,
+    ) -> Result<TdHandle, SeamError> {
+        let td = self.create(id);
+        self.servtd_bind(td, servtd, 0, binding.servtd_type, binding.attr)?;
+        self.finalize(td)?;
+        Ok(td)
+    }
+
+    fn check_bind_operands(
+        &self,
+        slot: usize,
+        servtd_type: u16,
+        attr: ServtdAttr,
+    ) -> Result<(), SeamError> {
+        if slot >= MAX_SERVTDS {
+            return Err(SeamError::OperandInvalid("slot"));
+        }
+        if !self.servtd_types.contains(&servtd_type) {
+            return Err(SeamError::OperandInvalid("SERVTD_TYPE"));
+        }
+        if !attr.is_valid() {
+            return Err(SeamError::OperandInvalid("SERVTD_ATTR"));
+        }
+        Ok(())
+    }
+
+    /// TDH.SERVTD.PREBIND (TDX 1.5): record a binding of `target` to a service TD known only by
+    /// its SERVTD_INFO_HASH, before `target` is finalized; a later TDH.SERVTD.BIND must match
+    /// type, attributes and info hash.
+    pub fn servtd_prebind(
+        &mut self,
+        target: TdHandle,
+        info_hash: &[u8; 48],
+        slot: usize,
+        servtd_type: u16,
+        attr: ServtdAttr,
+    ) -> Result<(), SeamError> {
+        if self.tds[target].finalized {
+            return Err(SeamError::OpStateIncorrect);
+        }
+        self.check_bind_operands(slot, servtd_type, attr)?;
+        let s = &mut self.tds[target].slots[slot];
+        if s.state == SlotState::Bound {
+            return Err(SeamError::ServtdBound);
+        }
+        *s = Slot {
+            state: SlotState::PreBound,
+            binding: ServtdBinding {
+                info_hash: *info_hash,
+                servtd_type,
+                attr,
+            },
+            uuid: [0; 32],
+        };
+        Ok(())
+    }
+
+    /// TDH.SERVTD.BIND (TDX 1.5): bind the running TD `servtd` to `target`'s `slot`. The
+    /// SERVTD_INFO_HASH is computed now from `servtd`'s TDINFO with `attr`'s IGNORE_TDINFO
+    /// selection. Initial binding only before `target` is finalized; binding a pre-bound slot
+    /// must match type, attributes and info hash; rebinding a bound slot (any time) must match
+    /// type and attributes and either the instance (INSTANCE_BINDING: the info hash is
+    /// replaced) or the info hash. SERVTD_HASH is not recomputed after finalize.
+    pub fn servtd_bind(
+        &mut self,
+        target: TdHandle,
+        servtd: TdHandle,
+        slot: usize,
+        servtd_type: u16,
+        attr: ServtdAttr,
+    ) -> Result<(), SeamError> {
+        if target == servtd {
+            return Err(SeamError::OperandInvalid("service TD = target TD"));
+        }
+        if !self.tds[servtd].finalized {
+            return Err(SeamError::OpStateIncorrect);
+        }
+        self.check_bind_operands(slot, servtd_type, attr)?;
+        let info_hash = servtd_info_hash(&self.tds[servtd].info, attr);
+        let uuid = self.tds[servtd].uuid;
+        let finalized = self.tds[target].finalized;
+        let s = &mut self.tds[target].slots[slot];
+        let same_kind = |s: &Slot| {
+            if s.binding.servtd_type != servtd_type {
+                Err(SeamError::ServtdTypeMismatch)
+            } else if s.binding.attr != attr {
+                Err(SeamError::ServtdAttrMismatch)
+            } else {
+                Ok(())
+            }
+        };
+        match s.state {
+            SlotState::NotBound => {
+                if finalized {
+                    return Err(SeamError::OpStateIncorrect);
+                }
+                s.binding = ServtdBinding {
+                    info_hash,
+                    servtd_type,
+                    attr,
+                };
+            }
+            SlotState::PreBound => {
+                same_kind(s)?;
+                if s.binding.info_hash != info_hash {
+                    return Err(SeamError::ServtdInfoHashMismatch);
+                }
+            }
+            SlotState::Bound => {
+                same_kind(s)?;
+                if attr.has(ServtdAttr::INSTANCE_BINDING) {
+                    if s.uuid != uuid {
+                        return Err(SeamError::ServtdUuidMismatch);
+                    }
+                    s.binding.info_hash = info_hash;
+                } else if s.binding.info_hash != info_hash {
+                    return Err(SeamError::ServtdInfoHashMismatch);
+                }
+            }
+        }
+        s.uuid = uuid;
+        s.state = SlotState::Bound;
+        Ok(())
     }
 
     /// The TDINFO of a TD.
     pub fn td_info(&self, td: TdHandle) -> TdInfo {
-        self.tds[td]
+        self.tds[td].info
     }
 
-    /// TDH.SERVTD.BIND (TDX 1.5): bind `servtd` as the service TD of `user`; the user TD's
-    /// SERVTD_HASH becomes SHA-384(SERVTD_INFO_HASH(servtd)).
-    pub fn bind_servtd(&mut self, user: TdHandle, servtd: TdHandle) {
-        let info = servtd_info_hash(&self.tds[servtd]);
-        self.tds[user].servtd_hash = servtd_hash(&[info]);
+    /// The bindings of `td` that entered (or would enter) its SERVTD_HASH, and whether each
+    /// slot is bound (`true`) or only pre-bound.
+    pub fn bindings(&self, td: TdHandle) -> Vec<(ServtdBinding, bool)> {
+        self.tds[td]
+            .slots
+            .iter()
+            .filter(|s| s.state != SlotState::NotBound)
+            .map(|s| (s.binding, s.state == SlotState::Bound))
+            .collect()
     }
 
     fn mac(&self, mac_struct: &[u8]) -> [u8; 32] {
@@ -144,7 +398,7 @@ impl SimTdxModule {
 
     /// TDG.MR.REPORT for `td`.
     pub fn report(&self, td: TdHandle, report_data: &[u8; 64]) -> [u8; TDREPORT_SIZE] {
-        let info = self.tds[td];
+        let info = self.tds[td].info;
         let mut r = TdReport {
             mac_struct: ReportMacStruct {
                 report_type: [REPORT_TYPE_TDX, 0, 1, 0],
@@ -176,7 +430,7 @@ impl SimTdxModule {
         let Some(r) = self
             .tds
             .get_mut(td)
-            .and_then(|t| t.rtmr.get_mut(usize::from(index)))
+            .and_then(|t| t.info.rtmr.get_mut(usize::from(index)))
         else {
             return false;
         };
@@ -780,11 +1034,30 @@ impl Vmm {
         policy: Policy,
         seed: u64,
     ) -> Self {
+        Self::with_ek(
+            module,
+            quoting,
+            vtpm_td,
+            policy,
+            seed,
+            BootConfig::default(),
+        )
+    }
+
+    /// [`Self::new`] whose vTPM instances get the EK of `ek_config`.
+    pub fn with_ek(
+        module: SharedModule,
+        quoting: SharedQuoting,
+        vtpm_td: TdHandle,
+        policy: Policy,
+        seed: u64,
+        ek_config: BootConfig,
+    ) -> Self {
         let relay: SharedRelay = Rc::default();
         let door = SimTdDoor::new(module, quoting, relay.clone(), vtpm_td);
         Self {
             relay,
-            server: Box::new(VtpmServer::new(door.clone(), policy, BootConfig::default())),
+            server: Box::new(VtpmServer::new(door.clone(), policy, ek_config)),
             door,
             seed,
             events: Vec::new(),
@@ -970,15 +1243,22 @@ pub struct SimTdxHost {
 impl SimTdxHost {
     /// A platform from `seed` whose vTPM TD is `vtpm` and admits user TDs satisfying `policy`.
     pub fn new(seed: u64, vtpm: &TdIdentity, policy: Policy) -> Self {
+        Self::with_ek(seed, vtpm, policy, BootConfig::default())
+    }
+
+    /// [`Self::new`] whose vTPM instances get the EK of `ek_config` (e.g.
+    /// `BootConfig::rsa2048()`).
+    pub fn with_ek(seed: u64, vtpm: &TdIdentity, policy: Policy, ek_config: BootConfig) -> Self {
         let module = SimTdxModule::shared(seed);
         let quoting = SimQuotingService::shared(seed);
         let vtpm_td = module.borrow_mut().launch(vtpm);
-        let vmm = Rc::new(RefCell::new(Vmm::new(
+        let vmm = Rc::new(RefCell::new(Vmm::with_ek(
             module.clone(),
             quoting.clone(),
             vtpm_td,
             policy,
             seed,
+            ek_config,
         )));
         Self {
             module,
@@ -995,10 +1275,14 @@ impl SimTdxHost {
         tpm_id: TpmId,
         bind: bool,
     ) -> (TdHandle, UserTdDoor) {
-        let td = self.module.borrow_mut().launch(id);
-        if bind {
-            self.module.borrow_mut().bind_servtd(td, self.vtpm_td);
-        }
+        let td = if bind {
+            self.module
+                .borrow_mut()
+                .launch_bound(id, self.vtpm_td, VTPM_BINDING)
+                .expect("the vTPM TD binds")
+        } else {
+            self.module.borrow_mut().launch(id)
+        };
         let door = UserTdDoor::new(
             self.module.clone(),
             self.quoting.clone(),

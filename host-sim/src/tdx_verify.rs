@@ -1,5 +1,6 @@
-//! `host-sim verify-tdx-quote QUOTE [--root CERT]`: verify a TD quote (v4 or v5) the way a
-//! relying party must, print its TD fields, and name the first check that fails.
+//! `host-sim verify-tdx-quote QUOTE [--root CERT] [--bound-to SERVTD_QUOTE]`: verify a TD quote
+//! (v4 or v5) the way a relying party must, print its TD fields, and name the first check that
+//! fails.
 //!
 //! Checks, in order (Intel DCAP Quoting Library API A.3 / A.4; Intel SGX PCK Certificate and
 //! CRL Profile):
@@ -14,6 +15,13 @@
 //! 8. `validity`: each certificate is within its validity period now (skipped with
 //!    `--ignore-time`).
 //!
+//! With `--bound-to SERVTD_QUOTE` (the vTPM TD's quote, verified the same way):
+//! 9. `servtd binding`: QUOTE carries a TD 1.5 body whose MRSERVICETD (the TD's SERVTD_HASH) is
+//!    the SERVTD_HASH of a TD bound only to the TD of SERVTD_QUOTE, with `--servtd-type` and
+//!    `--servtd-attr` (default: the simulator's vTPM binding): SERVTD_INFO_HASH from the service
+//!    TD's quoted TDINFO fields with the attributes' IGNORE_TDINFO selection, then SHA-384 over
+//!    the 58-byte entry ([`platform_tdx::servtd`]).
+//!
 //! Out of scope (printed): TCB status from Intel's collateral (TCB info, QE identity), CRLs.
 
 use std::process::ExitCode;
@@ -22,6 +30,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use platform_tdx::report::{BodyKind, CERT_TYPE_PCK_CHAIN, Quote};
+use platform_tdx::servtd::{SelfBinding, ServtdAttr};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
@@ -60,6 +69,8 @@ pub enum Check {
     RootPinned,
     /// A certificate is outside its validity period.
     Validity,
+    /// MRSERVICETD does not name the given service TD with the given binding.
+    ServtdBinding,
 }
 
 impl Check {
@@ -74,6 +85,7 @@ impl Check {
             Self::ChainSignature => "chain signature",
             Self::RootPinned => "root pinned",
             Self::Validity => "validity",
+            Self::ServtdBinding => "servtd binding",
         }
     }
 }
@@ -302,6 +314,45 @@ fn pem_blocks(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
+/// Check 9: `user` (a verified quote) was bound, before its TDH.MR.FINALIZE, to the TD that
+/// `servtd` (another verified quote) describes, and to nothing else, with `binding`'s
+/// SERVTD_TYPE and SERVTD_ATTR. Fields the attributes do not ignore must be as they were at
+/// binding time (RTMRs that grew since fail unless ignored).
+pub fn check_servtd_binding(
+    user: &Quote<'_>,
+    servtd: &Quote<'_>,
+    binding: &SelfBinding,
+) -> Result<(), Failure> {
+    if user.body_kind != BodyKind::Td15 {
+        return fail(
+            Check::ServtdBinding,
+            "the quote has a TD 1.0 body: no SERVTD_HASH (MRSERVICETD)",
+        );
+    }
+    let expected = binding.expected_hash(&servtd.body.td_info());
+    if user.body.mrservicetd != expected {
+        return fail(
+            Check::ServtdBinding,
+            format!(
+                "MRSERVICETD {} is not SERVTD_HASH {} of a binding to that TD (type {:#x}, attributes {:#018x})",
+                hex(&user.body.mrservicetd),
+                hex(&expected),
+                binding.servtd_type,
+                binding.attr.0
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn parse_u64(s: &str) -> Result<u64, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.map_err(|e| format!("{s}: {e}"))
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -335,7 +386,8 @@ pub fn describe(q: &Quote<'_>) -> String {
     s
 }
 
-/// The command line: `verify-tdx-quote QUOTE [--root CERT] [--ignore-time]`.
+/// The command line: `verify-tdx-quote QUOTE [--root CERT] [--ignore-time] [--bound-to
+/// SERVTD_QUOTE [--servtd-type N] [--servtd-attr N]]`.
 pub fn main(args: &[String]) -> ExitCode {
     let cmd = clap::Command::new("verify-tdx-quote")
         .about(
@@ -354,6 +406,20 @@ pub fn main(args: &[String]) -> ExitCode {
                 .long("ignore-time")
                 .action(clap::ArgAction::SetTrue)
                 .help("do not check certificate validity periods"),
+        )
+        .arg(clap::Arg::new("bound-to").long("bound-to").help(
+            "also verify this quote of a service TD (the vTPM TD) and check that QUOTE's \
+             SERVTD_HASH names it (TDX 1.5 binding)",
+        ))
+        .arg(
+            clap::Arg::new("servtd-type")
+                .long("servtd-type")
+                .help("SERVTD_TYPE of the binding (default: the simulator's vTPM type, 0x8000)"),
+        )
+        .arg(
+            clap::Arg::new("servtd-attr")
+                .long("servtd-attr")
+                .help("SERVTD_ATTR of the binding (default: 0x3c000000000, IGNORE_RTMR0..3)"),
         );
     let m = match cmd.try_get_matches_from(
         core::iter::once("verify-tdx-quote".to_string()).chain(args.iter().cloned()),
@@ -391,7 +457,46 @@ pub fn main(args: &[String]) -> ExitCode {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     });
-    match verify_quote(&bytes, &pinned, now) {
+    let mut binding = crate::tdx::VTPM_BINDING;
+    if let Some(t) = m.get_one::<String>("servtd-type") {
+        match parse_u64(t).and_then(|v| u16::try_from(v).map_err(|e| e.to_string())) {
+            Ok(v) => binding.servtd_type = v,
+            Err(e) => {
+                eprintln!("verify-tdx-quote: --servtd-type {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(a) = m.get_one::<String>("servtd-attr") {
+        match parse_u64(a) {
+            Ok(v) => binding.attr = ServtdAttr(v),
+            Err(e) => {
+                eprintln!("verify-tdx-quote: --servtd-attr {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let servtd_bytes = match m.get_one::<String>("bound-to") {
+        None => None,
+        Some(p) => match std::fs::read(p) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("verify-tdx-quote: --bound-to {p}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let checked = verify_quote(&bytes, &pinned, now).and_then(|v| {
+        if let Some(sb) = &servtd_bytes {
+            let s = verify_quote(sb, &pinned, now).map_err(|f| Failure {
+                check: f.check,
+                detail: format!("--bound-to quote: {}", f.detail),
+            })?;
+            check_servtd_binding(&v.quote, &s.quote, &binding)?;
+        }
+        Ok(v)
+    });
+    match checked {
         Ok(v) => {
             print!("{}", describe(&v.quote));
             for (i, s) in v.chain.iter().enumerate() {
@@ -405,6 +510,12 @@ pub fn main(args: &[String]) -> ExitCode {
                     "Intel SGX"
                 }
             );
+            if servtd_bytes.is_some() {
+                println!(
+                    "OK: servtd binding: SERVTD_HASH names the --bound-to TD (type {:#x}, attributes {:#018x})",
+                    binding.servtd_type, binding.attr.0
+                );
+            }
             println!(
                 "not checked: TCB status (Intel TCB info, QE identity) and CRLs: out of scope"
             );

@@ -119,3 +119,77 @@ fn cli_prints_fields_and_names_the_failed_check() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED: quote signature"));
 }
+
+/// `--bound-to`: the user TD's v5 quote names the vTPM TD it was bound to (SERVTD_HASH =
+/// MRSERVICETD), recomputed from the vTPM TD's own quote; an unbound TD, a TD bound with other
+/// attributes and a TD 1.0 body fail the `servtd binding` check.
+#[test]
+fn cli_checks_the_servtd_binding_against_the_service_td_quote() {
+    use host_sim::tdx::{SimQuotingService, SimTdxModule, TdIdentity, VTPM_BINDING};
+    use platform_tdx::report::TdReport;
+    use platform_tdx::servtd::{SelfBinding, ServtdAttr};
+
+    let exe = env!("CARGO_BIN_EXE_host-sim");
+    let dir = std::env::temp_dir().join(format!("tdx-servtd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut m = SimTdxModule::new(3);
+    let mut qs = SimQuotingService::new(3);
+    qs.version = 5;
+    let vt = m.launch(&TdIdentity::named("vtpm-td"));
+    let user = TdIdentity::named("user-td");
+    let bound = m.launch_bound(&user, vt, VTPM_BINDING).unwrap();
+    let unbound = m.launch(&user);
+    let strict = SelfBinding {
+        attr: ServtdAttr(0),
+        ..VTPM_BINDING
+    };
+    let strictly_bound = m.launch_bound(&user, vt, strict).unwrap();
+    // The vTPM TD's RTMR grows after the bindings (ignored by VTPM_BINDING only).
+    assert!(m.extend(vt, 0, &[5; 48]));
+    let root = dir.join("root.der");
+    std::fs::write(&root, qs.root_der()).unwrap();
+    let write = |name: &str, td, qs: &SimQuotingService| {
+        let r = TdReport::parse(&m.report(td, &[1; 64])).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, qs.quote(&r)).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let vq = write("vtpm.dat", vt, &qs);
+    let run = |q: &str, extra: &[&str]| {
+        let out = Command::new(exe)
+            .args(["verify-tdx-quote", q, "--root", root.to_str().unwrap()])
+            .args(["--bound-to", &vq])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, text) = run(&write("bound.dat", bound, &qs), &[]);
+    assert!(ok, "{text}");
+    assert!(text.contains("OK: servtd binding"), "{text}");
+    // Explicit type and attributes, the same as the default.
+    let (ok, text) = run(
+        &write("bound.dat", bound, &qs),
+        &["--servtd-type", "0x8000", "--servtd-attr", "0x3c000000000"],
+    );
+    assert!(ok, "{text}");
+    for (name, td, extra) in [
+        ("unbound.dat", unbound, &[][..]),
+        ("bound.dat", bound, &["--servtd-attr", "0"][..]),
+        ("bound.dat", bound, &["--servtd-type", "0"][..]),
+        // Bound without ignoring the RTMRs: the vTPM TD's RTMR0 changed since.
+        ("strict.dat", strictly_bound, &["--servtd-attr", "0"][..]),
+    ] {
+        let (ok, text) = run(&write(name, td, &qs), extra);
+        assert!(!ok, "{name} {extra:?}: {text}");
+        assert!(text.contains("FAILED: servtd binding"), "{text}");
+    }
+    // A v4 quote (TD 1.0 body) carries no SERVTD_HASH.
+    let mut q4 = SimQuotingService::new(3);
+    q4.version = 4;
+    let (ok, text) = run(&write("v4.dat", bound, &q4), &[]);
+    assert!(!ok && text.contains("TD 1.0 body"), "{text}");
+}

@@ -34,10 +34,8 @@ use zeroize::Zeroizing;
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{AeadInOut, KeyInit, Nonce, Tag};
 
-use crate::report::{
-    REPORTMACSTRUCT_SIZE, TD_ATTRIBUTES_DEBUG, TDREPORT_SIZE, TdReport, servtd_hash,
-    servtd_info_hash,
-};
+use crate::report::{REPORTMACSTRUCT_SIZE, TD_ATTRIBUTES_DEBUG, TDREPORT_SIZE, TdReport};
+use crate::servtd::SelfBinding;
 use crate::transport::{TdcallError, TdxTransport};
 
 /// Protocol version of hellos and records.
@@ -103,11 +101,12 @@ pub struct Policy {
     pub allow_debug: bool,
     /// Expected SERVTD_HASH (TDX 1.5 service-TD binding).
     pub servtd_hash: Option<[u8; 48]>,
-    /// Require the peer to be bound to this TD (TDX 1.5): its SERVTD_HASH must be SHA-384 over
-    /// our own SERVTD_INFO_HASH, taken from the TDREPORT of our hello, so this TD is its (only)
-    /// bound service TD. For the vTPM TD: admit only user TDs whose binding names it, which the
-    /// relying party then sees in the user TD's own quote (MRSERVICETD).
-    pub bound_to_self: bool,
+    /// Require the peer to be bound to this TD (TDX 1.5) with this SERVTD_TYPE and SERVTD_ATTR:
+    /// its SERVTD_HASH must be the one TDH.MR.FINALIZE computes for a single binding to us
+    /// ([`SelfBinding::expected_hash`] of the TDINFO in our own hello's TDREPORT), so this TD is
+    /// its (only) bound service TD. For the vTPM TD: admit only user TDs whose binding names it,
+    /// which the relying party then sees in the user TD's own quote (MRSERVICETD).
+    pub bound_to_self: Option<SelfBinding>,
 }
 
 /// Which policy item the peer failed.
@@ -276,13 +275,13 @@ impl Handshake {
             return Err(HandshakeError::ReportDataMismatch);
         }
         policy.check(&report).map_err(HandshakeError::Policy)?;
-        if policy.bound_to_self {
+        if let Some(binding) = policy.bound_to_self {
             let own = self
                 .hello
                 .get(4usize.saturating_add(PUBLIC_KEY_SIZE)..)
                 .and_then(|r| TdReport::parse(r).ok())
                 .ok_or(HandshakeError::Malformed)?;
-            let expected = servtd_hash(&[servtd_info_hash(&own.td_info)]);
+            let expected = binding.expected_hash(&own.td_info);
             if !bool::from(report.td_info.servtd_hash.ct_eq(&expected)) {
                 return Err(HandshakeError::Policy(PolicyViolation::ServtdHash));
             }

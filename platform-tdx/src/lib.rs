@@ -13,6 +13,7 @@
 //! | [`channel`] | attested channel: P-384 keys bound in REPORTDATA, HKDF, AES-256-GCM records | spec/tdx.md §6 |
 //! | [`service`] | the vTPM TD: instances, Create / Destroy / Communicate, PCR 0, EK evidence | spec/tdx.md §5 |
 //! | [`client`] | the user TD's client | spec/tdx.md §5 |
+//! | [`servtd`] | TDX 1.5 service-TD binding: SERVTD_ATTR, SERVTD_INFO_HASH, SERVTD_HASH | TDX Module 1.5 ABI, TDH.SERVTD.BIND, TDH.MR.FINALIZE |
 //! | [`platform`] | [`TdxPlatform`]: `vtpm::Platform` with TD quotes as evidence | |
 //! | `hw` | TDCALL, TDG.VP.VMCALL (bare metal only) | |
 //!
@@ -32,6 +33,7 @@ mod layout;
 pub mod platform;
 pub mod report;
 pub mod service;
+pub mod servtd;
 pub mod transport;
 
 #[cfg(target_os = "none")]
@@ -44,4 +46,5 @@ pub use client::{Client, ClientError};
 pub use platform::{EntropySource, MonotonicClock, TdxPlatform};
 pub use report::{ParseError, Quote, TdQuoteBody, TdReport};
 pub use service::{Event, PlatformFactory, ServerError, TpmId, VtpmServer};
+pub use servtd::{SelfBinding, ServtdAttr, ServtdBinding};
 pub use transport::{QuoteError, TdcallError, TdxTransport, VmcallError};

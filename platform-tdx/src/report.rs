@@ -115,7 +115,8 @@ pub struct TdInfo {
     pub mrownerconfig: [u8; 48],
     /// RTMR0..3: run-time extendable measurement registers.
     pub rtmr: [[u8; 48]; 4],
-    /// SERVTD_HASH (TDX 1.5): SHA-384 over the SERVTD_INFO_HASH of the bound service TDs.
+    /// SERVTD_HASH (TDX 1.5): SHA-384 over the bound service TDs' binding entries
+    /// ([`crate::servtd`]); zero when none is bound.
     pub servtd_hash: [u8; 48],
     /// Reserved.
     pub reserved: [u8; 64],
@@ -360,31 +361,6 @@ impl TdReport {
     }
 }
 
-/// SERVTD_INFO_HASH of a service TD as the simulated TDX module computes it: SHA-384 of its
-/// TDINFO with RTMRs, SERVTD_HASH and reserved bytes zeroed (its build-time identity). The TDX
-/// 1.5 module hashes a SERVTD_INFO structure with an attributes-dependent field selection; this
-/// is the same idea with a fixed selection.
-pub fn servtd_info_hash(td: &TdInfo) -> [u8; 48] {
-    let mut t = *td;
-    t.rtmr = [[0; 48]; 4];
-    t.servtd_hash = [0; 48];
-    t.reserved = [0; 64];
-    t.hash()
-}
-
-/// SERVTD_HASH of a TD bound to `servtds` (in binding-slot order): SHA-384 over their
-/// SERVTD_INFO_HASH values concatenated. Zero when nothing is bound.
-pub fn servtd_hash(servtds: &[[u8; 48]]) -> [u8; 48] {
-    if servtds.is_empty() {
-        return [0; 48];
-    }
-    let mut h = Sha384::new();
-    for s in servtds {
-        h.update(s);
-    }
-    h.finalize().into()
-}
-
 // ---------------------------------------------------------------------------------------------
 // TD Quote v4 / v5.
 
@@ -588,6 +564,23 @@ impl TdQuoteBody {
             report_data: report.mac_struct.report_data,
             tee_tcb_svn2: t.tee_tcb_svn2,
             mrservicetd: i.servtd_hash,
+        }
+    }
+
+    /// The TD's TDINFO_STRUCT as the body carries it: every TDINFO field is in the body
+    /// (SERVTD_HASH as MRSERVICETD, zero in a TD 1.0 body); the reserved bytes are zero. A
+    /// verifier computes a service TD's SERVTD_INFO_HASH from its quote with this.
+    pub fn td_info(&self) -> TdInfo {
+        TdInfo {
+            attributes: self.td_attributes,
+            xfam: self.xfam,
+            mrtd: self.mrtd,
+            mrconfigid: self.mrconfigid,
+            mrowner: self.mrowner,
+            mrownerconfig: self.mrownerconfig,
+            rtmr: self.rtmr,
+            servtd_hash: self.mrservicetd,
+            reserved: [0; 64],
         }
     }
 
@@ -906,11 +899,8 @@ mod tests {
         assert_eq!(body.report_data, r.mac_struct.report_data);
         let b = body.to_bytes();
         assert_eq!(TdQuoteBody::parse(&b, true).unwrap(), body);
-    }
-
-    #[test]
-    fn servtd_hash_empty_is_zero() {
-        assert_eq!(servtd_hash(&[]), [0; 48]);
-        assert_ne!(servtd_hash(&[[1; 48]]), servtd_hash(&[[2; 48]]));
+        let mut info = r.td_info;
+        info.reserved = [0; 64];
+        assert_eq!(body.td_info(), info);
     }
 }

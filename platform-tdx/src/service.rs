@@ -15,8 +15,8 @@
 //! - **Destroy**: drop the instance; its seeds, keys and channel keys are wiped on drop.
 //!
 //! A failed handshake or record ends the channel (status 6 / 7). A new hello is accepted only
-//! from a TD with the same build-time identity (MRTD, configuration, attributes) as the one
-//! measured into PCR 0.
+//! from a TD with the same build-time identity (its TDINFO without the RTMRs: MRTD,
+//! configuration, owner, attributes, XFAM, SERVTD_HASH) as the one measured into PCR 0.
 
 use sha2::{Digest, Sha256, Sha384};
 use vtpm::{MAX_RESPONSE_SIZE, Platform, PlatformError, Tpm};
@@ -24,7 +24,8 @@ use vtpm::{MAX_RESPONSE_SIZE, Platform, PlatformError, Tpm};
 use platform_snp::boot::{BootConfig, Ek, create_ek, release_platform_hierarchy};
 
 use crate::channel::{self, Channel, Handshake, HandshakeError, MAX_RECORD, Policy, Role};
-use crate::report::{TdReport, servtd_info_hash};
+use crate::report::TdReport;
+use crate::servtd::{ServtdAttr, servtd_info_hash};
 use crate::transport::{
     SERVICE_BUFFER_SIZE, ServiceCommand, ServiceError, TdxTransport, VTPMTD_GUID,
     parse_service_response,
@@ -157,7 +158,10 @@ impl<P: Platform, F: FnMut(&TpmId) -> Result<P, PlatformError>> PlatformFactory<
 }
 
 impl<P: Platform, T: TdxTransport, const N: usize> VtpmServer<P, T, N> {
-    /// A server with no instances. `policy` is what each user TD's report must satisfy.
+    /// A server with no instances. `policy` is what each user TD's report must satisfy;
+    /// `ek_config` chooses each instance's EK (template, persistent handle, platform-hierarchy
+    /// release). Its `ek_certificate` is not used here: on TDX the EK's binding is the vTPM TD's
+    /// quote ([`ek_report_data`]), not an SNP-rooted certificate.
     pub fn new(transport: T, policy: Policy, ek_config: BootConfig) -> Self {
         Self {
             transport,
@@ -420,7 +424,9 @@ fn accept<P: Platform, T: TdxTransport>(
     let hs = Handshake::start(Role::Server, transport, |b| platform.fill_entropy(b))?;
     let hello = *hs.hello();
     let (ch, report) = hs.finish(peer_hello, policy, transport)?;
-    let identity = servtd_info_hash(&report.td_info);
+    // The user TD's build-time identity: its TDINFO without the run-time RTMRs (the same
+    // selection a service-TD binding makes with IGNORE_RTMR0..3).
+    let identity = servtd_info_hash(&report.td_info, ServtdAttr(ServtdAttr::IGNORE_RTMRS));
     match inst.bound {
         Some(b) if b != identity => {
             return Err(HandshakeError::Policy(channel::PolicyViolation::Mrtd));

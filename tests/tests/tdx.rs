@@ -10,13 +10,16 @@
 )]
 
 use host_sim::tdx::{
-    Direction, Fault, FaultPlan, QuoteFault, SimQuotingService, SimTdDoor, SimTdxHost,
-    SimTdxModule, TdHandle, TdIdentity, UserTdDoor,
+    Direction, Fault, FaultPlan, QuoteFault, SeamError, SimQuotingService, SimTdDoor, SimTdxHost,
+    SimTdxModule, TdHandle, TdIdentity, UserTdDoor, VTPM_BINDING,
 };
 use host_sim::tdx_verify::verify_quote;
 use p384::ecdsa::signature::hazmat::PrehashVerifier;
-use platform_tdx::report::{TdReport, servtd_hash, servtd_info_hash};
+use platform_tdx::report::TdReport;
 use platform_tdx::service::{ek_report_data, parse_ek_evidence, status};
+use platform_tdx::servtd::{
+    SERVTD_TYPE_MIGTD, SelfBinding, ServtdAttr, ServtdBinding, servtd_hash, servtd_info_hash,
+};
 use platform_tdx::transport::{ServiceError, ServiceStatus};
 use platform_tdx::{
     ChannelError, Client, ClientError, Handshake, HandshakeError, Policy, PolicyViolation, Role,
@@ -206,7 +209,11 @@ fn end_to_end_commands_pcr0_quote_and_ek_binding() {
     let vtpm_info = s.host.module.borrow().td_info(s.host.vtpm_td);
     assert_eq!(
         v.quote.body.mrservicetd,
-        servtd_hash(&[servtd_info_hash(&vtpm_info)])
+        servtd_hash(&mut [ServtdBinding {
+            info_hash: servtd_info_hash(&vtpm_info, VTPM_BINDING.attr),
+            servtd_type: VTPM_BINDING.servtd_type,
+            attr: VTPM_BINDING.attr,
+        }])
     );
     assert_ne!(v.quote.body.mrservicetd, [0; 48]);
 }
@@ -458,7 +465,7 @@ fn instances_are_separate_and_destroy_wipes() {
 /// The vTPM TD's policy asks for the TDX 1.5 binding: the user TD's SERVTD_HASH must name it.
 fn bound_policy() -> Policy {
     Policy {
-        bound_to_self: true,
+        bound_to_self: Some(VTPM_BINDING),
         ..server_policy()
     }
 }
@@ -482,11 +489,15 @@ fn servtd_binding_is_checked_when_the_policy_asks() {
             td,
         )
     };
-    let bound = module.borrow_mut().launch(&user_id());
-    module.borrow_mut().bind_servtd(bound, vt);
+    let bound = module
+        .borrow_mut()
+        .launch_bound(&user_id(), vt, VTPM_BINDING)
+        .unwrap();
     let unbound = module.borrow_mut().launch(&user_id());
-    let elsewhere = module.borrow_mut().launch(&user_id());
-    module.borrow_mut().bind_servtd(elsewhere, other);
+    let elsewhere = module
+        .borrow_mut()
+        .launch_bound(&user_id(), other, VTPM_BINDING)
+        .unwrap();
     for (user, expect) in [
         (bound, Ok(())),
         (unbound, Err(PolicyViolation::ServtdHash)),
@@ -523,4 +534,293 @@ fn servtd_binding_is_checked_when_the_policy_asks() {
     assert_eq!(e, ClientError::Refused(status::MUTUAL_ATTESTATION));
     assert!(!host.vmm.borrow().server().is_connected(&id2));
     assert!(host.vmm.borrow().server().is_connected(&ID));
+}
+
+/// A handshake of `user` (client) with `servtd` (server) on `module`, the server asking for
+/// `bound_to_self`.
+fn servtd_admits(
+    module: &host_sim::tdx::SharedModule,
+    user: TdHandle,
+    servtd: TdHandle,
+    bound_to_self: SelfBinding,
+) -> Result<(), HandshakeError> {
+    let quoting = SimQuotingService::shared(7);
+    let relay = std::rc::Rc::default();
+    let mut cd = SimTdDoor::new(
+        module.clone(),
+        quoting.clone(),
+        std::rc::Rc::clone(&relay),
+        user,
+    );
+    let mut sd = SimTdDoor::new(module.clone(), quoting, relay, servtd);
+    let c = Handshake::start(Role::Client, &mut cd, entropy(1)).unwrap();
+    let s = Handshake::start(Role::Server, &mut sd, entropy(2)).unwrap();
+    let policy = Policy {
+        bound_to_self: Some(bound_to_self),
+        ..server_policy()
+    };
+    s.finish(c.hello(), &policy, &mut sd).map(|_| ())
+}
+
+#[test]
+fn servtd_hash_ignores_masked_fields_and_sees_the_others() {
+    let module = SimTdxModule::shared(7);
+    let vt = module.borrow_mut().launch(&vtpm_id());
+    let strict = SelfBinding {
+        attr: ServtdAttr(0),
+        ..VTPM_BINDING
+    };
+    // VTPM_BINDING ignores the RTMRs; `strict` ignores nothing.
+    let lax_user = module
+        .borrow_mut()
+        .launch_bound(&user_id(), vt, VTPM_BINDING)
+        .unwrap();
+    let strict_user = module
+        .borrow_mut()
+        .launch_bound(&user_id(), vt, strict)
+        .unwrap();
+    assert_ne!(
+        module.borrow().td_info(lax_user).servtd_hash,
+        module.borrow().td_info(strict_user).servtd_hash
+    );
+    assert_eq!(servtd_admits(&module, lax_user, vt, VTPM_BINDING), Ok(()));
+    assert_eq!(servtd_admits(&module, strict_user, vt, strict), Ok(()));
+    // Mismatch: the binding's attributes or type differ from what the vTPM TD expects.
+    let refused = Err(HandshakeError::Policy(PolicyViolation::ServtdHash));
+    assert_eq!(servtd_admits(&module, lax_user, vt, strict), refused);
+    assert_eq!(
+        servtd_admits(&module, strict_user, vt, VTPM_BINDING),
+        refused
+    );
+    let migtd_typed = module
+        .borrow_mut()
+        .launch_bound(
+            &user_id(),
+            vt,
+            SelfBinding {
+                servtd_type: SERVTD_TYPE_MIGTD,
+                ..VTPM_BINDING
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        servtd_admits(&module, migtd_typed, vt, VTPM_BINDING),
+        refused
+    );
+
+    // The vTPM TD extends RTMR2 after the bindings: a masked field changed, the lax binding
+    // still names it; the strict one (RTMRs unmasked) no longer does.
+    assert!(module.borrow_mut().extend(vt, 2, &[0x42; 48]));
+    assert_eq!(servtd_admits(&module, lax_user, vt, VTPM_BINDING), Ok(()));
+    assert_eq!(servtd_admits(&module, strict_user, vt, strict), refused);
+
+    // MRCONFIGID: a binding that ignores it is satisfied by a vTPM TD of another
+    // configuration (same MRTD); one that does not ignore it is not.
+    let other_config = TdIdentity {
+        mrconfigid: [0x77; 48],
+        ..vtpm_id()
+    };
+    let vt2 = module.borrow_mut().launch(&other_config);
+    let ignore_config = SelfBinding {
+        attr: ServtdAttr(ServtdAttr::IGNORE_RTMRS | ServtdAttr::IGNORE_MRCONFIGID),
+        ..VTPM_BINDING
+    };
+    let u = module
+        .borrow_mut()
+        .launch_bound(&user_id(), vt, ignore_config)
+        .unwrap();
+    assert_eq!(servtd_admits(&module, u, vt2, ignore_config), Ok(()));
+    assert_eq!(servtd_admits(&module, lax_user, vt2, VTPM_BINDING), refused);
+    // MRTD is never ignored by these bindings: another vTPM build is refused.
+    let vt3 = module
+        .borrow_mut()
+        .launch(&TdIdentity::named("another vtpm-td build"));
+    assert_eq!(servtd_admits(&module, u, vt3, ignore_config), refused);
+}
+
+#[test]
+fn servtd_bind_prebind_and_finalize_follow_the_tdx_1_5_module() {
+    let mut m = SimTdxModule::new(7);
+    let vt = m.launch(&vtpm_id());
+    let other = m.launch(&TdIdentity::named("another service TD"));
+    let ty = VTPM_BINDING.servtd_type;
+    let attr = VTPM_BINDING.attr;
+    let info = servtd_info_hash(&m.td_info(vt), attr);
+
+    // Operand checks (TDX_OPERAND_INVALID) and op-state checks.
+    let t = m.create(&user_id());
+    assert_eq!(
+        m.servtd_bind(t, vt, 1, ty, attr),
+        Err(SeamError::OperandInvalid("slot"))
+    );
+    assert_eq!(
+        m.servtd_bind(t, vt, 0, 1, attr),
+        Err(SeamError::OperandInvalid("SERVTD_TYPE"))
+    );
+    assert_eq!(
+        m.servtd_bind(t, vt, 0, ty, ServtdAttr(1 << 1)),
+        Err(SeamError::OperandInvalid("SERVTD_ATTR"))
+    );
+    assert!(matches!(
+        m.servtd_bind(t, t, 0, ty, attr),
+        Err(SeamError::OperandInvalid(_))
+    ));
+    let unfinished = m.create(&TdIdentity::named("service TD being built"));
+    assert_eq!(
+        m.servtd_bind(t, unfinished, 0, ty, attr),
+        Err(SeamError::OpStateIncorrect)
+    );
+
+    // PREBIND then BIND: type, attributes and info hash must match the pre-binding.
+    m.servtd_prebind(t, &info, 0, ty, attr).unwrap();
+    assert_eq!(
+        m.servtd_bind(t, other, 0, ty, attr),
+        Err(SeamError::ServtdInfoHashMismatch)
+    );
+    assert_eq!(
+        m.servtd_bind(t, vt, 0, ty, ServtdAttr(0)),
+        Err(SeamError::ServtdAttrMismatch)
+    );
+    assert_eq!(
+        m.servtd_bind(t, vt, 0, SERVTD_TYPE_MIGTD, attr),
+        Err(SeamError::ServtdTypeMismatch)
+    );
+    m.servtd_bind(t, vt, 0, ty, attr).unwrap();
+    assert_eq!(
+        m.servtd_prebind(t, &info, 0, ty, attr),
+        Err(SeamError::ServtdBound)
+    );
+    // SERVTD_HASH is zero until TDH.MR.FINALIZE, then SHA-384 over the 58-byte entry.
+    assert_eq!(m.td_info(t).servtd_hash, [0; 48]);
+    m.finalize(t).unwrap();
+    let mut entry = info.to_vec();
+    entry.extend(ty.to_le_bytes());
+    entry.extend(attr.0.to_le_bytes());
+    assert_eq!(entry.len(), 58);
+    let want = digest(SHA384, &[&entry]);
+    assert_eq!(m.td_info(t).servtd_hash.to_vec(), want);
+    assert_eq!(
+        m.td_info(t).servtd_hash,
+        VTPM_BINDING.expected_hash(&m.td_info(vt))
+    );
+    assert_eq!(m.finalize(t), Err(SeamError::OpStateIncorrect));
+
+    // No initial binding after finalize.
+    let late = m.launch(&user_id());
+    assert_eq!(
+        m.servtd_bind(late, vt, 0, ty, attr),
+        Err(SeamError::OpStateIncorrect)
+    );
+    assert_eq!(
+        m.servtd_prebind(late, &info, 0, ty, attr),
+        Err(SeamError::OpStateIncorrect)
+    );
+    assert_eq!(m.td_info(late).servtd_hash, [0; 48]);
+
+    // A pre-bound slot never bound still enters SERVTD_HASH at finalize.
+    let pre = m.create(&user_id());
+    m.servtd_prebind(pre, &info, 0, ty, attr).unwrap();
+    m.finalize(pre).unwrap();
+    assert_eq!(m.td_info(pre).servtd_hash, m.td_info(t).servtd_hash);
+    assert_eq!(m.bindings(pre).len(), 1);
+    assert!(!m.bindings(pre)[0].1);
+    // Late initial binding of the pre-bound slot, after finalize: only the matching TD.
+    assert_eq!(
+        m.servtd_bind(pre, other, 0, ty, attr),
+        Err(SeamError::ServtdInfoHashMismatch)
+    );
+    m.servtd_bind(pre, vt, 0, ty, attr).unwrap();
+    assert!(m.bindings(pre)[0].1);
+    assert_eq!(m.td_info(pre).servtd_hash, m.td_info(t).servtd_hash);
+
+    // Rebinding after finalize. Without INSTANCE_BINDING: any TD with the bound info hash (a
+    // second instance of the same vTPM TD build) may rebind, another build may not.
+    let vt_twin = m.launch(&vtpm_id());
+    m.servtd_bind(t, vt_twin, 0, ty, attr).unwrap();
+    assert_eq!(
+        m.servtd_bind(t, other, 0, ty, attr),
+        Err(SeamError::ServtdInfoHashMismatch)
+    );
+    // With INSTANCE_BINDING: only the same instance, whose new info hash is recorded; the
+    // target's SERVTD_HASH (fixed at finalize) does not change.
+    let inst = SelfBinding {
+        attr: ServtdAttr(ServtdAttr::INSTANCE_BINDING),
+        ..VTPM_BINDING
+    };
+    let ti = m.launch_bound(&user_id(), vt, inst).unwrap();
+    let before = m.td_info(ti).servtd_hash;
+    assert_eq!(
+        m.servtd_bind(ti, vt_twin, 0, ty, inst.attr),
+        Err(SeamError::ServtdUuidMismatch)
+    );
+    assert!(m.extend(vt, 1, &[9; 48]));
+    m.servtd_bind(ti, vt, 0, ty, inst.attr).unwrap();
+    assert_eq!(
+        m.bindings(ti)[0].0.info_hash,
+        servtd_info_hash(&m.td_info(vt), inst.attr)
+    );
+    assert_ne!(
+        m.bindings(ti)[0].0.info_hash,
+        inst.expected_hash(&m.td_info(vt))
+    );
+    assert_eq!(m.td_info(ti).servtd_hash, before);
+}
+
+/// `BootConfig::rsa2048()` on TDX: each instance gets the TCG L-1 RSA-2048 EK, persisted at
+/// 0x81010001, and the EK evidence quote binds it.
+#[test]
+fn rsa2048_ek_on_a_tdx_instance() {
+    let host = SimTdxHost::with_ek(
+        7,
+        &vtpm_id(),
+        server_policy(),
+        platform_snp::boot::BootConfig::rsa2048(),
+    );
+    let (_, door) = host.launch_user(&user_id(), ID, false);
+    assert_eq!(host.vmm.borrow_mut().create(&ID), Some(status::OK));
+    let mut client = Client::new(door);
+    client.connect(&client_policy(), entropy(1)).unwrap();
+    let ek = host
+        .vmm
+        .borrow()
+        .server()
+        .ek(&ID)
+        .unwrap()
+        .public()
+        .to_vec();
+    assert_eq!(
+        host.vmm.borrow().server().ek(&ID).unwrap().handle(),
+        0x8101_0001
+    );
+    // TPMT_PUBLIC: type RSA, nameAlg SHA-256, TCG L-1 policy, RSA-2048, exponent 0 (65537),
+    // a 256-byte modulus.
+    assert_eq!(&ek[..4], &[0x00, 0x01, 0x00, 0x0B]);
+    let policy = &ek[8..8 + 2 + 32];
+    assert_eq!(
+        policy[2..],
+        [
+            0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xB3, 0xF8, 0x1A, 0x90, 0xCC, 0x8D, 0x46, 0xA5,
+            0xD7, 0x24, 0xFD, 0x52, 0xD7, 0x6E, 0x06, 0x52, 0x0B, 0x64, 0xF2, 0xA1, 0xDA, 0x1B,
+            0x33, 0x14, 0x69, 0xAA,
+        ]
+    );
+    let params = &ek[8 + 34..];
+    assert_eq!(&params[..10], &[0, 6, 0, 128, 0, 0x43, 0, 0x10, 8, 0]);
+    assert_eq!(&params[10..14], &[0, 0, 0, 0]);
+    assert_eq!(u16::from_be_bytes([params[14], params[15]]), 256);
+    assert_eq!(params.len(), 16 + 256);
+    // The persistent EK through the channel is that public area.
+    let r = ok(&mut client, &command(0x173, &[0x8101_0001], &[], &[]));
+    let n = u16::from_be_bytes(r.body()[..2].try_into().unwrap()) as usize;
+    assert_eq!(&r.body()[2..2 + n], ek.as_slice());
+    // The EK evidence: a quote of the vTPM TD over SHA-384(nonce ‖ EK).
+    let nonce = [0x33; 32];
+    let mut out = vec![0u8; 9000];
+    let len = client.ek_evidence(&nonce, &mut out).unwrap();
+    let (got, quote) = parse_ek_evidence(&out[..len]).unwrap();
+    assert_eq!(got, ek.as_slice());
+    let root = host.quoting.borrow().root_point();
+    let v = verify_quote(quote, &root, None).unwrap();
+    assert_eq!(v.quote.body.report_data, ek_report_data(&nonce, &ek));
+    assert_eq!(v.quote.body.mrtd, vtpm_id().mrtd);
 }
