@@ -314,6 +314,7 @@ impl<'a> W<'a> {
             overflow: false,
         }
     }
+    #[inline(never)]
     fn bytes(&mut self, b: &[u8]) {
         if !self.overflow && put_slice(self.buf, self.pos, b) {
             self.pos = self.pos.saturating_add(b.len());

@@ -326,6 +326,7 @@ impl<'a> Der<'a> {
     }
 
     /// Raw octets.
+    #[inline(never)]
     fn put(&mut self, b: &[u8]) {
         let end = self.pos.checked_add(b.len());
         match end.and_then(|end| Some((end, self.buf.get_mut(self.pos..end)?))) {
@@ -346,6 +347,7 @@ impl<'a> Der<'a> {
     }
 
     /// A primitive value.
+    #[inline(never)]
     fn prim(&mut self, tag: u8, content: &[u8]) {
         self.head(tag, content.len());
         self.put(content);
@@ -364,6 +366,7 @@ impl<'a> Der<'a> {
 
     /// Open a constructed value (SEQUENCE, SET, `[n] EXPLICIT`, or an OCTET STRING / BIT
     /// STRING holding DER); its content follows until [`Der::close`].
+    #[inline(never)]
     fn open(&mut self, tag: u8) {
         match (self.open.get_mut(self.depth), self.depth.checked_add(1)) {
             (Some(slot), Some(depth)) => {
@@ -376,6 +379,7 @@ impl<'a> Der<'a> {
     }
 
     /// Close the innermost open value: write its header and move its content down to it.
+    #[inline(never)]
     fn close(&mut self) {
         let Some(depth) = self.depth.checked_sub(1) else {
             self.ok = false;
