@@ -322,9 +322,11 @@ impl<'a> W<'a> {
             self.overflow = true;
         }
     }
+    #[inline(never)]
     fn u16(&mut self, v: u16) {
         self.bytes(&v.to_be_bytes());
     }
+    #[inline(never)]
     fn u32(&mut self, v: u32) {
         self.bytes(&v.to_be_bytes());
     }
