@@ -314,6 +314,7 @@ impl<'a> W<'a> {
             overflow: false,
         }
     }
+    #[inline(never)]
     fn bytes(&mut self, b: &[u8]) {
         if !self.overflow && put_slice(self.buf, self.pos, b) {
             self.pos = self.pos.saturating_add(b.len());
@@ -321,9 +322,11 @@ impl<'a> W<'a> {
             self.overflow = true;
         }
     }
+    #[inline(never)]
     fn u16(&mut self, v: u16) {
         self.bytes(&v.to_be_bytes());
     }
+    #[inline(never)]
     fn u32(&mut self, v: u32) {
         self.bytes(&v.to_be_bytes());
     }

@@ -23,18 +23,15 @@
 //! certificate under it. At boot the certificates are encoded in the service's page and the
 //! report received in its scratch buffer, not on the boot stack.
 //!
-//! Encoding uses the `der` crate's encoders over fixed buffers (no `alloc`); no ASN.1 is parsed
-//! here. The TBSCertificate is encoded in place in the output buffer after a 4-byte SEQUENCE
-//! header (both certificates are 256 bytes to 64 KiB long), signed, and the header, algorithm
-//! and signature are added around it.
+//! Encoding is one small non-generic DER writer over the output buffer ([`Der`]: X.690 §10
+//! definite lengths in the fewest octets, no `alloc`; no ASN.1 is parsed here), the OIDs the
+//! `der` crate's `ObjectIdentifier` constants encoded at compile time. The `der` crate's own
+//! generic encoders, one monomorphized copy per nesting of tuple types, cost the firmware 20 KB
+//! of code for the same bytes (README, "Firmware fitness"). The TBSCertificate is encoded in
+//! place inside the certificate's SEQUENCE, signed, and the algorithm and signature follow it.
+//! Host tests check the certificates with x509-cert (strict DER), OpenSSL and the verifier.
 
-use der::asn1::{
-    BitStringRef, ContextSpecific, GeneralizedTime, Null, ObjectIdentifier, OctetStringRef,
-    PrintableStringRef, UintRef, UtcTime, Utf8StringRef,
-};
-use der::{
-    DateTime, Encode, EncodeValue, FixedTag, Header, Length, Tag, TagMode, TagNumber, Writer,
-};
+use der::asn1::ObjectIdentifier;
 use vtpm::crypto::ecc::{self, Curve, EccPrivate};
 use vtpm::crypto::hash::HashAlg;
 use vtpm::{MAX_COMMAND_SIZE, MAX_RESPONSE_SIZE, Platform, PlatformError, Tpm};
@@ -127,12 +124,6 @@ pub enum EkCertError {
     },
 }
 
-impl From<der::Error> for EkCertError {
-    fn from(_: der::Error) -> Self {
-        Self::Encoding
-    }
-}
-
 /// The per-boot CA key: a P-384 private scalar (wiped on drop) and its public point.
 pub struct CaKey {
     d: EccPrivate,
@@ -189,11 +180,12 @@ impl CaKey {
         let digest = HashAlg::Sha384.digest(&[tbs]);
         let sig = ecc::ecdsa_sign(Curve::P384, self.d.expose(), digest.as_slice(), &[])
             .ok_or(EkCertError::Signing)?;
-        let value = Seq((
-            UintRef::new(sig.r.as_slice())?,
-            UintRef::new(sig.s.as_slice())?,
-        ));
-        Ok(value.encode_to_slice(out)?.len())
+        let mut w = Der::new(out);
+        w.open(tag::SEQUENCE);
+        w.uint(sig.r.as_slice());
+        w.uint(sig.s.as_slice());
+        w.close();
+        w.finish()
     }
 }
 
@@ -239,206 +231,349 @@ fn hex<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
     core::str::from_utf8(out.get(..n).unwrap_or(&[])).unwrap_or("")
 }
 
-// ---- DER building blocks: a SEQUENCE / SET of a tuple of encodable fields -------------------
+// ---- DER (X.690 §8, §10) into a fixed buffer ------------------------------------------------
 
-/// `a + b`, checked (der's `Length` addition fails on overflow).
-fn sum(a: Length, b: Length) -> der::Result<Length> {
-    core::ops::Add::add(a, b)
-}
-
-/// The fields of a constructed value, in order.
-trait Fields {
-    fn len(&self) -> der::Result<Length>;
-    fn encode_fields(&self, w: &mut impl Writer) -> der::Result<()>;
-}
-
-impl Fields for () {
-    fn len(&self) -> der::Result<Length> {
-        Ok(Length::ZERO)
+/// The DER tags (X.690 §8.1.2) the certificates use.
+mod tag {
+    pub const BOOLEAN: u8 = 0x01;
+    pub const INTEGER: u8 = 0x02;
+    pub const BIT_STRING: u8 = 0x03;
+    pub const OCTET_STRING: u8 = 0x04;
+    pub const NULL: u8 = 0x05;
+    pub const OID: u8 = 0x06;
+    pub const UTF8_STRING: u8 = 0x0C;
+    pub const PRINTABLE_STRING: u8 = 0x13;
+    pub const UTC_TIME: u8 = 0x17;
+    pub const GENERALIZED_TIME: u8 = 0x18;
+    pub const SEQUENCE: u8 = 0x30;
+    pub const SET: u8 = 0x31;
+    /// `[n] EXPLICIT`: context-specific, constructed.
+    pub const fn explicit(n: u8) -> u8 {
+        0xA0 | n
     }
-    fn encode_fields(&self, _: &mut impl Writer) -> der::Result<()> {
-        Ok(())
+    /// `[n] IMPLICIT` of a primitive type: context-specific, primitive.
+    pub const fn implicit(n: u8) -> u8 {
+        0x80 | n
     }
 }
 
-macro_rules! tuple_fields {
-    ($($t:ident $v:ident),+) => {
-        impl<$($t: Encode),+> Fields for ($($t,)+) {
-            fn len(&self) -> der::Result<Length> {
-                let ($($v,)+) = self;
-                let mut n = Length::ZERO;
-                $( n = sum(n, $v.encoded_len()?)?; )+
-                Ok(n)
+/// The content octets of an OID constant, taken at compile time.
+const fn oid(o: &'static ObjectIdentifier) -> &'static [u8] {
+    o.as_bytes()
+}
+
+const DER_ECDSA_SHA384: &[u8] = oid(&OID_ECDSA_SHA384);
+const DER_EC_PUBLIC_KEY: &[u8] = oid(&OID_EC_PUBLIC_KEY);
+const DER_SECP384R1: &[u8] = oid(&OID_SECP384R1);
+const DER_PRIME256V1: &[u8] = oid(&OID_PRIME256V1);
+const DER_RSA_ENCRYPTION: &[u8] = oid(&OID_RSA_ENCRYPTION);
+const DER_ORGANIZATION: &[u8] = oid(&OID_ORGANIZATION);
+const DER_COMMON_NAME: &[u8] = oid(&OID_COMMON_NAME);
+const DER_SERIAL_NUMBER: &[u8] = oid(&OID_SERIAL_NUMBER);
+const DER_SUBJECT_DIRECTORY_ATTRIBUTES: &[u8] = oid(&OID_SUBJECT_DIRECTORY_ATTRIBUTES);
+const DER_SUBJECT_KEY_IDENTIFIER: &[u8] = oid(&OID_SUBJECT_KEY_IDENTIFIER);
+const DER_KEY_USAGE: &[u8] = oid(&OID_KEY_USAGE);
+const DER_SUBJECT_ALT_NAME: &[u8] = oid(&OID_SUBJECT_ALT_NAME);
+const DER_BASIC_CONSTRAINTS: &[u8] = oid(&OID_BASIC_CONSTRAINTS);
+const DER_AUTHORITY_KEY_IDENTIFIER: &[u8] = oid(&OID_AUTHORITY_KEY_IDENTIFIER);
+const DER_EXT_KEY_USAGE: &[u8] = oid(&OID_EXT_KEY_USAGE);
+const DER_SNP_REPORT: &[u8] = oid(&OID_SNP_REPORT);
+const DER_TCG_KP_EK_CERTIFICATE: &[u8] = oid(&OID_TCG_KP_EK_CERTIFICATE);
+const DER_TCG_AT_TPM_MANUFACTURER: &[u8] = oid(&OID_TCG_AT_TPM_MANUFACTURER);
+const DER_TCG_AT_TPM_MODEL: &[u8] = oid(&OID_TCG_AT_TPM_MODEL);
+const DER_TCG_AT_TPM_VERSION: &[u8] = oid(&OID_TCG_AT_TPM_VERSION);
+const DER_TCG_AT_TPM_SPECIFICATION: &[u8] = oid(&OID_TCG_AT_TPM_SPECIFICATION);
+
+/// Deepest nesting of constructed values: the EK certificate's subjectAltName (Certificate,
+/// TBSCertificate, [3], Extensions, Extension, extnValue, GeneralNames, [4], Name, RDN,
+/// AttributeTypeAndValue).
+const MAX_DEPTH: usize = 12;
+
+/// The definite-length header of a value with `len` content octets, in the fewest octets
+/// (X.690 §8.1.3, §10.1), and its size; values of 64 KiB or more are not made here.
+fn header(tag: u8, len: usize) -> Option<([u8; 4], usize)> {
+    let [_, _, hi, lo] = u32::try_from(len).ok()?.to_be_bytes();
+    match len {
+        0..=0x7F => Some(([tag, lo, 0, 0], 2)),
+        0x80..=0xFF => Some(([tag, 0x81, lo, 0], 3)),
+        0x100..=0xFFFF => Some(([tag, 0x82, hi, lo], 4)),
+        _ => None,
+    }
+}
+
+/// A DER writer over a fixed buffer, one non-generic encoder for both certificates. A
+/// constructed value is opened with room for a 4-byte header, its content written after it,
+/// and closed: the header then takes its definite length in the fewest octets and the content
+/// moves down over the octets it did not need. A failure (buffer full, nesting deeper than
+/// [`MAX_DEPTH`], a value of 64 KiB or more) is latched and reported by [`Der::finish`].
+struct Der<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+    open: [usize; MAX_DEPTH],
+    depth: usize,
+    ok: bool,
+}
+
+impl<'a> Der<'a> {
+    fn new(buf: &'a mut [u8]) -> Self {
+        Self {
+            buf,
+            pos: 0,
+            open: [0; MAX_DEPTH],
+            depth: 0,
+            ok: true,
+        }
+    }
+
+    /// Raw octets.
+    #[inline(never)]
+    fn put(&mut self, b: &[u8]) {
+        let end = self.pos.checked_add(b.len());
+        match end.and_then(|end| Some((end, self.buf.get_mut(self.pos..end)?))) {
+            Some((end, dst)) if self.ok => {
+                dst.copy_from_slice(b);
+                self.pos = end;
             }
-            fn encode_fields(&self, w: &mut impl Writer) -> der::Result<()> {
-                let ($($v,)+) = self;
-                $( $v.encode(w)?; )+
-                Ok(())
+            _ => self.ok = false,
+        }
+    }
+
+    /// A header for `len` content octets.
+    fn head(&mut self, tag: u8, len: usize) {
+        match header(tag, len) {
+            Some((h, n)) => self.put(h.get(..n).unwrap_or(&[])),
+            None => self.ok = false,
+        }
+    }
+
+    /// A primitive value.
+    #[inline(never)]
+    fn prim(&mut self, tag: u8, content: &[u8]) {
+        self.head(tag, content.len());
+        self.put(content);
+    }
+
+    /// A primitive value whose content is `first` then `rest` (a BIT STRING's unused-bits octet,
+    /// an INTEGER's leading zero).
+    fn prim2(&mut self, tag: u8, first: u8, rest: &[u8]) {
+        match rest.len().checked_add(1) {
+            Some(len) => self.head(tag, len),
+            None => self.ok = false,
+        }
+        self.put(&[first]);
+        self.put(rest);
+    }
+
+    /// Open a constructed value (SEQUENCE, SET, `[n] EXPLICIT`, or an OCTET STRING / BIT
+    /// STRING holding DER); its content follows until [`Der::close`].
+    #[inline(never)]
+    fn open(&mut self, tag: u8) {
+        match (self.open.get_mut(self.depth), self.depth.checked_add(1)) {
+            (Some(slot), Some(depth)) => {
+                *slot = self.pos;
+                self.depth = depth;
+                self.put(&[tag, 0x82, 0, 0]);
+            }
+            _ => self.ok = false,
+        }
+    }
+
+    /// Close the innermost open value: write its header and move its content down to it.
+    #[inline(never)]
+    fn close(&mut self) {
+        let Some(depth) = self.depth.checked_sub(1) else {
+            self.ok = false;
+            return;
+        };
+        self.depth = depth;
+        let start = self.open.get(depth).copied().unwrap_or(usize::MAX);
+        let Some(region) = self.buf.get_mut(start..self.pos) else {
+            self.ok = false;
+            return;
+        };
+        let tag = region.first().copied().unwrap_or(0);
+        let Some((h, n)) = region.len().checked_sub(4).and_then(|len| header(tag, len)) else {
+            self.ok = false;
+            return;
+        };
+        let shift = 4usize.saturating_sub(n);
+        let end = region.len().saturating_sub(shift);
+        for i in n..end {
+            if let Some(b) = region.get(i.saturating_add(shift)).copied()
+                && let Some(d) = region.get_mut(i)
+            {
+                *d = b;
             }
         }
-    };
-}
-tuple_fields!(A a);
-tuple_fields!(A a, B b);
-tuple_fields!(A a, B b, C c);
-tuple_fields!(A a, B b, C c, D d);
-tuple_fields!(A a, B b, C c, D d, E e);
-tuple_fields!(A a, B b, C c, D d, E e, F f);
-tuple_fields!(A a, B b, C c, D d, E e, F f, G g);
-tuple_fields!(A a, B b, C c, D d, E e, F f, G g, H h);
+        for (d, s) in region.iter_mut().zip(h.iter().take(n)) {
+            *d = *s;
+        }
+        self.pos = self.pos.saturating_sub(shift);
+    }
 
-/// SEQUENCE { fields }.
-struct Seq<T>(T);
-/// SET { fields } (single-element sets only: DER orders the elements of a SET OF).
-struct Set<T>(T);
-/// OCTET STRING whose content is the DER of the value (an extension's `extnValue`).
-struct DerOctets<T>(T);
-/// BIT STRING, no unused bits, whose content is the DER of the value (an RSA
-/// subjectPublicKey): encoded straight into the output, no buffer for the inner DER.
-struct DerBits<T>(T);
+    /// OBJECT IDENTIFIER from its content octets.
+    fn oid(&mut self, content: &[u8]) {
+        self.prim(tag::OID, content);
+    }
 
-impl<T: Fields> EncodeValue for Seq<T> {
-    fn value_len(&self) -> der::Result<Length> {
-        self.0.len()
+    /// INTEGER of the unsigned big-endian `be`: leading zero octets dropped, one zero octet
+    /// added when the top bit is set (X.690 §8.3.2).
+    fn uint(&mut self, be: &[u8]) {
+        let first = be
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(be.len().saturating_sub(1));
+        let v = be.get(first..).unwrap_or(&[]);
+        match v.first() {
+            Some(b) if b & 0x80 == 0 => self.prim(tag::INTEGER, v),
+            _ => self.prim2(tag::INTEGER, 0, v),
+        }
     }
-    fn encode_value(&self, w: &mut impl Writer) -> der::Result<()> {
-        self.0.encode_fields(w)
-    }
-}
-impl<T> FixedTag for Seq<T> {
-    const TAG: Tag = Tag::Sequence;
-}
-impl<T: Fields> EncodeValue for Set<T> {
-    fn value_len(&self) -> der::Result<Length> {
-        self.0.len()
-    }
-    fn encode_value(&self, w: &mut impl Writer) -> der::Result<()> {
-        self.0.encode_fields(w)
-    }
-}
-impl<T> FixedTag for Set<T> {
-    const TAG: Tag = Tag::Set;
-}
-impl<T: Encode> EncodeValue for DerOctets<T> {
-    fn value_len(&self) -> der::Result<Length> {
-        self.0.encoded_len()
-    }
-    fn encode_value(&self, w: &mut impl Writer) -> der::Result<()> {
-        self.0.encode(w)
-    }
-}
-impl<T> FixedTag for DerOctets<T> {
-    const TAG: Tag = Tag::OctetString;
-}
-impl<T: Encode> EncodeValue for DerBits<T> {
-    fn value_len(&self) -> der::Result<Length> {
-        sum(Length::ONE, self.0.encoded_len()?)
-    }
-    fn encode_value(&self, w: &mut impl Writer) -> der::Result<()> {
-        w.write_byte(0)?; // unused bits
-        self.0.encode(w)
-    }
-}
-impl<T> FixedTag for DerBits<T> {
-    const TAG: Tag = Tag::BitString;
-}
 
-fn explicit<T>(n: u8, value: T) -> ContextSpecific<T> {
-    ContextSpecific {
-        tag_number: TagNumber(u32::from(n)),
-        tag_mode: TagMode::Explicit,
-        value,
+    /// `BOOLEAN TRUE` (X.690 §11.1: FF).
+    fn boolean_true(&mut self) {
+        self.prim(tag::BOOLEAN, &[0xFF]);
     }
-}
 
-fn implicit<T>(n: u8, value: T) -> ContextSpecific<T> {
-    ContextSpecific {
-        tag_number: TagNumber(u32::from(n)),
-        tag_mode: TagMode::Implicit,
-        value,
+    /// BIT STRING with `unused` trailing bits.
+    fn bits(&mut self, unused: u8, content: &[u8]) {
+        self.prim2(tag::BIT_STRING, unused, content);
     }
-}
 
-/// An Attribute-type-and-value RDN: SET { SEQUENCE { type, value } }.
-fn rdn<V: Encode>(oid: ObjectIdentifier, value: V) -> Set<(Seq<(ObjectIdentifier, V)>,)> {
-    Set((Seq((oid, value)),))
-}
+    /// SEQUENCE { OBJECT IDENTIFIER } (an AlgorithmIdentifier without parameters or an
+    /// extKeyUsage with one purpose).
+    fn seq_oid(&mut self, content: &[u8]) {
+        self.open(tag::SEQUENCE);
+        self.oid(content);
+        self.close();
+    }
 
-/// Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue } (RFC 5280
-/// §4.1): `critical` encoded only when TRUE, as DER requires.
-fn critical<V: Encode>(oid: ObjectIdentifier, v: V) -> Seq<(ObjectIdentifier, bool, DerOctets<V>)> {
-    Seq((oid, true, DerOctets(v)))
-}
-fn noncritical<V: Encode>(oid: ObjectIdentifier, v: V) -> Seq<(ObjectIdentifier, DerOctets<V>)> {
-    Seq((oid, DerOctets(v)))
+    /// An RDN of one AttributeTypeAndValue: SET { SEQUENCE { type, string } }.
+    fn rdn(&mut self, oid: &[u8], string_tag: u8, value: &[u8]) {
+        self.open(tag::SET);
+        self.open(tag::SEQUENCE);
+        self.oid(oid);
+        self.prim(string_tag, value);
+        self.close();
+        self.close();
+    }
+
+    /// Open an Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue
+    /// OCTET STRING } (RFC 5280 §4.1; `critical` written only when TRUE, as DER requires):
+    /// the DER of the value follows, then [`Der::close2`].
+    fn extension(&mut self, oid: &[u8], critical: bool) {
+        self.open(tag::SEQUENCE);
+        self.oid(oid);
+        if critical {
+            self.boolean_true();
+        }
+        self.open(tag::OCTET_STRING);
+    }
+
+    /// Close two values (an extension).
+    fn close2(&mut self) {
+        self.close();
+        self.close();
+    }
+
+    /// The length of what was written, if everything fit and every value was closed.
+    fn finish(&self) -> Result<usize, EkCertError> {
+        if self.ok && self.depth == 0 {
+            Ok(self.pos)
+        } else {
+            Err(EkCertError::Encoding)
+        }
+    }
 }
 
 /// AlgorithmIdentifier ecdsa-with-SHA384 (parameters absent, RFC 5758 §3.2).
-fn ecdsa_sha384() -> Seq<(ObjectIdentifier,)> {
-    Seq((OID_ECDSA_SHA384,))
-}
-
-/// Validity (RFC 5280 §4.1.2.5): from 2025-01-01 (firmware has no trusted wall clock) to
-/// 99991231235959Z, "no well-defined expiration date".
-fn validity() -> der::Result<Seq<(UtcTime, GeneralizedTime)>> {
-    Ok(Seq((
-        UtcTime::from_date_time(DateTime::new(2025, 1, 1, 0, 0, 0)?)?,
-        GeneralizedTime::from_date_time(DateTime::new(9999, 12, 31, 23, 59, 59)?),
-    )))
+fn ecdsa_sha384(w: &mut Der<'_>) {
+    w.seq_oid(DER_ECDSA_SHA384);
 }
 
 /// The CA's Name: O = vtpm, CN = vTPM EK CA (SEV-SNP), serialNumber = hex of the key id's
 /// first 8 bytes (a per-boot CA gets a distinct name).
-fn ca_name(key_id_hex: &str) -> der::Result<impl Encode + '_> {
-    Ok(Seq((
-        rdn(OID_ORGANIZATION, Utf8StringRef::new(CA_ORGANIZATION)?),
-        rdn(OID_COMMON_NAME, Utf8StringRef::new(CA_COMMON_NAME)?),
-        rdn(OID_SERIAL_NUMBER, PrintableStringRef::new(key_id_hex)?),
-    )))
+fn ca_name(w: &mut Der<'_>, key_id_hex: &str) {
+    w.open(tag::SEQUENCE);
+    w.rdn(
+        DER_ORGANIZATION,
+        tag::UTF8_STRING,
+        CA_ORGANIZATION.as_bytes(),
+    );
+    w.rdn(DER_COMMON_NAME, tag::UTF8_STRING, CA_COMMON_NAME.as_bytes());
+    w.rdn(
+        DER_SERIAL_NUMBER,
+        tag::PRINTABLE_STRING,
+        key_id_hex.as_bytes(),
+    );
+    w.close();
+}
+
+/// Open a certificate and its TBSCertificate and write the fields both certificates share
+/// (RFC 5280 §4.1): version v3, `serial`, ecdsa-with-SHA384, the CA as issuer, and the
+/// validity: from 2025-01-01 (firmware has no trusted wall clock) to 99991231235959Z, "no
+/// well-defined expiration date" (§4.1.2.5).
+fn begin_certificate(w: &mut Der<'_>, serial: &[u8], key_id_hex: &str) {
+    w.open(tag::SEQUENCE);
+    w.open(tag::SEQUENCE);
+    w.open(tag::explicit(0));
+    w.uint(&[2]);
+    w.close();
+    w.uint(serial);
+    ecdsa_sha384(w);
+    ca_name(w, key_id_hex);
+    w.open(tag::SEQUENCE);
+    w.prim(tag::UTC_TIME, b"250101000000Z");
+    w.prim(tag::GENERALIZED_TIME, b"99991231235959Z");
+    w.close();
 }
 
 /// SubjectPublicKeyInfo for an EC key (RFC 5480 §2).
-fn ec_spki(curve: ObjectIdentifier, sec1: &[u8]) -> der::Result<impl Encode + '_> {
-    Ok(Seq((
-        Seq((OID_EC_PUBLIC_KEY, curve)),
-        BitStringRef::new(0, sec1)?,
-    )))
+fn ec_spki(w: &mut Der<'_>, curve: &[u8], sec1: &[u8]) {
+    w.open(tag::SEQUENCE);
+    w.open(tag::SEQUENCE);
+    w.oid(DER_EC_PUBLIC_KEY);
+    w.oid(curve);
+    w.close();
+    w.bits(0, sec1);
+    w.close();
 }
 
 /// SubjectPublicKeyInfo for an RSA key (RFC 3279 §2.3.1): rsaEncryption with NULL parameters,
 /// the key RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017
-/// §A.1.1; `UintRef` adds the leading zero octet a modulus with its top bit set needs).
-fn rsa_spki(n: &[u8], e: u32) -> der::Result<impl Encode + '_> {
-    Ok(Seq((
-        Seq((OID_RSA_ENCRYPTION, Null)),
-        DerBits(Seq((UintRef::new(n)?, e))),
-    )))
+/// §A.1.1; the modulus gets the leading zero octet its set top bit needs).
+fn rsa_spki(w: &mut Der<'_>, n: &[u8], e: u32) {
+    w.open(tag::SEQUENCE);
+    w.open(tag::SEQUENCE);
+    w.oid(DER_RSA_ENCRYPTION);
+    w.prim(tag::NULL, &[]);
+    w.close();
+    w.open(tag::BIT_STRING);
+    w.put(&[0]); // unused bits
+    w.open(tag::SEQUENCE);
+    w.uint(n);
+    w.uint(&e.to_be_bytes());
+    w.close();
+    w.close();
+    w.close();
 }
 
-/// Finish a certificate whose TBSCertificate was encoded at `out[4..4 + tbs_len]`: sign it and
-/// write `SEQUENCE { tbs, ecdsa-with-SHA384, BIT STRING signature }` (RFC 5280 §4.1).
-fn finish_certificate(ca: &CaKey, out: &mut [u8], tbs_len: usize) -> Result<usize, EkCertError> {
+/// Finish a certificate whose TBSCertificate is open in `w` (after [`begin_certificate`]):
+/// close it, sign it and add `ecdsa-with-SHA384, BIT STRING signature` (RFC 5280 §4.1);
+/// returns the certificate's length.
+fn finish_certificate(ca: &CaKey, mut w: Der<'_>) -> Result<usize, EkCertError> {
+    w.close();
+    // The certificate's header was opened at 0 with 4 octets: the TBSCertificate follows it.
     let mut sig = [0u8; 112];
-    let tbs_end = tbs_len.checked_add(4).ok_or(EkCertError::Encoding)?;
-    let tbs = out.get(4..tbs_end).ok_or(EkCertError::Encoding)?;
-    let sig_len = ca.sign(tbs, &mut sig)?;
-    let sig = BitStringRef::new(0, sig.get(..sig_len).ok_or(EkCertError::Signing)?)?;
-    let alg = ecdsa_sha384();
-    let body = sum(
-        sum(Length::try_from(tbs_len)?, alg.encoded_len()?)?,
-        sig.encoded_len()?,
-    )?;
-    let header = Header::new(Tag::Sequence, body);
-    if header.encoded_len()? != Length::new(4) {
+    let tbs = w.buf.get(4..w.pos).ok_or(EkCertError::Encoding)?;
+    if !w.ok {
         return Err(EkCertError::Encoding);
     }
-    header.encode_to_slice(out.get_mut(..4).ok_or(EkCertError::Encoding)?)?;
-    let tail = out.get_mut(tbs_end..).ok_or(EkCertError::Encoding)?;
-    let a = alg.encode_to_slice(tail)?.len();
-    let s = sig
-        .encode_to_slice(tail.get_mut(a..).ok_or(EkCertError::Encoding)?)?
-        .len();
-    Ok(tbs_end.saturating_add(a).saturating_add(s))
+    let sig_len = ca.sign(tbs, &mut sig)?;
+    ecdsa_sha384(&mut w);
+    w.bits(0, sig.get(..sig_len).ok_or(EkCertError::Signing)?);
+    w.close();
+    w.finish()
 }
 
 /// The self-issued CA certificate carrying `report` (the raw ATTESTATION_REPORT) into `out`;
@@ -448,28 +583,32 @@ pub fn ca_certificate(ca: &CaKey, report: &[u8], out: &mut [u8]) -> Result<usize
     let mut kid_hex = [0u8; 16];
     let kid_hex = hex(kid.get(..8).unwrap_or(&[]), &mut kid_hex);
     let serial = serial(b"vtpm CA", &ca.public);
-    let extensions = Seq((
-        // basicConstraints: cA TRUE, pathLenConstraint 0 (RFC 5280 §4.2.1.9).
-        critical(OID_BASIC_CONSTRAINTS, Seq((true, 0u8))),
-        // keyUsage: keyCertSign (5) and cRLSign (6) (RFC 5280 §4.2.1.3).
-        critical(OID_KEY_USAGE, BitStringRef::new(1, &[0x06])?),
-        noncritical(OID_SUBJECT_KEY_IDENTIFIER, OctetStringRef::new(&kid)?),
-        noncritical(OID_SNP_REPORT, OctetStringRef::new(report)?),
-    ));
-    let tbs = Seq((
-        explicit(0, 2u8),
-        UintRef::new(&serial)?,
-        ecdsa_sha384(),
-        ca_name(kid_hex)?,
-        validity()?,
-        ca_name(kid_hex)?,
-        ec_spki(OID_SECP384R1, &ca.public)?,
-        explicit(3, extensions),
-    ));
-    let tbs_len = tbs
-        .encode_to_slice(out.get_mut(4..).ok_or(EkCertError::Encoding)?)?
-        .len();
-    finish_certificate(ca, out, tbs_len)
+    let mut w = Der::new(out);
+    begin_certificate(&mut w, &serial, kid_hex);
+    ca_name(&mut w, kid_hex);
+    ec_spki(&mut w, DER_SECP384R1, &ca.public);
+    w.open(tag::explicit(3));
+    w.open(tag::SEQUENCE);
+    // basicConstraints: cA TRUE, pathLenConstraint 0 (RFC 5280 §4.2.1.9).
+    w.extension(DER_BASIC_CONSTRAINTS, true);
+    w.open(tag::SEQUENCE);
+    w.boolean_true();
+    w.uint(&[0]);
+    w.close();
+    w.close2();
+    // keyUsage: keyCertSign (5) and cRLSign (6) (RFC 5280 §4.2.1.3).
+    w.extension(DER_KEY_USAGE, true);
+    w.bits(1, &[0x06]);
+    w.close2();
+    w.extension(DER_SUBJECT_KEY_IDENTIFIER, false);
+    w.prim(tag::OCTET_STRING, &kid);
+    w.close2();
+    w.extension(DER_SNP_REPORT, false);
+    w.prim(tag::OCTET_STRING, report);
+    w.close2();
+    w.close();
+    w.close();
+    finish_certificate(ca, w)
 }
 
 /// The EK's curve and SEC 1 uncompressed point (up to 97 bytes) from its TPMT_PUBLIC (Part 2
@@ -587,6 +726,17 @@ pub fn ek_rsa_public(public: &[u8]) -> Result<(&[u8], u32), EkCertError> {
 /// the RSA certificate code below is left out of the build.
 const CORE_HAS_RSA: bool = vtpm::wire::public::MAX_RSA_KEY_BYTES > 0;
 
+/// An EK's SubjectPublicKeyInfo to encode.
+enum Spki<'a> {
+    /// EC key: the curve's OID content octets and the SEC 1 uncompressed point.
+    Ec {
+        curve: &'static [u8],
+        sec1: &'a [u8],
+    },
+    /// RSA key: big-endian modulus and public exponent.
+    Rsa { n: &'a [u8], e: u32 },
+}
+
 /// The EK certificate for the EK whose TPMT_PUBLIC is `ek_public` (ECC P-256 / P-384 or, with
 /// the core's `rsa` feature, RSA-2048), signed by `ca`, into `out`; returns its length. The
 /// keyUsage is keyEncipherment (bit 2) for an RSA EK, keyAgreement (bit 4) for an ECC EK (TCG
@@ -597,83 +747,101 @@ pub fn ek_certificate(ca: &CaKey, ek_public: &[u8], out: &mut [u8]) -> Result<us
             return Err(EkCertError::EkPublic);
         }
         let (n, e) = ek_rsa_public(ek_public)?;
-        let key_usage = BitStringRef::new(5, &[0x20])?;
-        return ek_certificate_for(ca, rsa_spki(n, e)?, n, key_usage, out);
+        return ek_certificate_for(ca, &Spki::Rsa { n, e }, (5, 0x20), out);
     }
     let mut point = [0u8; 97];
     let (curve, n) = ek_point(ek_public, &mut point)?;
-    let point = point.get(..n).ok_or(EkCertError::EkPublic)?;
-    let curve_oid = match curve {
-        Curve::P256 => OID_PRIME256V1,
-        Curve::P384 => OID_SECP384R1,
+    let sec1 = point.get(..n).ok_or(EkCertError::EkPublic)?;
+    let curve = match curve {
+        Curve::P256 => DER_PRIME256V1,
+        Curve::P384 => DER_SECP384R1,
     };
-    let key_usage = BitStringRef::new(3, &[0x08])?;
-    ek_certificate_for(ca, ec_spki(curve_oid, point)?, point, key_usage, out)
+    ek_certificate_for(ca, &Spki::Ec { curve, sec1 }, (3, 0x08), out)
 }
 
-/// [`ek_certificate`] for the SubjectPublicKeyInfo `spki` of the key `key` (its bytes name the
-/// certificate's serial number).
+/// [`ek_certificate`] for the SubjectPublicKeyInfo `spki` (its key's bytes name the
+/// certificate's serial number) and the keyUsage BIT STRING `(unused bits, octet)`.
 fn ek_certificate_for(
     ca: &CaKey,
-    spki: impl Encode,
-    key: &[u8],
-    key_usage: BitStringRef<'_>,
+    spki: &Spki<'_>,
+    key_usage: (u8, u8),
     out: &mut [u8],
 ) -> Result<usize, EkCertError> {
     let kid = ca.key_id();
     let mut kid_hex = [0u8; 16];
     let kid_hex = hex(kid.get(..8).unwrap_or(&[]), &mut kid_hex);
+    let key = match spki {
+        Spki::Ec { sec1, .. } => sec1,
+        Spki::Rsa { n, .. } => n,
+    };
     let serial = serial(b"vtpm EK", key);
     let mut version = [0u8; 11];
     let version = tpm_version(&mut version);
+    let mut w = Der::new(out);
+    begin_certificate(&mut w, &serial, kid_hex);
+    // Subject empty; the identity is in the critical subjectAltName.
+    w.open(tag::SEQUENCE);
+    w.close();
+    match spki {
+        Spki::Ec { curve, sec1 } => ec_spki(&mut w, curve, sec1),
+        Spki::Rsa { n, e } => rsa_spki(&mut w, n, *e),
+    }
+    w.open(tag::explicit(3));
+    w.open(tag::SEQUENCE);
+    // AuthorityKeyIdentifier { keyIdentifier [0] IMPLICIT } (RFC 5280 §4.2.1.1).
+    w.extension(DER_AUTHORITY_KEY_IDENTIFIER, false);
+    w.open(tag::SEQUENCE);
+    w.prim(tag::implicit(0), &kid);
+    w.close();
+    w.close2();
     // GeneralNames { directoryName [4] Name } (RFC 5280 §4.2.1.6): TPM manufacturer, model and
     // version, one RDN each (TCG EK Credential Profile §3.2.9).
-    let san = Seq((explicit(
-        4,
-        Seq((
-            rdn(
-                OID_TCG_AT_TPM_MANUFACTURER,
-                Utf8StringRef::new(TPM_MANUFACTURER)?,
-            ),
-            rdn(OID_TCG_AT_TPM_MODEL, Utf8StringRef::new(TPM_MODEL)?),
-            rdn(OID_TCG_AT_TPM_VERSION, Utf8StringRef::new(version)?),
-        )),
-    ),));
+    w.extension(DER_SUBJECT_ALT_NAME, true);
+    w.open(tag::SEQUENCE);
+    w.open(tag::explicit(4));
+    w.open(tag::SEQUENCE);
+    w.rdn(
+        DER_TCG_AT_TPM_MANUFACTURER,
+        tag::UTF8_STRING,
+        TPM_MANUFACTURER.as_bytes(),
+    );
+    w.rdn(DER_TCG_AT_TPM_MODEL, tag::UTF8_STRING, TPM_MODEL.as_bytes());
+    w.rdn(DER_TCG_AT_TPM_VERSION, tag::UTF8_STRING, version.as_bytes());
+    w.close();
+    w.close();
+    w.close();
+    w.close2();
+    // basicConstraints cA FALSE: the empty SEQUENCE (DEFAULT omitted).
+    w.extension(DER_BASIC_CONSTRAINTS, true);
+    w.open(tag::SEQUENCE);
+    w.close();
+    w.close2();
+    w.extension(DER_KEY_USAGE, true);
+    w.bits(key_usage.0, &[key_usage.1]);
+    w.close2();
+    w.extension(DER_EXT_KEY_USAGE, false);
+    w.seq_oid(DER_TCG_KP_EK_CERTIFICATE);
+    w.close2();
     // SubjectDirectoryAttributes { Attribute { tcg-at-tpmSpecification, SET {
     // TPMSpecification { family, level, revision } } } } (§3.2.11).
     let (family, level, revision) = TPM_SPEC;
-    let sda = Seq((Seq((
-        OID_TCG_AT_TPM_SPECIFICATION,
-        Set((Seq((Utf8StringRef::new(family)?, level, revision)),)),
-    )),));
-    let extensions = Seq((
-        // AuthorityKeyIdentifier { keyIdentifier [0] IMPLICIT } (RFC 5280 §4.2.1.1).
-        noncritical(
-            OID_AUTHORITY_KEY_IDENTIFIER,
-            Seq((implicit(0, OctetStringRef::new(&kid)?),)),
-        ),
-        critical(OID_SUBJECT_ALT_NAME, san),
-        // basicConstraints cA FALSE: the empty SEQUENCE (DEFAULT omitted).
-        critical(OID_BASIC_CONSTRAINTS, Seq(())),
-        critical(OID_KEY_USAGE, key_usage),
-        noncritical(OID_EXT_KEY_USAGE, Seq((OID_TCG_KP_EK_CERTIFICATE,))),
-        noncritical(OID_SUBJECT_DIRECTORY_ATTRIBUTES, sda),
-    ));
-    let tbs = Seq((
-        explicit(0, 2u8),
-        UintRef::new(&serial)?,
-        ecdsa_sha384(),
-        ca_name(kid_hex)?,
-        validity()?,
-        // Subject empty; the identity is in the critical subjectAltName.
-        Seq(()),
-        spki,
-        explicit(3, extensions),
-    ));
-    let tbs_len = tbs
-        .encode_to_slice(out.get_mut(4..).ok_or(EkCertError::Encoding)?)?
-        .len();
-    finish_certificate(ca, out, tbs_len)
+    w.extension(DER_SUBJECT_DIRECTORY_ATTRIBUTES, false);
+    w.open(tag::SEQUENCE);
+    w.open(tag::SEQUENCE);
+    w.oid(DER_TCG_AT_TPM_SPECIFICATION);
+    w.open(tag::SET);
+    w.open(tag::SEQUENCE);
+    w.prim(tag::UTF8_STRING, family.as_bytes());
+    w.uint(&level.to_be_bytes());
+    w.uint(&revision.to_be_bytes());
+    w.close();
+    w.close();
+    w.close();
+    w.close();
+    w.close2();
+    w.close();
+    w.close();
+    finish_certificate(ca, w)
 }
 
 /// tcg-at-tpmVersion: `id:` and TPM_PT_FIRMWARE_VERSION_1 (major << 16 | minor) in hex.

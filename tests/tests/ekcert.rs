@@ -137,6 +137,10 @@ fn ca_certificate_carries_the_report_that_binds_its_key() {
     let ek_der = nv_read_all(&mut svc, EK_CERT_INDEX_P384);
     let ca = Certificate::from_der(&ca_der).unwrap();
     let ek = Certificate::from_der(&ek_der).unwrap();
+    // The firmware's own DER writer: x509-cert's strict decoder took both, and its encoder
+    // gives back the same bytes (definite lengths in the fewest octets, DEFAULTs omitted).
+    assert_eq!(ca.to_der().unwrap(), ca_der);
+    assert_eq!(ek.to_der().unwrap(), ek_der);
 
     // The report: in the extension 1.3.6.1.4.1.58270.1.1, signed by this chip's VCEK, at
     // VMPL 0 with the launch measurement, REPORT_DATA = SHA-384(CA key) ‖ 0^16.

@@ -3,7 +3,7 @@
 
 use super::hash::HashAlg;
 use super::hmac::HmacState;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 const OUTLEN: usize = 32;
 
@@ -31,8 +31,8 @@ impl core::fmt::Debug for HmacDrbg {
 
 impl Drop for HmacDrbg {
     fn drop(&mut self) {
-        self.k.zeroize();
-        self.v.zeroize();
+        crate::wire::types::wipe_bytes(&mut self.k);
+        crate::wire::types::wipe_bytes(&mut self.v);
     }
 }
 

@@ -10,7 +10,7 @@
 
 use crate::wire::public::{EccParameter, MAX_ECC_KEY_BYTES};
 use crate::wire::types::Secret;
-use ecdsa::elliptic_curve::bigint::{NonZero, Odd, U256, U320, U384, U448, Uint};
+use ecdsa::elliptic_curve::bigint::{NonZero, U384, U448, Uint};
 use ecdsa::elliptic_curve::group::{Curve as _, Group as _};
 use ecdsa::elliptic_curve::point::AffineCoordinates;
 use ecdsa::elliptic_curve::{
@@ -102,18 +102,11 @@ pub struct EcdsaSignature {
 /// bytes in [1, n − 1]. `None` only if `c` has another length.
 pub fn derive_private(curve: Curve, c: &[u8]) -> Option<EccPrivate> {
     let mut d = EccPrivate::zeroed(curve.size())?;
-    match curve {
-        Curve::P256 => reduce_extra_bits::<{ U320::LIMBS }, { U256::LIMBS }>(
-            c,
-            &NistP256::ORDER,
-            d.expose_mut(),
-        )?,
-        Curve::P384 => reduce_extra_bits::<{ U448::LIMBS }, { U384::LIMBS }>(
-            c,
-            &NistP384::ORDER,
-            d.expose_mut(),
-        )?,
-    }
+    let n = match curve {
+        Curve::P256 => NistP256::ORDER.as_ref().resize::<{ U384::LIMBS }>(),
+        Curve::P384 => *NistP384::ORDER.as_ref(),
+    };
+    reduce_extra_bits(c, &n, d.expose_mut())?;
     Some(d)
 }
 
@@ -219,24 +212,26 @@ pub fn multiply(curve: Curve, d: &[u8], x: &[u8], y: &[u8]) -> Option<(EccPrivat
 // ---------------------------------------------------------------------------------------------
 // Generic implementations over the RustCrypto curve types.
 
-/// `out = (c mod (n − 1)) + 1` with constant-time big-integer division, where `c` has `W` limbs
-/// of bytes (= size + 8) and n has `L` limbs (= size).
-fn reduce_extra_bits<const W: usize, const L: usize>(
-    c: &[u8],
-    n: &Odd<Uint<L>>,
-    out: &mut [u8],
-) -> Option<()> {
-    if c.len() != Uint::<W>::BYTES || out.len() != Uint::<L>::BYTES {
+/// `out = (c mod (n − 1)) + 1` with constant-time big-integer division, for a curve order
+/// `n` (odd, > 2) of at most 384 bits, `c` of `out.len() + 8` bytes and `out` of n's size.
+/// One instance for both curves: `c` is left-padded into a U448 and n − 1 held as a U384
+/// (P-256's zero-extended), which gives the same value as the curve's own widths.
+fn reduce_extra_bits(c: &[u8], n: &U384, out: &mut [u8]) -> Option<()> {
+    if c.len() != out.len().checked_add(EXTRA_BYTES)? {
         return None;
     }
-    let c = Zeroizing::new(Uint::<W>::from_be_slice(c));
+    let mut wide = Zeroizing::new([0u8; U448::BYTES]);
+    let start = U448::BYTES.checked_sub(c.len())?;
+    wide.get_mut(start..)?.copy_from_slice(c);
+    let c = Zeroizing::new(U448::from_be_slice(wide.as_slice()));
     // n is odd and > 2, so n − 1 does not wrap and is non-zero.
-    let n_minus_1 = NonZero::new(n.as_ref().wrapping_sub(&Uint::ONE)).into_option()?;
+    let n_minus_1 = NonZero::new(n.wrapping_sub(&Uint::ONE)).into_option()?;
     let r = Zeroizing::new(c.rem(&n_minus_1));
     // r ≤ n − 2, so r + 1 ≤ n − 1 does not wrap.
     let d = Zeroizing::new(r.wrapping_add(&Uint::ONE));
     let mut bytes = d.to_be_bytes();
-    out.copy_from_slice(bytes.as_ref());
+    let start = U384::BYTES.checked_sub(out.len())?;
+    out.copy_from_slice(bytes.as_ref().get(start..)?);
     bytes.zeroize();
     Some(())
 }

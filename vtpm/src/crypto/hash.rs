@@ -57,6 +57,7 @@ impl HashAlg {
     }
 
     /// One-shot digest of the concatenation of `parts`.
+    #[inline(never)]
     pub fn digest(self, parts: &[&[u8]]) -> Digest {
         let mut h = HashState::new(self);
         for p in parts {
@@ -79,6 +80,7 @@ pub enum HashState {
 
 impl HashState {
     /// A fresh state for `alg`.
+    #[inline(never)]
     pub fn new(alg: HashAlg) -> Self {
         match alg {
             HashAlg::Sha256 => Self::Sha256(sha2::Sha256::new()),
@@ -97,6 +99,7 @@ impl HashState {
     }
 
     /// Absorb `data`.
+    #[inline(never)]
     pub fn update(&mut self, data: &[u8]) {
         match self {
             Self::Sha256(h) => h.update(data),
@@ -107,16 +110,13 @@ impl HashState {
 
     /// The digest.
     pub fn finish(self) -> Digest {
-        match self {
-            Self::Sha256(h) => Digest::from_slice(&h.finalize()),
-            Self::Sha384(h) => Digest::from_slice(&h.finalize()),
-            Self::Sha512(h) => Digest::from_slice(&h.finalize()),
-        }
-        .unwrap_or_default()
+        // One finalization per hash for both outputs (firmware code size).
+        Digest::from_slice(self.finish_secret().expose()).unwrap_or_default()
     }
 
     /// The digest as a [`Secret`], wiped on drop: for hashes that are key material (KDFe
     /// blocks over an ECDH secret, Part 1 §11.4.10.3).
+    #[inline(never)]
     pub fn finish_secret(self) -> Secret<MAX_DIGEST> {
         let mut d = Secret::EMPTY;
         // The crates' output arrays are plain values: wrapped so that they are wiped too.

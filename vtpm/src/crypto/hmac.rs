@@ -42,6 +42,7 @@ pub enum HmacState {
 
 impl HmacState {
     /// Start an HMAC with `key` (any length, including empty).
+    #[inline(never)]
     pub fn new(alg: HashAlg, key: &[u8]) -> Self {
         // `new_from_slice` accepts every key length for HMAC; the fallback is never taken.
         match alg {
@@ -61,6 +62,7 @@ impl HmacState {
     }
 
     /// Absorb `data`.
+    #[inline(never)]
     pub fn update(&mut self, data: &[u8]) {
         match self {
             Self::Sha256(m) => m.update(data),
@@ -71,19 +73,14 @@ impl HmacState {
 
     /// The MAC.
     pub fn finish(self) -> Digest {
-        let mut d = Digest::EMPTY;
-        // The MAC output is copied out of the crate's (self-wiping) output value by reference:
-        // `into_bytes` would leave an unwiped copy.
-        match self {
-            Self::Sha256(m) => d.extend(m.finalize().as_bytes()),
-            Self::Sha384(m) => d.extend(m.finalize().as_bytes()),
-            Self::Sha512(m) => d.extend(m.finalize().as_bytes()),
-        };
-        d
+        // One finalization per hash for both outputs (firmware code size); the MAC output is
+        // copied out of the crate's self-wiping value by reference in `finish_secret`.
+        Digest::from_slice(self.finish_secret().expose()).unwrap_or_default()
     }
 
     /// The MAC as a [`Secret`], wiped on drop: for MACs that are key material (KDFa blocks,
     /// Part 1 §11.4.10.2; HMAC_DRBG K and V, SP 800-90A §10.1.2).
+    #[inline(never)]
     pub fn finish_secret(self) -> Secret<MAX_DIGEST> {
         let mut d = Secret::EMPTY;
         match self {
@@ -96,6 +93,7 @@ impl HmacState {
 }
 
 /// One-shot HMAC over the concatenation of `parts`.
+#[inline(never)]
 pub fn hmac(alg: HashAlg, key: &[u8], parts: &[&[u8]]) -> Digest {
     let mut m = HmacState::new(alg, key);
     for p in parts {

@@ -44,6 +44,7 @@ impl<const N: usize> Buf<N> {
     }
 
     /// The contents.
+    #[inline(never)]
     pub fn as_slice(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&[])
     }
@@ -145,12 +146,28 @@ impl<const N: usize> Secret<N> {
 
 impl<const N: usize> Zeroize for Secret<N> {
     fn zeroize(&mut self) {
-        self.0.bytes.zeroize();
-        self.0.len.zeroize();
+        wipe(&mut self.0.bytes, &mut self.0.len);
     }
 }
 
+/// Wipe `bytes` and `len` with zeroize's volatile writes: one out-of-line copy for every secret
+/// size and drop site (inlined, each `Secret<N>` drop was its own unrolled loop: 6 KB of
+/// firmware code).
+#[inline(never)]
+fn wipe(bytes: &mut [u8], len: &mut usize) {
+    bytes.zeroize();
+    len.zeroize();
+}
+
+/// Wipe `bytes` with zeroize's volatile writes, out of line (for fixed arrays of key material
+/// outside [`Secret`], such as the DRBG's K and V).
+#[inline(never)]
+pub(crate) fn wipe_bytes(bytes: &mut [u8]) {
+    bytes.zeroize();
+}
+
 impl<const N: usize> Drop for Secret<N> {
+    #[inline(never)]
     fn drop(&mut self) {
         self.zeroize();
     }
