@@ -252,9 +252,7 @@ impl<P: Platform> Tpm<P> {
                 .validate(Some(&parent.params))
                 .map_err(|rc| rc.at_param(2))?;
         }
-        let k = self
-            .open_sensitive(&parent, &public, sensitive)
-            .map_err(|rc| rc.at_param(3))?;
+        let k = self.open_sensitive(&parent, &public, sensitive, 2, 3)?;
         self.wrap(&parent, &k, w)
     }
 }
