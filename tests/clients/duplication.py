@@ -31,11 +31,12 @@ seed and no old parent, a changed blob, a seed the old parent cannot decrypt;
 PolicyDuplicationSelect after PolicyCommandCode, twice, with includeObject 2, and used for
 another new parent. The codes must be swtpm's (and swtpm must refuse each case).
 
-Then 18 Import cases of sensitive areas made in Python and imported in clear (checked as
+Then 21 Import cases of sensitive areas made in Python and imported in clear (checked as
 ObjectLoad / CryptValidateKeys check them): an authValue or a keyed-hash seedValue of the
 wrong size, a byte after TPMT_SENSITIVE, another type, an HMAC key longer than a block, a
 key that does not give unique, forbidden attributes, an ECC storage key's seedValue of 0, 8,
-15 and 16 bytes, another scalar, 0, n and a zero before the scalar; and under a movable
+15 and 16 bytes, another scalar, 0, n and a zero before the scalar, a public x of 31, 32
+and 33 bytes (coordinates are integers); and under a movable
 (not fixedTPM) parent, where Import does not check attributes, the Load that does. Cases at
 a check's boundary must be accepted by both.
 
@@ -337,7 +338,9 @@ def ecc_public(d, attrs, sym=NULL, scheme=NULL):
 # Crafted cases that are not errors (the boundary of a check): both TPMs must accept them.
 ACCEPTED = ("Import, ECC storage key, seedValue of 16 bytes",
             "Import, ECC storage key, a zero before the scalar",
-            "Import under a movable parent, restricted sign+decrypt")
+            "Import under a movable parent, restricted sign+decrypt",
+            "Import, ECC key, x of 31 bytes", "Import, ECC key, x of 32 bytes",
+            "Import, ECC key, x of 33 bytes")
 
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
@@ -389,6 +392,15 @@ def crafted_cases(t):
                          ("a zero before the scalar", b"\x00" + d.to_bytes(32, "big"))]:
         rows.append((f"Import, ECC storage key, {name}",
                      imp(storage, sensitive_blob(0x23, b"", b"\x55" * 32, scalar)).rc))
+    # Coordinates are integers: d = 379 gives an x with a leading zero byte.
+    from cryptography.hazmat.primitives.asymmetric import ec
+    q = ec.derive_private_key(379, ec.SECP256R1()).public_key().public_numbers()
+    for n in (31, 32, 33):
+        public = b2(struct.pack(">HHI", 0x0023, 0x000B, SIGNER) + b2(b"") + NULL + ECDSA_SHA256
+                    + struct.pack(">HH", 3, 0x0010) + b2(q.x.to_bytes(n, "big"))
+                    + b2(q.y.to_bytes(32, "big")))
+        rows.append((f"Import, ECC key, x of {n} bytes",
+                     imp(public, sensitive_blob(0x23, b"", b"", (379).to_bytes(32, "big"))).rc))
     # Under a movable storage parent (fixedTPM CLEAR) Import leaves the checks to Load.
     movable = t.load(parent, t.create(parent, ecc_template(0x00030060, sym=AES128CFB)))
     public = hkey(seed, key, 0x00070040)

@@ -980,3 +980,51 @@ fn load_checks_what_import_under_a_movable_parent_did_not() {
     let (private, _) = r.split_sessions(0);
     assert_eq!(load(&mut w.h, movable, private, &public).rc(), 0x2C2);
 }
+
+/// The public point's coordinates are integers: a public area made outside with fewer (or
+/// more) leading zeros than the curve size imports, as on swtpm. d = 379 gives an x with a
+/// leading zero byte.
+#[test]
+fn an_ecc_public_point_with_a_short_coordinate_imports() {
+    let mut h = Harness::new();
+    let parent = primary(
+        &mut h,
+        RH_OWNER,
+        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+    );
+    let x = hex("005543894af3d00ed7d740abdbd75c96b06877b787db5f70eea78b90a8d7c00a");
+    let y = hex("bb4c85a3d8ea29efaafa24406912dd84d5b14dc32bf656ef6c6bd58a5d943f92");
+    let mut d = vec![0u8; 30];
+    d.extend(379u16.to_be_bytes());
+    let public = |x: &[u8]| {
+        let mut t = ecc_template(SIGNER, &[], &NULL, &ECDSA_SHA256);
+        t.truncate(t.len() - 4);
+        tpm2b(&mut t, x);
+        tpm2b(&mut t, &y);
+        let mut p = Vec::new();
+        tpm2b(&mut p, &t);
+        p
+    };
+    let sens = sensitive(0x23, b"", b"", &d, &[]);
+    for (what, xs) in [
+        ("32 bytes", x.clone()),
+        ("31 bytes", x[1..].to_vec()),
+        ("33 bytes", [&[0][..], &x].concat()),
+    ] {
+        assert_eq!(
+            import_clear(&mut h, parent, &public(&xs), &sens),
+            0,
+            "x of {what}"
+        );
+    }
+    let mut other = x[1..].to_vec();
+    other[30] ^= 1;
+    assert_eq!(import_clear(&mut h, parent, &public(&other), &sens), 0xA5);
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}

@@ -63,6 +63,16 @@ pub(crate) fn marshal_sensitive(w: &mut Writer<'_>, k: &KeyObject) -> TpmResult<
     Ok(())
 }
 
+/// Whether two big-endian byte strings are the same integer (leading zeros aside). For
+/// public values only: not constant time.
+fn same_integer(a: &[u8], b: &[u8]) -> bool {
+    fn trim(v: &[u8]) -> &[u8] {
+        let n = v.iter().take_while(|b| **b == 0).count();
+        v.get(n..).unwrap_or_default()
+    }
+    trim(a) == trim(b)
+}
+
 impl<P: Platform> Tpm<P> {
     /// The storage parent at handle 1: a loaded restricted decryption key with its private
     /// part (TPM_RC_TYPE at handle 1 otherwise, as the reference implementation answers).
@@ -287,7 +297,7 @@ impl<P: Platform> Tpm<P> {
     /// - RSA: the modulus (at `blame_public`), the prime's size (TPM_RC_KEY_SIZE at
     ///   `blame_sensitive`), p dividing n (TPM_RC_BINDING);
     /// - ECC: a scalar not in [1, n − 1] (TPM_RC_KEY_SIZE), not the public point's
-    ///   (TPM_RC_BINDING), both without a position;
+    ///   (TPM_RC_BINDING, coordinates compared as integers), both without a position;
     /// - keyed hash: data beyond the HMAC hash's block size, or 128 bytes for a data object
     ///   (TPM_RC_KEY_SIZE), a seedValue not of the digest size (TPM_RC_KEY_SIZE), both at
     ///   `blame_sensitive`; unique ≠ H(seedValue ‖ data) (TPM_RC_BINDING without a position);
@@ -336,7 +346,11 @@ impl<P: Platform> Tpm<P> {
                 }
                 let q =
                     ecc::public_from_private(curve, sensitive.expose()).ok_or(TpmRc::KEY_SIZE)?;
-                if q.x.as_slice() != x.as_slice() || q.y.as_slice() != y.as_slice() {
+                // Coordinates are integers: a public area may carry them with fewer or more
+                // leading zeros than the curve size (the reference's AdjustNumberB).
+                if !same_integer(q.x.as_slice(), x.as_slice())
+                    || !same_integer(q.y.as_slice(), y.as_slice())
+                {
                     return Err(TpmRc::BINDING);
                 }
             }
