@@ -31,12 +31,13 @@ seed and no old parent, a changed blob, a seed the old parent cannot decrypt;
 PolicyDuplicationSelect after PolicyCommandCode, twice, with includeObject 2, and used for
 another new parent. The codes must be swtpm's (and swtpm must refuse each case).
 
-Then 21 Import cases of sensitive areas made in Python and imported in clear (checked as
+Then 23 Import cases of sensitive areas made in Python and imported in clear (checked as
 ObjectLoad / CryptValidateKeys check them): an authValue or a keyed-hash seedValue of the
 wrong size, a byte after TPMT_SENSITIVE, another type, an HMAC key longer than a block, a
-key that does not give unique, forbidden attributes, an ECC storage key's seedValue of 0, 8,
-15 and 16 bytes, another scalar, 0, n and a zero before the scalar, a public x of 31, 32
-and 33 bytes (coordinates are integers); and under a movable
+key that does not give unique, forbidden attributes (alone, and with a seedValue too long
+or a truncated sensitive area: the sensitive area is unmarshaled first), an ECC storage
+key's seedValue of 0, 8, 15 and 16 bytes, another scalar, 0, n and a zero before the
+scalar, a public x of 31, 32 and 33 bytes (coordinates are integers); and under a movable
 (not fixedTPM) parent, where Import does not check attributes, the Load that does. Cases at
 a check's boundary must be accepted by both.
 
@@ -379,6 +380,10 @@ def crafted_cases(t):
          sensitive_blob(8, b"", seed, b"\x34" * 32)),
         ("restricted sign+decrypt HMAC key", hkey(seed, key, 0x00070040),
          sensitive_blob(8, b"", seed, key)),
+        ("restricted sign+decrypt, seedValue of 33 bytes", hkey(seed + b"\x44", key, 0x00070040),
+         sensitive_blob(8, b"", seed + b"\x44", key)),
+        ("restricted sign+decrypt, truncated sensitive", hkey(seed, key, 0x00070040),
+         b2(b2(struct.pack(">H", 8) + b2(b"") + b"\x00"))),
     ]:
         rows.append((f"Import, {name}", imp(public, dup).rc))
     d = 0x1234567

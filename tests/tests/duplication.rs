@@ -855,6 +855,17 @@ fn import_checks_a_sensitive_area_made_outside_as_load_would() {
     for (what, public, sens, rc) in cases {
         assert_eq!(import_clear(&mut h, parent, &public, &sens), rc, "{what}");
     }
+    // Forbidden attributes (restricted, sign and decrypt) are ATTRIBUTES at objectPublic, but
+    // the sensitive area is unmarshaled and its seedValue size checked first (ObjectLoad).
+    let bad = |seed: &[u8]| keyed_hash_public(0x0007_0040, &[0, 5, 0, 0x0B], seed, &key);
+    let ok = sensitive(8, b"", &seed, &key, &[]);
+    assert_eq!(import_clear(&mut h, parent, &bad(&seed), &ok), 0x2C2);
+    let long = sensitive(8, b"", &[0x44; 33], &key, &[]);
+    assert_eq!(
+        import_clear(&mut h, parent, &bad(&[0x44; 33]), &long),
+        0x3C7
+    );
+    assert_eq!(import_clear(&mut h, parent, &bad(&seed), &ok[..5]), 0x3DA);
 }
 
 /// An imported storage key protects its children with keys derived from its seedValue: one
@@ -1027,4 +1038,28 @@ fn hex(s: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
+}
+
+/// fixedTPM only under a fixedTPM chain: under a movable (duplicable) storage key, a child
+/// cannot claim fixedTPM (ATTRIBUTES at inPublic); a fixedParent child there is made but does
+/// not leave its parent on its own (Duplicate: ATTRIBUTES at handle 1).
+#[test]
+fn no_fixed_tpm_child_under_a_movable_parent() {
+    let mut w = world(SIGNER);
+    let t = ecc_template(0x0003_0060, &[], &AES128CFB, &NULL);
+    let (pr, pu) = create(&mut w.h, w.old_parent, &t, &[]);
+    let movable = u32_at(load(&mut w.h, w.old_parent, &pr, &pu).body(), 0);
+    let claim = ecc_template(SIGNER | 0x12, &cc_duplicate_policy(), &NULL, &ECDSA_SHA256);
+    let mut p = vec![0, 4, 0, 0, 0, 0];
+    tpm2b(&mut p, &claim);
+    p.extend([0, 0, 0, 0, 0, 0]);
+    let r = w.h.send(CREATE, &[movable], &[AuthCmd::pw(b"")], &p);
+    assert_eq!(r.rc(), 0x2C2, "fixedTPM under a movable parent");
+    let child = ecc_template(SIGNER | 0x10, &cc_duplicate_policy(), &NULL, &ECDSA_SHA256);
+    let (cpr, cpu) = create(&mut w.h, movable, &child, &[]);
+    let c = u32_at(load(&mut w.h, movable, &cpr, &cpu).body(), 0);
+    let a = dup_session(&mut w.h);
+    let r =
+        w.h.send(DUPLICATE, &[c, w.new_parent], &[a], &dup_params(&[], &NULL));
+    assert_eq!(r.rc(), 0x182);
 }

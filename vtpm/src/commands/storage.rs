@@ -283,7 +283,7 @@ impl<P: Platform> Tpm<P> {
         if !pr.is_empty() {
             return Err(TpmRc::SIZE.at_param(1));
         }
-        self.open_sensitive(parent, public, inner, 2, 1)
+        self.open_sensitive(parent, public, inner, 2, 1, false)
     }
 
     /// The object of `public` with the TPMT_SENSITIVE `inner` under `parent`, checked as the
@@ -292,8 +292,12 @@ impl<P: Platform> Tpm<P> {
     /// opens blobs under parents whose seed may be known outside), in their order and codes:
     ///
     /// - unmarshaling errors, bytes after the TPMT_SENSITIVE (TPM_RC_SIZE), a seedValue
-    ///   larger than the nameAlg digest (TPM_RC_KEY_SIZE), another type (TPM_RC_TYPE), an
-    ///   authValue larger than the nameAlg digest (TPM_RC_SIZE): at `blame_sensitive`;
+    ///   larger than the nameAlg digest (TPM_RC_KEY_SIZE): at `blame_sensitive`;
+    /// - with `validate`, the public area's checks under `parent` ([`Public::validate`], at
+    ///   `blame_public`; TPM2_Import under a fixedTPM parent, where the reference's ObjectLoad
+    ///   runs them only here);
+    /// - another type (TPM_RC_TYPE), an authValue larger than the nameAlg digest
+    ///   (TPM_RC_SIZE): at `blame_sensitive`;
     /// - RSA: the modulus (at `blame_public`), the prime's size (TPM_RC_KEY_SIZE at
     ///   `blame_sensitive`), p dividing n (TPM_RC_BINDING);
     /// - ECC: a scalar not in [1, n − 1] (TPM_RC_KEY_SIZE), not the public point's
@@ -310,6 +314,7 @@ impl<P: Platform> Tpm<P> {
         inner: &[u8],
         blame_public: u8,
         blame_sensitive: u8,
+        validate: bool,
     ) -> TpmResult<KeyObject> {
         let name_alg = public.name_alg.ok_or(TpmRc::HASH.at_param(blame_public))?;
         let name = public.name()?;
@@ -329,6 +334,11 @@ impl<P: Platform> Tpm<P> {
         }
         if seed_value.len() > digest {
             return Err(at_s(TpmRc::KEY_SIZE));
+        }
+        if validate {
+            public
+                .validate(Some(&parent.params))
+                .map_err(|rc| rc.at_param(blame_public))?;
         }
         if ty != public.type_alg() {
             return Err(at_s(TpmRc::TYPE));
