@@ -1063,3 +1063,24 @@ fn no_fixed_tpm_child_under_a_movable_parent() {
         w.h.send(DUPLICATE, &[c, w.new_parent], &[a], &dup_params(&[], &NULL));
     assert_eq!(r.rc(), 0x182);
 }
+
+/// The DUP role takes a policy session only: an HMAC session with the right HMAC over the
+/// key's (empty) authValue is TPM_RC_AUTH_TYPE, as a password is (Part 1 §19.2).
+#[test]
+fn duplicate_refuses_an_hmac_session() {
+    let mut w = world(SIGNER);
+    let p = dup_params(&[], &NULL);
+    let key_name = name_of(&mut w.h, w.key);
+    let np_name = name_of(&mut w.h, w.new_parent);
+    let s = start_session(&mut w.h, RH_NULL, b"", 0);
+    let a = s.auth(DUPLICATE, &[&key_name, &np_name], &p, b"", 1);
+    let r = w.h.send(DUPLICATE, &[w.key, w.new_parent], &[a], &p);
+    assert_eq!(r.rc(), 0x124);
+    // The same session authorizes Sign (USER role, userWithAuth): the HMAC itself was right.
+    let mut sp = Vec::new();
+    tpm2b(&mut sp, &[7; 32]);
+    sp.extend(NULL);
+    sp.extend([0x80, 0x24, 0x40, 0, 0, 7, 0, 0]);
+    let a = s.auth(SIGN, &[&key_name], &sp, b"", 1);
+    assert_eq!(w.h.send(SIGN, &[w.key], &[a], &sp).rc(), 0);
+}
