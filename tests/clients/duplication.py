@@ -31,15 +31,15 @@ seed and no old parent, a changed blob, a seed the old parent cannot decrypt;
 PolicyDuplicationSelect after PolicyCommandCode, twice, with includeObject 2, and used for
 another new parent. The codes must be swtpm's (and swtpm must refuse each case).
 
-Then 23 Import cases of sensitive areas made in Python and imported in clear (checked as
+Then 24 Import cases of sensitive areas made in Python and imported in clear (checked as
 ObjectLoad / CryptValidateKeys check them): an authValue or a keyed-hash seedValue of the
 wrong size, a byte after TPMT_SENSITIVE, another type, an HMAC key longer than a block, a
 key that does not give unique, forbidden attributes (alone, and with a seedValue too long
 or a truncated sensitive area: the sensitive area is unmarshaled first), an ECC storage
-key's seedValue of 0, 8, 15 and 16 bytes, another scalar, 0, n and a zero before the
-scalar, a public x of 31, 32 and 33 bytes (coordinates are integers); and under a movable
-(not fixedTPM) parent, where Import does not check attributes, the Load that does. Cases at
-a check's boundary must be accepted by both.
+key's seedValue of 0, 8, 15 and 16 bytes, another scalar, 0, n, a zero before the
+scalar, 17 zeros before it (49 bytes), a public x of 31, 32 and 33 bytes (coordinates are
+integers); and under a movable (not fixedTPM) parent, where Import does not check
+attributes, the Load that does. Cases at a check's boundary must be accepted by both.
 
 Exit status: 0 passed, 1 a difference or failure, 77 a prerequisite is missing.
 """
@@ -341,7 +341,8 @@ ACCEPTED = ("Import, ECC storage key, seedValue of 16 bytes",
             "Import, ECC storage key, a zero before the scalar",
             "Import under a movable parent, restricted sign+decrypt",
             "Import, ECC key, x of 31 bytes", "Import, ECC key, x of 32 bytes",
-            "Import, ECC key, x of 33 bytes")
+            "Import, ECC key, x of 33 bytes",
+            "Import, ECC storage key, a scalar of 49 bytes")
 
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
@@ -394,7 +395,8 @@ def crafted_cases(t):
                                                  d.to_bytes(32, "big"))).rc))
     for name, scalar in [("another scalar", (d + 1).to_bytes(32, "big")),
                          ("scalar 0", bytes(32)), ("scalar n", P256_N.to_bytes(32, "big")),
-                         ("a zero before the scalar", b"\x00" + d.to_bytes(32, "big"))]:
+                         ("a zero before the scalar", b"\x00" + d.to_bytes(32, "big")),
+                         ("a scalar of 49 bytes", bytes(17) + d.to_bytes(32, "big"))]:
         rows.append((f"Import, ECC storage key, {name}",
                      imp(storage, sensitive_blob(0x23, b"", b"\x55" * 32, scalar)).rc))
     # Coordinates are integers: d = 379 gives an x with a leading zero byte.

@@ -912,6 +912,10 @@ fn an_imported_storage_key_needs_a_real_seed_and_its_own_scalar() {
         0,
         "a zero in front"
     );
+    // More zeros than a P-384 scalar has room for: still the same integer (swtpm, whose
+    // TPM2B_ECC_PARAMETER also holds larger curves, accepts it too).
+    let long = [&[0; 17][..], d].concat();
+    assert_eq!(imp(&mut w.h, seed, &long), 0, "17 zeros in front");
 }
 
 /// With includeObject NO the policy does not name the object, but the session's nameHash
