@@ -532,7 +532,8 @@ fn rsa_differential_against_swtpm() {
 /// with `cryptography`; a duplicate to TPM_RH_NULL holds the scalar of the key's point; keys
 /// made by `cryptography` (P-256 under ECC and RSA parents, RSA-2048, HMAC) imported and used;
 /// the same flows on swtpm, and 25 error cases of Duplicate / Import / Rewrap /
-/// PolicyDuplicationSelect that must answer swtpm's response codes. Needs
+/// PolicyDuplicationSelect and 24 Import / Load cases of sensitive areas made outside the TPM
+/// (sizes, type, binding, a storage key's seed) that must answer swtpm's response codes. Needs
 /// `python3-cryptography` (else a skip).
 #[test]
 fn duplication_with_tpm2_tools_and_swtpm() {

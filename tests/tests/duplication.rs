@@ -617,7 +617,7 @@ fn an_hmac_key_made_outside_the_tpm_imports_in_clear() {
         &[AuthCmd::pw(b"")],
         &import_params(&[0, 0], &public, &dup, &[0, 0], &NULL),
     );
-    assert_eq!(r.rc(), 0x2E5, "BINDING at objectPublic");
+    assert_eq!(r.rc(), 0xA5, "BINDING without a position (swtpm's answer)");
 }
 
 #[test]
@@ -736,4 +736,355 @@ fn an_inner_wrapper_alone_is_checked_with_the_object_name_alg() {
         );
         assert_eq!(r.rc(), rc);
     }
+}
+
+/// TPMT_SENSITIVE: type, authValue, seedValue, the key, then `extra` bytes.
+fn sensitive(ty: u16, auth: &[u8], seed: &[u8], key: &[u8], extra: &[u8]) -> Vec<u8> {
+    let mut s = ty.to_be_bytes().to_vec();
+    tpm2b(&mut s, auth);
+    tpm2b(&mut s, seed);
+    tpm2b(&mut s, key);
+    s.extend(extra);
+    s
+}
+
+/// Import the TPMT_SENSITIVE `sens` of the TPM2B_PUBLIC `public` in clear (no wrapper).
+fn import_clear(h: &mut Harness, parent: u32, public: &[u8], sens: &[u8]) -> u32 {
+    let mut blob = Vec::new();
+    tpm2b(&mut blob, sens);
+    let mut dup = Vec::new();
+    tpm2b(&mut dup, &blob);
+    h.send(
+        IMPORT,
+        &[parent],
+        &[AuthCmd::pw(b"")],
+        &import_params(&[0, 0], public, &dup, &[0, 0], &NULL),
+    )
+    .rc()
+}
+
+/// TPM2B_PUBLIC of a keyed-hash object with `attrs` and `scheme`, unique = H(seed ‖ key).
+fn keyed_hash_public(attrs: u32, scheme: &[u8], seed: &[u8], key: &[u8]) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(0x0008u16.to_be_bytes());
+    t.extend(SHA256.to_be_bytes());
+    t.extend(attrs.to_be_bytes());
+    t.extend([0, 0]);
+    t.extend(scheme);
+    tpm2b(&mut t, &digest(SHA256, &[seed, key]));
+    let mut public = Vec::new();
+    tpm2b(&mut public, &t);
+    public
+}
+
+/// A sensitive area made outside the TPM is checked as the reference's ObjectLoad /
+/// CryptValidateKeys check it, with swtpm's codes (tests/clients/duplication.py compares
+/// them): the authValue and seedValue sizes, the keyed-hash key size, bytes after the
+/// structure, the type, the binding.
+#[test]
+fn import_checks_a_sensitive_area_made_outside_as_load_would() {
+    let mut h = Harness::new();
+    let parent = primary(
+        &mut h,
+        RH_OWNER,
+        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+    );
+    let hmac_key =
+        |seed: &[u8], key: &[u8]| keyed_hash_public(0x0004_0040, &[0, 5, 0, 0x0B], seed, key);
+    let (seed, key) = ([0x44u8; 32], [0x33u8; 32]);
+    let ok = sensitive(8, b"", &seed, &key, &[]);
+    assert_eq!(import_clear(&mut h, parent, &hmac_key(&seed, &key), &ok), 0);
+    let cases: [(&str, Vec<u8>, Vec<u8>, u32); 8] = [
+        // An authValue larger than the nameAlg digest: SIZE at duplicate.
+        (
+            "authValue of 33 bytes",
+            hmac_key(&seed, &key),
+            sensitive(8, &[1; 33], &seed, &key, &[]),
+            0x3D5,
+        ),
+        // A seedValue not of the digest size: KEY_SIZE at duplicate (unique = H(seed ‖ key)
+        // would let a short seed hide nothing).
+        (
+            "seedValue of 16 bytes",
+            hmac_key(&seed[..16], &key),
+            sensitive(8, b"", &seed[..16], &key, &[]),
+            0x3C7,
+        ),
+        (
+            "seedValue of 33 bytes",
+            hmac_key(&[0x44; 33], &key),
+            sensitive(8, b"", &[0x44; 33], &key, &[]),
+            0x3C7,
+        ),
+        // Bytes after the TPMT_SENSITIVE: SIZE at duplicate.
+        (
+            "a byte after the structure",
+            hmac_key(&seed, &key),
+            sensitive(8, b"", &seed, &key, &[0]),
+            0x3D5,
+        ),
+        // Another type: TYPE at duplicate.
+        (
+            "an ECC sensitive area",
+            hmac_key(&seed, &key),
+            sensitive(0x23, b"", &seed, &key, &[]),
+            0x3CA,
+        ),
+        // An HMAC key longer than the hash's block size: KEY_SIZE at duplicate.
+        (
+            "an HMAC key of 65 bytes",
+            hmac_key(&seed, &[0x33; 65]),
+            sensitive(8, b"", &seed, &[0x33; 65], &[]),
+            0x3C7,
+        ),
+        // The key does not give unique: BINDING without a position.
+        (
+            "another key",
+            hmac_key(&seed, &key),
+            sensitive(8, b"", &seed, &[0x34; 32], &[]),
+            0xA5,
+        ),
+        // A sealed data object of 128 bytes is allowed.
+        (
+            "128 bytes of sealed data",
+            keyed_hash_public(0x0000_0040, &NULL, &seed, &[0x11; 128]),
+            sensitive(8, b"", &seed, &[0x11; 128], &[]),
+            0,
+        ),
+    ];
+    for (what, public, sens, rc) in cases {
+        assert_eq!(import_clear(&mut h, parent, &public, &sens), rc, "{what}");
+    }
+    // Forbidden attributes (restricted, sign and decrypt) are ATTRIBUTES at objectPublic, but
+    // the sensitive area is unmarshaled and its seedValue size checked first (ObjectLoad).
+    let bad = |seed: &[u8]| keyed_hash_public(0x0007_0040, &[0, 5, 0, 0x0B], seed, &key);
+    let ok = sensitive(8, b"", &seed, &key, &[]);
+    assert_eq!(import_clear(&mut h, parent, &bad(&seed), &ok), 0x2C2);
+    let long = sensitive(8, b"", &[0x44; 33], &key, &[]);
+    assert_eq!(
+        import_clear(&mut h, parent, &bad(&[0x44; 33]), &long),
+        0x3C7
+    );
+    assert_eq!(import_clear(&mut h, parent, &bad(&seed), &ok[..5]), 0x3DA);
+}
+
+/// An imported storage key protects its children with keys derived from its seedValue: one
+/// shorter than half the nameAlg digest is TPM_RC_SIZE at duplicate (an empty one would make
+/// every child's TPM2B_PRIVATE readable by anyone). An ECC scalar of 0 or n is KEY_SIZE, one
+/// that does not give the public point BINDING (both without a position); zeros in front of
+/// the scalar are not significant.
+#[test]
+fn an_imported_storage_key_needs_a_real_seed_and_its_own_scalar() {
+    let mut w = world(SIGNER);
+    // A duplicable ECC storage key, duplicated in clear to learn its scalar and seed.
+    let t = ecc_template(0x0003_0060, &cc_duplicate_policy(), &AES128CFB, &NULL);
+    let (pr, pu) = create(&mut w.h, w.old_parent, &t, &[]);
+    let k = u32_at(load(&mut w.h, w.old_parent, &pr, &pu).body(), 0);
+    let a = dup_session(&mut w.h);
+    let r =
+        w.h.send(DUPLICATE, &[k, RH_NULL], &[a], &dup_params(&[], &NULL));
+    assert_eq!(r.rc(), 0);
+    let out = outputs(&r, 3);
+    // TPM2B(u16 size ‖ TPMT_SENSITIVE): type, authValue, seedValue, scalar.
+    let s = &out[1][4..];
+    assert_eq!(&s[..2], &0x0023u16.to_be_bytes());
+    let (auth, i) = tpm2b_at(s, 2);
+    let (seed, i) = tpm2b_at(s, i);
+    let (d, _) = tpm2b_at(s, i);
+    assert_eq!(seed.len(), 32);
+    let imp = |h: &mut Harness, seed: &[u8], d: &[u8]| {
+        import_clear(h, w.new_parent, &pu, &sensitive(0x23, auth, seed, d, &[]))
+    };
+    for (n, rc) in [(0, 0x3D5), (8, 0x3D5), (15, 0x3D5), (16, 0), (32, 0)] {
+        assert_eq!(imp(&mut w.h, &seed[..n], d), rc, "seedValue of {n} bytes");
+    }
+    let mut other = d.to_vec();
+    other[31] ^= 1;
+    assert_eq!(imp(&mut w.h, seed, &other), 0xA5, "another scalar");
+    assert_eq!(imp(&mut w.h, seed, &[0; 32]), 0x87, "scalar 0");
+    let n256 = [
+        0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xBC,
+        0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51,
+    ];
+    assert_eq!(imp(&mut w.h, seed, &n256), 0x87, "scalar n");
+    assert_eq!(
+        imp(&mut w.h, seed, &[&[0][..], d].concat()),
+        0,
+        "a zero in front"
+    );
+    // More zeros than a P-384 scalar has room for: still the same integer (swtpm, whose
+    // TPM2B_ECC_PARAMETER also holds larger curves, accepts it too).
+    let long = [&[0; 17][..], d].concat();
+    assert_eq!(imp(&mut w.h, seed, &long), 0, "17 zeros in front");
+}
+
+/// With includeObject NO the policy does not name the object, but the session's nameHash
+/// does: a session selected for one key does not authorize Duplicate of another key with the
+/// same authPolicy.
+#[test]
+fn a_duplication_select_session_for_one_key_does_not_duplicate_another() {
+    let mut w = world(SIGNER);
+    let np_name = name_of(&mut w.h, w.new_parent);
+    let want = digest(
+        SHA256,
+        &[
+            &[0; 32],
+            &POLICY_DUPLICATION_SELECT.to_be_bytes(),
+            &np_name,
+            &[0],
+        ],
+    );
+    let tmpl = ecc_template(SIGNER, &want, &NULL, &ECDSA_SHA256);
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let (pr, pu) = create(&mut w.h, w.old_parent, &tmpl, &[]);
+        keys.push(u32_at(load(&mut w.h, w.old_parent, &pr, &pu).body(), 0));
+    }
+    let first = name_of(&mut w.h, keys[0]);
+    let p = dup_params(&[], &NULL);
+    let select = |h: &mut Harness| {
+        let s = start_session(h, RH_NULL, b"", 1);
+        let mut sp = Vec::new();
+        tpm2b(&mut sp, &first);
+        tpm2b(&mut sp, &np_name);
+        sp.push(0);
+        h.ok(POLICY_DUPLICATION_SELECT, &[s.handle], &[], &sp);
+        policy(s.handle)
+    };
+    let a = select(&mut w.h);
+    let r = w.h.send(DUPLICATE, &[keys[1], w.new_parent], &[a], &p);
+    assert_eq!(
+        r.rc(),
+        0x99D,
+        "nameHash of another object: POLICY_FAIL at session 1"
+    );
+    let a = select(&mut w.h);
+    assert_eq!(
+        w.h.send(DUPLICATE, &[keys[0], w.new_parent], &[a], &p).rc(),
+        0
+    );
+}
+
+/// Under a parent that is not fixedTPM, Import leaves the attribute checks to Load (as the
+/// reference does): a restricted HMAC key that both signs and decrypts imports, but its
+/// TPM2B_PRIVATE does not load (ATTRIBUTES at inPublic); under a fixedTPM parent Import
+/// refuses it at once (ATTRIBUTES at objectPublic).
+#[test]
+fn load_checks_what_import_under_a_movable_parent_did_not() {
+    let mut w = world(SIGNER);
+    // A duplicable storage key (fixedTPM and fixedParent CLEAR) as the parent.
+    let t = ecc_template(0x0003_0060, &[], &AES128CFB, &NULL);
+    let (pr, pu) = create(&mut w.h, w.old_parent, &t, &[]);
+    let movable = u32_at(load(&mut w.h, w.old_parent, &pr, &pu).body(), 0);
+    let (seed, key) = ([0x44u8; 32], [0x33u8; 32]);
+    // userWithAuth | restricted | sign | decrypt, HMAC SHA-256.
+    let public = keyed_hash_public(0x0007_0040, &[0, 5, 0, 0x0B], &seed, &key);
+    let sens = sensitive(8, b"", &seed, &key, &[]);
+    assert_eq!(import_clear(&mut w.h, w.new_parent, &public, &sens), 0x2C2);
+    let mut blob = Vec::new();
+    tpm2b(&mut blob, &sens);
+    let mut dup = Vec::new();
+    tpm2b(&mut dup, &blob);
+    let r = w.h.send(
+        IMPORT,
+        &[movable],
+        &[AuthCmd::pw(b"")],
+        &import_params(&[0, 0], &public, &dup, &[0, 0], &NULL),
+    );
+    assert_eq!(r.rc(), 0, "Import under a movable parent {:#x}", r.rc());
+    let (private, _) = r.split_sessions(0);
+    assert_eq!(load(&mut w.h, movable, private, &public).rc(), 0x2C2);
+}
+
+/// The public point's coordinates are integers: a public area made outside with fewer (or
+/// more) leading zeros than the curve size imports, as on swtpm. d = 379 gives an x with a
+/// leading zero byte.
+#[test]
+fn an_ecc_public_point_with_a_short_coordinate_imports() {
+    let mut h = Harness::new();
+    let parent = primary(
+        &mut h,
+        RH_OWNER,
+        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+    );
+    let x = hex("005543894af3d00ed7d740abdbd75c96b06877b787db5f70eea78b90a8d7c00a");
+    let y = hex("bb4c85a3d8ea29efaafa24406912dd84d5b14dc32bf656ef6c6bd58a5d943f92");
+    let mut d = vec![0u8; 30];
+    d.extend(379u16.to_be_bytes());
+    let public = |x: &[u8]| {
+        let mut t = ecc_template(SIGNER, &[], &NULL, &ECDSA_SHA256);
+        t.truncate(t.len() - 4);
+        tpm2b(&mut t, x);
+        tpm2b(&mut t, &y);
+        let mut p = Vec::new();
+        tpm2b(&mut p, &t);
+        p
+    };
+    let sens = sensitive(0x23, b"", b"", &d, &[]);
+    for (what, xs) in [
+        ("32 bytes", x.clone()),
+        ("31 bytes", x[1..].to_vec()),
+        ("33 bytes", [&[0][..], &x].concat()),
+    ] {
+        assert_eq!(
+            import_clear(&mut h, parent, &public(&xs), &sens),
+            0,
+            "x of {what}"
+        );
+    }
+    let mut other = x[1..].to_vec();
+    other[30] ^= 1;
+    assert_eq!(import_clear(&mut h, parent, &public(&other), &sens), 0xA5);
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// fixedTPM only under a fixedTPM chain: under a movable (duplicable) storage key, a child
+/// cannot claim fixedTPM (ATTRIBUTES at inPublic); a fixedParent child there is made but does
+/// not leave its parent on its own (Duplicate: ATTRIBUTES at handle 1).
+#[test]
+fn no_fixed_tpm_child_under_a_movable_parent() {
+    let mut w = world(SIGNER);
+    let t = ecc_template(0x0003_0060, &[], &AES128CFB, &NULL);
+    let (pr, pu) = create(&mut w.h, w.old_parent, &t, &[]);
+    let movable = u32_at(load(&mut w.h, w.old_parent, &pr, &pu).body(), 0);
+    let claim = ecc_template(SIGNER | 0x12, &cc_duplicate_policy(), &NULL, &ECDSA_SHA256);
+    let mut p = vec![0, 4, 0, 0, 0, 0];
+    tpm2b(&mut p, &claim);
+    p.extend([0, 0, 0, 0, 0, 0]);
+    let r = w.h.send(CREATE, &[movable], &[AuthCmd::pw(b"")], &p);
+    assert_eq!(r.rc(), 0x2C2, "fixedTPM under a movable parent");
+    let child = ecc_template(SIGNER | 0x10, &cc_duplicate_policy(), &NULL, &ECDSA_SHA256);
+    let (cpr, cpu) = create(&mut w.h, movable, &child, &[]);
+    let c = u32_at(load(&mut w.h, movable, &cpr, &cpu).body(), 0);
+    let a = dup_session(&mut w.h);
+    let r =
+        w.h.send(DUPLICATE, &[c, w.new_parent], &[a], &dup_params(&[], &NULL));
+    assert_eq!(r.rc(), 0x182);
+}
+
+/// The DUP role takes a policy session only: an HMAC session with the right HMAC over the
+/// key's (empty) authValue is TPM_RC_AUTH_TYPE, as a password is (Part 1 §19.2).
+#[test]
+fn duplicate_refuses_an_hmac_session() {
+    let mut w = world(SIGNER);
+    let p = dup_params(&[], &NULL);
+    let key_name = name_of(&mut w.h, w.key);
+    let np_name = name_of(&mut w.h, w.new_parent);
+    let s = start_session(&mut w.h, RH_NULL, b"", 0);
+    let a = s.auth(DUPLICATE, &[&key_name, &np_name], &p, b"", 1);
+    let r = w.h.send(DUPLICATE, &[w.key, w.new_parent], &[a], &p);
+    assert_eq!(r.rc(), 0x124);
+    // The same session authorizes Sign (USER role, userWithAuth): the HMAC itself was right.
+    let mut sp = Vec::new();
+    tpm2b(&mut sp, &[7; 32]);
+    sp.extend(NULL);
+    sp.extend([0x80, 0x24, 0x40, 0, 0, 7, 0, 0]);
+    let a = s.auth(SIGN, &[&key_name], &sp, b"", 1);
+    assert_eq!(w.h.send(SIGN, &[w.key], &[a], &sp).rc(), 0);
 }

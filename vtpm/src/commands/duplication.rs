@@ -249,14 +249,9 @@ impl<P: Platform> Tpm<P> {
         if !r.is_empty() {
             return Err(TpmRc::SIZE.at_param(3));
         }
-        if parent.params.fixed_tpm {
-            public
-                .validate(Some(&parent.params))
-                .map_err(|rc| rc.at_param(2))?;
-        }
-        let k = self
-            .open_sensitive(&parent, &public, sensitive)
-            .map_err(|rc| rc.at_param(3))?;
+        // Under a fixedTPM parent the public area is checked here, after the sensitive area
+        // is unmarshaled (the reference's ObjectLoad); otherwise TPM2_Load checks it.
+        let k = self.open_sensitive(&parent, &public, sensitive, 2, 3, parent.params.fixed_tpm)?;
         self.wrap(&parent, &k, w)
     }
 }

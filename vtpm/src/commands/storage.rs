@@ -63,6 +63,16 @@ pub(crate) fn marshal_sensitive(w: &mut Writer<'_>, k: &KeyObject) -> TpmResult<
     Ok(())
 }
 
+/// Whether two big-endian byte strings are the same integer (leading zeros aside). For
+/// public values only: not constant time.
+fn same_integer(a: &[u8], b: &[u8]) -> bool {
+    fn trim(v: &[u8]) -> &[u8] {
+        let n = v.iter().take_while(|b| **b == 0).count();
+        v.get(n..).unwrap_or_default()
+    }
+    trim(a) == trim(b)
+}
+
 impl<P: Platform> Tpm<P> {
     /// The storage parent at handle 1: a loaded restricted decryption key with its private
     /// part (TPM_RC_TYPE at handle 1 otherwise, as the reference implementation answers).
@@ -270,45 +280,112 @@ impl<P: Platform> Tpm<P> {
         aes_cfb_decrypt(sym.expose(), iv, plain.expose_mut()).ok_or(TpmRc::FAILURE)?;
         let mut pr = Reader::new(plain.expose());
         let inner = pr.tpm2b(MAX_PRIVATE).map_err(|_| TpmRc::SIZE.at_param(1))?;
-        self.open_sensitive(parent, public, inner)
+        if !pr.is_empty() {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
+        self.open_sensitive(parent, public, inner, 2, 1, false)
     }
 
-    /// The object of `public` with the TPMT_SENSITIVE `inner` under `parent`: TPM_RC_TYPE /
-    /// TPM_RC_BINDING at parameter 2 if the sensitive area does not belong to the public
-    /// area; unmarshaling errors are unpositioned.
+    /// The object of `public` with the TPMT_SENSITIVE `inner` under `parent`, checked as the
+    /// reference implementation's ObjectLoad and CryptValidateKeys check a sensitive area that
+    /// did not come from this TPM (TPM2_Import makes one from outside data, and TPM2_Load
+    /// opens blobs under parents whose seed may be known outside), in their order and codes:
+    ///
+    /// - unmarshaling errors, bytes after the TPMT_SENSITIVE (TPM_RC_SIZE), a seedValue
+    ///   larger than the nameAlg digest (TPM_RC_KEY_SIZE): at `blame_sensitive`;
+    /// - with `validate`, the public area's checks under `parent` ([`Public::validate`], at
+    ///   `blame_public`; TPM2_Import under a fixedTPM parent, where the reference's ObjectLoad
+    ///   runs them only here);
+    /// - another type (TPM_RC_TYPE), an authValue larger than the nameAlg digest
+    ///   (TPM_RC_SIZE): at `blame_sensitive`;
+    /// - RSA: the modulus (at `blame_public`), the prime's size (TPM_RC_KEY_SIZE at
+    ///   `blame_sensitive`), p dividing n (TPM_RC_BINDING);
+    /// - ECC: a scalar not in [1, n − 1] (TPM_RC_KEY_SIZE), not the public point's
+    ///   (TPM_RC_BINDING, coordinates compared as integers), both without a position;
+    /// - keyed hash: data beyond the HMAC hash's block size, or 128 bytes for a data object
+    ///   (TPM_RC_KEY_SIZE), a seedValue not of the digest size (TPM_RC_KEY_SIZE), both at
+    ///   `blame_sensitive`; unique ≠ H(seedValue ‖ data) (TPM_RC_BINDING without a position);
+    /// - a storage parent's seedValue shorter than half the nameAlg digest (TPM_RC_SIZE at
+    ///   `blame_sensitive`): its children's protection keys derive from it.
     pub(crate) fn open_sensitive(
         &self,
         parent: &ParentInfo,
         public: &Public,
         inner: &[u8],
+        blame_public: u8,
+        blame_sensitive: u8,
+        validate: bool,
     ) -> TpmResult<KeyObject> {
-        let name_alg = public.name_alg.ok_or(TpmRc::HASH.at_param(2))?;
+        let name_alg = public.name_alg.ok_or(TpmRc::HASH.at_param(blame_public))?;
         let name = public.name()?;
+        let digest = name_alg.size();
+        let at_s = |rc: TpmRc| rc.at_param(blame_sensitive);
         let mut s = Reader::new(inner);
-        let ty = TpmAlgId(s.u16()?);
-        let auth = Auth::from_slice(s.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
-        let seed_value = Secret::<64>::from_slice(s.tpm2b(64)?).ok_or(TpmRc::SIZE)?;
-        let sensitive =
-            Secret::<MAX_SENSITIVE>::from_slice(s.tpm2b(MAX_SENSITIVE)?).ok_or(TpmRc::SIZE)?;
+        let ty = TpmAlgId(s.u16().map_err(|e| at_s(e.into()))?);
+        let auth = s.tpm2b(MAX_DIGEST).map_err(|e| at_s(e.into()))?;
+        let auth = Auth::from_slice(auth).ok_or(at_s(TpmRc::SIZE))?;
+        let seed_value = s.tpm2b(64).map_err(|e| at_s(e.into()))?;
+        let seed_value = Secret::<64>::from_slice(seed_value).ok_or(at_s(TpmRc::SIZE))?;
+        let sensitive = s.tpm2b(MAX_SENSITIVE).map_err(|e| at_s(e.into()))?;
+        let mut sensitive =
+            Secret::<MAX_SENSITIVE>::from_slice(sensitive).ok_or(at_s(TpmRc::SIZE))?;
+        if !s.is_empty() {
+            return Err(at_s(TpmRc::SIZE));
+        }
+        if seed_value.len() > digest {
+            return Err(at_s(TpmRc::KEY_SIZE));
+        }
+        if validate {
+            public
+                .validate(Some(&parent.params))
+                .map_err(|rc| rc.at_param(blame_public))?;
+        }
         if ty != public.type_alg() {
-            return Err(TpmRc::TYPE.at_param(2));
+            return Err(at_s(TpmRc::TYPE));
+        }
+        if auth.len() > digest {
+            return Err(at_s(TpmRc::SIZE));
         }
         match &public.kind {
             PublicKind::Ecc { curve, x, y, .. } => {
-                let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE.at_param(2))?;
-                let q = ecc::public_from_private(curve, sensitive.expose())
-                    .ok_or(TpmRc::BINDING.at_param(2))?;
-                if q.x.as_slice() != x.as_slice() || q.y.as_slice() != y.as_slice() {
-                    return Err(TpmRc::BINDING.at_param(2));
+                let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE.at_param(blame_public))?;
+                // An integer: zeros in front of the curve size are not significant.
+                while sensitive.len() > curve.size() && sensitive.expose().first() == Some(&0) {
+                    let rest = sensitive.expose().get(1..).ok_or(TpmRc::FAILURE)?;
+                    sensitive = Secret::from_slice(rest).ok_or(TpmRc::FAILURE)?;
+                }
+                let q =
+                    ecc::public_from_private(curve, sensitive.expose()).ok_or(TpmRc::KEY_SIZE)?;
+                // Coordinates are integers: a public area may carry them with fewer or more
+                // leading zeros than the curve size (the reference's AdjustNumberB).
+                if !same_integer(q.x.as_slice(), x.as_slice())
+                    || !same_integer(q.y.as_slice(), y.as_slice())
+                {
+                    return Err(TpmRc::BINDING);
                 }
             }
             PublicKind::Rsa { .. } => {
-                crate::commands::rsa::check_rsa_public(public).map_err(|rc| rc.at_param(2))?;
-                crate::commands::rsa::check_rsa_private(public, sensitive.expose(), 2)?;
+                crate::commands::rsa::check_rsa_public(public)
+                    .map_err(|rc| rc.at_param(blame_public))?;
+                crate::commands::rsa::check_rsa_private(
+                    public,
+                    sensitive.expose(),
+                    blame_sensitive,
+                )?;
             }
-            PublicKind::KeyedHash { unique, .. } => {
+            PublicKind::KeyedHash { unique, scheme } => {
+                let max = match scheme {
+                    crate::wire::public::Scheme::Hmac(h) => h.block_size(),
+                    _ => MAX_SENSITIVE,
+                };
+                if sensitive.len() > max {
+                    return Err(at_s(TpmRc::KEY_SIZE));
+                }
+                if seed_value.len() != digest {
+                    return Err(at_s(TpmRc::KEY_SIZE));
+                }
                 if name_alg.digest(&[seed_value.expose(), sensitive.expose()]) != *unique {
-                    return Err(TpmRc::BINDING.at_param(2));
+                    return Err(TpmRc::BINDING);
                 }
             }
             PublicKind::SymCipher { .. } => crate::commands::symmetric::check_sym_private(
@@ -324,6 +401,13 @@ impl<P: Platform> Tpm<P> {
                     rc
                 }
             })?,
+        }
+        let a = public.attrs;
+        if a.has(ObjectAttrs::RESTRICTED)
+            && a.has(ObjectAttrs::DECRYPT)
+            && seed_value.len() < digest / 2
+        {
+            return Err(at_s(TpmRc::SIZE));
         }
         let qn = qualified_name(name_alg, parent.qualified_name.as_slice(), name.as_slice())?;
         Ok(KeyObject {
