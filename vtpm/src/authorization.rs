@@ -413,6 +413,8 @@ impl<P: Platform> Tpm<P> {
             HT_TRANSIENT | HT_PERSISTENT => {
                 matches!(self.objects.get(h), Some(Object::Key(k)) if !k.public_only)
             }
+            // PCRs of the policy group (the reference implementation's PCRPolicyIsAvailable).
+            HT_PCR => usize::try_from(h).is_ok_and(crate::state::pcr::in_auth_group),
             HT_NV_INDEX => self.nv.get(h).is_some_and(|nv| {
                 use crate::state::nv::attr;
                 !nv.auth_policy.is_empty()
@@ -753,6 +755,9 @@ impl<P: Platform> Tpm<P> {
                 _ => Digest::EMPTY,
             },
             HT_NV_INDEX => self.nv.get(h).map(|nv| nv.auth_policy).unwrap_or_default(),
+            HT_PCR if usize::try_from(h).is_ok_and(crate::state::pcr::in_auth_group) => {
+                self.pcrs.group_policy
+            }
             _ => Digest::EMPTY,
         }
     }
@@ -761,6 +766,9 @@ impl<P: Platform> Tpm<P> {
     /// check availability first).
     pub(crate) fn entity_auth(&self, h: u32) -> Option<Auth> {
         match handle_type(h) {
+            HT_PCR if usize::try_from(h).is_ok_and(crate::state::pcr::in_auth_group) => {
+                Some(self.pcrs.group_auth.clone())
+            }
             HT_PCR => Some(Auth::EMPTY),
             HT_PERMANENT if h == RH_NULL => Some(Auth::EMPTY),
             HT_NV_INDEX => self.nv.get(h).map(|nv| nv.auth.clone()),

@@ -196,6 +196,8 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::EVICT_CONTROL, &[H::Provision, H::Object], 1, NV),
     cmd(TpmCc::HIERARCHY_CONTROL, &[H::Hierarchy], 1, NV | EXTENSIVE),
     cmd(TpmCc::NV_UNDEFINE_SPACE, &[H::Provision, H::NvIndex], 1, NV),
+    cmd(TpmCc::CHANGE_EPS, &[H::Platform], 1, NV | EXTENSIVE),
+    cmd(TpmCc::CHANGE_PPS, &[H::Platform], 1, NV | EXTENSIVE),
     cmd(TpmCc::CLEAR, &[H::Clear], 1, NV | EXTENSIVE),
     cmd(TpmCc::CLEAR_CONTROL, &[H::Clear], 1, NV),
     cmd(TpmCc::CLOCK_SET, &[H::Provision], 1, NV),
@@ -206,6 +208,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         NV | DEC,
     ),
     cmd(TpmCc::NV_DEFINE_SPACE, &[H::Provision], 1, NV | DEC),
+    cmd(TpmCc::PCR_SET_AUTH_POLICY, &[H::Platform], 1, NV | DEC),
     cmd(TpmCc::SET_PRIMARY_POLICY, &[H::HierarchyAuth], 1, NV | DEC),
     cmd(TpmCc::CLOCK_RATE_ADJUST, &[H::Provision], 1, 0),
     cmd_rh(TpmCc::CREATE_PRIMARY, &[H::HierarchyOrNull], 1, DEC | ENC),
@@ -335,6 +338,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::POLICY_RESTART, &[H::PolicySession], 0, 0),
     cmd(TpmCc::READ_CLOCK, &[], 0, 0),
     cmd(TpmCc::PCR_EXTEND, &[H::PcrOrNull], 1, NV),
+    cmd(TpmCc::PCR_SET_AUTH_VALUE, &[H::Pcr], 1, DEC),
     cmd(
         TpmCc::NV_CERTIFY,
         &[H::ObjectOrNull, H::NvAuth, H::NvIndex],
@@ -772,6 +776,10 @@ mod tests {
             (0x13B, 0x0240_013B),
             (0x14F, 0x0440_014F),
             (0x184, 0x0600_0184),
+            (0x124, 0x02C0_0124),
+            (0x125, 0x02C0_0125),
+            (0x12C, 0x0240_012C),
+            (0x183, 0x0200_0183),
         ];
         for (cc, attrs) in expect {
             assert_eq!(lookup(TpmCc(cc)).unwrap().attributes(), attrs, "cc {cc:#x}");

@@ -121,7 +121,7 @@ fn pcr_property(tag: u32) -> Option<[u8; PCR_SELECT_MAX]> {
         }
         pt_pcr::NO_INCREMENT => set(&mut sel, &no_increment),
         pt_pcr::DRTM_RESET => set(&mut sel, &|i| locality_in(attrs(i).reset_localities, 4)),
-        pt_pcr::POLICY | pt_pcr::AUTH => {}
+        pt_pcr::POLICY | pt_pcr::AUTH => set(&mut sel, &crate::state::pcr::in_auth_group),
         _ => return None,
     }
     Some(sel)

@@ -5,10 +5,12 @@ use crate::crypto::hash::HashAlg;
 use crate::dispatch::{Cmd, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
-use crate::state::pcr::{attrs, bank_index, locality_in};
+use crate::state::pcr::{attrs, bank_index, in_auth_group, locality_in};
 use crate::wire::Writer;
 use crate::wire::constants::handle::RH_NULL;
-use crate::wire::types::{DigestValues, MAX_EVENT, PCR_COUNT, PcrSelectionList, TaggedDigest};
+use crate::wire::types::{
+    Auth, Digest, DigestValues, MAX_DIGEST, MAX_EVENT, PCR_COUNT, PcrSelectionList, TaggedDigest,
+};
 
 /// PCR_Read returns at most this many digests per call (TPML_DIGEST, Part 2 §10.9.2).
 pub const MAX_READ_DIGESTS: usize = 8;
@@ -124,6 +126,44 @@ impl<P: Platform> Tpm<P> {
         }
         self.pcrs.reset(i);
         self.pcrs.count_update(i);
+        Ok(())
+    }
+
+    /// TPM2_PCR_SetAuthValue (Part 3 §22.7): the authValue of the PCR's authValue group
+    /// (PCRs 20-22; trailing zeros are not significant), needed from then on to extend,
+    /// event or reset the PCRs of the group. It lasts until the next Startup(CLEAR) or
+    /// TPM2_Clear. A PCR outside the group: TPM_RC_VALUE (without a position, as the
+    /// reference implementation and libtpms answer).
+    pub(crate) fn pcr_set_auth_value(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        let auth = p.tpm2b(MAX_DIGEST)?;
+        p.finish()?;
+        if !pcr_index(c.handle(0)).is_some_and(in_auth_group) {
+            return Err(TpmRc::VALUE);
+        }
+        let mut auth = Auth::from_slice(auth).ok_or(TpmRc::SIZE.at_param(1))?;
+        auth.strip_trailing_zeros();
+        self.pcrs.group_auth = auth;
+        Ok(())
+    }
+
+    /// TPM2_PCR_SetAuthPolicy (Part 3 §22.6): the authPolicy of the PCR policy group (PCRs
+    /// 20-22), which a policy session may then satisfy to extend, event or reset them. The
+    /// policy's size must be hashAlg's digest size (TPM_RC_SIZE at parameter 1; an empty
+    /// policy with TPM_ALG_NULL removes it); a PCR outside the group is TPM_RC_VALUE at
+    /// parameter 3. Kept until TPM2_ChangePPS.
+    pub(crate) fn pcr_set_auth_policy(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
+        let policy = p.tpm2b(MAX_DIGEST)?;
+        let alg = p.next(crate::wire::types::read_hash_or_null)?;
+        let pcr = p.u32()?;
+        let i = pcr_index(pcr).ok_or(TpmRc::VALUE.at_param(3))?;
+        p.finish()?;
+        if policy.len() != alg.map_or(0, HashAlg::size) {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
+        if !in_auth_group(i) {
+            return Err(TpmRc::VALUE.at_param(3));
+        }
+        self.pcrs.group_policy = Digest::from_slice(policy).ok_or(TpmRc::SIZE.at_param(1))?;
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! Part 1 §17).
 
 use crate::crypto::hash::{HashAlg, HashState};
-use crate::wire::types::{Digest, PCR_COUNT};
+use crate::wire::types::{Auth, Digest, PCR_COUNT};
 
 /// The allocated banks, in the order they are reported and extended. No SHA-1 bank.
 pub const BANKS: [HashAlg; 2] = [HashAlg::Sha256, HashAlg::Sha384];
@@ -50,6 +50,13 @@ pub const fn no_increment(i: usize) -> bool {
     matches!(i, 16 | 21..=23)
 }
 
+/// Whether PCR `i` is in the authValue group and the policy group (PC Client profile; the
+/// reference implementation's PCRBelongsAuthGroup / PCRBelongsPolicyGroup and libtpms: one
+/// group of each, PCRs 20-22).
+pub const fn in_auth_group(i: usize) -> bool {
+    matches!(i, 20..=22)
+}
+
 /// The PCR values of every allocated bank.
 #[derive(Clone, Debug)]
 pub struct PcrBanks {
@@ -57,6 +64,12 @@ pub struct PcrBanks {
     saved: [[Digest; STATE_SAVED]; BANKS.len()],
     /// pcrUpdateCounter (Part 3 §22.4).
     pub update_counter: u32,
+    /// The authValue of the PCR authValue group (TPM2_PCR_SetAuthValue, Part 3 §22.7):
+    /// emptied by Startup(CLEAR) and TPM2_Clear.
+    pub group_auth: Auth,
+    /// The authPolicy of the PCR policy group (TPM2_PCR_SetAuthPolicy, Part 3 §22.6):
+    /// emptied only by TPM2_ChangePPS.
+    pub group_policy: Digest,
 }
 
 impl Default for PcrBanks {
@@ -71,6 +84,8 @@ impl PcrBanks {
         values: [[Digest::EMPTY; PCR_COUNT]; BANKS.len()],
         saved: [[Digest::EMPTY; STATE_SAVED]; BANKS.len()],
         update_counter: 0,
+        group_auth: Auth::EMPTY,
+        group_policy: Digest::EMPTY,
     };
 }
 
@@ -114,6 +129,9 @@ impl PcrBanks {
         }
         if !resume {
             self.update_counter = 0;
+            // Startup(CLEAR) empties the PCR authValue (the reference implementation's
+            // PCR_ClearAuth).
+            self.group_auth = Auth::EMPTY;
         }
     }
 
