@@ -590,6 +590,22 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             s1(0x13C, &[PCR], B::new().b2(b"event data").0),
         ),
         (0x13D, "PCR_Reset", s1(0x13D, &[PCR], vec![])),
+        (0x124, "ChangeEPS", s1(0x124, &[RH_PLATFORM], vec![])),
+        (0x125, "ChangePPS", s1(0x125, &[RH_PLATFORM], vec![])),
+        (
+            0x12C,
+            "PCR_SetAuthPolicy",
+            s1(
+                0x12C,
+                &[RH_PLATFORM],
+                B::new().b2(&[7; 32]).u16(SHA256).u32(20).0,
+            ),
+        ),
+        (
+            0x183,
+            "PCR_SetAuthValue",
+            s1(0x183, &[20], B::new().b2(b"pcr").0),
+        ),
         (
             0x13E,
             "SequenceComplete",
@@ -1162,6 +1178,27 @@ fn sequence_seeds(dir: &Path, execute: &[(u32, &'static str, Vec<u8>)]) {
     r.at(0, cmd(0x182, &[17], Some(&[pw(b"")]), &digests()), 0x907);
     r.at(3, cmd(0x182, &[17], Some(&[pw(b"")]), &digests()), 0);
     r.at(4, cmd(0x13D, &[17], Some(&[pw(b"")]), &[]), 0);
+    r.write(dir);
+
+    // PCR group authorization and the platform's seeds: PCR_SetAuthValue on PCR 20, extends
+    // of PCR 21 at locality 2 with a wrong and the right authValue, PCR_SetAuthPolicy, then
+    // a password refused (a policy session is required), ChangePPS (the policy gone),
+    // a storage primary and ChangeEPS.
+    let mut r = Rec::new("pcr_auth_change_seeds");
+    r.ok(cmd(0x183, &[20], Some(&[pw(b"")]), &B::new().b2(b"pcr").0));
+    r.at(2, cmd(0x182, &[21], Some(&[pw(b"no")]), &digests()), 0x9A2);
+    r.at(2, cmd(0x182, &[21], Some(&[pw(b"pcr")]), &digests()), 0);
+    r.ok(cmd(
+        0x12C,
+        &[RH_PLATFORM],
+        Some(&[pw(b"")]),
+        &B::new().b2(&[7; 32]).u16(SHA256).u32(22).0,
+    ));
+    r.at(2, cmd(0x182, &[21], Some(&[pw(b"pcr")]), &digests()), 0x124);
+    r.ok(cmd(0x125, &[RH_PLATFORM], Some(&[pw(b"")]), &[]));
+    r.at(2, cmd(0x182, &[21], Some(&[pw(b"pcr")]), &digests()), 0);
+    r.create_primary(RH_ENDORSEMENT, b"", &ecc_public(STORAGE, 3, SHA256));
+    r.ok(cmd(0x124, &[RH_PLATFORM], Some(&[pw(b"")]), &[]));
     r.write(dir);
 
     // Keys: a storage primary, a signing key created, loaded and used, its context saved and

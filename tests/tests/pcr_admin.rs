@@ -358,8 +358,11 @@ fn pcr_auth_policy_lets_a_policy_session_extend_the_group() {
     policy_cc(&mut h, &mut s, cc::PCR_EXTEND);
     let a = s.auth(cc::PCR_EXTEND, &[&5u32.to_be_bytes()], &params, b"", 1);
     assert_eq!(h.send(cc::PCR_EXTEND, &[5], &[a], &params).rc(), 0x12F);
-    // The empty password still works (the authValue is always available for a PCR).
-    assert_eq!(extend_with(&mut h, 21, b""), 0);
+    // With a group policy, only a policy session will do: AUTH_TYPE (the reference
+    // implementation's IsPolicySessionRequired; swtpm answers the same); PCRs outside the
+    // group still take the password.
+    assert_eq!(extend_with(&mut h, 21, b""), 0x124);
+    assert_eq!(extend_with(&mut h, 19, b""), 0);
     // TPM_ALG_NULL with an empty policy removes it.
     assert_eq!(set(&mut h, &[], 0x0010, 20), 0);
     let mut s = start_session(&mut h, RH_NULL, b"", 1);

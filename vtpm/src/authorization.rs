@@ -325,8 +325,13 @@ impl<P: Platform> Tpm<P> {
 
     /// Whether the role must be authorized with a policy session (Part 1 §19.2; the
     /// reference implementation's IsPolicySessionRequired): the ADMIN role, unless the entity
-    /// is an object without adminWithPolicy.
+    /// is an object without adminWithPolicy; a PCR of a group with an authPolicy.
     fn is_policy_session_required(&self, h: u32, role: Role) -> bool {
+        // A PCR whose group has an authPolicy (TPM2_PCR_SetAuthPolicy) takes only a policy
+        // session (the reference implementation's IsPolicySessionRequired).
+        if handle_type(h) == HT_PCR {
+            return !self.entity_policy(h).is_empty();
+        }
         if role != Role::Admin {
             return false;
         }
