@@ -590,6 +590,23 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             s1(0x13C, &[PCR], B::new().b2(b"event data").0),
         ),
         (0x13D, "PCR_Reset", s1(0x13D, &[PCR], vec![])),
+        (
+            0x12B,
+            "PCR_Allocate",
+            s1(
+                0x12B,
+                &[RH_PLATFORM],
+                B::new()
+                    .u32(3)
+                    .u16(0x0004)
+                    .raw(&[3, 0xFF, 0xFF, 0xFF])
+                    .u16(SHA256)
+                    .raw(&[3, 0xFF, 0xFF, 0xFF])
+                    .u16(0x000C)
+                    .raw(&[3, 0xFF, 0xFF, 0xFF])
+                    .0,
+            ),
+        ),
         (0x124, "ChangeEPS", s1(0x124, &[RH_PLATFORM], vec![])),
         (0x125, "ChangePPS", s1(0x125, &[RH_PLATFORM], vec![])),
         (
@@ -1199,6 +1216,29 @@ fn sequence_seeds(dir: &Path, execute: &[(u32, &'static str, Vec<u8>)]) {
     r.at(2, cmd(0x182, &[21], Some(&[pw(b"pcr")]), &digests()), 0);
     r.create_primary(RH_ENDORSEMENT, b"", &ecc_public(STORAGE, 3, SHA256));
     r.ok(cmd(0x124, &[RH_PLATFORM], Some(&[pw(b"")]), &[]));
+    r.write(dir);
+
+    // PCR_Allocate of a SHA-1 bank beside the others, Shutdown(STATE) refused, a TPM Reset,
+    // then the SHA-1 bank extended and read.
+    let mut r = Rec::new("pcr_allocate_sha1");
+    let all = [3u8, 0xFF, 0xFF, 0xFF];
+    r.ok(cmd(
+        0x12B,
+        &[RH_PLATFORM],
+        Some(&[pw(b"")]),
+        &B::new().u32(1).u16(0x0004).raw(&all).0,
+    ));
+    r.at(0, cmd(0x145, &[], None, &[0, 1]), 0x1CA);
+    r.ok(cmd(0x145, &[], None, &[0, 0]));
+    r.init();
+    r.ok(cmd(0x144, &[], None, &[0, 0]));
+    r.ok(cmd(
+        0x182,
+        &[10],
+        Some(&[pw(b"")]),
+        &B::new().u32(1).u16(0x0004).raw(&[0x11; 20]).0,
+    ));
+    r.ok(cmd(0x17E, &[], None, &B::new().u32(1).u16(0x0004).raw(&all).0));
     r.write(dir);
 
     // Keys: a storage primary, a signing key created, loaded and used, its context saved and

@@ -20,7 +20,14 @@ spec makes deterministic are compared (response codes of the error cases, PCR va
     (PolicyCommandCode(PCR_Extend)) lets a policy session extend PCR 21, PCR values checked
     against a hashlib replay; raw error cases (a PCR outside the group, sizes, hash).
     tpm2_changepps then empties the group policy (the policy session fails).
- 4. tpm2_getcap properties-fixed: TPM_PT_PS_FAMILY_INDICATOR is 1 (PC Client, what
+ 4. tpm2_pcrallocate sha1:all+sha256:all+sha384:all: the banks stay until the next TPM Reset
+    (tpm2_getcap pcrs; Shutdown(STATE) refused with TPM_RC_TYPE), then tpm2_shutdown, a power
+    cycle (the mssim platform port or swtpm's CMD_INIT) and tpm2_startup -c bring the SHA-1
+    bank: its initial values, tpm2_pcrextend / tpm2_pcrevent into it and tpm2_pcrread sha1
+    checked against a hashlib replay; an allocation without PCR 0 is TPM_RC_PCR. With
+    --ours: SHA-512 beside SHA-256 and SHA-384 does not fit our 2400 bytes of PCRs
+    (allocationSuccess NO, sizeNeeded 3456), and the request before it is then made again.
+ 5. tpm2_getcap properties-fixed: TPM_PT_PS_FAMILY_INDICATOR is 1 (PC Client, what
     Ubuntu's FDE stack, snapd's secboot, requires outside VMs) with --ours; swtpm reports
     "2.0" there (a known libtpms quirk that secboot tolerates only in a VM): not compared.
 
@@ -31,6 +38,7 @@ is missing.
 import argparse
 import hashlib
 import os
+import re
 import struct
 import sys
 import tempfile
@@ -228,6 +236,65 @@ def pcr_policy_gone(t):
         ectx.flush_context(sess)
 
 
+def getcap_banks(t):
+    """tpm2_getcap pcrs → {bank: [PCR indices]}."""
+    text = t.tool("tpm2_getcap", "pcrs").text
+    return {m.group(1): [int(x) for x in m.group(2).replace(",", " ").split()]
+            for m in re.finditer(r"-\s*(\w+):\s*\[([^\]]*)\]", text)}
+
+
+def pcr_allocate(t, ours):
+    from nv import power_cycle
+    res = t.tool("tpm2_pcrallocate", "sha1:all+sha256:all+sha384:all")
+    T.check("sha1" in res.text, f"{t.name}: tpm2_pcrallocate printed {res.text!r}")
+    banks = getcap_banks(t)
+    T.check(not banks.get("sha1"), f"{t.name}: the sha1 bank is there before the TPM Reset")
+    t.rc("Shutdown(STATE) with an allocation pending",
+         build(T.ST_NO_SESSIONS, 0x145, params=struct.pack(">H", 1)))
+    # No bank would hold PCR 0 (H-CRTM): TPM_RC_PCR.
+    sel = struct.pack(">I", 3) + b"".join(
+        struct.pack(">HB", alg, 3) + (0xFFFFFE).to_bytes(3, "little")
+        for alg in (0x0004, 0x000B, 0x000C))
+    t.rc("PCR_Allocate without PCR 0", build(T.ST_SESSIONS, 0x12B, [RH_PLATFORM], [PW], sel))
+    if ours:
+        sel = struct.pack(">I", 1) + struct.pack(">HB", 0x000D, 3) + b"\xff\xff\xff"
+        out = t.raw.execute(build(T.ST_SESSIONS, 0x12B, [RH_PLATFORM], [PW], sel),
+                            what="PCR_Allocate(+sha512)").data
+        success, max_pcr, needed, available = struct.unpack(">BIII", out[14:27])
+        # Banks not named keep the current allocation (sha256, sha384; the pending one is
+        # replaced): 24 × (32 + 48 + 64) bytes needed, 2400 held.
+        T.check((success, max_pcr, needed, available) == (0, 24, 24 * 144, 2400),
+                f"PCR_Allocate(+sha512): {(success, max_pcr, needed, available)}")
+        t.tool("tpm2_pcrallocate", "sha1:all+sha256:all+sha384:all")
+    t.tool("tpm2_shutdown", "-c")
+    power_cycle(t.raw)
+    t.tool("tpm2_startup", "-c")
+    banks = getcap_banks(t)
+    for b in ("sha1", "sha256", "sha384"):
+        T.check(sorted(banks.get(b, [])) == list(range(24)), f"{t.name}: bank {b}: {banks}")
+    sha1 = T.parse_pcrread(t.tool("tpm2_pcrread", "sha1").text)["sha1"]
+    for i in range(24):
+        T.check(sha1[i] == T.initial_pcr("sha1", i), f"{t.name}: sha1 PCR {i} = {sha1[i].hex()}")
+    model = {b: T.initial_pcr(b, 10) for b in ("sha1", "sha256")}
+    digests = {b: hashlib.new(b, b"ima measurement").digest() for b in model}
+    t.tool("tpm2_pcrextend", "10:" + ",".join(f"{b}={d.hex()}" for b, d in digests.items()))
+    for b in model:
+        model[b] = hashlib.new(b, model[b] + digests[b]).digest()
+    event = t.path("event")
+    with open(event, "wb") as f:
+        f.write(b"an event")
+    t.tool("tpm2_pcrevent", "10", event)
+    for b in model:
+        model[b] = hashlib.new(b, model[b] + hashlib.new(b, b"an event").digest()).digest()
+    got = T.parse_pcrread(t.tool("tpm2_pcrread", "sha1:10+sha256:10").text)
+    for b in model:
+        T.check(got[b][10] == model[b], f"{t.name}: {b}:10 {got[b][10].hex()} != replay")
+        t.obs[f"{b} PCR 10 after the extends"] = got[b][10].hex()
+    T.log(f"ok [{t.name}]: tpm2_pcrallocate sha1:all+sha256:all+sha384:all: after tpm2_shutdown, "
+          "a power cycle and tpm2_startup the sha1 bank is there; pcrextend / pcrevent into "
+          "it replayed in hashlib")
+
+
 def properties(t, ours):
     text = t.tool("tpm2_getcap", "properties-fixed").text
     props = T.parse_toplevel(text)
@@ -262,6 +329,7 @@ def main():
             change_eps(t)
             pcr_auth(t)
             change_pps(t, pcr_policy_gone)
+            pcr_allocate(t, ours=args.ours and t.name == "ours")
             properties(t, ours=args.ours and t.name == "ours")
         ours, ref = flows[0].obs, flows[1].obs
         diffs = [f"  {k}: ours {ours.get(k)!r}, swtpm {ref.get(k)!r}"

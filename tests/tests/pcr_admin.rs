@@ -385,3 +385,192 @@ fn pcr_auth_and_policy_groups_are_reported() {
         assert_eq!(&r.body()[13..17], &[3, 0, 0, 0x70]);
     }
 }
+
+const PCR_ALLOCATE: u32 = 0x12B;
+const SHA1: u16 = 0x0004;
+const SHA512: u16 = 0x000D;
+
+/// TPML_PCR_SELECTION of (hash, 24-bit mask).
+fn selection(banks: &[(u16, u32)]) -> Vec<u8> {
+    let mut p = (banks.len() as u32).to_be_bytes().to_vec();
+    for (alg, mask) in banks {
+        p.extend(alg.to_be_bytes());
+        p.push(3);
+        p.extend(&mask.to_le_bytes()[..3]);
+    }
+    p
+}
+
+/// PCR_Allocate: (allocationSuccess, maxPCR, sizeNeeded, sizeAvailable), or the error.
+fn allocate(h: &mut Harness, banks: &[(u16, u32)]) -> Result<(u8, u32, u32, u32), u32> {
+    let r = platform(h, PCR_ALLOCATE, &selection(banks));
+    if r.rc() != 0 {
+        return Err(r.rc());
+    }
+    let (b, _) = r.split_sessions(0);
+    let u = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap());
+    Ok((b[0], u(1), u(5), u(9)))
+}
+
+/// GetCapability(PCRS): (hash, mask) of each listed bank.
+fn pcr_banks(h: &mut Harness) -> Vec<(u16, u32)> {
+    let mut p = Vec::new();
+    p.extend(5u32.to_be_bytes());
+    p.extend(0u32.to_be_bytes());
+    p.extend(8u32.to_be_bytes());
+    let r = h.ok(cc::GET_CAPABILITY, &[], &[], &p);
+    let b = &r.body()[5..];
+    let n = u32::from_be_bytes(b[..4].try_into().unwrap()) as usize;
+    (0..n)
+        .map(|k| {
+            let e = &b[4 + 6 * k..10 + 6 * k];
+            (
+                u16::from_be_bytes([e[0], e[1]]),
+                u32::from_le_bytes([e[3], e[4], e[5], 0]),
+            )
+        })
+        .collect()
+}
+
+fn reset(h: &mut Harness) {
+    h.ok(cc::SHUTDOWN, &[], &[], &[0, 0]);
+    h.tpm.init();
+    h.ok(cc::STARTUP, &[], &[], &[0, 0]);
+}
+
+const ALL: u32 = 0xFF_FFFF;
+
+#[test]
+fn pcr_allocate_takes_effect_at_the_next_startup_clear() {
+    let mut h = Harness::new();
+    let default = vec![(SHA1, 0), (SHA256, ALL), (SHA384, ALL), (SHA512, 0)];
+    assert_eq!(pcr_banks(&mut h), default);
+    // Owner authorization: VALUE at handle 1. No auth: AUTH_MISSING.
+    assert_eq!(
+        h.send(
+            PCR_ALLOCATE,
+            &[RH_OWNER],
+            &[AuthCmd::pw(b"")],
+            &selection(&[])
+        )
+        .rc(),
+        0x184
+    );
+    assert_eq!(
+        h.send(PCR_ALLOCATE, &[RH_PLATFORM], &[], &selection(&[]))
+            .rc(),
+        0x125
+    );
+    // An unimplemented hash: HASH at parameter 1; a bad sizeofSelect: VALUE at parameter 1.
+    let mut bad = selection(&[(SHA256, ALL)]);
+    bad[4..6].copy_from_slice(&0x0012u16.to_be_bytes());
+    assert_eq!(platform(&mut h, PCR_ALLOCATE, &bad).rc(), 0x1C3);
+    let mut bad = selection(&[(SHA256, ALL)]);
+    bad[6] = 2;
+    assert_eq!(platform(&mut h, PCR_ALLOCATE, &bad).rc(), 0x1C4);
+    // No bank left with PCR 0 or PCR 17: TPM_RC_PCR.
+    assert_eq!(allocate(&mut h, &[(SHA256, 0), (SHA384, 0)]), Err(0x127));
+    assert_eq!(
+        allocate(&mut h, &[(SHA256, ALL & !(1 << 17)), (SHA384, 0)]),
+        Err(0x127)
+    );
+    // Everything, with SHA-512: more than we hold, allocationSuccess NO, nothing pending.
+    let full = [(SHA1, ALL), (SHA256, ALL), (SHA384, ALL), (SHA512, ALL)];
+    assert_eq!(allocate(&mut h, &full), Ok((0, 24, 24 * 164, 2400)));
+    h.ok(cc::SHUTDOWN, &[], &[], &[0, 1]); // Shutdown(STATE) is still allowed
+    h.tpm.init();
+    h.ok(cc::STARTUP, &[], &[], &[0, 1]);
+    // SHA-1 added (the other banks named or not keep theirs): YES, 2400 of 2400 bytes.
+    assert_eq!(allocate(&mut h, &[(SHA1, ALL)]), Ok((1, 24, 2400, 2400)));
+    // Still the old banks until the Startup(CLEAR); Shutdown(STATE) refused (TYPE at
+    // parameter 1).
+    assert_eq!(pcr_banks(&mut h), default);
+    assert_eq!(h.send(cc::SHUTDOWN, &[], &[], &[0, 1]).rc(), 0x1CA);
+    let d1 = digest(SHA1, &[b"ima"]);
+    reset(&mut h);
+    assert_eq!(
+        pcr_banks(&mut h),
+        vec![(SHA1, ALL), (SHA256, ALL), (SHA384, ALL), (SHA512, 0)]
+    );
+    // The SHA-1 bank starts as the others and extends with SHA-1.
+    assert_eq!(h.pcr(SHA1, 10), vec![0; 20]);
+    assert_eq!(h.pcr(SHA1, 17), vec![0xFF; 20]);
+    let d256 = digest(SHA256, &[b"ima"]);
+    h.ok(
+        cc::PCR_EXTEND,
+        &[10],
+        &[AuthCmd::pw(b"")],
+        &digest_values(&[(SHA1, &d1), (SHA256, &d256)]),
+    );
+    assert_eq!(h.pcr(SHA1, 10), digest(SHA1, &[&[0; 20], &d1]));
+    assert_eq!(h.pcr(SHA256, 10), digest(SHA256, &[&[0; 32], &d256]));
+    // Resume keeps the SHA-1 values (state-saved PCRs 0-15).
+    h.ok(cc::SHUTDOWN, &[], &[], &[0, 1]);
+    h.tpm.init();
+    h.ok(cc::STARTUP, &[], &[], &[0, 1]);
+    assert_eq!(h.pcr(SHA1, 10), digest(SHA1, &[&[0; 20], &d1]));
+    // A partial bank: SHA-384 without PCRs 8-15, SHA-1 dropped.
+    let part = ALL & !0xFF00;
+    assert_eq!(
+        allocate(&mut h, &[(SHA384, part), (SHA1, 0)]),
+        Ok((1, 24, 24 * 32 + 16 * 48, 2400))
+    );
+    reset(&mut h);
+    assert_eq!(
+        pcr_banks(&mut h),
+        vec![(SHA1, 0), (SHA256, ALL), (SHA384, part), (SHA512, 0)]
+    );
+    // PCR_Read leaves out what is not allocated.
+    let mut p = Vec::new();
+    p.extend(1u32.to_be_bytes());
+    p.extend(SHA384.to_be_bytes());
+    p.extend([3, 0x00, 0x03, 0x00]); // PCRs 8 and 9
+    let r = h.ok(cc::PCR_READ, &[], &[], &p);
+    assert_eq!(&r.body()[4..14], &[0, 0, 0, 1, 0, 0x0C, 3, 0, 0, 0]);
+    assert_eq!(h.pcr(SHA384, 16), vec![0; 48]);
+}
+
+#[test]
+fn sha1_is_an_implemented_hash() {
+    let mut h = Harness::new();
+    // TPM2_Hash with SHA-1 (FIPS 180-2 A.1).
+    let mut p = Vec::new();
+    tpm2b(&mut p, b"abc");
+    p.extend(SHA1.to_be_bytes());
+    p.extend(RH_NULL.to_be_bytes());
+    let r = h.ok(0x17D, &[], &[], &p);
+    assert_eq!(&r.body()[..2], &[0, 20]);
+    assert_eq!(&r.body()[2..22], digest(SHA1, &[b"abc"]).as_slice());
+    // A SHA-1 HMAC session authorizes (the session's HMAC is SHA-1's).
+    let mut p = Vec::new();
+    tpm2b(&mut p, &[1; 20]);
+    p.extend([0, 0, 0]);
+    p.extend(0x0010u16.to_be_bytes());
+    p.extend(SHA1.to_be_bytes());
+    let r = h.ok(cc::START_AUTH_SESSION, &[RH_NULL, RH_NULL], &[], &p);
+    assert_eq!(&r.body()[4..6], &[0, 20], "nonceTPM of SHA-1's size");
+}
+
+#[test]
+fn firmware_chooses_the_banks_at_manufacture() {
+    use vtpm::crypto::hash::HashAlg;
+    let mut h = Harness::unstarted(7);
+    assert_eq!(h.tpm.manufacture_pcr_banks(&[]), Err(vtpm::TpmRc::VALUE));
+    assert_eq!(
+        h.tpm.manufacture_pcr_banks(&HashAlg::ALL),
+        Err(vtpm::TpmRc::VALUE),
+        "four banks do not fit"
+    );
+    h.tpm
+        .manufacture_pcr_banks(&[HashAlg::Sha1, HashAlg::Sha256])
+        .unwrap();
+    h.ok(cc::STARTUP, &[], &[], &[0, 0]);
+    assert_eq!(
+        pcr_banks(&mut h),
+        vec![(SHA1, ALL), (SHA256, ALL), (SHA384, 0), (SHA512, 0)]
+    );
+    assert_eq!(
+        h.tpm.manufacture_pcr_banks(&[HashAlg::Sha256]),
+        Err(vtpm::TpmRc::INITIALIZE)
+    );
+}

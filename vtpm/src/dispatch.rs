@@ -208,6 +208,8 @@ pub const COMMANDS: &[CommandInfo] = &[
         NV | DEC,
     ),
     cmd(TpmCc::NV_DEFINE_SPACE, &[H::Provision], 1, NV | DEC),
+    #[cfg(feature = "pcr-allocate")]
+    cmd(TpmCc::PCR_ALLOCATE, &[H::Platform], 1, NV),
     cmd(TpmCc::PCR_SET_AUTH_POLICY, &[H::Platform], 1, NV | DEC),
     cmd(TpmCc::SET_PRIMARY_POLICY, &[H::HierarchyAuth], 1, NV | DEC),
     cmd(TpmCc::CLOCK_RATE_ADJUST, &[H::Provision], 1, 0),
@@ -778,6 +780,8 @@ mod tests {
             (0x184, 0x0600_0184),
             (0x124, 0x02C0_0124),
             (0x125, 0x02C0_0125),
+            #[cfg(feature = "pcr-allocate")]
+            (0x12B, 0x0240_012B),
             (0x12C, 0x0240_012C),
             (0x183, 0x0200_0183),
         ];

@@ -5,7 +5,7 @@ use crate::crypto::hash::HashAlg;
 use crate::dispatch::{Cmd, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
-use crate::state::pcr::{attrs, bank_index, in_auth_group, locality_in};
+use crate::state::pcr::{PCR_POOL, PcrAllocation, attrs, in_auth_group, locality_in};
 use crate::wire::Writer;
 use crate::wire::constants::handle::RH_NULL;
 use crate::wire::types::{
@@ -48,7 +48,7 @@ impl<P: Platform> Tpm<P> {
                 }
                 match self.pcrs.get(s.hash, i) {
                     Some(v) if !values.is_full() => {
-                        let _ = values.push(*v);
+                        let _ = values.push(v);
                     }
                     _ => s.clear(i),
                 }
@@ -82,8 +82,7 @@ impl<P: Platform> Tpm<P> {
     /// no-increment set (TPM_PT_PCR_NO_INCREMENT).
     pub(crate) fn extend_all(&mut self, i: usize, digests: &DigestValues) {
         for d in &digests.0 {
-            if bank_index(d.alg).is_some() {
-                self.pcrs.extend(d.alg, i, d.digest.as_slice());
+            if self.pcrs.extend(d.alg, i, d.digest.as_slice()) {
                 self.pcrs.count_update(i);
             }
         }
@@ -164,6 +163,60 @@ impl<P: Platform> Tpm<P> {
             return Err(TpmRc::VALUE.at_param(3));
         }
         self.pcrs.group_policy = Digest::from_slice(policy).ok_or(TpmRc::SIZE.at_param(1))?;
+        Ok(())
+    }
+
+    /// TPM2_PCR_Allocate (Part 3 §22.5): the banks (and PCRs in each) to use from the next
+    /// Startup(CLEAR). Banks the request does not name keep their current allocation; a bank
+    /// named twice takes the last. TPM_RC_PCR if no bank would hold PCR 0 (H-CRTM) or PCR
+    /// 17 (D-RTM), as the reference implementation's PCRAllocate. allocationSuccess is NO,
+    /// and nothing changes, if the PCRs need more than the [`PCR_POOL`] bytes we hold
+    /// (sizeNeeded > sizeAvailable). Another PCR_Allocate before the Startup replaces the
+    /// request; Shutdown(STATE) is refused until then. With the `pcr-allocate` feature.
+    #[cfg(feature = "pcr-allocate")]
+    pub(crate) fn pcr_allocate(&mut self, p: &mut Params<'_>, w: &mut Writer<'_>) -> TpmResult<()> {
+        let sel = p.next(PcrSelectionList::unmarshal)?;
+        p.finish()?;
+        let mut new = *self.pcrs.allocation();
+        for s in &sel.0 {
+            let [a, b, c] = s.select;
+            new.set(s.hash, u32::from_le_bytes([a, b, c, 0]));
+        }
+        let holds = |i: usize| HashAlg::ALL.iter().any(|a| new.has(*a, i));
+        if !holds(0) || !holds(17) {
+            return Err(TpmRc::PCR);
+        }
+        let needed = new.size_needed();
+        let success = needed <= PCR_POOL;
+        if success {
+            self.pcrs.allocate(new, false);
+        }
+        w.u8(u8::from(success))?;
+        w.u32(u32::try_from(PCR_COUNT).unwrap_or(0))?;
+        w.u32(u32::try_from(needed).unwrap_or(u32::MAX))?;
+        w.u32(u32::try_from(PCR_POOL).unwrap_or(0))?;
+        Ok(())
+    }
+}
+
+impl<P: Platform> Tpm<P> {
+    /// Choose the PCR banks at manufacture, before the first TPM2_Startup: every PCR of each
+    /// bank in `banks` (default [`crate::state::pcr::DEFAULT_BANKS`], SHA-256 and SHA-384;
+    /// add SHA-1 for a guest whose measurement tools still read it, such as Linux IMA's
+    /// SHA-1 template). TPM_RC_VALUE for no bank or banks beyond the [`PCR_POOL`] bytes;
+    /// TPM_RC_INITIALIZE once the TPM has started (TPM2_PCR_Allocate changes them then).
+    pub fn manufacture_pcr_banks(&mut self, banks: &[HashAlg]) -> TpmResult<()> {
+        if self.clock.total_resets != 0 || self.phase != crate::state::Phase::AwaitStartup {
+            return Err(TpmRc::INITIALIZE);
+        }
+        let mut alloc = PcrAllocation::NONE;
+        for b in banks {
+            alloc.set(*b, u32::MAX);
+        }
+        if banks.is_empty() || alloc.size_needed() > PCR_POOL {
+            return Err(TpmRc::VALUE);
+        }
+        self.pcrs.allocate(alloc, true);
         Ok(())
     }
 }

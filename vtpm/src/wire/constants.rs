@@ -257,7 +257,7 @@ newtype! {
     TpmAlgId(u16) {
         /// TPM_ALG_RSA (with the `rsa` feature).
         RSA = 0x0001;
-        /// TPM_ALG_SHA1 (never implemented).
+        /// TPM_ALG_SHA1.
         SHA1 = 0x0004;
         /// TPM_ALG_HMAC.
         HMAC = 0x0005;
