@@ -523,7 +523,8 @@ fn pytss_esapi() {
 /// files of the PyPI sdist (downloaded once into Cargo's target tmp dir, SHA-256 pinned) run
 /// with pytest against the Debian tpm2_pytss package, their fixture starting host-sim as
 /// `tpm_server -rm -port N` for every test. The tests that cannot pass here (unimplemented
-/// commands, SHA-1, SYMCIPHER, ...) are deselected by id in the script, each with its reason;
+/// commands, the unallocated sha1 PCR bank, SYMCIPHER, ...) are deselected by id in the
+/// script, each with its reason;
 /// every other test must pass. Needs `python3-pytest`, `python3-tpm2-pytss`, `libtss2-dev`
 /// and the download (else a skip, a failure in CI). Only against host-sim.
 #[test]
