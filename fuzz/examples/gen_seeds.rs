@@ -593,6 +593,39 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
         ),
         (0x13D, "PCR_Reset", s1(0x13D, &[PCR], vec![])),
         (
+            0x12B,
+            "PCR_Allocate",
+            s1(
+                0x12B,
+                &[RH_PLATFORM],
+                B::new()
+                    .u32(3)
+                    .u16(0x0004)
+                    .raw(&[3, 0xFF, 0xFF, 0xFF])
+                    .u16(SHA256)
+                    .raw(&[3, 0xFF, 0xFF, 0xFF])
+                    .u16(0x000C)
+                    .raw(&[3, 0xFF, 0xFF, 0xFF])
+                    .0,
+            ),
+        ),
+        (0x124, "ChangeEPS", s1(0x124, &[RH_PLATFORM], vec![])),
+        (0x125, "ChangePPS", s1(0x125, &[RH_PLATFORM], vec![])),
+        (
+            0x12C,
+            "PCR_SetAuthPolicy",
+            s1(
+                0x12C,
+                &[RH_PLATFORM],
+                B::new().b2(&[7; 32]).u16(SHA256).u32(20).0,
+            ),
+        ),
+        (
+            0x183,
+            "PCR_SetAuthValue",
+            s1(0x183, &[20], B::new().b2(b"pcr").0),
+        ),
+        (
             0x13E,
             "SequenceComplete",
             s1(0x13E, &[T0], B::new().b2(b"abc").u32(RH_NULL).0),
@@ -1343,6 +1376,50 @@ fn sequence_seeds(dir: &Path, execute: &[(u32, &'static str, Vec<u8>)]) {
     r.at(0, cmd(0x182, &[17], Some(&[pw(b"")]), &digests()), 0x907);
     r.at(3, cmd(0x182, &[17], Some(&[pw(b"")]), &digests()), 0);
     r.at(4, cmd(0x13D, &[17], Some(&[pw(b"")]), &[]), 0);
+    r.write(dir);
+
+    // PCR group authorization and the platform's seeds: PCR_SetAuthValue on PCR 20, extends
+    // of PCR 21 at locality 2 with a wrong and the right authValue, PCR_SetAuthPolicy, then
+    // a password refused (a policy session is required), ChangePPS (the policy gone),
+    // a storage primary and ChangeEPS.
+    let mut r = Rec::new("pcr_auth_change_seeds");
+    r.ok(cmd(0x183, &[20], Some(&[pw(b"")]), &B::new().b2(b"pcr").0));
+    r.at(2, cmd(0x182, &[21], Some(&[pw(b"no")]), &digests()), 0x9A2);
+    r.at(2, cmd(0x182, &[21], Some(&[pw(b"pcr")]), &digests()), 0);
+    r.ok(cmd(
+        0x12C,
+        &[RH_PLATFORM],
+        Some(&[pw(b"")]),
+        &B::new().b2(&[7; 32]).u16(SHA256).u32(22).0,
+    ));
+    r.at(2, cmd(0x182, &[21], Some(&[pw(b"pcr")]), &digests()), 0x124);
+    r.ok(cmd(0x125, &[RH_PLATFORM], Some(&[pw(b"")]), &[]));
+    r.at(2, cmd(0x182, &[21], Some(&[pw(b"pcr")]), &digests()), 0);
+    r.create_primary(RH_ENDORSEMENT, b"", &ecc_public(STORAGE, 3, SHA256));
+    r.ok(cmd(0x124, &[RH_PLATFORM], Some(&[pw(b"")]), &[]));
+    r.write(dir);
+
+    // PCR_Allocate of a SHA-1 bank beside the others, Shutdown(STATE) refused, a TPM Reset,
+    // then the SHA-1 bank extended and read.
+    let mut r = Rec::new("pcr_allocate_sha1");
+    let all = [3u8, 0xFF, 0xFF, 0xFF];
+    r.ok(cmd(
+        0x12B,
+        &[RH_PLATFORM],
+        Some(&[pw(b"")]),
+        &B::new().u32(1).u16(0x0004).raw(&all).0,
+    ));
+    r.at(0, cmd(0x145, &[], None, &[0, 1]), 0x1CA);
+    r.ok(cmd(0x145, &[], None, &[0, 0]));
+    r.init();
+    r.ok(cmd(0x144, &[], None, &[0, 0]));
+    r.ok(cmd(
+        0x182,
+        &[10],
+        Some(&[pw(b"")]),
+        &B::new().u32(1).u16(0x0004).raw(&[0x11; 20]).0,
+    ));
+    r.ok(cmd(0x17E, &[], None, &B::new().u32(1).u16(0x0004).raw(&all).0));
     r.write(dir);
 
     // Keys: a storage primary, a signing key created, loaded and used, its context saved and

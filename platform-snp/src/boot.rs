@@ -184,6 +184,10 @@ pub struct BootConfig {
     /// platform hierarchy to the guest's UEFI (which must then randomize platformAuth
     /// itself) sets this to `false`.
     pub release_platform: bool,
+    /// The PCR banks, every PCR of each ([`vtpm::Tpm::manufacture_pcr_banks`]); default
+    /// SHA-256 and SHA-384. A SHA-1 bank (for Linux IMA's SHA-1 template, Keylime) needs the
+    /// core's `sha1` feature.
+    pub pcr_banks: &'static [vtpm::crypto::hash::HashAlg],
 }
 
 impl Default for BootConfig {
@@ -194,6 +198,7 @@ impl Default for BootConfig {
             ek_persistent_handle: EkTemplate::EccP384H3.profile_handle(),
             ek_certificate: true,
             release_platform: true,
+            pcr_banks: &vtpm::state::pcr::DEFAULT_BANKS,
         }
     }
 }
@@ -207,6 +212,7 @@ impl BootConfig {
             ek_persistent_handle: EkTemplate::RsaL1.profile_handle(),
             ek_certificate: true,
             release_platform: true,
+            pcr_banks: &vtpm::state::pcr::DEFAULT_BANKS,
         }
     }
 
@@ -217,6 +223,7 @@ impl BootConfig {
             ek_persistent_handle: None,
             ek_certificate: false,
             release_platform: true,
+            pcr_banks: &vtpm::state::pcr::DEFAULT_BANKS,
         }
     }
 }
@@ -296,6 +303,8 @@ pub enum BootError {
     HierarchyControl(u32),
     /// [`boot_in_place`] on a service that was already booted (its TPM is left as it was).
     AlreadyBooted,
+    /// [`BootConfig::pcr_banks`] names no bank, or more banks than the core holds.
+    PcrBanks,
 }
 
 /// A tiny big-endian writer that never panics (a full buffer makes it stop writing; callers
@@ -406,6 +415,8 @@ pub fn boot_in_place<P: Platform>(
     if tpm.in_failure_mode() {
         return Err(BootError::FailureMode);
     }
+    tpm.manufacture_pcr_banks(config.pcr_banks)
+        .map_err(|_| BootError::PcrBanks)?;
     // The EK is written where the service keeps it (no copy of it on this stack); on failure
     // the service stays without one.
     if let Err(e) = create_ek_into(tpm, config, &mut bufs, ek) {

@@ -264,6 +264,11 @@ pub fn digest(alg: u16, parts: &[&[u8]]) -> Vec<u8> {
             parts.iter().for_each(|p| h.update(p));
             h.finalize().to_vec()
         }
+        0x0004 => {
+            let mut h = sha1::Sha1::new();
+            parts.iter().for_each(|p| h.update(p));
+            h.finalize().to_vec()
+        }
         _ => panic!("unsupported alg"),
     }
 }

@@ -493,6 +493,18 @@ fn nv_with_tpm2_tools() {
     }
 }
 
+/// Platform administration (tests/clients/pcr_admin.py), beside swtpm: tpm2_changeeps /
+/// tpm2_changepps (new primaries, old contexts refused, persistent keys gone), PCR_SetAuthValue
+/// / PCR_SetAuthPolicy through tpm2-pytss with PCR_Extend at locality 2 replayed in hashlib,
+/// tpm2_getcap properties-fixed; response codes and PCR values identical to swtpm's. Needs
+/// `python3-tpm2-pytss` (else a skip).
+#[test]
+fn pcr_admin_against_swtpm() {
+    if let Err(e) = check_script("pcr_admin_against_swtpm", "pcr_admin.py", &["--ours"]) {
+        panic!("{e}");
+    }
+}
+
 /// Keys and objects (tests/clients/keys.py): ECC primaries, child keys, ECDSA signing, EK/AK,
 /// quotes, credentials, sealing, contexts, and the response codes of common mistakes. The
 /// script also needs `python3-cryptography` (it verifies the TPM's results on its own).
@@ -580,7 +592,8 @@ fn pytss_esapi() {
 /// files of the PyPI sdist (downloaded once into Cargo's target tmp dir, SHA-256 pinned) run
 /// with pytest against the Debian tpm2_pytss package, their fixture starting host-sim as
 /// `tpm_server -rm -port N` for every test. The tests that cannot pass here (unimplemented
-/// commands, SHA-1, Camellia, ...) are deselected by id in the script, each with its reason;
+/// commands, the unallocated sha1 PCR bank, Camellia, ...) are deselected by id in the
+/// script, each with its reason;
 /// every other test must pass. Needs `python3-pytest`, `python3-tpm2-pytss`, `libtss2-dev`
 /// and the download (else a skip, a failure in CI). Only against host-sim.
 #[test]

@@ -108,10 +108,10 @@ fn handle_and_session_errors_carry_their_position() {
             .rc(),
         0x9A2
     );
-    // Unimplemented hash in a digest: TPM_RC_HASH at parameter 1.
-    let sha1 = digest_values(&[(0x0004, &[0u8; 20])]);
+    // Unimplemented hash (SM3_256) in a digest: TPM_RC_HASH at parameter 1.
+    let sm3 = digest_values(&[(0x0012, &[0u8; 32])]);
     assert_eq!(
-        h.send(cc::PCR_EXTEND, &[16], &[AuthCmd::pw(b"")], &sha1)
+        h.send(cc::PCR_EXTEND, &[16], &[AuthCmd::pw(b"")], &sm3)
             .rc(),
         0x1C3
     );

@@ -65,10 +65,11 @@ fn event_extends_with_the_digest_of_the_data() {
     tpm2b(&mut p, b"hello");
     let r = h.ok(cc::PCR_EVENT, &[9], &[AuthCmd::pw(b"")], &p);
     let (params, _) = r.split_sessions(0);
-    // Three implemented hashes: SHA-256, SHA-384, SHA-512.
-    assert_eq!(u32::from_be_bytes(params[..4].try_into().unwrap()), 3);
-    assert_eq!(&params[4..6], &SHA256.to_be_bytes());
-    assert_eq!(&params[6..38], digest(SHA256, &[b"hello"]).as_slice());
+    // Four implemented hashes: SHA-1, SHA-256, SHA-384, SHA-512.
+    assert_eq!(u32::from_be_bytes(params[..4].try_into().unwrap()), 4);
+    assert_eq!(&params[4..6], &0x0004u16.to_be_bytes());
+    assert_eq!(&params[26..28], &SHA256.to_be_bytes());
+    assert_eq!(&params[28..60], digest(SHA256, &[b"hello"]).as_slice());
     assert_eq!(
         h.pcr(SHA256, 9),
         digest(SHA256, &[&[0; 32], &digest(SHA256, &[b"hello"])])

@@ -324,7 +324,7 @@ fn start_auth_session_checks_its_parameters() {
     assert_eq!(sas(&mut h, &[0; 16], &[1], 0, 0x10, SHA256), 0x2C4); // salt without tpmKey
     assert_eq!(sas(&mut h, &[0; 16], &[], 2, 0x10, SHA256), 0x3C4); // bad session type
     assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x0004, SHA256), 0x4D6); // symmetric
-    assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, 0x0004), 0x5C3); // SHA-1
+    assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, 0x0012), 0x5C3); // SM3_256
     // 16 slots, then TPM_RC_SESSION_MEMORY while all 16 are loaded; FlushContext frees one.
     for _ in 0..16 {
         assert_eq!(sas(&mut h, &[0; 16], &[], 0, 0x10, SHA256), 0);

@@ -1032,3 +1032,35 @@ fn the_guest_gets_no_platform_authority() {
     );
     assert_eq!(rc(&rsp), 0, "the owner is the guest's");
 }
+
+#[test]
+fn boot_chooses_the_pcr_banks() {
+    use vtpm::crypto::hash::HashAlg;
+    let sp = SimAmdSp::new(6);
+    let config = BootConfig {
+        pcr_banks: &[HashAlg::Sha1, HashAlg::Sha256],
+        ..BootConfig::p256()
+    };
+    let mut svc = boot(snp_platform(&sp, 6), &config).unwrap();
+    // GetCapability(PCRS): sha1 and sha256 allocated, sha384 and sha512 not.
+    let p = [5u32.to_be_bytes(), 0u32.to_be_bytes(), 8u32.to_be_bytes()].concat();
+    let rsp = svc
+        .execute(0, &vtpm_tests::command(0x17A, &[], &[], &p))
+        .to_vec();
+    assert_eq!(rc(&rsp), 0);
+    assert_eq!(
+        &rsp[19..43],
+        &[
+            0, 4, 3, 0xFF, 0xFF, 0xFF, 0, 0x0B, 3, 0xFF, 0xFF, 0xFF, 0, 0x0C, 3, 0, 0, 0, 0, 0x0D,
+            3, 0, 0, 0
+        ]
+    );
+    let bad = BootConfig {
+        pcr_banks: &[],
+        ..BootConfig::p256()
+    };
+    assert_eq!(
+        boot(snp_platform(&sp, 7), &bad).err(),
+        Some(BootError::PcrBanks)
+    );
+}

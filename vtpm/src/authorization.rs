@@ -325,11 +325,14 @@ impl<P: Platform> Tpm<P> {
 
     /// Whether the role must be authorized with a policy session (Part 1 §19.2; the
     /// reference implementation's IsPolicySessionRequired): the DUP role always; the ADMIN
-    /// role, unless the entity is an object without adminWithPolicy.
+    /// role, unless the entity is an object without adminWithPolicy; a PCR of a group with an
+    /// authPolicy.
     fn is_policy_session_required(&self, h: u32, role: Role) -> bool {
         match role {
-            Role::User => return false,
             Role::Dup => return true,
+            // A PCR whose group has an authPolicy (TPM2_PCR_SetAuthPolicy) takes only a policy
+            // session.
+            Role::User => return handle_type(h) == HT_PCR && !self.entity_policy(h).is_empty(),
             Role::Admin => {}
         }
         match self.objects.get(h) {
@@ -415,6 +418,8 @@ impl<P: Platform> Tpm<P> {
             HT_TRANSIENT | HT_PERSISTENT => {
                 matches!(self.objects.get(h), Some(Object::Key(k)) if !k.public_only)
             }
+            // PCRs of the policy group (the reference implementation's PCRPolicyIsAvailable).
+            HT_PCR => usize::try_from(h).is_ok_and(crate::state::pcr::in_auth_group),
             HT_NV_INDEX => self.nv.get(h).is_some_and(|nv| {
                 use crate::state::nv::attr;
                 !nv.auth_policy.is_empty()
@@ -755,6 +760,9 @@ impl<P: Platform> Tpm<P> {
                 _ => Digest::EMPTY,
             },
             HT_NV_INDEX => self.nv.get(h).map(|nv| nv.auth_policy).unwrap_or_default(),
+            HT_PCR if usize::try_from(h).is_ok_and(crate::state::pcr::in_auth_group) => {
+                self.pcrs.group_policy
+            }
             _ => Digest::EMPTY,
         }
     }
@@ -763,6 +771,9 @@ impl<P: Platform> Tpm<P> {
     /// check availability first).
     pub(crate) fn entity_auth(&self, h: u32) -> Option<Auth> {
         match handle_type(h) {
+            HT_PCR if usize::try_from(h).is_ok_and(crate::state::pcr::in_auth_group) => {
+                Some(self.pcrs.group_auth.clone())
+            }
             HT_PCR => Some(Auth::EMPTY),
             HT_PERMANENT if h == RH_NULL => Some(Auth::EMPTY),
             HT_NV_INDEX => self.nv.get(h).map(|nv| nv.auth.clone()),

@@ -202,6 +202,8 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::EVICT_CONTROL, &[H::Provision, H::Object], 1, NV),
     cmd(TpmCc::HIERARCHY_CONTROL, &[H::Hierarchy], 1, NV | EXTENSIVE),
     cmd(TpmCc::NV_UNDEFINE_SPACE, &[H::Provision, H::NvIndex], 1, NV),
+    cmd(TpmCc::CHANGE_EPS, &[H::Platform], 1, NV | EXTENSIVE),
+    cmd(TpmCc::CHANGE_PPS, &[H::Platform], 1, NV | EXTENSIVE),
     cmd(TpmCc::CLEAR, &[H::Clear], 1, NV | EXTENSIVE),
     cmd(TpmCc::CLEAR_CONTROL, &[H::Clear], 1, NV),
     cmd(TpmCc::CLOCK_SET, &[H::Provision], 1, NV),
@@ -212,6 +214,9 @@ pub const COMMANDS: &[CommandInfo] = &[
         NV | DEC,
     ),
     cmd(TpmCc::NV_DEFINE_SPACE, &[H::Provision], 1, NV | DEC),
+    #[cfg(feature = "pcr-allocate")]
+    cmd(TpmCc::PCR_ALLOCATE, &[H::Platform], 1, NV),
+    cmd(TpmCc::PCR_SET_AUTH_POLICY, &[H::Platform], 1, NV | DEC),
     cmd(TpmCc::SET_PRIMARY_POLICY, &[H::HierarchyAuth], 1, NV | DEC),
     cmd(TpmCc::CLOCK_RATE_ADJUST, &[H::Provision], 1, 0),
     cmd_rh(TpmCc::CREATE_PRIMARY, &[H::HierarchyOrNull], 1, DEC | ENC),
@@ -361,6 +366,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::POLICY_RESTART, &[H::PolicySession], 0, 0),
     cmd(TpmCc::READ_CLOCK, &[], 0, 0),
     cmd(TpmCc::PCR_EXTEND, &[H::PcrOrNull], 1, NV),
+    cmd(TpmCc::PCR_SET_AUTH_VALUE, &[H::Pcr], 1, DEC),
     cmd(
         TpmCc::NV_CERTIFY,
         &[H::ObjectOrNull, H::NvAuth, H::NvIndex],
@@ -812,6 +818,12 @@ mod tests {
             (0x164, 0x0200_0164),
             (0x193, 0x0200_0193),
             (0x14A, 0x0400_014A),
+            (0x124, 0x02C0_0124),
+            (0x125, 0x02C0_0125),
+            #[cfg(feature = "pcr-allocate")]
+            (0x12B, 0x0240_012B),
+            (0x12C, 0x0240_012C),
+            (0x183, 0x0200_0183),
         ];
         for (cc, attrs) in expect {
             assert_eq!(lookup(TpmCc(cc)).unwrap().attributes(), attrs, "cc {cc:#x}");

@@ -1,10 +1,11 @@
 //! Capability commands (Part 3 §30) and the values they report (Part 2 §6.13, §8).
 
+use crate::crypto::hash::HashAlg;
 use crate::dispatch::{COMMANDS, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
 use crate::state::object::{MAX_OBJECTS, MAX_PERSISTENT};
-use crate::state::pcr::{BANKS, attrs, locality_in, no_increment};
+use crate::state::pcr::{attrs, locality_in, no_increment};
 use crate::state::session::MAX_SESSIONS;
 use crate::wire::Writer;
 use crate::wire::constants::handle::{
@@ -38,6 +39,8 @@ pub const ALGORITHMS: &[(TpmAlgId, u32)] = &[
     (TpmAlgId::MGF1, alg_attr::HASH | alg_attr::METHOD),
     (TpmAlgId::KEYEDHASH, alg_attr::HASH | alg_attr::OBJECT),
     (TpmAlgId::XOR, alg_attr::SYMMETRIC | alg_attr::HASH),
+    #[cfg(feature = "sha1")]
+    (TpmAlgId::SHA1, alg_attr::HASH),
     (TpmAlgId::SHA256, alg_attr::HASH),
     (TpmAlgId::SHA384, alg_attr::HASH),
     (TpmAlgId::SHA512, alg_attr::HASH),
@@ -130,7 +133,7 @@ fn pcr_property(tag: u32) -> Option<[u8; PCR_SELECT_MAX]> {
         }
         pt_pcr::NO_INCREMENT => set(&mut sel, &no_increment),
         pt_pcr::DRTM_RESET => set(&mut sel, &|i| locality_in(attrs(i).reset_localities, 4)),
-        pt_pcr::POLICY | pt_pcr::AUTH => {}
+        pt_pcr::POLICY | pt_pcr::AUTH => set(&mut sel, &crate::state::pcr::in_auth_group),
         _ => return None,
     }
     Some(sel)
@@ -394,12 +397,14 @@ impl<P: Platform> Tpm<P> {
                 if property != 0 {
                     return Err(TpmRc::VALUE.at_param(2));
                 }
-                // Every bank, whatever the count: a bank is allocated if its bitmap is set.
-                w.u32(u32::try_from(BANKS.len()).unwrap_or(0))?;
-                for b in BANKS {
+                // Every implemented hash, whatever the count: a bank is allocated where its
+                // bitmap is set (the current allocation, not a pending TPM2_PCR_Allocate).
+                w.u32(u32::try_from(HashAlg::ALL.len()).unwrap_or(0))?;
+                for b in HashAlg::ALL {
                     w.u16(b.alg_id().0)?;
                     w.u8(PCR_SELECT_BYTES)?;
-                    w.bytes(&[0xFF; PCR_SELECT_MAX])?;
+                    let mask = self.pcrs.allocation().mask(b).to_le_bytes();
+                    w.bytes(mask.get(..PCR_SELECT_MAX).unwrap_or_default())?;
                 }
                 false
             }

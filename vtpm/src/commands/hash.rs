@@ -222,14 +222,13 @@ impl<P: Platform> Tpm<P> {
             return Err(TpmRc::MODE.at_handle(2));
         };
         let mut digests = DigestValues::default();
-        for h in states {
-            let alg = h.alg();
+        for (alg, digest) in crate::crypto::hash::HashAlg::ALL
+            .into_iter()
+            .zip(states.finish())
+        {
             digests
                 .0
-                .push(TaggedDigest {
-                    alg,
-                    digest: h.finish(),
-                })
+                .push(TaggedDigest { alg, digest })
                 .map_err(|_| TpmRc::FAILURE)?;
         }
         digests.marshal(w)?;

@@ -50,6 +50,8 @@ impl<P: Platform> Tpm<P> {
             ..crate::state::da::DictionaryAttack::default()
         };
         self.pcrs.count_update(0);
+        // The reference implementation's PCR_ClearAuth.
+        self.pcrs.group_auth = Auth::EMPTY;
         self.objects.flush_hierarchies(&[RH_OWNER, RH_ENDORSEMENT]);
         self.nv
             .retain(|nv| nv.has(crate::state::nv::attr::PLATFORMCREATE));
@@ -178,6 +180,42 @@ impl<P: Platform> Tpm<P> {
 }
 
 impl<P: Platform> Tpm<P> {
+    /// TPM2_ChangeEPS (Part 3 §24.4): a new endorsement primary seed and ehProof from the
+    /// DRBG; the endorsement hierarchy enabled, its authValue and authPolicy emptied, its
+    /// transient and persistent objects flushed. Contexts saved in the endorsement
+    /// hierarchy no longer load (their integrity key came from the old ehProof). NV indices
+    /// stay (as in the reference implementation's NvFlushHierarchy).
+    pub(crate) fn change_eps(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
+        p.finish()?;
+        let eps = self.new_seed()?;
+        let proof = self.new_seed()?;
+        let h = &mut self.hier;
+        h.eps = eps;
+        h.eh_proof = proof;
+        h.eh_enable = true;
+        h.endorsement_auth = Auth::EMPTY;
+        h.endorsement_policy = Digest::EMPTY;
+        self.objects.flush_hierarchies(&[RH_ENDORSEMENT]);
+        Ok(())
+    }
+
+    /// TPM2_ChangePPS (Part 3 §24.5): a new platform primary seed and phProof from the DRBG;
+    /// the platform authPolicy and the PCR group policies emptied, the platform hierarchy's
+    /// transient and persistent objects flushed (its saved contexts no longer load). The
+    /// platform authValue and the platform's NV indices stay.
+    pub(crate) fn change_pps(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
+        p.finish()?;
+        let pps = self.new_seed()?;
+        let proof = self.new_seed()?;
+        let h = &mut self.hier;
+        h.pps = pps;
+        h.ph_proof = proof;
+        h.platform_policy = Digest::EMPTY;
+        self.pcrs.group_policy = Digest::EMPTY;
+        self.objects.flush_hierarchies(&[RH_PLATFORM]);
+        Ok(())
+    }
+
     /// TPM2_DictionaryAttackLockReset (Part 3 §25.2): failedTries back to zero.
     pub(crate) fn da_lock_reset(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
         p.finish()?;

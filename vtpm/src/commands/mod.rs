@@ -54,6 +54,12 @@ impl<P: Platform> Tpm<P> {
             TpmCc::PCR_EXTEND => self.pcr_extend(c, p)?,
             TpmCc::PCR_EVENT => self.pcr_event(c, p, w)?,
             TpmCc::PCR_RESET => self.pcr_reset(c, p)?,
+            TpmCc::PCR_SET_AUTH_VALUE => self.pcr_set_auth_value(c, p)?,
+            #[cfg(feature = "pcr-allocate")]
+            TpmCc::PCR_ALLOCATE => self.pcr_allocate(p, w)?,
+            TpmCc::PCR_SET_AUTH_POLICY => self.pcr_set_auth_policy(p)?,
+            TpmCc::CHANGE_EPS => self.change_eps(p)?,
+            TpmCc::CHANGE_PPS => self.change_pps(p)?,
             TpmCc::HASH => self.hash(p, w)?,
             TpmCc::HMAC => self.hmac(c, p, w)?,
             TpmCc::HMAC_START => rh = Some(self.hmac_start(c, p)?),

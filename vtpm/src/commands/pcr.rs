@@ -5,10 +5,12 @@ use crate::crypto::hash::HashAlg;
 use crate::dispatch::{Cmd, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
-use crate::state::pcr::{attrs, bank_index, locality_in};
+use crate::state::pcr::{PCR_POOL, PcrAllocation, attrs, in_auth_group, locality_in};
 use crate::wire::Writer;
 use crate::wire::constants::handle::RH_NULL;
-use crate::wire::types::{DigestValues, MAX_EVENT, PCR_COUNT, PcrSelectionList, TaggedDigest};
+use crate::wire::types::{
+    Auth, Digest, DigestValues, MAX_DIGEST, MAX_EVENT, PCR_COUNT, PcrSelectionList, TaggedDigest,
+};
 
 /// PCR_Read returns at most this many digests per call (TPML_DIGEST, Part 2 §10.9.2).
 pub const MAX_READ_DIGESTS: usize = 8;
@@ -46,7 +48,7 @@ impl<P: Platform> Tpm<P> {
                 }
                 match self.pcrs.get(s.hash, i) {
                     Some(v) if !values.is_full() => {
-                        let _ = values.push(*v);
+                        let _ = values.push(v);
                     }
                     _ => s.clear(i),
                 }
@@ -80,8 +82,7 @@ impl<P: Platform> Tpm<P> {
     /// no-increment set (TPM_PT_PCR_NO_INCREMENT).
     pub(crate) fn extend_all(&mut self, i: usize, digests: &DigestValues) {
         for d in &digests.0 {
-            if bank_index(d.alg).is_some() {
-                self.pcrs.extend(d.alg, i, d.digest.as_slice());
+            if self.pcrs.extend(d.alg, i, d.digest.as_slice()) {
                 self.pcrs.count_update(i);
             }
         }
@@ -124,6 +125,98 @@ impl<P: Platform> Tpm<P> {
         }
         self.pcrs.reset(i);
         self.pcrs.count_update(i);
+        Ok(())
+    }
+
+    /// TPM2_PCR_SetAuthValue (Part 3 §22.7): the authValue of the PCR's authValue group
+    /// (PCRs 20-22; trailing zeros are not significant), needed from then on to extend,
+    /// event or reset the PCRs of the group. It lasts until the next Startup(CLEAR) or
+    /// TPM2_Clear. A PCR outside the group: TPM_RC_VALUE (without a position, as the
+    /// reference implementation and libtpms answer).
+    pub(crate) fn pcr_set_auth_value(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
+        let auth = p.tpm2b(MAX_DIGEST)?;
+        p.finish()?;
+        if !pcr_index(c.handle(0)).is_some_and(in_auth_group) {
+            return Err(TpmRc::VALUE);
+        }
+        let mut auth = Auth::from_slice(auth).ok_or(TpmRc::SIZE.at_param(1))?;
+        auth.strip_trailing_zeros();
+        self.pcrs.group_auth = auth;
+        Ok(())
+    }
+
+    /// TPM2_PCR_SetAuthPolicy (Part 3 §22.6): the authPolicy of the PCR policy group (PCRs
+    /// 20-22), which a policy session may then satisfy to extend, event or reset them. The
+    /// policy's size must be hashAlg's digest size (TPM_RC_SIZE at parameter 1; an empty
+    /// policy with TPM_ALG_NULL removes it); a PCR outside the group is TPM_RC_VALUE at
+    /// parameter 3. Kept until TPM2_ChangePPS.
+    pub(crate) fn pcr_set_auth_policy(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
+        let policy = p.tpm2b(MAX_DIGEST)?;
+        let alg = p.next(crate::wire::types::read_hash_or_null)?;
+        let pcr = p.u32()?;
+        let i = pcr_index(pcr).ok_or(TpmRc::VALUE.at_param(3))?;
+        p.finish()?;
+        if policy.len() != alg.map_or(0, HashAlg::size) {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
+        if !in_auth_group(i) {
+            return Err(TpmRc::VALUE.at_param(3));
+        }
+        self.pcrs.group_policy = Digest::from_slice(policy).ok_or(TpmRc::SIZE.at_param(1))?;
+        Ok(())
+    }
+
+    /// TPM2_PCR_Allocate (Part 3 §22.5): the banks (and PCRs in each) to use from the next
+    /// Startup(CLEAR). Banks the request does not name keep their current allocation; a bank
+    /// named twice takes the last. TPM_RC_PCR if no bank would hold PCR 0 (H-CRTM) or PCR
+    /// 17 (D-RTM), as the reference implementation's PCRAllocate. allocationSuccess is NO,
+    /// and nothing changes, if the PCRs need more than the [`PCR_POOL`] bytes we hold
+    /// (sizeNeeded > sizeAvailable). Another PCR_Allocate before the Startup replaces the
+    /// request; Shutdown(STATE) is refused until then. With the `pcr-allocate` feature.
+    #[cfg(feature = "pcr-allocate")]
+    pub(crate) fn pcr_allocate(&mut self, p: &mut Params<'_>, w: &mut Writer<'_>) -> TpmResult<()> {
+        let sel = p.next(PcrSelectionList::unmarshal)?;
+        p.finish()?;
+        let mut new = *self.pcrs.allocation();
+        for s in &sel.0 {
+            let [a, b, c] = s.select;
+            new.set(s.hash, u32::from_le_bytes([a, b, c, 0]));
+        }
+        let holds = |i: usize| HashAlg::ALL.iter().any(|a| new.has(*a, i));
+        if !holds(0) || !holds(17) {
+            return Err(TpmRc::PCR);
+        }
+        let needed = new.size_needed();
+        let success = needed <= PCR_POOL;
+        if success {
+            self.pcrs.allocate(new, false);
+        }
+        w.u8(u8::from(success))?;
+        w.u32(u32::try_from(PCR_COUNT).unwrap_or(0))?;
+        w.u32(u32::try_from(needed).unwrap_or(u32::MAX))?;
+        w.u32(u32::try_from(PCR_POOL).unwrap_or(0))?;
+        Ok(())
+    }
+}
+
+impl<P: Platform> Tpm<P> {
+    /// Choose the PCR banks at manufacture, before the first TPM2_Startup: every PCR of each
+    /// bank in `banks` (default [`crate::state::pcr::DEFAULT_BANKS`], SHA-256 and SHA-384;
+    /// add SHA-1 for a guest whose measurement tools still read it, such as Linux IMA's
+    /// SHA-1 template). TPM_RC_VALUE for no bank or banks beyond the [`PCR_POOL`] bytes;
+    /// TPM_RC_INITIALIZE once the TPM has started (TPM2_PCR_Allocate changes them then).
+    pub fn manufacture_pcr_banks(&mut self, banks: &[HashAlg]) -> TpmResult<()> {
+        if self.clock.total_resets != 0 || self.phase != crate::state::Phase::AwaitStartup {
+            return Err(TpmRc::INITIALIZE);
+        }
+        let mut alloc = PcrAllocation::NONE;
+        for b in banks {
+            alloc.set(*b, u32::MAX);
+        }
+        if banks.is_empty() || alloc.size_needed() > PCR_POOL {
+            return Err(TpmRc::VALUE);
+        }
+        self.pcrs.allocate(alloc, true);
         Ok(())
     }
 }

@@ -67,6 +67,11 @@ impl<P: Platform> Tpm<P> {
         p.finish()?;
         match su {
             TpmSu::CLEAR => self.orderly = Orderly::Clear,
+            // A pending TPM2_PCR_Allocate needs a Startup(CLEAR): TPM_RC_TYPE (the reference
+            // implementation's TPM2_Shutdown).
+            TpmSu::STATE if self.pcrs.reallocation_pending() => {
+                return Err(TpmRc::TYPE.at_param(1));
+            }
             TpmSu::STATE => {
                 self.pcrs.save();
                 self.orderly = Orderly::State;

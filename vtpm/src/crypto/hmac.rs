@@ -16,6 +16,12 @@ const _: () = {
     fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
     #[allow(dead_code)]
     fn hmac_and_hash_states_are_wiped_on_drop() {
+        #[cfg(feature = "sha1")]
+        {
+            wiped_on_drop::<<sha1::Sha1 as EagerHash>::Core>();
+            wiped_on_drop::<Buffer<hmac::block_api::HmacCore<sha1::Sha1>>>();
+            wiped_on_drop::<sha1::Sha1>();
+        }
         wiped_on_drop::<<sha2::Sha256 as EagerHash>::Core>();
         wiped_on_drop::<<sha2::Sha384 as EagerHash>::Core>();
         wiped_on_drop::<<sha2::Sha512 as EagerHash>::Core>();
@@ -32,6 +38,9 @@ const _: () = {
 /// A running HMAC.
 #[derive(Clone)]
 pub enum HmacState {
+    /// HMAC-SHA-1.
+    #[cfg(feature = "sha1")]
+    Sha1(hmac::Hmac<sha1::Sha1>),
     /// HMAC-SHA-256.
     Sha256(hmac::Hmac<sha2::Sha256>),
     /// HMAC-SHA-384.
@@ -46,6 +55,11 @@ impl HmacState {
     pub fn new(alg: HashAlg, key: &[u8]) -> Self {
         // `new_from_slice` accepts every key length for HMAC; the fallback is never taken.
         match alg {
+            #[cfg(feature = "sha1")]
+            HashAlg::Sha1 => Self::Sha1(
+                hmac::Hmac::new_from_slice(key)
+                    .unwrap_or_else(|_| hmac::Hmac::new(&Default::default())),
+            ),
             HashAlg::Sha256 => Self::Sha256(
                 hmac::Hmac::new_from_slice(key)
                     .unwrap_or_else(|_| hmac::Hmac::new(&Default::default())),
@@ -65,6 +79,8 @@ impl HmacState {
     #[inline(never)]
     pub fn update(&mut self, data: &[u8]) {
         match self {
+            #[cfg(feature = "sha1")]
+            Self::Sha1(m) => m.update(data),
             Self::Sha256(m) => m.update(data),
             Self::Sha384(m) => m.update(data),
             Self::Sha512(m) => m.update(data),
@@ -84,6 +100,8 @@ impl HmacState {
     pub fn finish_secret(self) -> Secret<MAX_DIGEST> {
         let mut d = Secret::EMPTY;
         match self {
+            #[cfg(feature = "sha1")]
+            Self::Sha1(m) => d.extend(m.finalize().as_bytes()),
             Self::Sha256(m) => d.extend(m.finalize().as_bytes()),
             Self::Sha384(m) => d.extend(m.finalize().as_bytes()),
             Self::Sha512(m) => d.extend(m.finalize().as_bytes()),

@@ -1031,6 +1031,11 @@ fn check_digest(hash: HashAlg, digest: &[u8]) -> Result<(), RsaError> {
 /// DER of DigestInfo without the digest (RFC 8017 §9.2 note 1).
 fn digest_info_prefix(hash: HashAlg) -> &'static [u8] {
     match hash {
+        #[cfg(feature = "sha1")]
+        HashAlg::Sha1 => &[
+            0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+            0x14,
+        ],
         HashAlg::Sha256 => &[
             0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
             0x01, 0x05, 0x00, 0x04, 0x20,
@@ -1439,6 +1444,9 @@ mod tests {
     macro_rules! with_digest {
         ($hash:expr, $d:ident => $body:expr) => {
             match $hash {
+                // Checked against the reference crate for the SHA-2 hashes only.
+                #[cfg(feature = "sha1")]
+                HashAlg::Sha1 => continue,
                 HashAlg::Sha256 => {
                     type $d = sha2::Sha256;
                     $body

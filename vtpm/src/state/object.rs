@@ -19,7 +19,7 @@ pub enum SequenceKind {
     /// TPM2_HashSequenceStart with a hash algorithm.
     Hash(HashState),
     /// TPM2_HashSequenceStart with TPM_ALG_NULL: an event sequence over every implemented hash.
-    Event([HashState; HashAlg::ALL.len()]),
+    Event(crate::crypto::hash::AllHashes),
     /// TPM2_HMAC_Start: an HMAC with a keyed-hash key (Part 3 §17.2).
     Hmac(crate::crypto::hmac::HmacState),
 }
@@ -43,7 +43,7 @@ impl Sequence {
     pub fn new(alg: Option<HashAlg>, auth: Auth) -> Self {
         let kind = match alg {
             Some(a) => SequenceKind::Hash(HashState::new(a)),
-            None => SequenceKind::Event(HashAlg::ALL.map(HashState::new)),
+            None => SequenceKind::Event(crate::crypto::hash::AllHashes::new()),
         };
         Self {
             kind,
@@ -67,7 +67,7 @@ impl Sequence {
     pub fn update(&mut self, data: &[u8]) {
         match &mut self.kind {
             SequenceKind::Hash(h) => h.update(data),
-            SequenceKind::Event(hs) => hs.iter_mut().for_each(|h| h.update(data)),
+            SequenceKind::Event(hs) => hs.update(data),
             SequenceKind::Hmac(m) => m.update(data),
         }
         if let Some(fb) = self.first_block.as_mut() {

@@ -57,6 +57,16 @@ newtype! {
     TpmCc(u32) {
         /// TPM2_EvictControl (Part 3 §28.5).
         EVICT_CONTROL = 0x120;
+        /// TPM2_ChangeEPS (Part 3 §24.4).
+        CHANGE_EPS = 0x124;
+        /// TPM2_ChangePPS (Part 3 §24.5).
+        CHANGE_PPS = 0x125;
+        /// TPM2_PCR_Allocate (Part 3 §22.5).
+        PCR_ALLOCATE = 0x12B;
+        /// TPM2_PCR_SetAuthPolicy (Part 3 §22.6).
+        PCR_SET_AUTH_POLICY = 0x12C;
+        /// TPM2_PCR_SetAuthValue (Part 3 §22.7).
+        PCR_SET_AUTH_VALUE = 0x183;
         /// TPM2_GetCommandAuditDigest (Part 3 §18.6).
         GET_COMMAND_AUDIT_DIGEST = 0x133;
         /// TPM2_SetCommandCodeAuditStatus (Part 3 §21.2).
@@ -261,7 +271,7 @@ newtype! {
     TpmAlgId(u16) {
         /// TPM_ALG_RSA (with the `rsa` feature).
         RSA = 0x0001;
-        /// TPM_ALG_SHA1 (never implemented).
+        /// TPM_ALG_SHA1.
         SHA1 = 0x0004;
         /// TPM_ALG_HMAC.
         HMAC = 0x0005;

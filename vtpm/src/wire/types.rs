@@ -214,7 +214,7 @@ pub fn handle_name(handle: u32) -> Name {
 }
 
 /// Number of PCR banks the wire format can carry (HASH_COUNT).
-pub const HASH_COUNT: usize = 3;
+pub const HASH_COUNT: usize = crate::crypto::hash::HashAlg::ALL.len();
 /// PCRs in a bank (IMPLEMENTATION_PCR).
 pub const PCR_COUNT: usize = 24;
 /// Size of the select bitmap (PCR_SELECT_MAX = PCR_SELECT_MIN), as sizeofSelect.
