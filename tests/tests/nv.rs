@@ -789,6 +789,22 @@ fn sixteen_indices_fit_and_capabilities_count_them() {
     assert_eq!(property(&mut h, 0x20B), 1);
 }
 
+/// The indices share a 16 KiB pool: eight indices of the largest size (2048 bytes) fill it,
+/// one more byte is TPM_RC_NV_SPACE, and undefining one gives its bytes back.
+#[test]
+fn the_pool_holds_sixteen_kib() {
+    let mut h = Harness::new();
+    for i in 0..8 {
+        define(&mut h, 0x0150_0300 + i, OWNER_RW, 2048);
+    }
+    assert_eq!(
+        define_full(&mut h, RH_OWNER, 0x0150_0310, OWNER_RW, 1, b"", &[]),
+        NV_SPACE
+    );
+    simple(&mut h, NV_UNDEFINE_SPACE, RH_OWNER, 0x0150_0307);
+    define(&mut h, 0x0150_0310, OWNER_RW, 2048);
+}
+
 /// The usual use of a PIN index: PolicySecret with the index as authHandle. Each attempt
 /// updates pinCount as an NV_Read through the index does.
 #[test]

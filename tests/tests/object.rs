@@ -309,7 +309,8 @@ fn load_external_with_a_private_key_only_in_the_null_hierarchy() {
 fn tpm_state_stays_small() {
     let size = core::mem::size_of::<vtpm::Tpm<host_sim::SimPlatform>>();
     println!("size_of::<Tpm<SimPlatform>>() = {size} bytes");
-    assert!(size < 48 * 1024, "TPM state is {size} bytes");
+    // 16 KiB of it is the NV pool; the rest objects, sessions, PCR banks and hierarchy state.
+    assert!(size < 56 * 1024, "TPM state is {size} bytes");
 }
 
 /// Create a child under `parent`; returns (TPM2B_PRIVATE, TPM2B_PUBLIC) as sent back.

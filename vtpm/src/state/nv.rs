@@ -17,8 +17,10 @@ use crate::wire::types::{Auth, Digest, Name};
 pub const MAX_NV_INDICES: usize = 16;
 /// Largest index data (TPM_PT_NV_INDEX_MAX): room for a certificate carrying an SEV-SNP report.
 pub const MAX_NV_INDEX_SIZE: usize = 2048;
-/// Bytes shared by the data of all indices.
-pub const NV_POOL_SIZE: usize = 8192;
+/// Bytes shared by the data of all indices: 16 KiB, what clients that keep certificates,
+/// sealed blobs and policies in NV expect of a TPM (the firmware's EK and CA certificates take
+/// about 2.4 KB of it).
+pub const NV_POOL_SIZE: usize = 16384;
 
 /// TPMA_NV bits (Part 2 §13.4).
 pub mod attr {
