@@ -75,7 +75,6 @@ DESELECTED = {
     _E + "test_pp_commands": "PP_Commands not implemented (the test expects TPM_RC_PP, "
     "0x90, from a TPM that has it; ours answers TPM_RC_COMMAND_CODE, 0x143)",
     _E + "test_set_algorithm_set": "SetAlgorithmSet not implemented",
-    _E + "test_z_gen_2_phase": "ZGen_2Phase not implemented",
     # SHA-1 is not implemented, by design (TPM_RC_HASH / no sha1 PCR bank).
     _E + "test_create_primary": "uses a SHA-1 nameAlg",
     _E + "test_pcr_read": "reads the sha1 PCR bank",
