@@ -1044,6 +1044,16 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
         ),
         (0x189, "PolicyGetDigest", s0(0x189, &[POLICY_S], vec![])),
         (0x18C, "PolicyPassword", s0(0x18C, &[POLICY_S], vec![])),
+        (
+            0x18D,
+            "ZGen_2Phase",
+            s1(
+                0x18D,
+                &[T0],
+                B::new().b2(&point).b2(&point).u16(ECDH).u16(0).0,
+            ),
+        ),
+        (0x18E, "EC_Ephemeral", s0(0x18E, &[], B::new().u16(3).0)),
         (0x18F, "PolicyNvWritten", s0(0x18F, &[POLICY_S], vec![1])),
         (
             0x190,
@@ -1516,6 +1526,19 @@ fn sequence_seeds(dir: &Path, execute: &[(u32, &'static str, Vec<u8>)]) {
     let _z = rd.b2_whole();
     let pub_point = rd.b2_whole().to_vec();
     r.ok(cmd(0x154, &[xkey], Some(&[pw(b"")]), &pub_point));
+    // Two-phase ECDH: EC_Ephemeral's counter used once by ZGen_2Phase.
+    let eph = r.ok(cmd(0x18E, &[], None, &B::new().u16(3).0));
+    let mut rd = Rd(eph.params(false));
+    let _q_e = rd.b2_whole();
+    let counter = rd.u16();
+    let mut p = pub_point.clone();
+    p.extend(&pub_point);
+    r.ok(cmd(
+        0x18D,
+        &[xkey],
+        Some(&[pw(b"")]),
+        &B::new().raw(&p).u16(ECDH).u16(counter).0,
+    ));
     // Salt "encrypted" to the storage key: any point on the curve is a valid encryptedSalt (here
     // the key's own public point, x ‖ y from its TPMT_PUBLIC's unique field).
     let unique = &parent_public[parent_public.len() - 68..];

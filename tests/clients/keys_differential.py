@@ -183,6 +183,36 @@ def error_cases(t):
     case("Load: tampered private blob",
          build(T.ST_SESSIONS, CC_LOAD, [storage], [PW], bytes(private) + public))
     t.flush(storage)
+
+    # EC_Ephemeral / ZGen_2Phase (Part 3 §14.7-14.8): EC_Ephemeral's Q is a valid P-256 point
+    # for both of B's points.
+    case("EC_Ephemeral: TPM_ECC_NONE (curve)",
+         build(T.ST_NO_SESSIONS, 0x18E, params=struct.pack(">H", 0)))
+
+    def ephemeral():
+        r = t.ok(build(T.ST_NO_SESSIONS, 0x18E, params=struct.pack(">H", 3)), "EC_Ephemeral")
+        (n,) = struct.unpack(">H", r[10:12])
+        return r[10:12 + n], struct.unpack(">H", r[12 + n:14 + n])[0]
+
+    def zgen(key, qs, qe, scheme, counter):
+        return build(T.ST_SESSIONS, 0x18D, [key], [PW],
+                     qs + qe + struct.pack(">HH", scheme, counter))
+
+    xkey = t.primary(RH_OWNER, ecc_template(0x00020072, scheme=b"\x00\x19\x00\x0b", curve=3))
+    q, c = ephemeral()
+    bad = bytearray(q)
+    bad[5] ^= 1
+    case("ZGen_2Phase: inQsB off the curve", zgen(xkey, bytes(bad), q, 0x19, c))
+    case("ZGen_2Phase: inQeB off the curve", zgen(xkey, q, bytes(bad), 0x19, c))
+    case("ZGen_2Phase: inScheme NULL (scheme)", zgen(xkey, q, q, 0x10, c))
+    case("ZGen_2Phase: inScheme ECMQV (scheme)", zgen(xkey, q, q, 0x1D, c))
+    case("ZGen_2Phase: counter never issued (value)", zgen(xkey, q, q, 0x19, c ^ 0x4000))
+    t.ok(zgen(xkey, q, q, 0x19, c), "ZGen_2Phase")
+    case("ZGen_2Phase: counter used twice (value)", zgen(xkey, q, q, 0x19, c))
+    signer = t.primary(RH_OWNER, ecc_template(SIGNER, scheme=ECDSA_SHA384))
+    case("ZGen_2Phase: signing key (attributes)", zgen(signer, q, q, 0x19, c))
+    for h in (xkey, signer):
+        t.flush(h)
     return rows
 
 

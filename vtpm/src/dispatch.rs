@@ -390,6 +390,8 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd(TpmCc::POLICY_GET_DIGEST, &[H::PolicySession], 0, ENC),
     cmd(TpmCc::TEST_PARMS, &[], 0, 0),
     cmd(TpmCc::POLICY_PASSWORD, &[H::PolicySession], 0, 0),
+    cmd(TpmCc::ZGEN_2PHASE, &[H::Object], 1, DEC | ENC),
+    cmd(TpmCc::EC_EPHEMERAL, &[], 0, ENC),
     cmd(TpmCc::POLICY_NV_WRITTEN, &[H::PolicySession], 0, 0),
     cmd(TpmCc::POLICY_TEMPLATE, &[H::PolicySession], 0, DEC),
     cmd_rh(TpmCc::CREATE_LOADED, &[H::Parent], 1, DEC | ENC),
@@ -824,6 +826,8 @@ mod tests {
             (0x12B, 0x0240_012B),
             (0x12C, 0x0240_012C),
             (0x183, 0x0200_0183),
+            (0x18D, 0x0200_018D),
+            (0x18E, 0x0000_018E),
         ];
         for (cc, attrs) in expect {
             assert_eq!(lookup(TpmCc(cc)).unwrap().attributes(), attrs, "cc {cc:#x}");

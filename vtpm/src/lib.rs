@@ -75,6 +75,8 @@ pub struct Tpm<P: Platform> {
     pub(crate) exclusive_audit: Option<u32>,
     /// Command audit (Part 1 §32).
     pub(crate) audit: state::audit::CommandAudit,
+    /// Two-phase ECC commit state (Part 3 §14.7–14.8).
+    pub(crate) commits: state::Commits,
 }
 
 impl<P: Platform> core::fmt::Debug for Tpm<P> {
@@ -135,6 +137,7 @@ impl<P: Platform> Tpm<P> {
             current_cc: wire::constants::TpmCc(0),
             exclusive_audit: None,
             audit: state::audit::CommandAudit::new(crate::crypto::hash::HashAlg::Sha384),
+            commits: state::Commits::EMPTY,
         }
     }
 

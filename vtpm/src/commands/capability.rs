@@ -223,7 +223,7 @@ impl<P: Platform> Tpm<P> {
             0x125 => 0x105,                                  // PS_REVISION
             0x126 => 0,                                      // PS_DAY_OF_YEAR
             0x127 => 0,                                      // PS_YEAR
-            0x128 => 0,                                      // SPLIT_MAX
+            0x128 => u32::from(crate::state::Commits::BITS), // SPLIT_MAX
             0x129 | 0x12A => n(COMMANDS.len()),              // TOTAL_COMMANDS, LIBRARY_COMMANDS
             0x12B => 0,                                      // VENDOR_COMMANDS
             0x12C => n(MAX_BUFFER),                          // NV_BUFFER_MAX

@@ -18,6 +18,7 @@ use crate::crypto::sym::{aes_cfb_decrypt, aes_cfb_encrypt};
 use crate::dispatch::{Cmd, Params};
 use crate::error::{TpmRc, TpmResult};
 use crate::platform::Platform;
+use crate::state::Commits;
 use crate::state::object::KeyObject;
 use crate::wire::constants::TpmAlgId;
 use crate::wire::public::{
@@ -394,6 +395,110 @@ impl<P: Platform> Tpm<P> {
         let (zx, zy) = ecc::multiply(curve, k.sensitive.expose(), ix, iy)
             .ok_or(TpmRc::ECC_POINT.at_param(1))?;
         w.tpm2b_with(|w| write_point_w(w, zx.expose(), zy.expose()))?;
+        Ok(())
+    }
+
+    /// CryptGenerateR: the commit value r = KDFa(SHA-256, commitNonce, "ECDAA Commit", ∅,
+    /// counter as 8 bytes, bits(n)) for the full counter value `count`; `None` if it is not in
+    /// [1, n − 1]. Also returns r·G.
+    fn commit_r(&self, curve: Curve, count: u64) -> Option<(ecc::EccPrivate, ecc::EccPoint)> {
+        let mut r = ecc::EccPrivate::zeroed(curve.size())?;
+        kdfa(
+            HashAlg::Sha256,
+            self.commits.nonce.expose(),
+            b"ECDAA Commit",
+            &[],
+            &count.to_be_bytes(),
+            r.expose_mut(),
+        )?;
+        let q = ecc::public_from_private(curve, r.expose())?;
+        Some((r, q))
+    }
+
+    /// TPM2_EC_Ephemeral (Part 3 §14.8): Q = r·G for the commit value r of the current
+    /// counter, which becomes outstanding for TPM2_ZGen_2Phase; returns Q and the counter. An
+    /// r outside [1, n − 1] is committed and skipped, as the reference implementation skips an
+    /// r that gives the point at infinity.
+    pub(crate) fn ec_ephemeral(&mut self, p: &mut Params<'_>, w: &mut Writer<'_>) -> TpmResult<()> {
+        let id = p.u16()?;
+        p.finish()?;
+        let curve = Curve::from_id(id).ok_or(TpmRc::CURVE.at_param(1))?;
+        for _ in 0..Commits::BITS {
+            let r = self.commit_r(curve, self.commits.counter);
+            let counter = self.commits.commit();
+            if let Some((_, q)) = r {
+                w.tpm2b_with(|w| write_point_w(w, q.x.as_slice(), q.y.as_slice()))?;
+                w.u16(counter)?;
+                return Ok(());
+            }
+        }
+        Err(TpmRc::NO_RESULT)
+    }
+
+    /// TPM2_ZGen_2Phase (Part 3 §14.7), C(2e, 2s, ECC CDH) of SP 800-56A §6.1.1.2 (the only
+    /// scheme; ECMQV and SM2 are not implemented, so TPM_RC_SCHEME at unmarshal): Z1 = dsA·QsB
+    /// with keyA's private key, Z2 = r·QeB with the commit value r of `counter`, which must be
+    /// outstanding (TPM_RC_VALUE) and is used up. keyA must be an unrestricted ECC decryption
+    /// key (TPM_RC_KEY, TPM_RC_ATTRIBUTES); its scheme, if not NULL, must equal inScheme, and
+    /// the scheme must not be NULL (TPM_RC_SCHEME); both points must be on keyA's curve
+    /// (TPM_RC_ECC_POINT).
+    pub(crate) fn zgen_2phase<'a>(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'a>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let read = |r: &mut Reader<'a>| {
+            let inner = r.tpm2b(2 * (2 + MAX_ECC_KEY_BYTES))?;
+            let mut ir = Reader::new(inner);
+            let pt = read_point(&mut ir)?;
+            if inner.is_empty() || !ir.is_empty() {
+                return Err(TpmRc::SIZE);
+            }
+            Ok(pt)
+        };
+        let qs = p.next(read)?;
+        let qe = p.next(read)?;
+        let in_scheme = p.next(|r| match TpmAlgId(r.u16()?) {
+            a @ (TpmAlgId::ECDH | TpmAlgId::NULL) => Ok(a),
+            _ => Err(TpmRc::SCHEME),
+        })?;
+        let counter = p.u16()?;
+        p.finish()?;
+        let k = self.key(c, 0)?;
+        let PublicKind::Ecc { curve, scheme, .. } = k.public.kind else {
+            return Err(TpmRc::KEY.at_handle(1));
+        };
+        let a = k.public.attrs;
+        if a.has(ObjectAttrs::RESTRICTED) || !a.has(ObjectAttrs::DECRYPT) {
+            return Err(TpmRc::ATTRIBUTES.at_handle(1));
+        }
+        let key_scheme = match scheme {
+            Scheme::Null => TpmAlgId::NULL,
+            Scheme::Ecdh(_) => TpmAlgId::ECDH,
+            _ => return Err(TpmRc::SCHEME.at_param(3)),
+        };
+        if (key_scheme != TpmAlgId::NULL && key_scheme != in_scheme) || in_scheme == TpmAlgId::NULL
+        {
+            return Err(TpmRc::SCHEME.at_param(3));
+        }
+        let curve = Curve::from_id(curve).ok_or(TpmRc::CURVE)?;
+        for (i, (x, y)) in [(1, qs), (2, qe)] {
+            if !ecc::validate_point(curve, x, y) {
+                return Err(TpmRc::ECC_POINT.at_param(i));
+            }
+        }
+        let [(sx, sy), (ex, ey)] = [qs, qe];
+        let (r, _) = self
+            .commits
+            .outstanding(counter)
+            .and_then(|n| self.commit_r(curve, n))
+            .ok_or(TpmRc::VALUE.at_param(4))?;
+        let z1 = ecc::multiply(curve, k.sensitive.expose(), sx, sy).ok_or(TpmRc::NO_RESULT)?;
+        let z2 = ecc::multiply(curve, r.expose(), ex, ey).ok_or(TpmRc::NO_RESULT)?;
+        w.tpm2b_with(|w| write_point_w(w, z1.0.expose(), z1.1.expose()))?;
+        w.tpm2b_with(|w| write_point_w(w, z2.0.expose(), z2.1.expose()))?;
+        self.commits.end(counter);
         Ok(())
     }
 

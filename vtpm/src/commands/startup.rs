@@ -26,8 +26,14 @@ impl<P: Platform> Tpm<P> {
             // TPM Reset: everything volatile is new.
             let seed = self.new_seed()?;
             let proof = self.new_seed()?;
+            let nonce = self.new_seed()?;
             self.hier.null_seed = seed;
             self.hier.null_proof = proof;
+            self.commits = crate::state::Commits {
+                nonce,
+                counter: 0,
+                array: 0,
+            };
             self.sessions.clear();
             self.exclusive_audit = None;
             // A TPM Reset starts a new command audit digest (CommandAuditStartup).

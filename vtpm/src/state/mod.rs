@@ -104,6 +104,80 @@ impl Clock {
     }
 }
 
+/// The commit state of the two-phase ECC operations (the reference implementation's
+/// gr.commitNonce, gr.commitCounter and gr.commitArray; Part 3 §14.7–14.8): TPM2_EC_Ephemeral
+/// derives r = KDFa(commitNonce, "ECDAA Commit", counter) and marks the counter outstanding,
+/// TPM2_ZGen_2Phase re-derives r from the counter once. State Reset data: a TPM Reset draws a
+/// new nonce and clears the counter and the array; Restart and Resume keep them.
+pub struct Commits {
+    /// commitNonce: the KDFa key of every r.
+    pub nonce: hierarchy::Seed,
+    /// commitCounter: incremented by each commitment.
+    pub counter: u64,
+    /// commitArray: bit `c mod 128` is set while counter value c is outstanding.
+    pub array: u128,
+}
+
+impl Commits {
+    /// Size of commitArray in bits (TPM_PT_SPLIT_MAX); the counter's low 7 bits index it.
+    pub const BITS: u16 = 128;
+
+    /// Before the first TPM Reset.
+    pub const EMPTY: Self = Self {
+        nonce: hierarchy::Seed::EMPTY,
+        counter: 0,
+        array: 0,
+    };
+
+    /// The bit of commitArray that counter value `c` indexes.
+    fn bit(c: u16) -> u128 {
+        1u128.wrapping_shl(u32::from(c & Self::BITS.wrapping_sub(1)))
+    }
+
+    /// The low 16 bits of a counter value.
+    fn low(v: u64) -> u16 {
+        u16::try_from(v & 0xFFFF).unwrap_or(0)
+    }
+
+    /// The full 64-bit counter value of an outstanding 16-bit `c` (CryptGenerateR): `None` if
+    /// its bit is clear or `c` is older than the array's window.
+    pub fn outstanding(&self, c: u16) -> Option<u64> {
+        let mask = Self::BITS.wrapping_sub(1);
+        if self.array & Self::bit(c) == 0 {
+            return None;
+        }
+        let mut cur = self.counter;
+        if c & mask >= Self::low(cur) & mask {
+            cur = cur.wrapping_sub(u64::from(Self::BITS));
+        }
+        if Self::low(cur) & !mask != c & !mask {
+            return None;
+        }
+        Some((cur & !0xFFFF) | u64::from(c))
+    }
+
+    /// CryptCommit: mark the current counter outstanding and advance it; its low 16 bits.
+    pub fn commit(&mut self) -> u16 {
+        let c = Self::low(self.counter);
+        self.array |= Self::bit(c);
+        self.counter = self.counter.wrapping_add(1);
+        c
+    }
+
+    /// CryptEndCommit: counter value `c` can no longer be used.
+    pub fn end(&mut self, c: u16) {
+        self.array &= !Self::bit(c);
+    }
+}
+
+impl core::fmt::Debug for Commits {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Commits")
+            .field("counter", &self.counter)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The random number generator with its reseed policy.
 pub struct Rng {
     drbg: HmacDrbg,

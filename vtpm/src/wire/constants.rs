@@ -121,6 +121,10 @@ newtype! {
         ECDH_KEY_GEN = 0x163;
         /// TPM2_ECDH_ZGen (Part 3 §14.5).
         ECDH_ZGEN = 0x154;
+        /// TPM2_ZGen_2Phase (Part 3 §14.7).
+        ZGEN_2PHASE = 0x18D;
+        /// TPM2_EC_Ephemeral (Part 3 §14.8).
+        EC_EPHEMERAL = 0x18E;
         /// TPM2_ECC_Parameters (Part 3 §14.6).
         ECC_PARAMETERS = 0x178;
         /// TPM2_Certify (Part 3 §18.2).
