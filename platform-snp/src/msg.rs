@@ -8,14 +8,67 @@
 //! caller seals into private memory and copies the page out, and copies a response in before
 //! [`open`] looks at it.
 
-use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{AeadInOut, KeyInit, Nonce, Tag};
+use aes_gcm::aes::cipher::{
+    Block, BlockCipherEncBackend, BlockCipherEncClosure, BlockCipherEncrypt, BlockSizeUser, InOut,
+    Key, KeySizeUser, ParBlocksSizeUser,
+    consts::{U1, U12},
+};
 use core::fmt;
 use core::mem::{offset_of, size_of};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::PAGE_SIZE;
 use crate::layout::{get, put, put_u8, u8_at, u16_at, u64_at};
+
+/// AES-256-GCM (NIST SP 800-38D) from the `aes-gcm` crate, over [`Aes256OneBlock`].
+type Aes256Gcm = aes_gcm::AesGcm<Aes256OneBlock, U12>;
+
+/// The `aes` crate's AES-256, offering GCM's counter mode one block at a time. The soft AES
+/// backend's own parallel path (four blocks bitsliced at once) would be a second copy of the
+/// cipher in the firmware, 4.5 KB of code for this one use: the messages are small, so the
+/// single-block cipher the rest of the firmware uses serves them too (README, "Firmware
+/// fitness"). The cipher is the crate's, unchanged; the key schedule is wiped on drop by it.
+struct Aes256OneBlock(aes_gcm::aes::Aes256);
+
+impl KeySizeUser for Aes256OneBlock {
+    type KeySize = <aes_gcm::aes::Aes256 as KeySizeUser>::KeySize;
+}
+
+impl KeyInit for Aes256OneBlock {
+    fn new(key: &Key<Self>) -> Self {
+        Self(aes_gcm::aes::Aes256::new(key))
+    }
+}
+
+impl BlockSizeUser for Aes256OneBlock {
+    type BlockSize = <aes_gcm::aes::Aes256 as BlockSizeUser>::BlockSize;
+}
+
+impl BlockCipherEncrypt for Aes256OneBlock {
+    fn encrypt_with_backend(&self, f: impl BlockCipherEncClosure<BlockSize = Self::BlockSize>) {
+        f.call(&OneBlock(&self.0));
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for Aes256OneBlock {}
+
+/// [`Aes256OneBlock`]'s backend: one block per call.
+struct OneBlock<'a>(&'a aes_gcm::aes::Aes256);
+
+impl BlockSizeUser for OneBlock<'_> {
+    type BlockSize = <aes_gcm::aes::Aes256 as BlockSizeUser>::BlockSize;
+}
+
+impl ParBlocksSizeUser for OneBlock<'_> {
+    type ParBlocksSize = U1;
+}
+
+impl BlockCipherEncBackend for OneBlock<'_> {
+    fn encrypt_block(&self, block: InOut<'_, '_, Block<Self>>) {
+        self.0.encrypt_block_inout(block);
+    }
+}
 
 /// Size of the message header (HDR_SIZE).
 pub const HEADER_SIZE: usize = 0x60;

@@ -458,7 +458,7 @@ impl<'a> Params<'a> {
     pub fn next<T>(&mut self, f: impl FnOnce(&mut Reader<'a>) -> TpmResult<T>) -> TpmResult<T> {
         self.n = self.n.saturating_add(1);
         let n = self.n;
-        f(&mut self.r).map_err(|rc| rc.at_param(n))
+        f(&mut self.r).map_err(|rc| mark_param(rc, n))
     }
 
     /// The next parameter, a `u8`.
@@ -790,6 +790,13 @@ impl<P: Platform> Tpm<P> {
         }
         Ok(())
     }
+}
+
+/// [`TpmRc::at_param`] with a position known only at run time ([`Params::next`]), out of line:
+/// one copy instead of one per parameter read.
+#[inline(never)]
+fn mark_param(rc: TpmRc, n: u8) -> TpmRc {
+    rc.at_param(n)
 }
 
 #[cfg(test)]

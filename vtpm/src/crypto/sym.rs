@@ -54,10 +54,10 @@ impl AesKeyBits {
 /// IV is not [`AES_BLOCK`] bytes.
 pub fn aes_cfb_encrypt(key: &[u8], iv: &[u8], data: &mut [u8]) -> Option<()> {
     match key.len() {
-        16 => cfb_mode::Encryptor::<aes::Aes128>::new_from_slices(key, iv)
+        16 => cfb_mode::BufEncryptor::<aes::Aes128>::new_from_slices(key, iv)
             .ok()?
             .encrypt(data),
-        32 => cfb_mode::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
+        32 => cfb_mode::BufEncryptor::<aes::Aes256>::new_from_slices(key, iv)
             .ok()?
             .encrypt(data),
         _ => return None,
@@ -69,10 +69,10 @@ pub fn aes_cfb_encrypt(key: &[u8], iv: &[u8], data: &mut [u8]) -> Option<()> {
 /// [`aes_cfb_encrypt`].
 pub fn aes_cfb_decrypt(key: &[u8], iv: &[u8], data: &mut [u8]) -> Option<()> {
     match key.len() {
-        16 => cfb_mode::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
+        16 => cfb_mode::BufDecryptor::<aes::Aes128>::new_from_slices(key, iv)
             .ok()?
             .decrypt(data),
-        32 => cfb_mode::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
+        32 => cfb_mode::BufDecryptor::<aes::Aes256>::new_from_slices(key, iv)
             .ok()?
             .decrypt(data),
         _ => return None,
