@@ -57,6 +57,11 @@ def with_auth_size(size):
     return struct.pack(">HII", T.ST_SESSIONS, 10 + len(body), T.CC_PCR_EXTEND) + body
 
 
+def get_cap(cap, prop, count):
+    return build(T.ST_NO_SESSIONS, T.CC_GET_CAPABILITY, [], None,
+                 struct.pack(">III", cap, prop, count))
+
+
 def header(tag, size, cc):
     return struct.pack(">HII", tag, size, cc)
 
@@ -208,6 +213,19 @@ CASES = [
     Case("GetRandom(0)", T.cmd_get_random(0), "80010000000c000000000000"),
     Case("GetRandom(100) (capped at 64)", T.cmd_get_random(100), "80010000004c00000000",
          deterministic=False),
+    # --- GetCapability(TPM_CAP_AUTH_POLICIES): the permanent handles' authPolicy ----------
+    Case("GetCapability(AUTH_POLICIES, 0x40000000, 14): four hierarchies, no policy",
+         get_cap(9, 0x40000000, 14),
+         "80010000002b000000000000000009" "00000004" "400000010010" "4000000a0010"
+         "4000000b0010" "4000000c0010"),
+    Case("GetCapability(AUTH_POLICIES, 0x40000002, 14): from lockout on",
+         get_cap(9, 0x40000002, 14),
+         "800100000025000000000000000009" "00000003" "4000000a0010" "4000000b0010"
+         "4000000c0010"),
+    Case("GetCapability(AUTH_POLICIES, 0x40000001, 1): one, more data",
+         get_cap(9, 0x40000001, 1), "800100000019000000000100000009" "00000001" "400000010010"),
+    Case("GetCapability(AUTH_POLICIES, 0x01000000, 14): not a permanent handle",
+         get_cap(9, 0x01000000, 14), E + "000002c4"),
 ]
 
 

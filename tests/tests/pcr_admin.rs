@@ -574,3 +574,40 @@ fn firmware_chooses_the_banks_at_manufacture() {
         Err(vtpm::TpmRc::INITIALIZE)
     );
 }
+
+/// GetCapability(TPM_CAP_AUTH_POLICIES) (Part 2 §10.9.13; the reference's
+/// PermanentHandleGetPolicy): the four hierarchies in handle order, each with its authPolicy
+/// and the policy's hash (TPM_ALG_NULL and no digest without one); a property that is not a
+/// permanent handle is TPM_RC_VALUE at parameter 2.
+#[test]
+fn auth_policies_capability_lists_the_hierarchy_policies() {
+    let mut h = Harness::new();
+    let cap = |h: &mut Harness, property: u32, count: u32| {
+        let mut p = 9u32.to_be_bytes().to_vec();
+        p.extend(property.to_be_bytes());
+        p.extend(count.to_be_bytes());
+        h.send(0x17A, &[], &[], &p)
+    };
+    set_policy(&mut h, RH_ENDORSEMENT, b"");
+    let r = cap(&mut h, 0x4000_0000, 14);
+    assert_eq!(r.rc(), 0);
+    let mut want = vec![0u8, 0, 0, 0, 9, 0, 0, 0, 4];
+    for handle in [0x4000_0001u32, 0x4000_000A] {
+        want.extend(handle.to_be_bytes());
+        want.extend([0x00, 0x10]);
+    }
+    want.extend(0x4000_000Bu32.to_be_bytes());
+    want.extend([0x00, 0x0B]);
+    want.extend([7; 32]);
+    want.extend(0x4000_000Cu32.to_be_bytes());
+    want.extend([0x00, 0x10]);
+    assert_eq!(r.body(), &want[..]);
+    // From the platform on, one entry: no more data.
+    let r = cap(&mut h, 0x4000_000C, 14);
+    assert_eq!(&r.body()[..9], &[0, 0, 0, 0, 9, 0, 0, 0, 1]);
+    // One of four: more data.
+    let r = cap(&mut h, 0x4000_0001, 1);
+    assert_eq!(&r.body()[..9], &[1, 0, 0, 0, 9, 0, 0, 0, 1]);
+    assert_eq!(cap(&mut h, 0x0100_0000, 14).rc(), 0x2C4);
+    assert_eq!(cap(&mut h, 0x8000_0000, 14).rc(), 0x2C4);
+}

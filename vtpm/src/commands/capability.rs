@@ -71,6 +71,8 @@ pub const ALGORITHMS: &[(TpmAlgId, u32)] = &[
 pub const MAX_CAP_ALGS: usize = 169;
 const MAX_CAP_HANDLES: usize = 254;
 const MAX_CAP_CC: usize = 254;
+/// MAX_TAGGED_POLICIES: (MAX_CAP_DATA) / sizeof(TPMS_TAGGED_POLICY) with SHA-512 digests.
+const MAX_TAGGED_POLICIES: usize = 14;
 const MAX_TPM_PROPERTIES: usize = 127;
 const MAX_PCR_PROPERTIES: usize = 127;
 const MAX_ECC_CURVES: usize = 508;
@@ -414,6 +416,29 @@ impl<P: Platform> Tpm<P> {
                 Self::write_list(w, it, count, MAX_TPM_PROPERTIES, |w, (t, v)| {
                     w.u32(t)?;
                     w.u32(v)
+                })?
+            }
+            TpmCap::AUTH_POLICIES => {
+                // Part 2 §10.9.13 TPML_TAGGED_POLICY; the reference's PermanentHandleGetPolicy:
+                // the permanent handles with an authPolicy, ascending from `property`, each
+                // with the policy's hash (TPM_ALG_NULL and no digest when it has none).
+                if handle_type(property) != HT_PERMANENT {
+                    return Err(TpmRc::VALUE.at_param(2));
+                }
+                let it = [RH_OWNER, RH_LOCKOUT, RH_ENDORSEMENT, RH_PLATFORM]
+                    .into_iter()
+                    .filter(|&h| h >= property);
+                let this = &*self;
+                Self::write_list(w, it, count, MAX_TAGGED_POLICIES, |w, h| {
+                    let policy = this.entity_policy(h);
+                    let d = policy.as_slice();
+                    let alg = HashAlg::ALL
+                        .into_iter()
+                        .find(|a| !d.is_empty() && a.size() == d.len())
+                        .map_or(TpmAlgId::NULL, HashAlg::alg_id);
+                    w.u32(h)?;
+                    w.u16(alg.0)?;
+                    w.bytes(d)
                 })?
             }
             TpmCap::PCR_PROPERTIES => {

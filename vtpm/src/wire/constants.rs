@@ -351,6 +351,8 @@ newtype! {
         PCR_PROPERTIES = 7;
         /// TPM_CAP_ECC_CURVES.
         ECC_CURVES = 8;
+        /// TPM_CAP_AUTH_POLICIES.
+        AUTH_POLICIES = 9;
     }
 }
 
