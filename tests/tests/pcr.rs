@@ -32,6 +32,17 @@ fn startup_values_follow_the_pc_client_profile() {
             assert_eq!(h.pcr(alg, i), expect, "alg {alg:#x} pcr {i}");
         }
     }
+    // Localities 1, 2 and 4 cannot start the TPM (TPM_RC_LOCALITY, as the reference and
+    // libtpms); a bad startupType is still TPM_RC_VALUE at parameter 1 first.
+    let mut h = Harness::unstarted(3);
+    for locality in [1, 2, 4] {
+        h.locality = locality;
+        assert_eq!(h.send(cc::STARTUP, &[], &[], &[0, 0]).rc(), 0x907);
+        assert_eq!(h.send(cc::STARTUP, &[], &[], &[0, 1]).rc(), 0x907);
+        assert_eq!(h.send(cc::STARTUP, &[], &[], &[0, 2]).rc(), 0x1C4);
+    }
+    h.locality = 0;
+    h.ok(cc::STARTUP, &[], &[], &[0, 0]);
     // A locality-3 Startup puts the locality in PCR 0.
     let mut h = Harness::unstarted(3);
     h.locality = 3;
