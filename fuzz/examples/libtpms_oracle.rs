@@ -520,6 +520,7 @@ fn run_one(
     lib.reset();
     let mut rsp = [0u8; MAX_RESPONSE_SIZE];
     let mut out = Vec::with_capacity(recs.len());
+    let mut regions: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for r in recs {
         match &r.cmd {
             None => {
@@ -530,13 +531,66 @@ fn run_one(
             Some(cmd) => {
                 let n = tpm.execute(r.locality, cmd, &mut rsp);
                 let ours = be32(&rsp[6..10]);
-                debug_assert!(n >= 10);
-                let theirs = lib.rc(r.locality, cmd);
+                let lib_cmd = substitute(cmd, &regions);
+                let theirs = lib.rc(r.locality, &lib_cmd);
                 out.push(Some((ours, theirs)));
+                if ours == 0 && theirs == 0 {
+                    learn(&mut regions, &rsp[..n], lib.response());
+                }
             }
         }
     }
     out
+}
+
+/// The seeds were recorded on ours, so later commands carry what ours answered (keys, blobs,
+/// nonces). Where both answered success with responses of the same length, the byte runs in
+/// which they differ (≥ 8 bytes, gaps of ≤ 4 equal bytes merged) are remembered as (ours,
+/// libtpms') pairs.
+fn learn(regions: &mut Vec<(Vec<u8>, Vec<u8>)>, ours: &[u8], theirs: &[u8]) {
+    if ours.len() != theirs.len() {
+        return;
+    }
+    let mut i = 10;
+    while i < ours.len() {
+        if ours[i] == theirs[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i + 1;
+        let mut j = i + 1;
+        while j < ours.len() && j <= end + 4 {
+            if ours[j] != theirs[j] {
+                end = j + 1;
+            }
+            j += 1;
+        }
+        if end - start >= 8 {
+            regions.push((ours[start..end].to_vec(), theirs[start..end].to_vec()));
+        }
+        i = end;
+    }
+    if regions.len() > 256 {
+        regions.drain(..regions.len() - 256);
+    }
+}
+
+/// The command for libtpms: every remembered run of ours' bytes replaced by libtpms' bytes.
+fn substitute(cmd: &[u8], regions: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut c = cmd.to_vec();
+    for (ours, theirs) in regions.iter().rev() {
+        let mut k = 10;
+        while k + ours.len() <= c.len() {
+            if c[k..k + ours.len()] == ours[..] {
+                c[k..k + ours.len()].copy_from_slice(theirs);
+                k += ours.len();
+            } else {
+                k += 1;
+            }
+        }
+    }
+    c
 }
 
 fn cc_of(cmd: &[u8]) -> u32 {
@@ -751,6 +805,8 @@ fn main() {
         PathBuf::from(t).join("libtpms-oracle")
     });
     std::fs::create_dir_all(&out).unwrap();
+    let replay =
+        arg("--replay").map(|f| parse(&std::fs::read(&f).unwrap_or_else(|e| panic!("{f}: {e}"))));
     // libtpms keeps its state in our callbacks; a private working directory anyway.
     let work = out.join("cwd");
     std::fs::create_dir_all(&work).unwrap();
@@ -772,9 +828,8 @@ fn main() {
     println!("PCR banks, ours:    {}", hex(&rsp[..n]));
     println!("PCR banks, libtpms: {}", hex(&theirs));
 
-    if let Some(file) = arg("--replay") {
-        let recs = parse(&std::fs::read(&file).unwrap());
-        for (r, res) in recs.iter().zip(run_one(&mut ours_fresh, &mut lib, &recs)) {
+    if let Some(recs) = &replay {
+        for (r, res) in recs.iter().zip(run_one(&mut ours_fresh, &mut lib, recs)) {
             match (r, res) {
                 (
                     Rec {
