@@ -1385,7 +1385,7 @@ fn sequence_seeds(dir: &Path, execute: &[(u32, &'static str, Vec<u8>)]) {
     r.ok(cmd(0x126, &[RH_LOCKOUT], Some(&[pw(b"lock")]), &[]));
     r.at(0, cmd(0x182, &[17], Some(&[pw(b"")]), &digests()), 0x907);
     r.at(3, cmd(0x182, &[17], Some(&[pw(b"")]), &digests()), 0);
-    r.at(4, cmd(0x13D, &[17], Some(&[pw(b"")]), &[]), 0);
+    r.at(4, cmd(0x13D, &[17], Some(&[pw(b"")]), &[]), 0x907);
     r.write(dir);
 
     // PCR group authorization and the platform's seeds: PCR_SetAuthValue on PCR 20, extends

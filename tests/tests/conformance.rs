@@ -395,6 +395,36 @@ fn load_external_checks_a_keyed_hash_sensitive_area() {
     h.ok(LOAD_EXTERNAL, &[], &[], &p);
 }
 
+/// A public-only ECC key whose coordinates are not exactly the curve's size is TPM_RC_KEY at
+/// parameter 2 before the on-curve check (the reference's CryptValidateKeys; libtpms alike),
+/// whether the point would be valid or not.
+#[test]
+fn external_ecc_public_coordinates_must_have_the_curves_size() {
+    let mut h = Harness::new();
+    let (_, public) = primary(&mut h, &ecc_template(SHA256, SIGNER, &NULL, &NULL));
+    let (x, y) = point(&public);
+    let load = |h: &mut Harness, x: &[u8], y: &[u8]| {
+        let p = ecc_public(SHA256, 0x0004_0040, &NULL, &ECDSA_SHA256, x, y);
+        h.send(
+            LOAD_EXTERNAL,
+            &[],
+            &[],
+            &load_external_params(&[], &p, RH_NULL),
+        )
+        .rc()
+    };
+    assert_eq!(load(&mut h, &[], &[]), at_param(0x09C, 2));
+    assert_eq!(load(&mut h, &x[..31], &y), at_param(0x09C, 2));
+    let mut x33 = vec![0];
+    x33.extend(&x);
+    assert_eq!(load(&mut h, &x33, &y), at_param(0x09C, 2));
+    // The right sizes, off the curve: TPM_RC_ECC_POINT.
+    let mut bad = y.clone();
+    bad[31] ^= 1;
+    assert_eq!(load(&mut h, &x, &bad), at_param(0x0A7, 2));
+    assert_eq!(load(&mut h, &x, &y), 0);
+}
+
 #[test]
 fn an_external_objects_qualified_name_is_its_name() {
     let mut h = Harness::new();

@@ -366,6 +366,22 @@ fn clear_stclear_and_orderly_lose_written_at_startup() {
         );
         assert_eq!(read_public(&mut h, 0x0150_00F0), Err(0x18B));
     }
+    // Reserved TPMA_NV bits (8, 9, 20-24): TPM_RC_RESERVED_BITS at parameter 2, found while
+    // the public area unmarshals, so before a bad policy size (reference, libtpms).
+    for bit in [8, 9, 20, 24] {
+        let attrs = OWNER_RW | (1 << bit);
+        assert_eq!(
+            define_full(&mut h, RH_OWNER, 0x0150_00F0, attrs, 4, b"", &[]),
+            0x2E1,
+            "bit {bit}"
+        );
+        assert_eq!(
+            define_full(&mut h, RH_OWNER, 0x0150_00F0, attrs, 4, b"", &[1; 7]),
+            0x2E1,
+            "bit {bit}, 7-byte policy"
+        );
+    }
+    assert_eq!(read_public(&mut h, 0x0150_00F0), Err(0x18B));
 }
 
 #[test]

@@ -222,6 +222,44 @@ fn contexts_round_trip_and_refuse_tampering_and_reset() {
     assert_eq!(h.send(CONTEXT_LOAD, &[], &[], &ctx).rc(), 0x1DF);
 }
 
+/// The integrity digest heading the context blob is unmarshaled as a TPM2B_DIGEST whose error
+/// comes back without a parameter number; a digest of another size than the context hash is
+/// TPM_RC_SIZE at parameter 1 (the reference's TPM2_ContextLoad; libtpms answers the same).
+#[test]
+fn context_load_reports_the_integrity_digest_like_the_reference() {
+    let mut h = Harness::new();
+    let t = ecc_template(STORAGE, &AES128CFB, &NULL, 3);
+    let (key, _, _) = primary(&mut h, RH_NULL, &t);
+    let ctx = h.ok(CONTEXT_SAVE, &[key], &[], &[]).body().to_vec();
+    let with_blob = |blob: &[u8]| {
+        let mut c = ctx[..16].to_vec();
+        c.extend((blob.len() as u16).to_be_bytes());
+        c.extend(blob);
+        c
+    };
+    let blob = &ctx[18..];
+    // The digest's size field above sizeof(TPMU_HA): TPM_RC_SIZE, no parameter number.
+    let mut b = blob.to_vec();
+    b[..2].copy_from_slice(&0x5C5Cu16.to_be_bytes());
+    assert_eq!(h.send(CONTEXT_LOAD, &[], &[], &with_blob(&b)).rc(), 0x095);
+    // The blob ends inside the digest: TPM_RC_INSUFFICIENT.
+    assert_eq!(
+        h.send(CONTEXT_LOAD, &[], &[], &with_blob(&blob[..1])).rc(),
+        0x09A
+    );
+    assert_eq!(
+        h.send(CONTEXT_LOAD, &[], &[], &with_blob(&blob[..20])).rc(),
+        0x09A
+    );
+    // A 47-byte digest (SHA-384 is 48): TPM_RC_SIZE at parameter 1.
+    let mut b = blob.to_vec();
+    b[..2].copy_from_slice(&47u16.to_be_bytes());
+    assert_eq!(h.send(CONTEXT_LOAD, &[], &[], &with_blob(&b)).rc(), 0x1D5);
+    // Untouched, it still loads.
+    h.ok(cc::FLUSH_CONTEXT, &[], &[], &key.to_be_bytes());
+    assert_eq!(h.send(CONTEXT_LOAD, &[], &[], &with_blob(blob)).rc(), 0);
+}
+
 /// RFC 6979 A.2.5: a P-256 key pair.
 const RFC6979_X: &str = "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721";
 const RFC6979_UX: &str = "60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6";

@@ -32,6 +32,17 @@ fn startup_values_follow_the_pc_client_profile() {
             assert_eq!(h.pcr(alg, i), expect, "alg {alg:#x} pcr {i}");
         }
     }
+    // Localities 1, 2 and 4 cannot start the TPM (TPM_RC_LOCALITY, as the reference and
+    // libtpms); a bad startupType is still TPM_RC_VALUE at parameter 1 first.
+    let mut h = Harness::unstarted(3);
+    for locality in [1, 2, 4] {
+        h.locality = locality;
+        assert_eq!(h.send(cc::STARTUP, &[], &[], &[0, 0]).rc(), 0x907);
+        assert_eq!(h.send(cc::STARTUP, &[], &[], &[0, 1]).rc(), 0x907);
+        assert_eq!(h.send(cc::STARTUP, &[], &[], &[0, 2]).rc(), 0x1C4);
+    }
+    h.locality = 0;
+    h.ok(cc::STARTUP, &[], &[], &[0, 0]);
     // A locality-3 Startup puts the locality in PCR 0.
     let mut h = Harness::unstarted(3);
     h.locality = 3;
@@ -98,11 +109,15 @@ fn locality_rules_for_extend_and_reset() {
     }
     assert_eq!(h.pcr(SHA256, 16), vec![0; 32]);
     assert_eq!(h.pcr(SHA384, 23), vec![0; 48]);
-    // Locality 4 resets 17-22 (to zero) but not 16 or 23; locality 2 extends 21.
+    // Locality 4 resets nothing (D-RTM: only _TPM_Hash_Start resets 17-22; the reference and
+    // libtpms answer TPM_RC_LOCALITY), though it may extend 17; locality 2 extends 21.
     h.locality = 4;
-    assert_eq!(reset(&mut h, 17), 0);
-    assert_eq!(h.pcr(SHA256, 17), vec![0; 32]);
-    assert_eq!(reset(&mut h, 16), 0x907);
+    assert_eq!(extend(&mut h, 17, &[(SHA256, &d)]), 0);
+    let pcr17 = h.pcr(SHA256, 17);
+    for pcr in 0..24 {
+        assert_eq!(reset(&mut h, pcr), 0x907, "reset {pcr} at locality 4");
+    }
+    assert_eq!(h.pcr(SHA256, 17), pcr17);
     h.locality = 2;
     assert_eq!(extend(&mut h, 21, &[(SHA256, &d)]), 0);
     assert_eq!(reset(&mut h, 21), 0);

@@ -262,9 +262,16 @@ impl<P: Platform> Tpm<P> {
         if !self.hier.enabled(hierarchy) {
             return Err(TpmRc::HIERARCHY.at_param(1));
         }
+        // The integrity TPM2B_DIGEST at the head of the blob: an unmarshal error is returned as
+        // it is, without a parameter number (TPM_RC_SIZE above 64 bytes, TPM_RC_INSUFFICIENT
+        // if the blob ends first); a digest of another size is TPM_RC_SIZE at parameter 1 (the
+        // reference's TPM2_ContextLoad, as libtpms).
         let mut r = Reader::new(blob);
-        let mac = r.tpm2b(64).map_err(|_| TpmRc::SIZE.at_param(1))?;
+        let mac = r.tpm2b(64).map_err(TpmRc::from)?;
         let body = r.rest();
+        if mac.len() != CONTEXT_HASH.size() {
+            return Err(TpmRc::SIZE.at_param(1));
+        }
         if body.len() > MAX_CONTEXT_BLOB {
             return Err(TpmRc::SIZE.at_param(1));
         }

@@ -78,9 +78,18 @@ impl<P: Platform> Tpm<P> {
         let (handle, name_alg, attrs, policy, size) = p.next(|r| {
             let bytes = r.tpm2b(128)?;
             let mut r = crate::wire::Reader::new(bytes);
+            // TPMS_NV_PUBLIC's unmarshal (Part 2 §13.5): the index type, then nameAlg, then
+            // the reserved TPMA_NV bits 8-9, 20-24 (TPM_RC_RESERVED_BITS), as the reference
+            // and libtpms.
             let handle = r.u32()?;
+            if handle_type(handle) != HT_NV_INDEX {
+                return Err(TpmRc::VALUE);
+            }
             let name_alg = read_hash(&mut r)?;
             let attrs = r.u32()?;
+            if attrs & attr::UNSUPPORTED != 0 {
+                return Err(TpmRc::RESERVED_BITS);
+            }
             let policy = Digest::from_slice(r.tpm2b(MAX_DIGEST)?).ok_or(TpmRc::SIZE)?;
             let size = r.u16()?;
             if bytes.is_empty() || !r.is_empty() {

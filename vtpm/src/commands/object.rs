@@ -438,6 +438,12 @@ impl<P: Platform> Tpm<P> {
         let curve = match &public.kind {
             PublicKind::Ecc { curve, x, y, .. } => {
                 let curve = Curve::from_id(*curve).ok_or(TpmRc::CURVE.at_param(2))?;
+                // A public-only key: both coordinates exactly the curve's size, else TPM_RC_KEY
+                // (the reference's CryptValidateKeys without a sensitive area), then on the
+                // curve.
+                if private.is_empty() && (x.len() != curve.size() || y.len() != curve.size()) {
+                    return Err(TpmRc::KEY.at_param(2));
+                }
                 if !ecc::validate_point(curve, x.as_slice(), y.as_slice()) {
                     return Err(TpmRc::ECC_POINT.at_param(2));
                 }

@@ -115,12 +115,13 @@ impl<P: Platform> Tpm<P> {
     }
 
     /// TPM2_PCR_Reset (Part 3 §22.8): only PCRs resettable at the command's locality (PC
-    /// Client: 16 and 23 from localities 0-3, the D-RTM PCRs from 2 or 4); else
-    /// TPM_RC_LOCALITY.
+    /// Client: 16 and 23 from localities 0-3, 20-22 from 2); else TPM_RC_LOCALITY. Never at
+    /// locality 4: on a platform with D-RTM PCRs, locality 4 resets them only through
+    /// _TPM_Hash_Start (the reference's PCRIsResetAllowed under DRTM_PCR, as libtpms).
     pub(crate) fn pcr_reset(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         p.finish()?;
         let i = pcr_index(c.handle(0)).ok_or(TpmRc::VALUE.at_handle(1))?;
-        if !locality_in(attrs(i).reset_localities, c.locality) {
+        if c.locality == 4 || !locality_in(attrs(i).reset_localities, c.locality) {
             return Err(TpmRc::LOCALITY);
         }
         self.pcrs.reset(i);

@@ -13,9 +13,18 @@ impl<P: Platform> Tpm<P> {
     /// after Shutdown(STATE) a TPM Resume (saved PCRs restored). STATE without a saved state
     /// is TPM_RC_VALUE. TPM Reset and Restart clear the NV read locks and the write locks
     /// that do not last until the index is undefined, and unwrite CLEAR_STCLEAR indices.
+    /// Only localities 0 and 3 may start the TPM (TPM_RC_LOCALITY otherwise, checked after the
+    /// parameters unmarshal, before the startup type's state: the reference's TPM2_Startup,
+    /// as libtpms).
     pub(crate) fn startup(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         let su = TpmSu(p.u16()?);
+        if su != TpmSu::CLEAR && su != TpmSu::STATE {
+            return Err(TpmRc::VALUE.at_param(1));
+        }
         p.finish()?;
+        if c.locality != 0 && c.locality != 3 {
+            return Err(TpmRc::LOCALITY);
+        }
         let resume = match su {
             TpmSu::CLEAR => false,
             TpmSu::STATE if self.orderly == Orderly::State => true,
