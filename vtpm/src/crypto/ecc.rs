@@ -440,6 +440,57 @@ fn schnorr_c<C: CurveArithmetic>(r: &[u8], t: &[u8], d: &[u8]) -> Option<EccPriv
 mod tests {
     use super::*;
 
+    fn unhex<const N: usize>(s: &str) -> [u8; N] {
+        core::array::from_fn(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+    }
+
+    /// ECDAA's s = r + T·d on P-384 with a SHA-512-sized T: [s]G = [r]G + [T mod n]([d]G).
+    #[test]
+    fn schnorr_sign_satisfies_the_verification_equation_on_p384() {
+        type P = ProjectivePoint<NistP384>;
+        let scalar = |b: &[u8]| *secret_scalar::<NistP384>(b).unwrap().as_ref();
+        let d = [0x5Au8; 48];
+        let r = [0x33u8; 48];
+        let t: [u8; 64] = core::array::from_fn(|i| (i as u8).wrapping_mul(37));
+        let s = schnorr_sign(Curve::P384, &r, &t, &d).unwrap();
+        let mut tn = [0u8; 48];
+        reduce_wide(&t, &order(Curve::P384), &mut tn).unwrap();
+        let lhs = P::mul_by_generator(&scalar(s.expose())).to_affine();
+        let rhs = (P::mul_by_generator(&scalar(&r))
+            + P::mul_by_generator(&scalar(&d)) * scalar(&tn))
+        .to_affine();
+        assert_eq!(lhs, rhs);
+        let wrong =
+            (P::mul_by_generator(&scalar(&r)) + P::mul_by_generator(&scalar(&d))).to_affine();
+        assert_ne!(lhs, wrong);
+    }
+
+    /// A 64-byte digest (bytes 1..=64) mod p and mod n, against Python's integers, and a
+    /// 3-byte value (shorter than a chunk) left unchanged.
+    #[test]
+    fn digests_reduce_mod_p_and_n() {
+        let v: [u8; 64] = core::array::from_fn(|i| i as u8 + 1);
+        let x = reduce_mod_p(Curve::P256, &v).unwrap();
+        let want = "05060708090e13182024282c3034383c3f4245484c4c4c4c4b4a494847464544";
+        assert_eq!(x.as_slice(), unhex::<32>(want).as_slice());
+        let x = reduce_mod_p(Curve::P384, &v).unwrap();
+        let want = concat!(
+            "1112131415161718191a1b1c1d1e1f20222426282b2e3134",
+            "373a3d40424446483a3c3e4031323334353637384a4c4e50"
+        );
+        assert_eq!(x.as_slice(), unhex::<48>(want).as_slice());
+        let mut out = [0u8; 48];
+        reduce_wide(&v, &order(Curve::P384), &mut out).unwrap();
+        let want = concat!(
+            "1112131415161718195329b2b9cca856249af745e235d8d4",
+            "5122290743cbf58eabace769e81572e5093a4a48c833eb10"
+        );
+        assert_eq!(out.as_slice(), unhex::<48>(want).as_slice());
+        let x = reduce_mod_p(Curve::P256, &[1, 2, 3]).unwrap();
+        assert_eq!(&x.as_slice()[29..], &[1, 2, 3]);
+        assert!(x.as_slice()[..29].iter().all(|b| *b == 0));
+    }
+
     #[test]
     fn multiply_agrees_with_ecdh_and_the_generator() {
         for curve in Curve::ALL {
