@@ -1043,6 +1043,11 @@ fn execute_seeds() -> Vec<(u32, &'static str, Vec<u8>)> {
             s0(0x187, &[POLICY_S], vec![]),
         ),
         (0x189, "PolicyGetDigest", s0(0x189, &[POLICY_S], vec![])),
+        (
+            0x18B,
+            "Commit",
+            s1(0x18B, &[T0], B::new().b2(&point).b2(b"s2").b2(&[]).0),
+        ),
         (0x18C, "PolicyPassword", s0(0x18C, &[POLICY_S], vec![])),
         (
             0x18D,

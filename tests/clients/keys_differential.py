@@ -211,7 +211,22 @@ def error_cases(t):
     case("ZGen_2Phase: counter used twice (value)", zgen(xkey, q, q, 0x19, c))
     signer = t.primary(RH_OWNER, ecc_template(SIGNER, scheme=ECDSA_SHA384))
     case("ZGen_2Phase: signing key (attributes)", zgen(signer, q, q, 0x19, c))
-    for h in (xkey, signer):
+    t.flush(xkey)
+
+    # Commit (Part 3 §19.2): the key's scheme, P1 on the curve, s2 and y2 together.
+    def commit(key, p1, s2, y2):
+        return build(T.ST_SESSIONS, 0x18B, [key], [PW], p1 + b2(s2) + b2(y2))
+
+    empty = b2(b2(b"") + b2(b""))
+    case("Commit: ECDSA key (scheme)", commit(signer, empty, b"", b""))
+    daa = t.primary(RH_OWNER, ecc_template(SIGNER, scheme=b"\x00\x1a\x00\x0b\x00\x00",
+                                           curve=3))
+    case("Commit: P1 off the curve", commit(daa, bytes(bad), b"", b""))
+    case("Commit: s2 without y2 (size)", commit(daa, empty, b"s2", b""))
+    case("Commit: y2 without s2 (size)", commit(daa, empty, b"", b"\x01" * 32))
+    t.ok(commit(daa, empty, b"", b""), "Commit")
+    t.ok(commit(daa, q, b"", b""), "Commit")
+    for h in (daa, signer):
         t.flush(h)
     return rows
 

@@ -76,15 +76,11 @@ DESELECTED = {
     _T + "test_tools_decode_pcr_tuples": "tpm2_pcrread of the sha1 PCR bank (not allocated "
     "by default)",
     _T + "test_tools_decode_tmpl_pcr_selection": "expects swtpm's PCR banks (sha1 allocated)",
-    _T + "test_tools_decode_tpmt_public": "tpm2_createprimary -G ecc:ecdaa-sha256 (ECDAA not "
-    "implemented: TPM_RC_SCHEME)",
     # Camellia is not implemented (AES only): TPM_RC_SYMMETRIC.
     _U + "test_make_credential_ecc_camellia": "a Camellia-128-CFB storage key",
     # The test and tpm2-tools 5.4 disagree: it fails against swtpm too.
     _T + "test_tools_decode_tpms_nv_public": "expects TPMA_NV 0x6000600 where tpm2-tools 5.4 "
     "prints 0x60006 (fails against swtpm as well)",
-    # ECDAA (Commit) is not implemented.
-    _E + "test_commit": "Commit (ECDAA) not implemented",
 }
 
 

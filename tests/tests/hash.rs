@@ -178,6 +178,11 @@ fn capabilities_follow_the_kernels_rules() {
     assert_ne!(&b[13..17], b"SW  ");
     assert_eq!(b[0], 1, "more properties follow");
     // An unknown capability is TPM_RC_VALUE at parameter 1.
-    let p = [0x7Fu32.to_be_bytes(), 0u32.to_be_bytes(), 1u32.to_be_bytes()].concat();
+    let p = [
+        0x7Fu32.to_be_bytes(),
+        0u32.to_be_bytes(),
+        1u32.to_be_bytes(),
+    ]
+    .concat();
     assert_eq!(h.send(cc::GET_CAPABILITY, &[], &[], &p).rc(), 0x1C4);
 }

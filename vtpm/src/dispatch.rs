@@ -389,6 +389,8 @@ pub const COMMANDS: &[CommandInfo] = &[
     ),
     cmd(TpmCc::POLICY_GET_DIGEST, &[H::PolicySession], 0, ENC),
     cmd(TpmCc::TEST_PARMS, &[], 0, 0),
+    #[cfg(feature = "ecdaa")]
+    cmd(TpmCc::COMMIT, &[H::Object], 1, DEC | ENC),
     cmd(TpmCc::POLICY_PASSWORD, &[H::PolicySession], 0, 0),
     cmd(TpmCc::ZGEN_2PHASE, &[H::Object], 1, DEC | ENC),
     cmd(TpmCc::EC_EPHEMERAL, &[], 0, ENC),
@@ -833,6 +835,8 @@ mod tests {
             (0x12B, 0x0240_012B),
             (0x12C, 0x0240_012C),
             (0x183, 0x0200_0183),
+            #[cfg(feature = "ecdaa")]
+            (0x18B, 0x0200_018B),
             (0x18D, 0x0200_018D),
             (0x18E, 0x0000_018E),
         ];

@@ -398,16 +398,22 @@ impl<P: Platform> Tpm<P> {
         Ok(())
     }
 
-    /// CryptGenerateR: the commit value r = KDFa(SHA-256, commitNonce, "ECDAA Commit", ∅,
-    /// counter as 8 bytes, bits(n)) for the full counter value `count`; `None` if it is not in
-    /// [1, n − 1]. Also returns r·G.
-    fn commit_r(&self, curve: Curve, count: u64) -> Option<(ecc::EccPrivate, ecc::EccPoint)> {
+    /// CryptGenerateR: the commit value r = KDFa(SHA-256, commitNonce, "ECDAA Commit", name,
+    /// counter as 8 bytes, bits(n)) for the full counter value `count` (`name` is the signing
+    /// key's Name for TPM2_Commit and ECDAA signing, empty for the two-phase key exchange);
+    /// `None` if it is not in [1, n − 1]. Also returns r·G.
+    pub(crate) fn commit_r(
+        &self,
+        curve: Curve,
+        count: u64,
+        name: &[u8],
+    ) -> Option<(ecc::EccPrivate, ecc::EccPoint)> {
         let mut r = ecc::EccPrivate::zeroed(curve.size())?;
         kdfa(
             HashAlg::Sha256,
             self.commits.nonce.expose(),
             b"ECDAA Commit",
-            &[],
+            name,
             &count.to_be_bytes(),
             r.expose_mut(),
         )?;
@@ -424,7 +430,7 @@ impl<P: Platform> Tpm<P> {
         p.finish()?;
         let curve = Curve::from_id(id).ok_or(TpmRc::CURVE.at_param(1))?;
         for _ in 0..Commits::BITS {
-            let r = self.commit_r(curve, self.commits.counter);
+            let r = self.commit_r(curve, self.commits.counter, &[]);
             let counter = self.commits.commit();
             if let Some((_, q)) = r {
                 w.tpm2b_with(|w| write_point_w(w, q.x.as_slice(), q.y.as_slice()))?;
@@ -492,13 +498,107 @@ impl<P: Platform> Tpm<P> {
         let (r, _) = self
             .commits
             .outstanding(counter)
-            .and_then(|n| self.commit_r(curve, n))
+            .and_then(|n| self.commit_r(curve, n, &[]))
             .ok_or(TpmRc::VALUE.at_param(4))?;
         let z1 = ecc::multiply(curve, k.sensitive.expose(), sx, sy).ok_or(TpmRc::NO_RESULT)?;
         let z2 = ecc::multiply(curve, r.expose(), ex, ey).ok_or(TpmRc::NO_RESULT)?;
         w.tpm2b_with(|w| write_point_w(w, z1.0.expose(), z1.1.expose()))?;
         w.tpm2b_with(|w| write_point_w(w, z2.0.expose(), z2.1.expose()))?;
         self.commits.end(counter);
+        Ok(())
+    }
+
+    /// TPM2_Commit (Part 3 §19.2; Part 1 §C.4), as the reference implementation's
+    /// CryptEccCommitCompute: signHandle must be an ECC key (TPM_RC_KEY) with the anonymous
+    /// scheme ECDAA (TPM_RC_SCHEME at handle 1); s2 and y2 are both given or both empty
+    /// (TPM_RC_SIZE at parameter 3); with s2, B = (H_nameAlg(s2) mod p, y2) must be on the
+    /// curve (TPM_RC_ECC_POINT at parameter 2) and the key must have its private part
+    /// (TPM_RC_KEY); a P1 with coordinates must be on the curve (TPM_RC_ECC_POINT at
+    /// parameter 1). With r the commit value of the current counter: K = [ds]B and L = [r]B
+    /// when B is given, E = [r]P1 when P1 is given, E = [r]G when neither is; the other
+    /// points are empty. The counter becomes outstanding for an ECDAA signature.
+    #[cfg(feature = "ecdaa")]
+    pub(crate) fn commit<'a>(
+        &mut self,
+        c: &Cmd,
+        p: &mut Params<'a>,
+        w: &mut Writer<'_>,
+    ) -> TpmResult<()> {
+        let p1 = p.next(|r: &mut Reader<'a>| {
+            let inner = r.tpm2b(2 * (2 + MAX_ECC_KEY_BYTES))?;
+            if inner.is_empty() {
+                return Err(TpmRc::SIZE);
+            }
+            let mut ir = Reader::new(inner);
+            let pt = read_point(&mut ir)?;
+            if !ir.is_empty() {
+                return Err(TpmRc::SIZE);
+            }
+            Ok(pt)
+        })?;
+        let s2 = p.tpm2b(crate::commands::object::MAX_SENSITIVE_DATA)?;
+        let y2 = p.tpm2b(MAX_ECC_KEY_BYTES)?;
+        p.finish()?;
+        let k = self.key(c, 0)?;
+        let PublicKind::Ecc { curve, scheme, .. } = k.public.kind else {
+            return Err(TpmRc::KEY.at_handle(1));
+        };
+        if !matches!(scheme, Scheme::Ecdaa(..)) {
+            return Err(TpmRc::SCHEME.at_handle(1));
+        }
+        if s2.is_empty() != y2.is_empty() {
+            return Err(TpmRc::SIZE.at_param(3));
+        }
+        let curve = Curve::from_id(curve).ok_or(TpmRc::KEY.at_handle(1))?;
+        let (r, g) = self
+            .commit_r(curve, self.commits.counter, k.name.as_slice())
+            .ok_or(TpmRc::NO_RESULT)?;
+        let b = if s2.is_empty() {
+            None
+        } else {
+            let name_alg = k.public.name_alg.ok_or(TpmRc::HASH.at_handle(1))?;
+            let x2 = ecc::reduce_mod_p(curve, name_alg.digest(&[s2]).as_slice())
+                .ok_or(TpmRc::NO_RESULT)?;
+            if !ecc::validate_point(curve, x2.as_slice(), y2) {
+                return Err(TpmRc::ECC_POINT.at_param(2));
+            }
+            if k.public_only {
+                return Err(TpmRc::KEY.at_handle(1));
+            }
+            Some((x2, y2))
+        };
+        let (p1x, p1y) = p1;
+        let m = (!p1x.is_empty() || !p1y.is_empty()).then_some(p1);
+        if let Some((x, y)) = m
+            && !ecc::validate_point(curve, x, y)
+        {
+            return Err(TpmRc::ECC_POINT.at_param(1));
+        }
+        let kl = match &b {
+            Some((x2, y2)) => {
+                let kp = ecc::multiply_public(curve, k.sensitive.expose(), x2.as_slice(), y2)
+                    .ok_or(TpmRc::NO_RESULT)?;
+                let lp = ecc::multiply_public(curve, r.expose(), x2.as_slice(), y2)
+                    .ok_or(TpmRc::NO_RESULT)?;
+                Some((kp, lp))
+            }
+            None => None,
+        };
+        let e = match (m, &b) {
+            (Some((x, y)), _) => {
+                Some(ecc::multiply_public(curve, r.expose(), x, y).ok_or(TpmRc::NO_RESULT)?)
+            }
+            (None, None) => Some(g),
+            (None, Some(_)) => None,
+        };
+        let empty = |w: &mut Writer<'_>, pt: Option<&ecc::EccPoint>| match pt {
+            Some(q) => w.tpm2b_with(|w| write_point_w(w, q.x.as_slice(), q.y.as_slice())),
+            None => w.tpm2b_with(|w| write_point_w(w, &[], &[])),
+        };
+        empty(w, kl.as_ref().map(|(kp, _)| kp))?;
+        empty(w, kl.as_ref().map(|(_, lp)| lp))?;
+        empty(w, e.as_ref())?;
+        w.u16(self.commits.commit())?;
         Ok(())
     }
 

@@ -132,6 +132,8 @@ impl<P: Platform> Tpm<P> {
             TpmCc::ACTIVATE_CREDENTIAL => self.activate_credential(c, p, w)?,
             TpmCc::ECDH_KEY_GEN => self.ecdh_keygen(c, p, w)?,
             TpmCc::ECDH_ZGEN => self.ecdh_zgen(c, p, w)?,
+            #[cfg(feature = "ecdaa")]
+            TpmCc::COMMIT => self.commit(c, p, w)?,
             TpmCc::ZGEN_2PHASE => self.zgen_2phase(c, p, w)?,
             TpmCc::EC_EPHEMERAL => self.ec_ephemeral(p, w)?,
             TpmCc::ECC_PARAMETERS => self.ecc_parameters(p, w)?,

@@ -18,12 +18,15 @@ use crate::wire::public::{
 use crate::wire::types::{Digest, MAX_DIGEST, read_hash};
 use crate::wire::{Reader, Writer};
 
-/// TPMT_SIG_SCHEME+ (Part 2 §11.2.1.5) as received: ECDSA, RSASSA, RSAPSS (with the `rsa`
+/// TPMT_SIG_SCHEME+ (Part 2 §11.2.1.5) as received: ECDSA, ECDAA, RSASSA, RSAPSS (with the `rsa`
 /// feature), HMAC or NULL; anything else is TPM_RC_SCHEME (TPMI_ALG_SIG_SCHEME).
 pub fn read_sig_scheme(r: &mut Reader<'_>) -> TpmResult<Option<Scheme>> {
     match TpmAlgId(r.u16()?) {
         TpmAlgId::NULL => Ok(None),
         TpmAlgId::ECDSA => Ok(Some(Scheme::Ecdsa(read_hash(r)?))),
+        TpmAlgId::ECDAA if cfg!(feature = "ecdaa") => {
+            Ok(Some(Scheme::Ecdaa(read_hash(r)?, r.u16()?)))
+        }
         TpmAlgId::HMAC => Ok(Some(Scheme::Hmac(read_hash(r)?))),
         TpmAlgId::RSASSA if cfg!(feature = "rsa") => Ok(Some(Scheme::RsaSsa(read_hash(r)?))),
         TpmAlgId::RSAPSS if cfg!(feature = "rsa") => Ok(Some(Scheme::RsaPss(read_hash(r)?))),
@@ -40,7 +43,8 @@ impl Scheme {
             | Self::Hmac(h)
             | Self::RsaSsa(h)
             | Self::RsaPss(h)
-            | Self::Oaep(h) => Some(h),
+            | Self::Oaep(h)
+            | Self::Ecdaa(h, _) => Some(h),
             Self::Null | Self::RsaEs => None,
         }
     }
@@ -50,7 +54,9 @@ impl Scheme {
 /// CryptSelectSignScheme): the key must be a signing key with its private part (TPM_RC_KEY
 /// at handle 1); the key's scheme, if any, wins and a different caller scheme is
 /// TPM_RC_SCHEME at `param`; a key without a scheme needs one from the caller that suits its
-/// type (ECDSA for ECC, RSASSA / RSAPSS for RSA, HMAC for a keyed hash).
+/// type (ECDSA or ECDAA for ECC, RSASSA / RSAPSS for RSA, HMAC for a keyed hash). ECDAA is a
+/// split scheme: a key with it needs the caller's ECDAA scheme (with the commit count) of the
+/// same hash, and the caller's scheme is used (CryptIsSplitSign).
 pub fn signing_scheme(key: &KeyObject, scheme: Option<Scheme>, param: u8) -> TpmResult<Scheme> {
     let key_scheme = match key.public.kind {
         PublicKind::Ecc { scheme, .. }
@@ -62,14 +68,16 @@ pub fn signing_scheme(key: &KeyObject, scheme: Option<Scheme>, param: u8) -> Tpm
         return Err(TpmRc::KEY.at_handle(1));
     }
     let chosen = match (key_scheme, scheme) {
+        (Scheme::Ecdaa(..), None) => return Err(TpmRc::SCHEME.at_param(param)),
         (k, None) if k != Scheme::Null => k,
+        (Scheme::Ecdaa(kh, _), Some(s @ Scheme::Ecdaa(h, _))) if kh == h => s,
         (k, Some(s)) if s == k => k,
         (Scheme::Null, Some(s)) => s,
         _ => return Err(TpmRc::SCHEME.at_param(param)),
     };
     let suits = matches!(
         (&key.public.kind, chosen),
-        (PublicKind::Ecc { .. }, Scheme::Ecdsa(_))
+        (PublicKind::Ecc { .. }, Scheme::Ecdsa(_) | Scheme::Ecdaa(..))
             | (
                 PublicKind::Rsa { .. },
                 Scheme::RsaSsa(_) | Scheme::RsaPss(_)
@@ -103,6 +111,15 @@ pub enum Signature {
         /// sig.
         sig: RsaModulus,
     },
+    /// TPMS_SIGNATURE_ECDAA (Part 2 §11.3.2): signatureR is the nonce n, signatureS is s.
+    Ecdaa {
+        /// hash.
+        hash: HashAlg,
+        /// signatureR.
+        r: EccParameter,
+        /// signatureS.
+        s: EccParameter,
+    },
     /// TPMT_HA of an HMAC signature.
     Hmac {
         /// hashAlg.
@@ -118,13 +135,17 @@ impl Signature {
     pub fn unmarshal(r: &mut Reader<'_>) -> TpmResult<Self> {
         let alg = TpmAlgId(r.u16()?);
         match alg {
-            TpmAlgId::ECDSA => {
+            TpmAlgId::ECDSA | TpmAlgId::ECDAA => {
                 let hash = read_hash(r)?;
                 let sr =
                     EccParameter::from_slice(r.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
                 let ss =
                     EccParameter::from_slice(r.tpm2b(MAX_ECC_KEY_BYTES)?).ok_or(TpmRc::SIZE)?;
-                Ok(Self::Ecdsa { hash, r: sr, s: ss })
+                Ok(if alg == TpmAlgId::ECDAA {
+                    Self::Ecdaa { hash, r: sr, s: ss }
+                } else {
+                    Self::Ecdsa { hash, r: sr, s: ss }
+                })
             }
             TpmAlgId::RSASSA | TpmAlgId::RSAPSS if cfg!(feature = "rsa") => {
                 let hash = read_hash(r)?;
@@ -150,15 +171,22 @@ impl Signature {
     /// The signature's hash.
     pub fn hash(&self) -> HashAlg {
         match self {
-            Self::Ecdsa { hash, .. } | Self::Rsa { hash, .. } | Self::Hmac { hash, .. } => *hash,
+            Self::Ecdsa { hash, .. }
+            | Self::Ecdaa { hash, .. }
+            | Self::Rsa { hash, .. }
+            | Self::Hmac { hash, .. } => *hash,
         }
     }
 
     /// Marshal.
     pub fn marshal(&self, w: &mut Writer<'_>) -> TpmResult<()> {
         match self {
-            Self::Ecdsa { hash, r, s } => {
-                w.u16(TpmAlgId::ECDSA.0)?;
+            Self::Ecdsa { hash, r, s } | Self::Ecdaa { hash, r, s } => {
+                let alg = match self {
+                    Self::Ecdaa { .. } => TpmAlgId::ECDAA,
+                    _ => TpmAlgId::ECDSA,
+                };
+                w.u16(alg.0)?;
                 w.u16(hash.alg_id().0)?;
                 w.tpm2b(r.as_slice())?;
                 w.tpm2b(s.as_slice())?;
@@ -258,7 +286,8 @@ fn sign_rsa(
 }
 
 /// Check `sig` over `digest` with `key` (the reference's CryptValidateSignature): a signature
-/// of another type than the key's is TPM_RC_SCHEME, one that does not verify TPM_RC_SIGNATURE;
+/// of another type than the key's, or an ECDAA one (which only a verifier holding the commit
+/// can check), is TPM_RC_SCHEME, one that does not verify TPM_RC_SIGNATURE;
 /// an HMAC signature needs the key's private part (TPM_RC_HANDLE) and, if the key has a
 /// scheme, that scheme (TPM_RC_SIGNATURE). Errors are unpositioned.
 pub fn verify_digest(key: &KeyObject, digest: &[u8], sig: &Signature) -> TpmResult<()> {
@@ -303,6 +332,8 @@ impl<P: Platform> Tpm<P> {
                 self.random(&mut extra[..])?;
                 sign_ecdsa(self.key(c, i)?, hash, digest, &extra[..])
             }
+            #[cfg(feature = "ecdaa")]
+            Scheme::Ecdaa(hash, count) => self.sign_ecdaa(c, i, hash, count, digest),
             Scheme::RsaSsa(hash) | Scheme::RsaPss(hash) => {
                 let mut drbg = self.rsa_drbg()?;
                 let pss = matches!(scheme, Scheme::RsaPss(_));
@@ -317,6 +348,50 @@ impl<P: Platform> Tpm<P> {
             }
             _ => Err(TpmRc::SCHEME.at_param(2)),
         }
+    }
+
+    /// ECDAA signing (Part 1 §C.4; the reference's BnSignEcdaa): with r the commit value of
+    /// the outstanding counter `count` (else TPM_RC_VALUE), a fresh nonce n in [1, n − 1],
+    /// T = H_hash(n ‖ digest) and s = r + T·d mod n, the signature is (n, s); a zero T mod n
+    /// or s draws a new nonce. The counter is used up on success (CryptEndCommit).
+    #[cfg(feature = "ecdaa")]
+    #[inline(never)]
+    fn sign_ecdaa(
+        &mut self,
+        c: &Cmd,
+        i: usize,
+        hash: HashAlg,
+        count: u16,
+        digest: &[u8],
+    ) -> TpmResult<Signature> {
+        let key = self.key(c, i)?;
+        let curve = key.public.curve().ok_or(TpmRc::KEY.at_handle(1))?;
+        let (r, _) = self
+            .commits
+            .outstanding(count)
+            .and_then(|n| self.commit_r(curve, n, key.name.as_slice()))
+            .ok_or(TpmRc::VALUE)?;
+        for _ in 0..8 {
+            let nonce =
+                ecc::try_random_private(curve, |b| self.random(b))?.ok_or(TpmRc::NO_RESULT)?;
+            // The nonce as a minimal big-endian integer, as the reference marshals it.
+            let lead = nonce.expose().iter().take_while(|b| **b == 0).count();
+            let n = nonce.expose().get(lead..).ok_or(TpmRc::FAILURE)?;
+            let t = hash.digest(&[n, digest]);
+            let key = self.key(c, i)?;
+            if let Some(s) =
+                ecc::schnorr_sign(curve, r.expose(), t.as_slice(), key.sensitive.expose())
+            {
+                let sig = Signature::Ecdaa {
+                    hash,
+                    r: EccParameter::from_slice(n).ok_or(TpmRc::FAILURE)?,
+                    s: EccParameter::from_slice(s.expose()).ok_or(TpmRc::FAILURE)?,
+                };
+                self.commits.end(count);
+                return Ok(sig);
+            }
+        }
+        Err(TpmRc::NO_RESULT)
     }
 
     /// TPM2_Sign (Part 3 §20.2). The validation ticket (TPMT_TK_HASHCHECK) is unmarshaled

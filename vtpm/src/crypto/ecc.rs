@@ -11,6 +11,8 @@
 use crate::wire::public::{EccParameter, MAX_ECC_KEY_BYTES};
 use crate::wire::types::Secret;
 use ecdsa::elliptic_curve::bigint::{NonZero, U384, U448, Uint};
+#[cfg(feature = "ecdaa")]
+use ecdsa::elliptic_curve::ff::{Field as _, PrimeField as _};
 use ecdsa::elliptic_curve::group::{Curve as _, Group as _};
 use ecdsa::elliptic_curve::point::AffineCoordinates;
 use ecdsa::elliptic_curve::{
@@ -209,6 +211,100 @@ pub fn multiply(curve: Curve, d: &[u8], x: &[u8], y: &[u8]) -> Option<(EccPrivat
     }
 }
 
+/// The field prime p of P-256 (FIPS 186-4 §D.1.2.3), zero-extended to 384 bits.
+#[cfg(feature = "ecdaa")]
+const P256_P: U384 = U384::from_be_hex(concat!(
+    "00000000000000000000000000000000",
+    "FFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF"
+));
+
+/// The field prime p of P-384 (FIPS 186-4 §D.1.2.4).
+#[cfg(feature = "ecdaa")]
+const P384_P: U384 = U384::from_be_hex(concat!(
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFE",
+    "FFFFFFFF0000000000000000FFFFFFFF"
+));
+
+/// The field prime p of `curve`, zero-extended to 384 bits.
+#[cfg(feature = "ecdaa")]
+fn field_prime(curve: Curve) -> U384 {
+    match curve {
+        Curve::P256 => P256_P,
+        Curve::P384 => P384_P,
+    }
+}
+
+/// The order n of `curve`, zero-extended to 384 bits.
+#[cfg(feature = "ecdaa")]
+fn order(curve: Curve) -> U384 {
+    match curve {
+        Curve::P256 => NistP256::ORDER.as_ref().resize::<{ U384::LIMBS }>(),
+        Curve::P384 => *NistP384::ORDER.as_ref(),
+    }
+}
+
+/// `v mod m` for a big-endian `v` of any length (a digest), written big-endian into `out`
+/// (m's size, left-padded): Horner's rule over 8-byte chunks, acc = (acc ‖ chunk) mod m, each
+/// step one U448-by-U384 remainder (the instance [`reduce_extra_bits`] uses).
+#[cfg(feature = "ecdaa")]
+fn reduce_wide(v: &[u8], m: &U384, out: &mut [u8]) -> Option<()> {
+    let m = NonZero::new(*m).into_option()?;
+    let mut acc = Zeroizing::new(U384::ZERO);
+    let mut wide = Zeroizing::new([0u8; U448::BYTES]);
+    let head = v.len() % EXTRA_BYTES;
+    let (first, rest) = v.split_at(head);
+    for chunk in core::iter::once(first).chain(rest.chunks(EXTRA_BYTES)) {
+        let bytes = Zeroizing::new(acc.to_be_bytes());
+        wide.get_mut(..U384::BYTES)?.copy_from_slice(bytes.as_ref());
+        let tail = wide.get_mut(U384::BYTES..)?;
+        tail.fill(0);
+        let start = EXTRA_BYTES.checked_sub(chunk.len())?;
+        tail.get_mut(start..)?.copy_from_slice(chunk);
+        let w = Zeroizing::new(U448::from_be_slice(wide.as_slice()));
+        *acc = w.rem(&m);
+    }
+    let mut bytes = acc.to_be_bytes();
+    let start = U384::BYTES.checked_sub(out.len())?;
+    out.copy_from_slice(bytes.as_ref().get(start..)?);
+    bytes.zeroize();
+    Some(())
+}
+
+/// `h mod p` for a digest `h`, `curve.size()` bytes: the x-coordinate x2 = H(s2) mod p of
+/// TPM2_Commit (Part 3 §19.2). `None` if `h` is longer than 64 bytes.
+#[cfg(feature = "ecdaa")]
+pub fn reduce_mod_p(curve: Curve, h: &[u8]) -> Option<EccParameter> {
+    let mut out = [0u8; MAX_ECC_KEY_BYTES];
+    let o = out.get_mut(..curve.size())?;
+    reduce_wide(h, &field_prime(curve), o)?;
+    EccParameter::from_slice(o)
+}
+
+/// The Schnorr signature value s = (r + (T mod n)·d) mod n of ECDAA (Part 1 §C.4; the
+/// reference's BnSchnorrSign), `curve.size()` bytes, for the commit value `r`, a digest `t`
+/// (up to 64 bytes) and the private key `d`. `None` if T mod n or s is zero, or r or d is
+/// not in [1, n − 1].
+#[cfg(feature = "ecdaa")]
+pub fn schnorr_sign(curve: Curve, r: &[u8], t: &[u8], d: &[u8]) -> Option<EccPrivate> {
+    let mut tn = EccPrivate::zeroed(curve.size())?;
+    reduce_wide(t, &order(curve), tn.expose_mut())?;
+    match curve {
+        Curve::P256 => schnorr_c::<NistP256>(r, tn.expose(), d),
+        Curve::P384 => schnorr_c::<NistP384>(r, tn.expose(), d),
+    }
+}
+
+/// The point r·P of a scalar `r` in [1, n − 1] and a valid point P, as public coordinates
+/// (TPM2_Commit's L = [r]B and E = [r]M, Part 3 §19.2). `None` if either is invalid.
+#[cfg(feature = "ecdaa")]
+pub fn multiply_public(curve: Curve, r: &[u8], x: &[u8], y: &[u8]) -> Option<EccPoint> {
+    let (px, py) = multiply(curve, r, x, y)?;
+    Some(EccPoint {
+        x: EccParameter::from_slice(px.expose())?,
+        y: EccParameter::from_slice(py.expose())?,
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Generic implementations over the RustCrypto curve types.
 
@@ -330,9 +426,83 @@ fn multiply_c<C: CurveArithmetic>(
     Some((EccPrivate::from_slice(&px)?, EccPrivate::from_slice(&py)?))
 }
 
+/// s = r + t·d mod n with `t` already reduced mod n (see [`schnorr_sign`]).
+#[cfg(feature = "ecdaa")]
+fn schnorr_c<C: CurveArithmetic>(r: &[u8], t: &[u8], d: &[u8]) -> Option<EccPrivate> {
+    let r = secret_scalar::<C>(r)?;
+    let d = secret_scalar::<C>(d)?;
+    let t = Zeroizing::new(Option::<C::Scalar>::from(C::Scalar::from_repr(
+        field_bytes::<C>(t)?,
+    ))?);
+    if bool::from(t.is_zero()) {
+        return None;
+    }
+    // Scalar field arithmetic mod n (the curve crate's), not integer arithmetic.
+    let s = Zeroizing::new(core::ops::Add::add(**r, core::ops::Mul::mul(*t, **d)));
+    if bool::from(s.is_zero()) {
+        return None;
+    }
+    let bytes = Zeroizing::new(s.to_repr());
+    EccPrivate::from_slice(&bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "ecdaa")]
+    fn unhex<const N: usize>(s: &str) -> [u8; N] {
+        core::array::from_fn(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+    }
+
+    /// ECDAA's s = r + T·d on P-384 with a SHA-512-sized T: [s]G = [r]G + [T mod n]([d]G).
+    #[test]
+    #[cfg(feature = "ecdaa")]
+    fn schnorr_sign_satisfies_the_verification_equation_on_p384() {
+        type P = ProjectivePoint<NistP384>;
+        let scalar = |b: &[u8]| *secret_scalar::<NistP384>(b).unwrap().as_ref();
+        let d = [0x5Au8; 48];
+        let r = [0x33u8; 48];
+        let t: [u8; 64] = core::array::from_fn(|i| (i as u8).wrapping_mul(37));
+        let s = schnorr_sign(Curve::P384, &r, &t, &d).unwrap();
+        let mut tn = [0u8; 48];
+        reduce_wide(&t, &order(Curve::P384), &mut tn).unwrap();
+        let lhs = P::mul_by_generator(&scalar(s.expose())).to_affine();
+        let rhs = (P::mul_by_generator(&scalar(&r))
+            + P::mul_by_generator(&scalar(&d)) * scalar(&tn))
+        .to_affine();
+        assert_eq!(lhs, rhs);
+        let wrong =
+            (P::mul_by_generator(&scalar(&r)) + P::mul_by_generator(&scalar(&d))).to_affine();
+        assert_ne!(lhs, wrong);
+    }
+
+    /// A 64-byte digest (bytes 1..=64) mod p and mod n, against Python's integers, and a
+    /// 3-byte value (shorter than a chunk) left unchanged.
+    #[test]
+    #[cfg(feature = "ecdaa")]
+    fn digests_reduce_mod_p_and_n() {
+        let v: [u8; 64] = core::array::from_fn(|i| i as u8 + 1);
+        let x = reduce_mod_p(Curve::P256, &v).unwrap();
+        let want = "05060708090e13182024282c3034383c3f4245484c4c4c4c4b4a494847464544";
+        assert_eq!(x.as_slice(), unhex::<32>(want).as_slice());
+        let x = reduce_mod_p(Curve::P384, &v).unwrap();
+        let want = concat!(
+            "1112131415161718191a1b1c1d1e1f20222426282b2e3134",
+            "373a3d40424446483a3c3e4031323334353637384a4c4e50"
+        );
+        assert_eq!(x.as_slice(), unhex::<48>(want).as_slice());
+        let mut out = [0u8; 48];
+        reduce_wide(&v, &order(Curve::P384), &mut out).unwrap();
+        let want = concat!(
+            "1112131415161718195329b2b9cca856249af745e235d8d4",
+            "5122290743cbf58eabace769e81572e5093a4a48c833eb10"
+        );
+        assert_eq!(out.as_slice(), unhex::<48>(want).as_slice());
+        let x = reduce_mod_p(Curve::P256, &[1, 2, 3]).unwrap();
+        assert_eq!(&x.as_slice()[29..], &[1, 2, 3]);
+        assert!(x.as_slice()[..29].iter().all(|b| *b == 0));
+    }
 
     #[test]
     fn multiply_agrees_with_ecdh_and_the_generator() {

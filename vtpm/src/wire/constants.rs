@@ -121,6 +121,8 @@ newtype! {
         ECDH_KEY_GEN = 0x163;
         /// TPM2_ECDH_ZGen (Part 3 §14.5).
         ECDH_ZGEN = 0x154;
+        /// TPM2_Commit (Part 3 §19.2).
+        COMMIT = 0x18B;
         /// TPM2_ZGen_2Phase (Part 3 §14.7).
         ZGEN_2PHASE = 0x18D;
         /// TPM2_EC_Ephemeral (Part 3 §14.8).
@@ -307,6 +309,8 @@ newtype! {
         ECDSA = 0x0018;
         /// TPM_ALG_ECDH.
         ECDH = 0x0019;
+        /// TPM_ALG_ECDAA.
+        ECDAA = 0x001A;
         /// TPM_ALG_ECSCHNORR.
         ECSCHNORR = 0x001C;
         /// TPM_ALG_KDF1_SP800_56A.

@@ -160,6 +160,9 @@ pub enum Scheme {
     Ecdsa(HashAlg),
     /// ECDH with a hash (for the KDF of the key exchange).
     Ecdh(HashAlg),
+    /// ECDAA (TPMS_SCHEME_ECDAA, Part 2 §11.2.3.2): hashAlg and count, the commit counter
+    /// value of TPM2_Commit (Part 1 §C).
+    Ecdaa(HashAlg, u16),
     /// HMAC with a hash.
     Hmac(HashAlg),
     /// RSASSA-PKCS1-v1_5 with a hash.
@@ -180,6 +183,7 @@ impl Scheme {
             TpmAlgId::NULL => Ok(Self::Null),
             TpmAlgId::ECDSA => Ok(Self::Ecdsa(read_hash(r)?)),
             TpmAlgId::ECDH => Ok(Self::Ecdh(read_hash(r)?)),
+            TpmAlgId::ECDAA if cfg!(feature = "ecdaa") => Ok(Self::Ecdaa(read_hash(r)?, r.u16()?)),
             TpmAlgId::HMAC => Ok(Self::Hmac(read_hash(r)?)),
             _ => Err(TpmRc::SCHEME),
         }
@@ -220,6 +224,11 @@ impl Scheme {
             Self::RsaSsa(h) => (TpmAlgId::RSASSA, h),
             Self::RsaPss(h) => (TpmAlgId::RSAPSS, h),
             Self::Oaep(h) => (TpmAlgId::OAEP, h),
+            Self::Ecdaa(h, count) => {
+                w.u16(TpmAlgId::ECDAA.0)?;
+                w.u16(h.alg_id().0)?;
+                return w.u16(*count);
+            }
         };
         w.u16(alg.0)?;
         w.u16(hash.alg_id().0)
@@ -576,7 +585,7 @@ impl Public {
                 let ok = match (sign, decrypt) {
                     (true, true) | (false, false) => *scheme == Scheme::Null,
                     (true, false) => match scheme {
-                        Scheme::Ecdsa(_) => !rsa,
+                        Scheme::Ecdsa(_) | Scheme::Ecdaa(..) => !rsa,
                         Scheme::RsaSsa(_) | Scheme::RsaPss(_) => rsa,
                         Scheme::Null => !restricted,
                         _ => false,
