@@ -576,6 +576,20 @@ fn symmetric_with_tpm2_tools_against_swtpm() {
     }
 }
 
+/// What systemd-cryptenroll and systemd-pcrlock do (tests/clients/systemd_flows.py), with
+/// tpm2-tools on ours and on swtpm: a secret sealed to PolicyPCR(sha256:7,11) +
+/// PolicyAuthValue (digest recomputed with hashlib) unseals with the PIN, not with a wrong PIN
+/// nor after PCR 11 changes; a secret sealed to PolicyAuthorizeNV of an NV index holding the
+/// PCR policy (pcrlock) unseals, fails after PCR 11 changes and unseals again once the index
+/// is rewritten; an NV extend index (hashlib chain) in PolicyNV unseals, another operand
+/// fails. Digests, Names, unsealed bytes and response codes must be identical on both.
+#[test]
+fn systemd_flows_against_swtpm() {
+    if let Err(e) = check_script("systemd_flows_against_swtpm", "systemd_flows.py", &[]) {
+        panic!("{e}");
+    }
+}
+
 /// tpm2-pytss 1.2.0 (ESAPI over libtss2-tcti-mssim; tests/clients/pytss_esapi.py): startup,
 /// capabilities, PCRs and Hash checked with hashlib; an AES-128-CFB HMAC session whose HMACs
 /// and encrypted parameters the script recomputes from the wire bytes, an ECC-salted session;
