@@ -564,3 +564,35 @@ fn saved_sessions_survive_resume_and_restart_not_reset() {
     h.ok(cc::STARTUP, &[], &[], &0u16.to_be_bytes());
     assert_ne!(h.send(CONTEXT_LOAD, &[], &[], &ctx).rc(), 0);
 }
+
+/// FlushContext finds a session by its slot, whatever the handle's type (the reference's
+/// SessionIsLoaded / SessionIsSaved): a saved policy session, listed by
+/// GetCapability(HANDLES, TPM_HT_SAVED_SESSION) under 0x02000000 + slot, is flushed by that
+/// handle (tpm2_flushcontext -s does this; swtpm answers success), and so is a loaded one;
+/// its context then no longer loads. A free slot is TPM_RC_HANDLE.
+#[test]
+fn flush_context_finds_a_session_by_its_slot() {
+    let mut h = Harness::new();
+    let s = start_session(&mut h, RH_NULL, b"", 1);
+    assert_eq!(s.handle >> 24, 0x03);
+    let slot = s.handle & 0x00FF_FFFF;
+    let ctx = h.ok(0x162, &[s.handle], &[], &[]).body().to_vec();
+    let mut p = 1u32.to_be_bytes().to_vec(); // TPM_CAP_HANDLES
+    p.extend(0x0300_0000u32.to_be_bytes());
+    p.extend(16u32.to_be_bytes());
+    let listed = h.ok(cc::GET_CAPABILITY, &[], &[], &p).body().to_vec();
+    assert_eq!(&listed[5..9], &1u32.to_be_bytes());
+    assert_eq!(&listed[9..13], &(0x0200_0000 | slot).to_be_bytes());
+    h.ok(0x165, &[], &[], &(0x0200_0000 | slot).to_be_bytes());
+    assert_eq!(h.send(0x161, &[], &[], &ctx).rc() & 0xFF, 0xCB & 0xFF); // ContextLoad: gone
+    assert_eq!(
+        h.send(0x165, &[], &[], &(0x0200_0000 | slot).to_be_bytes())
+            .rc(),
+        0x1CB
+    );
+    // A loaded policy session, by its HMAC-type handle.
+    let s = start_session(&mut h, RH_NULL, b"", 1);
+    let slot = s.handle & 0x00FF_FFFF;
+    h.ok(0x165, &[], &[], &(0x0200_0000 | slot).to_be_bytes());
+    assert_eq!(h.send(0x165, &[], &[], &s.handle.to_be_bytes()).rc(), 0x1CB);
+}

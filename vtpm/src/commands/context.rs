@@ -96,7 +96,17 @@ impl<P: Platform> Tpm<P> {
         p.finish()?;
         let found = match handle_type(h) {
             HT_TRANSIENT => self.objects.remove(h).is_some(),
-            HT_HMAC_SESSION | HT_POLICY_SESSION => self.flush_session(h),
+            // A session is found by its slot whatever the handle's type (the reference's
+            // SessionIsLoaded / SessionIsSaved): GetCapability(HANDLES) lists a saved session,
+            // policy or HMAC, under 0x02000000 + slot, and clients flush it by that handle.
+            HT_HMAC_SESSION | HT_POLICY_SESSION => {
+                let slot = h & 0x00FF_FFFF;
+                [HT_HMAC_SESSION, HT_POLICY_SESSION]
+                    .into_iter()
+                    .map(|t| (u32::from(t) << 24) | slot)
+                    .find(|&s| self.sessions.get_any(s).is_some())
+                    .is_some_and(|s| self.flush_session(s))
+            }
             _ => return Err(TpmRc::VALUE.at_param(1)),
         };
         if found {
