@@ -296,12 +296,17 @@ fn pcr_auth_value_guards_the_group_until_startup_clear() {
     let r = h.ok(cc::GET_CAPABILITY, &[], &[], &p);
     assert_eq!(u32::from_be_bytes(r.body()[13..17].try_into().unwrap()), 0);
     // Shutdown(STATE) + Startup(STATE) keeps it, Startup(CLEAR) empties it.
+    // (Startup is accepted from locality 0 or 3 only, as the reference and libtpms do.)
+    h.locality = 0;
     h.ok(cc::SHUTDOWN, &[], &[], &[0, 1]);
     h.tpm.init();
     h.ok(cc::STARTUP, &[], &[], &[0, 1]);
+    h.locality = 2;
     assert_eq!(extend_with(&mut h, 20, b""), 0x9A2);
+    h.locality = 0;
     h.tpm.init();
     h.ok(cc::STARTUP, &[], &[], &[0, 0]);
+    h.locality = 2;
     assert_eq!(extend_with(&mut h, 20, b""), 0);
     // TPM2_Clear empties it as well.
     assert_eq!(set_pcr_auth(&mut h, 20, b"x", b""), 0);
