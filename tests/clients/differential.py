@@ -224,6 +224,18 @@ CASES = [
          "4000000c0010"),
     Case("GetCapability(AUTH_POLICIES, 0x40000001, 1): one, more data",
          get_cap(9, 0x40000001, 1), "800100000019000000000100000009" "00000001" "400000010010"),
+    # --- PP_Commands / SetAlgorithmSet (platform) ------------------------------------------
+    Case("PP_Commands(platform, empty lists): physical presence not asserted",
+         build(T.ST_SESSIONS, 0x12D, [0x4000000C], [PW], struct.pack(">II", 0, 0)),
+         E + "00000990"),
+    Case("PP_Commands(platform, wrong password): TPM_RC_PP before the authorization",
+         build(T.ST_SESSIONS, 0x12D, [0x4000000C], [auth(hmac=b"wrong")],
+               struct.pack(">II", 0, 0)), E + "00000990"),
+    Case("SetAlgorithmSet(platform, 0)",
+         build(T.ST_SESSIONS, 0x13F, [0x4000000C], [PW], struct.pack(">I", 0)), OK_RESET),
+    Case("SetAlgorithmSet(owner, 0): not the platform",
+         build(T.ST_SESSIONS, 0x13F, [0x40000001], [PW], struct.pack(">I", 0)),
+         E + "00000184"),
     Case("GetCapability(AUTH_POLICIES, 0x01000000, 14): not a permanent handle",
          get_cap(9, 0x01000000, 14), E + "000002c4"),
 ]

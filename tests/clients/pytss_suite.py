@@ -66,10 +66,6 @@ _T = "test/test_encoding.py::ToolsTest::"
 _U = "test/test_utils.py::TestUtils::"
 # Upstream tests that cannot pass against our vTPM, with the reason. Keep sorted by reason.
 DESELECTED = {
-    # Commands the core does not implement (TPM_RC_COMMAND_CODE).
-    _E + "test_pp_commands": "PP_Commands not implemented (the test expects TPM_RC_PP, "
-    "0x90, from a TPM that has it; ours answers TPM_RC_COMMAND_CODE, 0x143)",
-    _E + "test_set_algorithm_set": "SetAlgorithmSet not implemented",
     # SHA-1 is implemented (host-sim builds the core with `sha1`), but its PCR bank is not
     # allocated by default (SHA-256 + SHA-384, PC Client's and the firmware's choice).
     _E + "test_pcr_read": "reads the sha1 PCR bank (not allocated by default)",

@@ -616,3 +616,39 @@ fn auth_policies_capability_lists_the_hierarchy_policies() {
     assert_eq!(cap(&mut h, 0x0100_0000, 14).rc(), 0x2C4);
     assert_eq!(cap(&mut h, 0x8000_0000, 14).rc(), 0x2C4);
 }
+
+/// TPM2_PP_Commands (Part 3 §26.2) always needs physical presence, which a vTPM never has:
+/// TPM_RC_PP at session 1, before the platform's authorization is looked at (the reference's
+/// CheckAuthSession). TPM2_SetAlgorithmSet (§26.3) keeps the value it is given and
+/// TPM_PT_ALGORITHM_SET reports it.
+#[test]
+fn pp_commands_needs_presence_and_set_algorithm_set_is_reported() {
+    let mut h = Harness::new();
+    let lists = [0u32.to_be_bytes(), 0u32.to_be_bytes()].concat();
+    let r = h.send(0x12D, &[RH_PLATFORM], &[AuthCmd::pw(b"")], &lists);
+    assert_eq!(r.rc(), 0x990);
+    let r = h.send(0x12D, &[RH_PLATFORM], &[AuthCmd::pw(b"wrong")], &lists);
+    assert_eq!(r.rc(), 0x990);
+    let property = |h: &mut Harness| {
+        let p = [
+            6u32.to_be_bytes(),
+            0x20Cu32.to_be_bytes(),
+            1u32.to_be_bytes(),
+        ]
+        .concat();
+        let r = h.ok(cc::GET_CAPABILITY, &[], &[], &p);
+        assert_eq!(&r.body()[9..13], &0x20Cu32.to_be_bytes());
+        u32::from_be_bytes(r.body()[13..17].try_into().unwrap())
+    };
+    assert_eq!(property(&mut h), 0);
+    h.ok(
+        0x13F,
+        &[RH_PLATFORM],
+        &[AuthCmd::pw(b"")],
+        &5u32.to_be_bytes(),
+    );
+    assert_eq!(property(&mut h), 5);
+    // Only the platform may set it.
+    let r = h.send(0x13F, &[RH_OWNER], &[AuthCmd::pw(b"")], &1u32.to_be_bytes());
+    assert_eq!(r.rc(), 0x184);
+}

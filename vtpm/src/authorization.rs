@@ -267,6 +267,11 @@ impl<P: Platform> Tpm<P> {
         h: u32,
     ) -> TpmResult<bool> {
         let n = session_no(i);
+        // Physical presence (the reference's CheckAuthSession, before the session is
+        // looked at): PP_Commands always needs it and a vTPM never has it.
+        if h == RH_PLATFORM && info.code == TpmCc::PP_COMMANDS {
+            return Err(TpmRc::PP.at_session(n));
+        }
         let s = area.get(i).ok_or(TpmRc::FAILURE)?;
         let role = info.role(i);
         let policy = if s.handle == RS_PW {

@@ -217,6 +217,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     #[cfg(feature = "pcr-allocate")]
     cmd(TpmCc::PCR_ALLOCATE, &[H::Platform], 1, NV),
     cmd(TpmCc::PCR_SET_AUTH_POLICY, &[H::Platform], 1, NV | DEC),
+    cmd(TpmCc::PP_COMMANDS, &[H::Platform], 1, NV),
     cmd(TpmCc::SET_PRIMARY_POLICY, &[H::HierarchyAuth], 1, NV | DEC),
     cmd(TpmCc::CLOCK_RATE_ADJUST, &[H::Provision], 1, 0),
     cmd_rh(TpmCc::CREATE_PRIMARY, &[H::HierarchyOrNull], 1, DEC | ENC),
@@ -243,6 +244,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         1,
         FLUSHED | DEC | ENC,
     ),
+    cmd(TpmCc::SET_ALGORITHM_SET, &[H::Platform], 1, NV),
     cmd(TpmCc::SET_COMMAND_CODE_AUDIT_STATUS, &[H::Provision], 1, NV),
     cmd(TpmCc::INCREMENTAL_SELF_TEST, &[], 0, NV),
     cmd(TpmCc::SELF_TEST, &[], 0, NV),
@@ -835,6 +837,8 @@ mod tests {
             (0x12B, 0x0240_012B),
             (0x12C, 0x0240_012C),
             (0x183, 0x0200_0183),
+            (0x12D, 0x0240_012D),
+            (0x13F, 0x0240_013F),
             #[cfg(feature = "ecdaa")]
             (0x18B, 0x0200_018B),
             (0x18D, 0x0200_018D),

@@ -77,6 +77,8 @@ pub struct Tpm<P: Platform> {
     pub(crate) audit: state::audit::CommandAudit,
     /// Two-phase ECC commit state (Part 3 §14.7–14.8).
     pub(crate) commits: state::Commits,
+    /// TPM_PT_ALGORITHM_SET, as TPM2_SetAlgorithmSet left it (Part 3 §26.3).
+    pub(crate) algorithm_set: u32,
 }
 
 impl<P: Platform> core::fmt::Debug for Tpm<P> {
@@ -138,6 +140,7 @@ impl<P: Platform> Tpm<P> {
             exclusive_audit: None,
             audit: state::audit::CommandAudit::new(crate::crypto::hash::HashAlg::Sha384),
             commits: state::Commits::EMPTY,
+            algorithm_set: 0,
         }
     }
 

@@ -257,7 +257,7 @@ impl<P: Platform> Tpm<P> {
             0x209 => n(MAX_PERSISTENT.saturating_sub(self.objects.persistent_handles().len())), // HR_PERSISTENT_AVAIL
             0x20A => n(self.nv.counters()),       // NV_COUNTERS
             0x20B => n(self.nv.counters_avail()), // NV_COUNTERS_AVAIL
-            0x20C => 0,                           // ALGORITHM_SET
+            0x20C => self.algorithm_set,          // ALGORITHM_SET
             0x20D => 0,                           // LOADED_CURVES
             0x20E => self.da.failed_tries,        // LOCKOUT_COUNTER
             0x20F => self.da.max_tries,           // MAX_AUTH_FAIL

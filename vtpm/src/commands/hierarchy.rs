@@ -111,6 +111,34 @@ impl<P: Platform> Tpm<P> {
         Ok(())
     }
 
+    /// TPM2_PP_Commands (Part 3 §26.2): the list of commands that need physical presence. A
+    /// vTPM has no physical presence, and PP_Commands itself always needs it, so the
+    /// platform's authorization already fails with TPM_RC_PP (the reference's
+    /// CheckAuthSession, [`Tpm::authorize`]); the list stays empty.
+    pub(crate) fn pp_commands(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
+        for _ in 0..2 {
+            let count = p.u32()?;
+            if count > 256 {
+                return Err(TpmRc::SIZE);
+            }
+            for _ in 0..count {
+                p.u32()?;
+            }
+        }
+        p.finish()?;
+        Err(TpmRc::PP.at_session(1))
+    }
+
+    /// TPM2_SetAlgorithmSet (Part 3 §26.3): the platform chooses a vendor-defined set of
+    /// algorithms. This TPM has one set, so the value is only kept and reported
+    /// (TPM_PT_ALGORITHM_SET), as the reference implementation does.
+    pub(crate) fn set_algorithm_set(&mut self, p: &mut Params<'_>) -> TpmResult<()> {
+        let set = p.u32()?;
+        p.finish()?;
+        self.algorithm_set = set;
+        Ok(())
+    }
+
     /// TPM2_SetPrimaryPolicy (Part 3 §24.6): the authPolicy of a hierarchy (owner,
     /// endorsement, platform or lockout). Its size must be hashAlg's digest size (an empty
     /// policy with TPM_ALG_NULL removes it): TPM_RC_SIZE at parameter 1 otherwise.

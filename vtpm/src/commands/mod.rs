@@ -71,6 +71,8 @@ impl<P: Platform> Tpm<P> {
             TpmCc::CLOCK_SET => self.clock_set(p)?,
             TpmCc::CLOCK_RATE_ADJUST => self.clock_rate_adjust(p)?,
             TpmCc::SET_PRIMARY_POLICY => self.set_primary_policy(c, p)?,
+            TpmCc::PP_COMMANDS => self.pp_commands(p)?,
+            TpmCc::SET_ALGORITHM_SET => self.set_algorithm_set(p)?,
             TpmCc::CLEAR => self.clear(c, p)?,
             TpmCc::NV_DEFINE_SPACE => self.nv_define_space(c, p)?,
             TpmCc::NV_UNDEFINE_SPACE => self.nv_undefine_space(c, p)?,

@@ -65,6 +65,10 @@ newtype! {
         PCR_ALLOCATE = 0x12B;
         /// TPM2_PCR_SetAuthPolicy (Part 3 §22.6).
         PCR_SET_AUTH_POLICY = 0x12C;
+        /// TPM2_PP_Commands (Part 3 §26.2).
+        PP_COMMANDS = 0x12D;
+        /// TPM2_SetAlgorithmSet (Part 3 §26.3).
+        SET_ALGORITHM_SET = 0x13F;
         /// TPM2_PCR_SetAuthValue (Part 3 §22.7).
         PCR_SET_AUTH_VALUE = 0x183;
         /// TPM2_GetCommandAuditDigest (Part 3 §18.6).
