@@ -25,10 +25,6 @@ names are read from each TPM's own answers; what must be equal is:
   - the pcrDigest of a quote over the same PCR selection after the same extends, which
     must also equal the digest computed here with hashlib from PCR_Read.
 
-Known divergence, not sent: HierarchyChangeAuth with 49-64 significant bytes. Part 3 §24.8
-bounds newAuth by the context integrity digest; ours is SHA-384 (48 bytes), libtpms' SHA-512,
-so swtpm accepts what we refuse with TPM_RC_SIZE.
-
 Exit status: 0 identical, 1 a difference or failure, 77 a prerequisite is missing.
 """
 

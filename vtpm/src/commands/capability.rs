@@ -211,7 +211,7 @@ impl<P: Platform> Tpm<P> {
             0x117 => n(crate::state::nv::MAX_NV_INDEX_SIZE), // NV_INDEX_MAX
             0x118 => 0x6,                                    // MEMORY: sharedNV | objectCopiedToRam
             0x119 => 1000,                                   // CLOCK_UPDATE (ms)
-            0x11A => u32::from(TpmAlgId::SHA384.0),          // CONTEXT_HASH
+            0x11A => u32::from(TpmAlgId::SHA512.0),          // CONTEXT_HASH
             0x11B => u32::from(TpmAlgId::AES.0),             // CONTEXT_SYM
             0x11C => 256,                                    // CONTEXT_SYM_SIZE
             0x11D => 255,                                    // ORDERLY_COUNT

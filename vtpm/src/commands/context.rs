@@ -24,8 +24,10 @@ use crate::wire::public::Public;
 use crate::wire::types::{Auth, Name, Secret};
 use crate::wire::{Reader, Writer};
 
-/// The hash of context integrity (TPM_PT_CONTEXT_HASH).
-const CONTEXT_HASH: HashAlg = HashAlg::Sha384;
+/// The hash of context integrity (TPM_PT_CONTEXT_HASH): SHA-512, the longest digest this TPM
+/// implements, as the reference implementation assumes (HierarchyChangeAuth bounds newAuth by
+/// it) and libtpms chooses.
+pub(crate) const CONTEXT_HASH: HashAlg = HashAlg::Sha512;
 /// Largest context blob we produce or accept.
 pub const MAX_CONTEXT_BLOB: usize = 1024;
 /// savedHandle of an object context (Part 2 §15.3).

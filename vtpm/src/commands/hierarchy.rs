@@ -10,7 +10,7 @@ use crate::wire::constants::handle::{
 use crate::wire::types::{Auth, Digest, MAX_DIGEST};
 
 /// The hash of the context integrity HMAC (TPM_PT_CONTEXT_HASH: SHA-384).
-const CONTEXT_INTEGRITY_HASH: crate::crypto::hash::HashAlg = crate::crypto::hash::HashAlg::Sha384;
+const CONTEXT_INTEGRITY_HASH: crate::crypto::hash::HashAlg = crate::commands::context::CONTEXT_HASH;
 
 impl<P: Platform> Tpm<P> {
     /// TPM2_Clear (Part 3 §24.6): new storage primary seed and owner / endorsement proofs;
@@ -184,12 +184,11 @@ impl<P: Platform> Tpm<P> {
     ///
     /// newAuth, without its trailing zeros, may be no longer than the digest of the context
     /// integrity hash (Part 3 §24.8: TPM_RC_SIZE at parameter 1, "newAuth size is greater
-    /// than that of integrity hash digest"). Our context integrity hash is SHA-384
-    /// (TPM_PT_CONTEXT_HASH), so the limit is 48 bytes. libtpms applies the same rule with
-    /// its SHA-512 context hash, which makes its limit 64 and leaves the rule unreachable
-    /// behind TPM2B_AUTH's own 64-byte bound: for 49-64 significant bytes it accepts what
-    /// we refuse. We follow the spec's rule with our own integrity hash; above 64 bytes both
-    /// answer TPM_RC_SIZE at parameter 1 while unmarshaling.
+    /// than that of integrity hash digest"). Our context integrity hash is SHA-512
+    /// (TPM_PT_CONTEXT_HASH), the longest digest implemented, as in the reference and
+    /// libtpms: the limit is 64 bytes, TPM2B_AUTH's own bound (firmware such as OVMF sizes a
+    /// random platformAuth by the longest PCR bank GetCapability(PCRS) lists, SHA-512's).
+    /// Above 64 bytes: TPM_RC_SIZE at parameter 1 while unmarshaling.
     pub(crate) fn hierarchy_change_auth(&mut self, c: &Cmd, p: &mut Params<'_>) -> TpmResult<()> {
         let new = p.tpm2b(MAX_DIGEST)?;
         p.finish()?;
