@@ -379,3 +379,30 @@ impl CallerSession {
         self.nonce_tpm = area[2..2 + n].to_vec();
     }
 }
+
+/// The big-endian u32 at `i` of `b`.
+pub fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_be_bytes(b[i..i + 4].try_into().unwrap())
+}
+
+/// The TPM2B at `i` of `b`: (contents, end).
+pub fn tpm2b_at(b: &[u8], i: usize) -> (&[u8], usize) {
+    let n = u16::from_be_bytes(b[i..i + 2].try_into().unwrap()) as usize;
+    (&b[i + 2..i + 2 + n], i + 2 + n)
+}
+
+/// An ECC P-256 TPMT_PUBLIC template (nameAlg SHA-256, KDF NULL, empty unique) with the given
+/// attributes, authPolicy, symmetric definition and scheme (each as its wire bytes).
+pub fn ecc_p256_template(attrs: u32, policy: &[u8], sym: &[u8], scheme: &[u8]) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(0x0023u16.to_be_bytes());
+    t.extend(SHA256.to_be_bytes());
+    t.extend(attrs.to_be_bytes());
+    tpm2b(&mut t, policy);
+    t.extend(sym);
+    t.extend(scheme);
+    t.extend(3u16.to_be_bytes());
+    t.extend(0x0010u16.to_be_bytes());
+    t.extend([0, 0, 0, 0]);
+    t
+}

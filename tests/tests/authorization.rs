@@ -45,30 +45,6 @@ const STORAGE: u32 = 0x0003_0072;
 const AES128CFB: [u8; 6] = [0, 6, 0, 0x80, 0, 0x43];
 const NULL: [u8; 2] = [0, 0x10];
 
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_be_bytes(b[i..i + 4].try_into().unwrap())
-}
-
-fn tpm2b_at(b: &[u8], i: usize) -> (&[u8], usize) {
-    let n = u16::from_be_bytes(b[i..i + 2].try_into().unwrap()) as usize;
-    (&b[i + 2..i + 2 + n], i + 2 + n)
-}
-
-/// An ECC P-256 template (nameAlg SHA-256, empty authPolicy unless given).
-fn ecc_template(attrs: u32, policy: &[u8], sym: &[u8], scheme: &[u8]) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend(0x0023u16.to_be_bytes());
-    t.extend(SHA256.to_be_bytes());
-    t.extend(attrs.to_be_bytes());
-    tpm2b(&mut t, policy);
-    t.extend(sym);
-    t.extend(scheme);
-    t.extend(3u16.to_be_bytes());
-    t.extend(NULL);
-    t.extend([0, 0, 0, 0]);
-    t
-}
-
 /// A sealed-data template: fixedTPM | fixedParent | attrs, with `policy`.
 fn sealed_template(attrs: u32, policy: &[u8]) -> Vec<u8> {
     let mut t = Vec::new();
@@ -91,7 +67,11 @@ fn primary(h: &mut Harness, hierarchy: u32, template: &[u8]) -> u32 {
 }
 
 fn storage_primary(h: &mut Harness) -> u32 {
-    primary(h, RH_OWNER, &ecc_template(STORAGE, &[], &AES128CFB, &NULL))
+    primary(
+        h,
+        RH_OWNER,
+        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
+    )
 }
 
 /// Create and Load a child with authValue `auth` and sensitive `data` under `parent`;
@@ -320,7 +300,7 @@ fn public_only_objects_have_no_authorization() {
     let ak = primary(
         &mut h,
         RH_ENDORSEMENT,
-        &ecc_template(0x0005_0072, &[], &NULL, &[0, 0x18, 0, 0x0B]),
+        &ecc_p256_template(0x0005_0072, &[], &NULL, &[0, 0x18, 0, 0x0B]),
     );
     let mut public = read_public(&mut h, ak);
     public[7] &= !0x20; // sensitiveDataOrigin off: as if made outside
@@ -662,7 +642,7 @@ fn saved_contexts_do_not_survive_a_reset_nor_stclear_ones_a_restart() {
     let stclear = primary(
         &mut h,
         RH_OWNER,
-        &ecc_template(STORAGE | 0x4, &[], &AES128CFB, &NULL),
+        &ecc_p256_template(STORAGE | 0x4, &[], &AES128CFB, &NULL),
     );
     let save = |h: &mut Harness, k: u32| h.ok(CONTEXT_SAVE, &[k], &[], &[]).body().to_vec();
     let (c1, c2) = (save(&mut h, plain), save(&mut h, stclear));
@@ -682,7 +662,7 @@ fn saved_contexts_do_not_survive_a_reset_nor_stclear_ones_a_restart() {
     let stclear = primary(
         &mut h,
         RH_OWNER,
-        &ecc_template(STORAGE | 0x4, &[], &AES128CFB, &NULL),
+        &ecc_p256_template(STORAGE | 0x4, &[], &AES128CFB, &NULL),
     );
     let (c1, c2) = (save(&mut h, plain), save(&mut h, stclear));
     h.ok(cc::SHUTDOWN, &[], &[], &[0, 1]);
@@ -800,7 +780,7 @@ fn the_platform_may_evict_an_owner_object_but_the_owner_not_a_platform_one() {
     let pp = primary(
         &mut h,
         RH_PLATFORM,
-        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
     );
     let ph = 0x8180_0002u32;
     h.ok(
@@ -1309,7 +1289,7 @@ fn command_audit_digest_counter_and_reset() {
     let ak = primary(
         &mut h,
         RH_ENDORSEMENT,
-        &ecc_template(0x0004_0072, &[], &NULL, &[0, 0x18, 0, 0x0B]),
+        &ecc_p256_template(0x0004_0072, &[], &NULL, &[0, 0x18, 0, 0x0B]),
     );
     report(&mut h, ak);
     assert_eq!(

@@ -35,30 +35,6 @@ const AES128CFB: [u8; 6] = [0, 6, 0, 0x80, 0, 0x43];
 const NULL: [u8; 2] = [0, 0x10];
 const ECDSA_SHA256: [u8; 4] = [0, 0x18, 0, 0x0B];
 
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_be_bytes(b[i..i + 4].try_into().unwrap())
-}
-
-/// The TPM2B at `i`: (contents, end).
-fn tpm2b_at(b: &[u8], i: usize) -> (&[u8], usize) {
-    let n = u16::from_be_bytes(b[i..i + 2].try_into().unwrap()) as usize;
-    (&b[i + 2..i + 2 + n], i + 2 + n)
-}
-
-fn ecc_template(attrs: u32, policy: &[u8], sym: &[u8], scheme: &[u8]) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend(0x0023u16.to_be_bytes());
-    t.extend(SHA256.to_be_bytes());
-    t.extend(attrs.to_be_bytes());
-    tpm2b(&mut t, policy);
-    t.extend(sym);
-    t.extend(scheme);
-    t.extend(3u16.to_be_bytes());
-    t.extend(NULL);
-    t.extend([0, 0, 0, 0]);
-    t
-}
-
 fn rsa_storage_template() -> Vec<u8> {
     let mut t = Vec::new();
     t.extend(0x0001u16.to_be_bytes());
@@ -206,14 +182,14 @@ fn world(attrs: u32) -> World {
     let old_parent = primary(
         &mut h,
         RH_OWNER,
-        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
     );
     let new_parent = primary(
         &mut h,
         RH_ENDORSEMENT,
-        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
     );
-    let t = ecc_template(attrs, &cc_duplicate_policy(), &NULL, &ECDSA_SHA256);
+    let t = ecc_p256_template(attrs, &cc_duplicate_policy(), &NULL, &ECDSA_SHA256);
     let (key_private, key_public) = create(&mut h, old_parent, &t, &[]);
     let r = load(&mut h, old_parent, &key_private, &key_public);
     assert_eq!(r.rc(), 0);
@@ -374,7 +350,7 @@ fn duplicate_needs_a_policy_session_limited_to_duplicate() {
         w.h.send(DUPLICATE, &[w.key, RH_NULL], &[policy(s.handle)], &p);
     assert_eq!(r.rc(), 0x99D, "digest mismatch: POLICY_FAIL at session 1");
     // A key whose authPolicy is the empty policy's digest (zero): no command code asserted.
-    let t = ecc_template(SIGNER, &[0; 32], &NULL, &ECDSA_SHA256);
+    let t = ecc_p256_template(SIGNER, &[0; 32], &NULL, &ECDSA_SHA256);
     let (pr, pu) = create(&mut w.h, w.old_parent, &t, &[]);
     let k2 = u32_at(load(&mut w.h, w.old_parent, &pr, &pu).body(), 0);
     let s = start_session(&mut w.h, RH_NULL, b"", 1);
@@ -393,7 +369,7 @@ fn duplicate_needs_a_policy_session_limited_to_duplicate() {
             &SIGN.to_be_bytes(),
         ],
     );
-    let t = ecc_template(SIGNER, &cc_sign, &NULL, &ECDSA_SHA256);
+    let t = ecc_p256_template(SIGNER, &cc_sign, &NULL, &ECDSA_SHA256);
     let (pr, pu) = create(&mut w.h, w.old_parent, &t, &[]);
     let k3 = u32_at(load(&mut w.h, w.old_parent, &pr, &pu).body(), 0);
     let s = start_session(&mut w.h, RH_NULL, b"", 1);
@@ -528,7 +504,7 @@ fn import_under_the_wrong_parent_or_of_a_changed_blob_fails_integrity() {
     );
     assert_eq!(r.rc(), 0x3DF);
     // Another public area (another Name): INTEGRITY too.
-    let other = ecc_template(SIGNER, &[], &NULL, &ECDSA_SHA256);
+    let other = ecc_p256_template(SIGNER, &[], &NULL, &ECDSA_SHA256);
     let (_, other_pub) = create(&mut w.h, w.old_parent, &other, &[]);
     let r = w.h.send(
         IMPORT,
@@ -563,7 +539,7 @@ fn an_hmac_key_made_outside_the_tpm_imports_in_clear() {
     let parent = primary(
         &mut h,
         RH_OWNER,
-        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
     );
     let key = [0x33u8; 32];
     let seed = [0x44u8; 32];
@@ -626,12 +602,12 @@ fn policy_duplication_select_fixes_object_and_new_parent() {
     let old_parent = primary(
         &mut h,
         RH_OWNER,
-        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
     );
     let new_parent = primary(
         &mut h,
         RH_ENDORSEMENT,
-        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
     );
     let other_parent = primary(&mut h, RH_OWNER, &rsa_storage_template());
     let np_name = name_of(&mut h, new_parent);
@@ -656,7 +632,7 @@ fn policy_duplication_select_fixes_object_and_new_parent() {
         ],
     );
     assert_eq!(&r.body()[2..], want.as_slice());
-    let tmpl = ecc_template(SIGNER, &want, &NULL, &ECDSA_SHA256);
+    let tmpl = ecc_p256_template(SIGNER, &want, &NULL, &ECDSA_SHA256);
     let (pr, pu) = create(&mut h, old_parent, &tmpl, &[]);
     let key = u32_at(load(&mut h, old_parent, &pr, &pu).body(), 0);
     let key_name = name_of(&mut h, key);
@@ -787,7 +763,7 @@ fn import_checks_a_sensitive_area_made_outside_as_load_would() {
     let parent = primary(
         &mut h,
         RH_OWNER,
-        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
     );
     let hmac_key =
         |seed: &[u8], key: &[u8]| keyed_hash_public(0x0004_0040, &[0, 5, 0, 0x0B], seed, key);
@@ -877,7 +853,7 @@ fn import_checks_a_sensitive_area_made_outside_as_load_would() {
 fn an_imported_storage_key_needs_a_real_seed_and_its_own_scalar() {
     let mut w = world(SIGNER);
     // A duplicable ECC storage key, duplicated in clear to learn its scalar and seed.
-    let t = ecc_template(0x0003_0060, &cc_duplicate_policy(), &AES128CFB, &NULL);
+    let t = ecc_p256_template(0x0003_0060, &cc_duplicate_policy(), &AES128CFB, &NULL);
     let (pr, pu) = create(&mut w.h, w.old_parent, &t, &[]);
     let k = u32_at(load(&mut w.h, w.old_parent, &pr, &pu).body(), 0);
     let a = dup_session(&mut w.h);
@@ -934,7 +910,7 @@ fn a_duplication_select_session_for_one_key_does_not_duplicate_another() {
             &[0],
         ],
     );
-    let tmpl = ecc_template(SIGNER, &want, &NULL, &ECDSA_SHA256);
+    let tmpl = ecc_p256_template(SIGNER, &want, &NULL, &ECDSA_SHA256);
     let mut keys = Vec::new();
     for _ in 0..2 {
         let (pr, pu) = create(&mut w.h, w.old_parent, &tmpl, &[]);
@@ -973,7 +949,7 @@ fn a_duplication_select_session_for_one_key_does_not_duplicate_another() {
 fn load_checks_what_import_under_a_movable_parent_did_not() {
     let mut w = world(SIGNER);
     // A duplicable storage key (fixedTPM and fixedParent CLEAR) as the parent.
-    let t = ecc_template(0x0003_0060, &[], &AES128CFB, &NULL);
+    let t = ecc_p256_template(0x0003_0060, &[], &AES128CFB, &NULL);
     let (pr, pu) = create(&mut w.h, w.old_parent, &t, &[]);
     let movable = u32_at(load(&mut w.h, w.old_parent, &pr, &pu).body(), 0);
     let (seed, key) = ([0x44u8; 32], [0x33u8; 32]);
@@ -1005,14 +981,14 @@ fn an_ecc_public_point_with_a_short_coordinate_imports() {
     let parent = primary(
         &mut h,
         RH_OWNER,
-        &ecc_template(STORAGE, &[], &AES128CFB, &NULL),
+        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
     );
     let x = hex("005543894af3d00ed7d740abdbd75c96b06877b787db5f70eea78b90a8d7c00a");
     let y = hex("bb4c85a3d8ea29efaafa24406912dd84d5b14dc32bf656ef6c6bd58a5d943f92");
     let mut d = vec![0u8; 30];
     d.extend(379u16.to_be_bytes());
     let public = |x: &[u8]| {
-        let mut t = ecc_template(SIGNER, &[], &NULL, &ECDSA_SHA256);
+        let mut t = ecc_p256_template(SIGNER, &[], &NULL, &ECDSA_SHA256);
         t.truncate(t.len() - 4);
         tpm2b(&mut t, x);
         tpm2b(&mut t, &y);
@@ -1050,16 +1026,16 @@ fn hex(s: &str) -> Vec<u8> {
 #[test]
 fn no_fixed_tpm_child_under_a_movable_parent() {
     let mut w = world(SIGNER);
-    let t = ecc_template(0x0003_0060, &[], &AES128CFB, &NULL);
+    let t = ecc_p256_template(0x0003_0060, &[], &AES128CFB, &NULL);
     let (pr, pu) = create(&mut w.h, w.old_parent, &t, &[]);
     let movable = u32_at(load(&mut w.h, w.old_parent, &pr, &pu).body(), 0);
-    let claim = ecc_template(SIGNER | 0x12, &cc_duplicate_policy(), &NULL, &ECDSA_SHA256);
+    let claim = ecc_p256_template(SIGNER | 0x12, &cc_duplicate_policy(), &NULL, &ECDSA_SHA256);
     let mut p = vec![0, 4, 0, 0, 0, 0];
     tpm2b(&mut p, &claim);
     p.extend([0, 0, 0, 0, 0, 0]);
     let r = w.h.send(CREATE, &[movable], &[AuthCmd::pw(b"")], &p);
     assert_eq!(r.rc(), 0x2C2, "fixedTPM under a movable parent");
-    let child = ecc_template(SIGNER | 0x10, &cc_duplicate_policy(), &NULL, &ECDSA_SHA256);
+    let child = ecc_p256_template(SIGNER | 0x10, &cc_duplicate_policy(), &NULL, &ECDSA_SHA256);
     let (cpr, cpu) = create(&mut w.h, movable, &child, &[]);
     let c = u32_at(load(&mut w.h, movable, &cpr, &cpu).body(), 0);
     let a = dup_session(&mut w.h);
