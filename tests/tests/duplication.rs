@@ -175,20 +175,21 @@ struct World {
     key: u32,
 }
 
+/// A P-256 storage primary (AES-128-CFB) in `hierarchy`.
+fn storage_primary(h: &mut Harness, hierarchy: u32) -> u32 {
+    primary(
+        h,
+        hierarchy,
+        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
+    )
+}
+
 /// An ECC signing key with policy PolicyCommandCode(Duplicate) under an owner storage
 /// primary, and an endorsement storage primary as new parent.
 fn world(attrs: u32) -> World {
     let mut h = Harness::new();
-    let old_parent = primary(
-        &mut h,
-        RH_OWNER,
-        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
-    );
-    let new_parent = primary(
-        &mut h,
-        RH_ENDORSEMENT,
-        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
-    );
+    let old_parent = storage_primary(&mut h, RH_OWNER);
+    let new_parent = storage_primary(&mut h, RH_ENDORSEMENT);
     let t = ecc_p256_template(attrs, &cc_duplicate_policy(), &NULL, &ECDSA_SHA256);
     let (key_private, key_public) = create(&mut h, old_parent, &t, &[]);
     let r = load(&mut h, old_parent, &key_private, &key_public);
@@ -536,11 +537,7 @@ fn import_under_the_wrong_parent_or_of_a_changed_blob_fails_integrity() {
 #[test]
 fn an_hmac_key_made_outside_the_tpm_imports_in_clear() {
     let mut h = Harness::new();
-    let parent = primary(
-        &mut h,
-        RH_OWNER,
-        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
-    );
+    let parent = storage_primary(&mut h, RH_OWNER);
     let key = [0x33u8; 32];
     let seed = [0x44u8; 32];
     // TPMT_PUBLIC keyedHash, userWithAuth | sign, HMAC(SHA-256), unique = H(seed ‖ key).
@@ -599,16 +596,8 @@ fn an_hmac_key_made_outside_the_tpm_imports_in_clear() {
 #[test]
 fn policy_duplication_select_fixes_object_and_new_parent() {
     let mut h = Harness::new();
-    let old_parent = primary(
-        &mut h,
-        RH_OWNER,
-        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
-    );
-    let new_parent = primary(
-        &mut h,
-        RH_ENDORSEMENT,
-        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
-    );
+    let old_parent = storage_primary(&mut h, RH_OWNER);
+    let new_parent = storage_primary(&mut h, RH_ENDORSEMENT);
     let other_parent = primary(&mut h, RH_OWNER, &rsa_storage_template());
     let np_name = name_of(&mut h, new_parent);
     // The policy (includeObject NO) computed in a trial session equals the formula.
@@ -760,11 +749,7 @@ fn keyed_hash_public(attrs: u32, scheme: &[u8], seed: &[u8], key: &[u8]) -> Vec<
 #[test]
 fn import_checks_a_sensitive_area_made_outside_as_load_would() {
     let mut h = Harness::new();
-    let parent = primary(
-        &mut h,
-        RH_OWNER,
-        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
-    );
+    let parent = storage_primary(&mut h, RH_OWNER);
     let hmac_key =
         |seed: &[u8], key: &[u8]| keyed_hash_public(0x0004_0040, &[0, 5, 0, 0x0B], seed, key);
     let (seed, key) = ([0x44u8; 32], [0x33u8; 32]);
@@ -978,11 +963,7 @@ fn load_checks_what_import_under_a_movable_parent_did_not() {
 #[test]
 fn an_ecc_public_point_with_a_short_coordinate_imports() {
     let mut h = Harness::new();
-    let parent = primary(
-        &mut h,
-        RH_OWNER,
-        &ecc_p256_template(STORAGE, &[], &AES128CFB, &NULL),
-    );
+    let parent = storage_primary(&mut h, RH_OWNER);
     let x = hex("005543894af3d00ed7d740abdbd75c96b06877b787db5f70eea78b90a8d7c00a");
     let y = hex("bb4c85a3d8ea29efaafa24406912dd84d5b14dc32bf656ef6c6bd58a5d943f92");
     let mut d = vec![0u8; 30];
